@@ -1,0 +1,204 @@
+//! The AWS context of one run: SDK configuration, who we are, and the clients.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use serde::{Deserialize, Serialize};
+use tokio::sync::OnceCell;
+
+use super::call_log::CallLog;
+use super::error::{aws_err, AwsError, ErrorKind};
+use super::regions::{self, RegionSpec};
+
+/// What the command line says about reaching AWS. Everything unset falls back to the
+/// standard chain (environment, shared config and credentials files, SSO, instance roles).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub adaptive_retry: bool,
+}
+
+/// The account a run works on, as STS reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: String,
+    pub caller_arn: String,
+    pub partition: String,
+}
+
+pub struct AwsContext {
+    sdk: SdkConfig,
+    pub account: Account,
+    pub home_region: String,
+    calls: CallLog,
+    iam: aws_sdk_iam::Client,
+    ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    enabled_regions: OnceCell<Vec<String>>,
+}
+
+impl std::fmt::Debug for AwsContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsContext")
+            .field("account", &self.account)
+            .field("home_region", &self.home_region)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AwsContext {
+    /// Load the SDK configuration and ask STS who we are. Fails with one clear error when
+    /// credentials are missing, expired or rejected.
+    pub async fn connect(opts: &AwsOptions) -> Result<AwsContext, AwsError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(p) = &opts.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(r) = &opts.region {
+            loader = loader.region(Region::new(r.clone()));
+        }
+        if let Some(e) = &opts.endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        if opts.max_attempts.is_some() || opts.adaptive_retry {
+            let mut rc = if opts.adaptive_retry {
+                RetryConfig::adaptive()
+            } else {
+                RetryConfig::standard()
+            };
+            if let Some(n) = opts.max_attempts {
+                rc = rc.with_max_attempts(n);
+            }
+            loader = loader.retry_config(rc);
+        }
+        let sdk = loader.load().await;
+        let home_region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .ok_or_else(|| {
+                AwsError::new(
+                    ErrorKind::Config,
+                    "config:region",
+                    "no AWS region configured: pass --region, set AWS_REGION, or set a region in your profile",
+                )
+            })?;
+        let calls = CallLog::default();
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let me = sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(aws_err("sts:GetCallerIdentity"))?;
+        let caller_arn = me.arn().unwrap_or_default().to_string();
+        let account = Account {
+            id: me.account().unwrap_or_default().to_string(),
+            partition: caller_arn.split(':').nth(1).unwrap_or("aws").to_string(),
+            caller_arn,
+        };
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        Ok(AwsContext {
+            sdk,
+            account,
+            home_region,
+            calls,
+            iam,
+            ec2: Mutex::new(HashMap::new()),
+            enabled_regions: OnceCell::new(),
+        })
+    }
+
+    /// Every AWS operation this run has sent so far.
+    pub fn call_log(&self) -> &CallLog {
+        &self.calls
+    }
+
+    /// IAM is global: one client, in the home region's partition.
+    pub fn iam(&self) -> &aws_sdk_iam::Client {
+        &self.iam
+    }
+
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let mut map = self.ec2.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(region.to_string())
+            .or_insert_with(|| {
+                aws_sdk_ec2::Client::from_conf(
+                    aws_sdk_ec2::config::Builder::from(&self.sdk)
+                        .region(Region::new(region.to_string()))
+                        .interceptor(self.calls.clone())
+                        .build(),
+                )
+            })
+            .clone()
+    }
+
+    /// Regions enabled for this account in the caller's partition. Asked once per run.
+    pub async fn enabled_regions(&self) -> Result<&[String], AwsError> {
+        self.enabled_regions
+            .get_or_try_init(|| async {
+                let out = self
+                    .ec2(&self.home_region)
+                    .describe_regions()
+                    .send()
+                    .await
+                    .map_err(aws_err("ec2:DescribeRegions"))?;
+                let mut names: Vec<String> = out
+                    .regions()
+                    .iter()
+                    .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+                    .filter_map(|r| r.region_name().map(str::to_string))
+                    .filter(|n| regions::partition_of(n) == self.account.partition)
+                    .collect();
+                names.sort();
+                names.dedup();
+                Ok(names)
+            })
+            .await
+            .map(Vec::as_slice)
+    }
+
+    /// Turn `--regions` into the list a run covers, checking each name against the regions
+    /// enabled for the account.
+    pub async fn resolve_regions(&self, spec: &RegionSpec) -> Result<Vec<String>, RegionsError> {
+        match spec {
+            RegionSpec::Home => Ok(vec![self.home_region.clone()]),
+            RegionSpec::All => Ok(self.enabled_regions().await?.to_vec()),
+            RegionSpec::List(list) => {
+                let enabled = self.enabled_regions().await?;
+                let mut out = Vec::new();
+                for r in list {
+                    if !enabled.contains(r) {
+                        return Err(RegionsError::NotEnabled(regions::not_enabled_message(
+                            r,
+                            &self.account.id,
+                            enabled,
+                        )));
+                    }
+                    if !out.contains(r) {
+                        out.push(r.clone());
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegionsError {
+    #[error("{0}")]
+    NotEnabled(String),
+    #[error("could not list the account's regions: {0}")]
+    Aws(#[from] AwsError),
+}

@@ -1,0 +1,267 @@
+//! `cis-fix apply`: re-read, refuse stale items, show the diff, ask, apply, verify, journal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use console::style;
+
+use super::args::{GlobalArgs, SelectionArgs};
+use super::{context, plan_cmd};
+use crate::engine::{self, ChangeResult};
+use crate::exit::{Exit, Fatal};
+use crate::plan::Item;
+use crate::prompt::{Prompter, TerminalPrompter};
+use crate::{render, saved_plan};
+
+pub async fn run(
+    g: &GlobalArgs,
+    plan_file: Option<&Path>,
+    sel: &SelectionArgs,
+    yes: bool,
+    allow_irreversible: bool,
+) -> Result<Exit, Fatal> {
+    // Refuse before any work: a prompt that nobody can answer must not hang a pipeline.
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(Fatal::refused(
+            "apply needs confirmation but there is no terminal: review with `cis-fix plan`, then re-run with --yes",
+        ));
+    }
+    let journal = context::journal(g)?;
+    let (aws, plan, stale) = match plan_file {
+        Some(path) => {
+            if sel.is_narrowed() {
+                return Err(Fatal::usage(
+                    "a saved plan is applied as a whole: drop --control/--section/--level, or make a new plan with them",
+                ));
+            }
+            let plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
+            let aws = context::connect(g).await?;
+            if plan.account.id != aws.account.id {
+                return Err(Fatal::refused(format!(
+                    "{} is a plan for account {}, but these credentials are for account {} ({})",
+                    path.display(),
+                    plan.account.id,
+                    aws.account.id,
+                    aws.account.caller_arn
+                )));
+            }
+            let changes: Vec<&Item> = plan.changes().collect();
+            let stale = engine::check_stale(&aws, &changes).await;
+            (aws, plan, stale)
+        }
+        None => {
+            let (aws, plan) = plan_cmd::make_plan(g, sel).await?;
+            (aws, plan, Vec::new())
+        }
+    };
+    let is_stale = |i: &Item| stale.iter().any(|(n, _)| *n == i.index);
+    let pending: Vec<&Item> = plan.changes().filter(|i| !is_stale(i)).collect();
+
+    if !g.quiet {
+        println!(
+            "{} account {} ({}) · {}\n",
+            style("cis-fix apply").bold(),
+            aws.account.id,
+            aws.account.caller_arn,
+            plan.benchmark
+        );
+        for i in &pending {
+            print!("{}", render::item_text(i, true));
+        }
+    }
+    for (n, why) in &stale {
+        if let Some(i) = plan.items.iter().find(|i| i.index == *n) {
+            println!(
+                "  {} {} {} [{}]: {why}",
+                style("refused (stale)").red().bold(),
+                i.id,
+                i.control,
+                i.where_()
+            );
+        }
+    }
+    let base = if stale.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Refused
+    };
+    if pending.is_empty() {
+        println!("\nNothing to apply. {}", render::summary_line(&plan));
+        return Ok(base.worst(if plan.counts().error > 0 {
+            Exit::Failed
+        } else {
+            Exit::Ok
+        }));
+    }
+
+    let mut prompter: Box<dyn Prompter> = if yes {
+        Box::new(crate::prompt::AssumeYes)
+    } else {
+        Box::new(TerminalPrompter)
+    };
+    let approved = approve(
+        &pending,
+        prompter.as_mut(),
+        yes,
+        allow_irreversible,
+        &aws.account.id,
+    )?;
+    if approved.is_empty() {
+        println!("Nothing approved; nothing changed.");
+        return Ok(Exit::Refused);
+    }
+
+    let mut writer = journal
+        .start_run("apply", &aws.account.id, plan.benchmark.key())
+        .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
+    let outcomes = engine::apply_changes(&aws, &approved, &mut writer)
+        .await
+        .map_err(|e| Fatal {
+            exit: Exit::Failed,
+            message: format!(
+                "{e}; stopped before the next change (run {})",
+                writer.run_id()
+            ),
+        })?;
+
+    let mut exit = base.worst(if approved.len() < pending.len() {
+        Exit::Refused
+    } else {
+        Exit::Ok
+    });
+    let (mut ok, mut bad) = (0, 0);
+    println!();
+    for o in &outcomes {
+        let (tag, detail) = match &o.result {
+            ChangeResult::Verified => {
+                ok += 1;
+                (style("applied, verified").green(), String::new())
+            }
+            ChangeResult::NotVerified(w) => {
+                bad += 1;
+                exit = exit.worst(Exit::Failed);
+                (style("applied, NOT verified").red(), format!(": {w}"))
+            }
+            ChangeResult::Failed(w) => {
+                bad += 1;
+                exit = exit.worst(Exit::Failed);
+                (style("failed").red().bold(), format!(": {w}"))
+            }
+            ChangeResult::Stale(w) => {
+                bad += 1;
+                exit = exit.worst(Exit::Refused);
+                (style("refused (stale)").red(), format!(": {w}"))
+            }
+        };
+        println!("  {tag} {}{detail}", o.label);
+    }
+    println!(
+        "\nApplied {ok} change(s){}. Run {} is journaled; undo it with `cis-fix undo {}`.",
+        if bad > 0 {
+            format!(", {bad} not applied or not verified")
+        } else {
+            String::new()
+        },
+        writer.run_id(),
+        writer.run_id()
+    );
+    Ok(exit)
+}
+
+/// One confirmation for the batch, then a separate one for each destructive or irreversible
+/// change. Irreversible changes need --allow-irreversible when there is no prompt.
+fn approve<'a>(
+    pending: &[&'a Item],
+    prompter: &mut dyn Prompter,
+    yes: bool,
+    allow_irreversible: bool,
+    account: &str,
+) -> Result<Vec<&'a Item>, Fatal> {
+    let ask = |p: &mut dyn Prompter, q: &str| p.confirm(q).map_err(|e| Fatal::usage(e.to_string()));
+    let n = pending.len();
+    if !ask(
+        prompter,
+        &format!("Apply {n} change(s) to account {account}?"),
+    )? {
+        return Err(Fatal::refused("declined; nothing was changed"));
+    }
+    let mut out = Vec::new();
+    for i in pending {
+        let f = &i.finding;
+        if !f.reversible && yes && !allow_irreversible {
+            println!(
+                "  {} {} {}: cannot be undone; pass --allow-irreversible to apply it with --yes",
+                style("skipped").yellow(),
+                i.id,
+                i.control
+            );
+            continue;
+        }
+        if (f.destructive || !f.reversible) && !yes {
+            let what = if f.reversible {
+                "replaces existing configuration (journaled)"
+            } else {
+                "CANNOT be undone"
+            };
+            if !ask(
+                prompter,
+                &format!("{} {} on {} {what}. Apply it?", i.id, i.control, f.target),
+            )? {
+                continue;
+            }
+        }
+        out.push(*i);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, Finding};
+    use crate::prompt::Scripted;
+    use serde_json::Value;
+
+    fn item(index: usize, reversible: bool, destructive: bool) -> Item {
+        let mut f = Finding::change("t", "s", Action::Update, Value::Null, Value::Null, vec![]);
+        f.reversible = reversible;
+        f.destructive = destructive;
+        Item {
+            index,
+            control: "c".into(),
+            id: "1.1".into(),
+            title: "t".into(),
+            region: None,
+            finding: f,
+        }
+    }
+
+    #[test]
+    fn destructive_changes_are_asked_separately() {
+        let (a, b, c) = (
+            item(1, true, false),
+            item(2, true, true),
+            item(3, false, false),
+        );
+        let mut p = Scripted::new(&[true, false, true]);
+        let got = approve(&[&a, &b, &c], &mut p, false, false, "1").unwrap();
+        assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1, 3]);
+        assert_eq!(p.asked.len(), 3);
+    }
+
+    #[test]
+    fn declining_the_batch_refuses() {
+        let a = item(1, true, false);
+        let err = approve(&[&a], &mut Scripted::new(&[false]), false, false, "1").unwrap_err();
+        assert_eq!(err.exit, Exit::Refused);
+    }
+
+    #[test]
+    fn yes_skips_irreversible_without_the_flag() {
+        let (a, c) = (item(1, true, false), item(3, false, false));
+        let got = approve(&[&a, &c], &mut crate::prompt::AssumeYes, true, false, "1").unwrap();
+        assert_eq!(got.len(), 1);
+        let got = approve(&[&a, &c], &mut crate::prompt::AssumeYes, true, true, "1").unwrap();
+        assert_eq!(got.len(), 2);
+    }
+}

@@ -1,0 +1,189 @@
+//! The command line, as clap sees it. Validation that needs more than clap lives in the
+//! command functions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::aws::RegionSpec;
+use crate::catalog::{Benchmark, Selection};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cis-fix",
+    version,
+    about = "Bring an AWS account up to the CIS AWS Foundations Benchmark: plan, apply, verify, undo.",
+    after_help = "Exit codes: 0 nothing to do / all applied and verified; 1 usage or tool error; \
+2 changes pending (plan --detailed-exitcode); 3 some changes failed, did not verify, or could not be read; \
+4 refused (declined, stale plan, no terminal without --yes, wrong account)."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// AWS profile from your shared config (default: the standard credential chain).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// Home region: where global services are called (default: AWS_REGION or the profile's).
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Regions to cover for regional controls: `all` enabled regions, `home`, or a list.
+    #[arg(long, global = true, value_name = "all|home|A,B", default_value = "all", value_parser = parse_regions)]
+    pub regions: RegionSpec,
+    /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL), e.g. a local emulator.
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Where the journal of applied changes lives (default: the XDG state dir).
+    #[arg(long, global = true, env = "CIS_FIX_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// How many reads run at once while planning.
+    #[arg(long, global = true, default_value_t = crate::engine::DEFAULT_CONCURRENCY as u16,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+    /// Attempts per AWS call, including the first (default: the SDK's, or AWS_MAX_ATTEMPTS).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: Option<u32>,
+    /// SDK retry mode (default: standard, or AWS_RETRY_MODE).
+    #[arg(long, global = true, value_enum)]
+    pub retry_mode: Option<RetryMode>,
+    /// More log output on stderr (-v, -vv); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Print only errors and the final result.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// No colours (also NO_COLOR, or when output is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+fn parse_regions(s: &str) -> Result<RegionSpec, String> {
+    s.parse()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RetryMode {
+    Standard,
+    Adaptive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// Which controls a command covers; the same on every command.
+#[derive(Debug, Clone, Args)]
+pub struct SelectionArgs {
+    /// Benchmark version whose numbering --control and --section use.
+    #[arg(long, default_value = "5.0", value_parser = parse_benchmark, value_name = "1.2|1.4|3.0|5.0|6.0|7.0")]
+    pub benchmark: Benchmark,
+    /// A control: its id in --benchmark's numbering (3.1), a slug, or a Security Hub id (CloudTrail.1). Repeatable.
+    #[arg(long = "control", short = 'c', value_name = "ID")]
+    pub controls: Vec<String>,
+    /// A section or subsection (3, 2.1). Repeatable.
+    #[arg(long = "section", value_name = "N")]
+    pub sections: Vec<String>,
+    /// CIS profile level: 1, or 2 (which includes level 1).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub level: Option<u8>,
+}
+
+fn parse_benchmark(s: &str) -> Result<Benchmark, String> {
+    s.parse()
+}
+
+impl SelectionArgs {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            benchmark: self.benchmark,
+            controls: self.controls.clone(),
+            sections: self.sections.clone(),
+            level: self.level,
+        }
+    }
+
+    pub fn is_narrowed(&self) -> bool {
+        !self.controls.is_empty() || !self.sections.is_empty() || self.level.is_some()
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the benchmark's controls and what cis-fix does about each.
+    Controls {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what apply would change. Read-only.
+    Plan {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Save the plan for `cis-fix apply FILE`.
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
+        /// Exit 2 when changes are pending (0 when none).
+        #[arg(long)]
+        detailed_exitcode: bool,
+        /// Show compliant items in full.
+        #[arg(long)]
+        show_compliant: bool,
+    },
+    /// Apply a saved plan, or plan and apply the selected controls, after confirmation.
+    Apply {
+        /// A plan saved with `cis-fix plan -o FILE`; applied exactly, stale items refused.
+        #[arg(value_name = "PLAN_FILE")]
+        plan_file: Option<PathBuf>,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Do not ask; apply every reversible change.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// With --yes, also apply changes that cannot be undone.
+        #[arg(long)]
+        allow_irreversible: bool,
+    },
+    /// Put back what an earlier apply changed, from the journal.
+    Undo {
+        /// The run to undo (default: the latest apply with changes not yet undone).
+        #[arg(value_name = "RUN_ID")]
+        run_id: Option<String>,
+        /// Only these changes of the run (their numbers in `cis-fix history RUN_ID`). Repeatable.
+        #[arg(long = "change", value_name = "N")]
+        changes: Vec<u32>,
+        /// Do not ask.
+        #[arg(short = 'y', long)]
+        yes: bool,
+        /// Restore even targets that changed after cis-fix applied them.
+        #[arg(long)]
+        force: bool,
+    },
+    /// List the journaled runs, or the changes of one run.
+    History {
+        #[arg(value_name = "RUN_ID")]
+        run_id: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}

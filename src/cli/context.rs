@@ -1,0 +1,72 @@
+//! Shared set-up for the commands that reach AWS or the journal.
+
+use std::path::PathBuf;
+
+use super::args::{GlobalArgs, RetryMode};
+use crate::aws::{is_region_name, AwsContext, AwsOptions, RegionsError};
+use crate::catalog::{Catalog, Entry, Selection};
+use crate::engine;
+use crate::exit::Fatal;
+use crate::journal::Journal;
+
+pub fn catalog() -> Result<&'static Catalog, Fatal> {
+    Catalog::embedded().map_err(|e| Fatal::usage(e.to_string()))
+}
+
+pub fn resolve<'c>(cat: &'c Catalog, sel: &Selection) -> Result<Vec<&'c Entry>, Fatal> {
+    let entries = cat.resolve(sel).map_err(|e| Fatal::usage(e.to_string()))?;
+    if entries.is_empty() {
+        return Err(Fatal::usage(format!(
+            "the selection matches no control of {}",
+            sel.benchmark
+        )));
+    }
+    Ok(entries)
+}
+
+pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
+    if let Some(r) = &g.region {
+        if !is_region_name(r) {
+            return Err(Fatal::usage(format!(
+                "--region '{r}' is not a region name (expected something like eu-west-1)"
+            )));
+        }
+    }
+    let opts = AwsOptions {
+        profile: g.profile.clone(),
+        region: g.region.clone(),
+        endpoint_url: g.endpoint_url.clone(),
+        max_attempts: g.max_attempts,
+        adaptive_retry: g.retry_mode == Some(RetryMode::Adaptive),
+    };
+    let aws = AwsContext::connect(&opts)
+        .await
+        .map_err(|e| Fatal::usage(e.to_string()))?;
+    tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, region = %aws.home_region, "connected");
+    Ok(aws)
+}
+
+/// The regions a plan covers: none when every selected control is global.
+pub async fn regions(
+    g: &GlobalArgs,
+    aws: &AwsContext,
+    entries: &[&Entry],
+) -> Result<Vec<String>, Fatal> {
+    if !engine::needs_regions(entries) {
+        return Ok(Vec::new());
+    }
+    aws.resolve_regions(&g.regions).await.map_err(|e| match e {
+        RegionsError::NotEnabled(m) => Fatal::usage(m),
+        RegionsError::Aws(e) => Fatal::usage(format!("could not list the account's regions: {e}")),
+    })
+}
+
+pub fn journal(g: &GlobalArgs) -> Result<Journal, Fatal> {
+    let dir: PathBuf = match &g.state_dir {
+        Some(d) => d.clone(),
+        None => Journal::default_dir().ok_or_else(|| {
+            Fatal::usage("cannot find a state directory for the journal: pass --state-dir or set CIS_FIX_STATE_DIR")
+        })?,
+    };
+    Ok(Journal::at(&dir))
+}

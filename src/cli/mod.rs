@@ -1,0 +1,104 @@
+//! The command line: parse, set up logging and colours, run one command, and turn its result
+//! into an exit code and, on failure, one clear line on stderr.
+
+mod apply_cmd;
+mod args;
+mod context;
+mod controls_cmd;
+mod history_cmd;
+mod logging;
+mod plan_cmd;
+mod undo_cmd;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+pub use args::{Cli, Command, GlobalArgs, OutputFormat, SelectionArgs};
+
+use crate::exit::{Exit, Fatal};
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(Exit::Error.code()),
+            };
+        }
+    };
+    logging::init(&cli.global);
+    let colour = !cli.global.no_color
+        && std::env::var_os("NO_COLOR").is_none()
+        && std::io::stdout().is_terminal();
+    console::set_colors_enabled(colour);
+    console::set_colors_enabled_stderr(colour && std::io::stderr().is_terminal());
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(Exit::Error.code());
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(exit) => ExitCode::from(exit.code()),
+        Err(f) => {
+            eprintln!("error: {f}");
+            ExitCode::from(f.exit.code())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<Exit, Fatal> {
+    let g = &cli.global;
+    match &cli.command {
+        Command::Controls { selection, json } => controls_cmd::run(selection, *json),
+        Command::Plan {
+            selection,
+            out,
+            format,
+            detailed_exitcode,
+            show_compliant,
+        } => {
+            plan_cmd::run(
+                g,
+                selection,
+                out.as_deref(),
+                *format,
+                *detailed_exitcode,
+                *show_compliant,
+            )
+            .await
+        }
+        Command::Apply {
+            plan_file,
+            selection,
+            yes,
+            allow_irreversible,
+        } => {
+            apply_cmd::run(
+                g,
+                plan_file.as_deref(),
+                selection,
+                *yes,
+                *allow_irreversible,
+            )
+            .await
+        }
+        Command::Undo {
+            run_id,
+            changes,
+            yes,
+            force,
+        } => undo_cmd::run(g, run_id.as_deref(), changes, *yes, *force).await,
+        Command::History { run_id, json } => history_cmd::run(g, run_id.as_deref(), *json),
+    }
+}

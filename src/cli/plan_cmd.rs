@@ -1,0 +1,68 @@
+//! `cis-fix plan`: read-only.
+
+use std::path::Path;
+
+use super::args::{GlobalArgs, OutputFormat, SelectionArgs};
+use super::context;
+use crate::engine;
+use crate::exit::{Exit, Fatal};
+use crate::plan::Plan;
+use crate::{render, saved_plan};
+
+/// Resolve the selection, connect, and build the plan: shared by `plan` and `apply`.
+pub async fn make_plan(
+    g: &GlobalArgs,
+    sel: &SelectionArgs,
+) -> Result<(crate::aws::AwsContext, Plan), Fatal> {
+    let cat = context::catalog()?;
+    let entries = context::resolve(cat, &sel.selection())?;
+    let aws = context::connect(g).await?;
+    let regions = context::regions(g, &aws, &entries).await?;
+    let plan = engine::build_plan(
+        &aws,
+        sel.benchmark,
+        &entries,
+        &regions,
+        usize::from(g.concurrency),
+    )
+    .await;
+    Ok((aws, plan))
+}
+
+pub async fn run(
+    g: &GlobalArgs,
+    sel: &SelectionArgs,
+    out: Option<&Path>,
+    format: OutputFormat,
+    detailed: bool,
+    show_compliant: bool,
+) -> Result<Exit, Fatal> {
+    let (_aws, plan) = make_plan(g, sel).await?;
+    match format {
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&saved_plan::to_json(&plan)).unwrap_or_default()
+        ),
+        OutputFormat::Markdown => print!("{}", render::plan_markdown(&plan)),
+        OutputFormat::Text if g.quiet => println!("{}", render::summary_line(&plan)),
+        OutputFormat::Text => print!("{}", render::plan_text(&plan, show_compliant)),
+    }
+    if let Some(path) = out {
+        saved_plan::save(path, &plan).map_err(|e| Fatal::usage(e.to_string()))?;
+        if format == OutputFormat::Text {
+            println!(
+                "Saved to {}: apply exactly this with `cis-fix apply {}`.",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    let c = plan.counts();
+    Ok(if c.error > 0 {
+        Exit::Failed
+    } else if detailed && c.change > 0 {
+        Exit::Pending
+    } else {
+        Exit::Ok
+    })
+}

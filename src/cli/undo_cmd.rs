@@ -1,0 +1,170 @@
+//! `cis-fix undo`: restore what an earlier apply changed.
+
+use std::io::IsTerminal;
+
+use console::style;
+
+use super::args::GlobalArgs;
+use super::context;
+use crate::engine::{self, UndoResult};
+use crate::exit::{Exit, Fatal};
+use crate::journal::Run;
+use crate::prompt::{AssumeYes, Prompter, TerminalPrompter};
+use crate::render::show_value;
+
+pub async fn run(
+    g: &GlobalArgs,
+    run_id: Option<&str>,
+    only: &[u32],
+    yes: bool,
+    force: bool,
+) -> Result<Exit, Fatal> {
+    if !yes && !std::io::stdin().is_terminal() {
+        return Err(Fatal::refused(
+            "undo needs confirmation but there is no terminal: re-run with --yes",
+        ));
+    }
+    let journal = context::journal(g)?;
+    let runs: Vec<Run> = journal
+        .runs()
+        .map_err(|e| Fatal::usage(e.to_string()))?
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .map_err(|e| Fatal::usage(e.to_string()))?;
+    let done = engine::undone(&runs);
+    let pending = |r: &Run| {
+        r.changes
+            .iter()
+            .filter(|c| c.ok != Some(false) && c.undo_of.is_none())
+            .filter(|c| !done.iter().any(|d| d.run_id == r.run_id && d.seq == c.seq))
+            .count()
+    };
+    let run = match run_id {
+        Some(id) => journal.load(id).map_err(|e| Fatal::usage(e.to_string()))?,
+        None => match runs
+            .iter()
+            .rev()
+            .find(|r| r.command == "apply" && pending(r) > 0)
+        {
+            Some(r) => r.clone(),
+            None => {
+                println!("Nothing to undo: no applied change in the journal is still in place.");
+                return Ok(Exit::Ok);
+            }
+        },
+    };
+    if run.command != "apply" {
+        return Err(Fatal::usage(format!(
+            "run {} is an {} run; undo takes an apply run (`cis-fix history` lists them)",
+            run.run_id, run.command
+        )));
+    }
+    for n in only {
+        if !run.changes.iter().any(|c| c.seq == *n) {
+            return Err(Fatal::usage(format!(
+                "run {} has no change {n}; `cis-fix history {}` lists its changes",
+                run.run_id, run.run_id
+            )));
+        }
+    }
+    let aws = context::connect(g).await?;
+    if aws.account.id != run.account_id {
+        return Err(Fatal::refused(format!(
+            "run {} changed account {}, but these credentials are for account {}",
+            run.run_id, run.account_id, aws.account.id
+        )));
+    }
+    let todo: Vec<_> = run
+        .changes
+        .iter()
+        .rev()
+        .filter(|c| only.is_empty() || only.contains(&c.seq))
+        .filter(|c| c.ok != Some(false))
+        .filter(|c| {
+            !done
+                .iter()
+                .any(|d| d.run_id == run.run_id && d.seq == c.seq)
+        })
+        .collect();
+    if todo.is_empty() {
+        println!(
+            "Nothing to undo in run {}: every change is already undone or failed.",
+            run.run_id
+        );
+        return Ok(Exit::Ok);
+    }
+    println!(
+        "{} run {} (account {})\n",
+        style("cis-fix undo").bold(),
+        run.run_id,
+        run.account_id
+    );
+    for c in &todo {
+        println!(
+            "  #{} {} {} [{}]: {} → restore {}",
+            c.seq,
+            c.id,
+            c.target,
+            c.region.as_deref().unwrap_or("global"),
+            if c.ok.is_none() {
+                "apply was interrupted"
+            } else {
+                "applied"
+            },
+            show_value(&c.previous)
+        );
+    }
+    let mut prompter: Box<dyn Prompter> = if yes {
+        Box::new(AssumeYes)
+    } else {
+        Box::new(TerminalPrompter)
+    };
+    let go = prompter
+        .confirm(&format!(
+            "Undo {} change(s) in account {}?",
+            todo.len(),
+            run.account_id
+        ))
+        .map_err(|e| Fatal::usage(e.to_string()))?;
+    if !go {
+        return Err(Fatal::refused("declined; nothing was changed"));
+    }
+    let mut writer = journal
+        .start_run("undo", &aws.account.id, &run.benchmark)
+        .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
+    let outcomes = engine::undo_run(&aws, &run, only, &done, force, &mut writer)
+        .await
+        .map_err(|e| Fatal {
+            exit: Exit::Failed,
+            message: format!(
+                "{e}; stopped before the next change (undo run {})",
+                writer.run_id()
+            ),
+        })?;
+    let mut exit = Exit::Ok;
+    println!();
+    for o in &outcomes {
+        let (tag, detail) = match &o.result {
+            UndoResult::Restored => (style("restored, verified").green(), String::new()),
+            UndoResult::AlreadyRestored => (
+                style("already in its previous state").green(),
+                String::new(),
+            ),
+            UndoResult::NotVerified(w) => {
+                exit = exit.worst(Exit::Failed);
+                (style("restored, NOT verified").red(), format!(": {w}"))
+            }
+            UndoResult::Failed(w) => {
+                exit = exit.worst(Exit::Failed);
+                (style("failed").red().bold(), format!(": {w}"))
+            }
+            UndoResult::Refused(w) => {
+                exit = exit.worst(Exit::Refused);
+                (style("refused").red(), format!(": {w}"))
+            }
+        };
+        println!("  {tag} {}{detail}", o.label);
+    }
+    println!("\nUndo run {} is journaled.", writer.run_id());
+    Ok(exit)
+}

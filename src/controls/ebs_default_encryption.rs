@@ -1,0 +1,94 @@
+//! CIS 5.0 5.1.1: EBS encryption by default is on in every region.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::{Control, Cx, Kind, Scope};
+use crate::aws::{aws_err, AwsError, ErrorKind};
+use crate::plan::{Action, ApiCall, Finding};
+
+pub struct EbsDefaultEncryption;
+
+const TARGET: &str = "EBS encryption by default";
+
+fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
+    region.ok_or_else(|| {
+        AwsError::new(
+            ErrorKind::Service,
+            "ec2",
+            "internal: regional control called without a region",
+        )
+    })
+}
+
+#[async_trait]
+impl Control for EbsDefaultEncryption {
+    fn slug(&self) -> &'static str {
+        "ebs-default-encryption"
+    }
+    fn scope(&self) -> Scope {
+        Scope::Regional
+    }
+    fn kind(&self) -> Kind {
+        Kind::Fix
+    }
+    fn read_actions(&self) -> &'static [&'static str] {
+        &["ec2:GetEbsEncryptionByDefault"]
+    }
+    fn write_actions(&self) -> &'static [&'static str] {
+        &[
+            "ec2:EnableEbsEncryptionByDefault",
+            "ec2:DisableEbsEncryptionByDefault",
+        ]
+    }
+
+    async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
+        let region = region_of(region)?;
+        let on = cx.reads.ebs_encryption_by_default(cx.aws, region).await?;
+        let before = json!({ "EbsEncryptionByDefault": on });
+        Ok(vec![if on {
+            Finding::compliant(TARGET, "new EBS volumes are encrypted by default", before)
+        } else {
+            Finding::change(
+                TARGET,
+                "new EBS volumes are not encrypted by default",
+                Action::Update,
+                before,
+                json!({ "EbsEncryptionByDefault": true }),
+                vec![ApiCall::new(
+                    "ec2:EnableEbsEncryptionByDefault",
+                    Value::Null,
+                )],
+            )
+            .with_note("Applies to volumes created from now on; existing volumes stay as they are.")
+        }])
+    }
+
+    async fn apply(&self, cx: &Cx<'_>, region: Option<&str>, _f: &Finding) -> Result<(), AwsError> {
+        cx.aws
+            .ec2(region_of(region)?)
+            .enable_ebs_encryption_by_default()
+            .send()
+            .await
+            .map_err(aws_err("ec2:EnableEbsEncryptionByDefault"))?;
+        Ok(())
+    }
+
+    async fn undo(
+        &self,
+        cx: &Cx<'_>,
+        region: Option<&str>,
+        _t: &str,
+        previous: &Value,
+    ) -> Result<(), AwsError> {
+        if previous["EbsEncryptionByDefault"] == json!(false) {
+            cx.aws
+                .ec2(region_of(region)?)
+                .disable_ebs_encryption_by_default()
+                .send()
+                .await
+                .map_err(aws_err("ec2:DisableEbsEncryptionByDefault"))?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,196 @@
+//! Applying changes: for each approved change, re-read the target, refuse it if it moved,
+//! journal the previous state, write, record the result, and verify by re-reading.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::observe::{observe, unknown_control};
+use crate::aws::AwsContext;
+use crate::controls::{self, Cx, Reads};
+use crate::journal::{Entry, JournalError, RunWriter};
+use crate::plan::{now_rfc3339, Item, Status};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeResult {
+    /// Written, and the re-read shows the control satisfied.
+    Verified,
+    /// Written, but the re-read does not show the control satisfied.
+    NotVerified(String),
+    Failed(String),
+    /// The target moved since the plan; nothing was written.
+    Stale(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOutcome {
+    pub index: usize,
+    pub label: String,
+    pub result: ChangeResult,
+}
+
+fn label(item: &Item) -> String {
+    format!(
+        "{} {} ({}, {})",
+        item.id,
+        item.control,
+        item.finding.target,
+        item.where_()
+    )
+}
+
+/// Re-read each change of a saved plan and report the ones whose state moved since.
+/// Returns (index, reason) for every stale item.
+pub async fn check_stale(aws: &AwsContext, items: &[&Item]) -> Vec<(usize, String)> {
+    let reads = Reads::default();
+    let cx = Cx { aws, reads: &reads };
+    let mut stale = Vec::new();
+    for item in items {
+        let Some(control) = controls::find(&item.control) else {
+            stale.push((item.index, unknown_control(&item.control).to_string()));
+            continue;
+        };
+        let now = match control.plan(&cx, item.region.as_deref()).await {
+            Ok(f) => f.into_iter().find(|f| f.target == item.finding.target),
+            Err(e) => {
+                stale.push((item.index, format!("could not re-read: {e}")));
+                continue;
+            }
+        };
+        match now {
+            None => stale.push((item.index, "the target no longer exists".into())),
+            Some(f) if f.before != item.finding.before => stale.push((
+                item.index,
+                format!(
+                    "changed since the plan was made: planned from {}, now {}",
+                    compact(&item.finding.before),
+                    compact(&f.before)
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
+    stale
+}
+
+fn compact(v: &Value) -> String {
+    if v.is_null() {
+        "(none)".into()
+    } else {
+        v.to_string()
+    }
+}
+
+/// Apply `items` in order. Journal failures stop the run: nothing is written that could
+/// not be recorded first.
+pub async fn apply_changes(
+    aws: &AwsContext,
+    items: &[&Item],
+    journal: &mut RunWriter,
+) -> Result<Vec<ApplyOutcome>, JournalError> {
+    // A target this run already changed is expected in its verified new state, not the
+    // state the plan saw (two controls can share one target, like the password policy).
+    let mut expected: HashMap<(Option<String>, String), Value> = HashMap::new();
+    let mut out = Vec::new();
+    for item in items {
+        let result = apply_one(aws, item, journal, &mut expected).await?;
+        out.push(ApplyOutcome {
+            index: item.index,
+            label: label(item),
+            result,
+        });
+    }
+    journal.append(&Entry::End {
+        at: now_rfc3339(),
+        interrupted: false,
+    })?;
+    Ok(out)
+}
+
+async fn apply_one(
+    aws: &AwsContext,
+    item: &Item,
+    journal: &mut RunWriter,
+    expected: &mut HashMap<(Option<String>, String), Value>,
+) -> Result<ChangeResult, JournalError> {
+    let Some(control) = controls::find(&item.control) else {
+        return Ok(ChangeResult::Failed(
+            unknown_control(&item.control).to_string(),
+        ));
+    };
+    let region = item.region.as_deref();
+    let key = (item.region.clone(), item.finding.target.clone());
+    let fresh = match observe(aws, control, region, &item.finding.target).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return Ok(ChangeResult::Stale("the target no longer exists".into())),
+        Err(e) => return Ok(ChangeResult::Failed(format!("could not re-read: {e}"))),
+    };
+    let want = expected.get(&key).unwrap_or(&item.finding.before);
+    if &fresh.before != want {
+        return Ok(ChangeResult::Stale(format!(
+            "changed since it was planned: expected {}, found {}",
+            compact(want),
+            compact(&fresh.before)
+        )));
+    }
+    if fresh.status != Status::Change {
+        // Already satisfied (another change of this run fixed it): nothing to write.
+        expected.insert(key, fresh.before);
+        return Ok(ChangeResult::Verified);
+    }
+    let seq = journal.next_seq();
+    journal.append(&Entry::Intent {
+        seq,
+        control: item.control.clone(),
+        id: item.id.clone(),
+        region: item.region.clone(),
+        target: item.finding.target.clone(),
+        previous: fresh.before.clone(),
+        planned: fresh.after.clone(),
+        undo_of: None,
+        at: now_rfc3339(),
+    })?;
+    let reads = Reads::default();
+    let cx = Cx { aws, reads: &reads };
+    if let Err(e) = control.apply(&cx, region, &fresh).await {
+        journal.append(&Entry::Outcome {
+            seq,
+            ok: false,
+            error: Some(e.to_string()),
+            at: now_rfc3339(),
+        })?;
+        return Ok(ChangeResult::Failed(e.to_string()));
+    }
+    journal.append(&Entry::Outcome {
+        seq,
+        ok: true,
+        error: None,
+        at: now_rfc3339(),
+    })?;
+    let (verified, observed, why) = match observe(aws, control, region, &item.finding.target).await
+    {
+        Ok(Some(f)) if f.status == Status::Compliant => (true, f.before, String::new()),
+        Ok(Some(f)) => {
+            let why = format!("re-read still fails: {}", f.summary);
+            (false, f.before, why)
+        }
+        Ok(None) => (
+            false,
+            Value::Null,
+            "the target is gone after the write".into(),
+        ),
+        Err(e) => (false, Value::Null, format!("could not re-read: {e}")),
+    };
+    journal.append(&Entry::Verified {
+        seq,
+        verified,
+        observed: observed.clone(),
+        at: now_rfc3339(),
+    })?;
+    expected.insert(key, observed);
+    Ok(if verified {
+        ChangeResult::Verified
+    } else {
+        ChangeResult::NotVerified(why)
+    })
+}

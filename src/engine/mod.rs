@@ -1,0 +1,11 @@
+//! The engine: build a plan (read-only, concurrent), apply approved changes (re-read, refuse
+//! what moved, journal, write, verify), and undo journaled changes.
+
+mod apply;
+mod observe;
+mod planner;
+mod undo;
+
+pub use apply::{apply_changes, check_stale, ApplyOutcome, ChangeResult};
+pub use planner::{build_plan, needs_regions, DEFAULT_CONCURRENCY};
+pub use undo::{undo_run, undone, UndoOutcome, UndoResult};

@@ -1,0 +1,98 @@
+//! Building a plan: every selected control, in every selected region, read concurrently
+//! with a bound, sharing reads between controls.
+
+use futures::stream::{self, StreamExt};
+
+use crate::aws::AwsContext;
+use crate::catalog::{Benchmark, Entry};
+use crate::controls::{self, Cx, Reads, Scope};
+use crate::plan::{now_rfc3339, Finding, Item, Plan, Status, PLAN_SCHEMA_VERSION};
+
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Whether any selected control is regional (and so the regions must be resolved).
+pub fn needs_regions(entries: &[&Entry]) -> bool {
+    entries
+        .iter()
+        .filter_map(|e| controls::find(&e.slug))
+        .any(|c| c.scope() == Scope::Regional)
+}
+
+pub async fn build_plan(
+    aws: &AwsContext,
+    benchmark: Benchmark,
+    entries: &[&Entry],
+    regions: &[String],
+    concurrency: usize,
+) -> Plan {
+    let calls_before = aws.call_log().count();
+    let reads = Reads::default();
+    let cx = Cx { aws, reads: &reads };
+    // (entry position, region) pairs; controls cis-fix lacks become items straight away.
+    let mut tasks = Vec::new();
+    let mut items: Vec<(usize, Option<String>, Vec<Finding>)> = Vec::new();
+    for (pos, e) in entries.iter().enumerate() {
+        match controls::find(&e.slug) {
+            None => items.push((pos, None, vec![not_implemented(e)])),
+            Some(c) if c.scope() == Scope::Global => tasks.push((pos, c, None)),
+            Some(c) => tasks.extend(regions.iter().map(|r| (pos, c, Some(r.clone())))),
+        }
+    }
+    let results: Vec<_> = stream::iter(tasks)
+        .map(|(pos, control, region)| {
+            let cx = &cx;
+            async move {
+                let findings = match control.plan(cx, region.as_deref()).await {
+                    Ok(f) => f,
+                    Err(e) => vec![Finding::error(
+                        entries[pos].title.clone(),
+                        format!("could not read: {e}"),
+                    )],
+                };
+                (pos, region, findings)
+            }
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    items.extend(results);
+    items.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
+    let items = items
+        .into_iter()
+        .flat_map(|(pos, region, findings)| {
+            let e = entries[pos];
+            findings.into_iter().map(move |finding| Item {
+                index: 0,
+                control: e.slug.clone(),
+                id: e.id_in(benchmark).unwrap_or("-").to_string(),
+                title: e.title.clone(),
+                region: region.clone(),
+                finding,
+            })
+        })
+        .enumerate()
+        .map(|(i, mut item)| {
+            item.index = i + 1;
+            item
+        })
+        .collect();
+    Plan {
+        schema_version: PLAN_SCHEMA_VERSION,
+        cis_fix_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: now_rfc3339(),
+        account: aws.account.clone(),
+        benchmark,
+        regions: regions.to_vec(),
+        items,
+        api_calls: aws.call_log().count() - calls_before,
+    }
+}
+
+fn not_implemented(e: &Entry) -> Finding {
+    let mut f = Finding::unknown(
+        e.title.clone(),
+        format!("not covered by cis-fix yet ({})", e.fixable_reason),
+    );
+    f.status = Status::NotImplemented;
+    f
+}

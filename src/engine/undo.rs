@@ -1,0 +1,188 @@
+//! Undo: put each change of a journaled run back to its recorded previous state, newest
+//! first, refusing targets that moved since cis-fix changed them. Undo is journaled too.
+
+use serde_json::Value;
+
+use super::observe::{observe, unknown_control};
+use crate::aws::AwsContext;
+use crate::controls::{self, Cx, Reads};
+use crate::journal::{ChangeRecord, ChangeRef, Entry, JournalError, Run, RunWriter};
+use crate::plan::now_rfc3339;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum UndoResult {
+    /// Restored and re-read equal to the recorded previous state.
+    Restored,
+    /// Nothing to do: the target is already in its previous state.
+    AlreadyRestored,
+    NotVerified(String),
+    Failed(String),
+    /// The target moved since cis-fix changed it; left alone (use --force).
+    Refused(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct UndoOutcome {
+    pub seq: u32,
+    pub label: String,
+    pub result: UndoResult,
+}
+
+/// Undo the changes of `run` (all, or the ones in `only`), skipping changes in `done`
+/// (already undone by an earlier undo run).
+pub async fn undo_run(
+    aws: &AwsContext,
+    run: &Run,
+    only: &[u32],
+    done: &[ChangeRef],
+    force: bool,
+    journal: &mut RunWriter,
+) -> Result<Vec<UndoOutcome>, JournalError> {
+    let mut out = Vec::new();
+    let todo = run
+        .changes
+        .iter()
+        .rev()
+        .filter(|c| only.is_empty() || only.contains(&c.seq))
+        .filter(|c| c.ok != Some(false))
+        .filter(|c| {
+            !done
+                .iter()
+                .any(|d| d.run_id == run.run_id && d.seq == c.seq)
+        });
+    for change in todo {
+        let result = undo_one(aws, run, change, force, journal).await?;
+        out.push(UndoOutcome {
+            seq: change.seq,
+            label: format!(
+                "#{} {} {} ({}, {})",
+                change.seq,
+                change.id,
+                change.control,
+                change.target,
+                change.region.as_deref().unwrap_or("global")
+            ),
+            result,
+        });
+    }
+    journal.append(&Entry::End {
+        at: now_rfc3339(),
+        interrupted: false,
+    })?;
+    Ok(out)
+}
+
+fn show(v: &Value) -> String {
+    if v.is_null() {
+        "(none)".into()
+    } else {
+        v.to_string()
+    }
+}
+
+async fn undo_one(
+    aws: &AwsContext,
+    run: &Run,
+    change: &ChangeRecord,
+    force: bool,
+    journal: &mut RunWriter,
+) -> Result<UndoResult, JournalError> {
+    let Some(control) = controls::find(&change.control) else {
+        return Ok(UndoResult::Failed(
+            unknown_control(&change.control).to_string(),
+        ));
+    };
+    let region = change.region.as_deref();
+    let current = match observe(aws, control, region, &change.target).await {
+        Ok(Some(f)) => f.before,
+        Ok(None) => Value::Null,
+        Err(e) => return Ok(UndoResult::Failed(format!("could not re-read: {e}"))),
+    };
+    if current == change.previous {
+        return Ok(UndoResult::AlreadyRestored);
+    }
+    // What cis-fix left there: the verified re-read, or (result unknown) what it aimed for.
+    let left = change.observed.as_ref().unwrap_or(&change.planned);
+    if &current != left && !force {
+        let why = if change.ok.is_none() {
+            "its apply was interrupted and the target matches neither the state before nor the state planned"
+        } else {
+            "it changed after cis-fix applied it"
+        };
+        return Ok(UndoResult::Refused(format!(
+            "{why}: now {}, cis-fix left {}; re-run with --force to restore {} anyway",
+            show(&current),
+            show(left),
+            show(&change.previous)
+        )));
+    }
+    let seq = journal.next_seq();
+    journal.append(&Entry::Intent {
+        seq,
+        control: change.control.clone(),
+        id: change.id.clone(),
+        region: change.region.clone(),
+        target: change.target.clone(),
+        previous: current,
+        planned: change.previous.clone(),
+        undo_of: Some(ChangeRef {
+            run_id: run.run_id.clone(),
+            seq: change.seq,
+        }),
+        at: now_rfc3339(),
+    })?;
+    let reads = Reads::default();
+    let cx = Cx { aws, reads: &reads };
+    if let Err(e) = control
+        .undo(&cx, region, &change.target, &change.previous)
+        .await
+    {
+        journal.append(&Entry::Outcome {
+            seq,
+            ok: false,
+            error: Some(e.to_string()),
+            at: now_rfc3339(),
+        })?;
+        return Ok(UndoResult::Failed(e.to_string()));
+    }
+    journal.append(&Entry::Outcome {
+        seq,
+        ok: true,
+        error: None,
+        at: now_rfc3339(),
+    })?;
+    let after = observe(aws, control, region, &change.target).await;
+    let (ok, observed, why) = match after {
+        Ok(f) => {
+            let v = f.map(|f| f.before).unwrap_or(Value::Null);
+            let ok = v == change.previous;
+            let why = format!(
+                "re-read shows {}, expected {}",
+                show(&v),
+                show(&change.previous)
+            );
+            (ok, v, why)
+        }
+        Err(e) => (false, Value::Null, format!("could not re-read: {e}")),
+    };
+    journal.append(&Entry::Verified {
+        seq,
+        verified: ok,
+        observed,
+        at: now_rfc3339(),
+    })?;
+    Ok(if ok {
+        UndoResult::Restored
+    } else {
+        UndoResult::NotVerified(why)
+    })
+}
+
+/// Changes already undone, from every undo run in the journal.
+pub fn undone(runs: &[Run]) -> Vec<ChangeRef> {
+    runs.iter()
+        .flat_map(|r| r.changes.iter())
+        .filter(|c| c.ok == Some(true))
+        .filter_map(|c| c.undo_of.clone())
+        .collect()
+}

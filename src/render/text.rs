@@ -1,0 +1,164 @@
+//! The human diff: one block per item, coloured when the terminal allows.
+
+use std::fmt::Write;
+
+use console::style;
+
+use super::{field_diff, show_value};
+use crate::plan::{Action, Item, Plan, Status};
+
+fn marker(item: &Item) -> console::StyledObject<&'static str> {
+    match (item.finding.status, item.finding.action) {
+        (Status::Change, Some(Action::Create)) => style("+").green().bold(),
+        (Status::Change, Some(Action::Delete)) => style("-").red().bold(),
+        (Status::Change, _) => style("~").yellow().bold(),
+        (Status::Compliant, _) => style("✓").green(),
+        (Status::Manual, _) => style("!").magenta().bold(),
+        (Status::Unknown, _) => style("?").dim(),
+        (Status::Skipped, _) => style("·").dim(),
+        (Status::Error, _) => style("x").red().bold(),
+        (Status::NotImplemented, _) => style("-").dim(),
+    }
+}
+
+/// One item. `detail` adds the field diff, calls and notes (for changes and manual items).
+pub fn item_text(item: &Item, detail: bool) -> String {
+    let f = &item.finding;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "  {} {:<6} {}  {} [{}]",
+        marker(item),
+        item.id,
+        style(&item.control).bold(),
+        f.target,
+        item.where_()
+    );
+    let _ = writeln!(s, "      {}", f.summary);
+    if !detail {
+        return s;
+    }
+    if f.status == Status::Change {
+        for c in field_diff(&f.before, &f.after) {
+            let name = if c.field.is_empty() {
+                "value".to_string()
+            } else {
+                c.field.clone()
+            };
+            if c.changed() {
+                let _ = writeln!(
+                    s,
+                    "        {:<30} {} → {}",
+                    name,
+                    style(show_value(&c.before)).red(),
+                    style(show_value(&c.after)).green()
+                );
+            } else {
+                let _ = writeln!(
+                    s,
+                    "        {}",
+                    style(format!(
+                        "{:<30} {} (unchanged)",
+                        name,
+                        show_value(&c.before)
+                    ))
+                    .dim()
+                );
+            }
+        }
+        let calls: Vec<&str> = f.calls.iter().map(|c| c.action.as_str()).collect();
+        let risk = format!("{:?}", f.risk).to_lowercase();
+        let rev = if f.reversible {
+            style("reversible".to_string()).green()
+        } else {
+            style("IRREVERSIBLE".to_string()).red().bold()
+        };
+        let _ = writeln!(
+            s,
+            "      calls: {} · risk: {risk} · {rev}",
+            calls.join(", ")
+        );
+        if f.destructive {
+            let _ = writeln!(
+                s,
+                "      {}",
+                style("destructive: removes or replaces existing configuration (asked separately)")
+                    .red()
+            );
+        }
+    }
+    for n in &f.notes {
+        let _ = writeln!(s, "      note: {n}");
+    }
+    for (i, step) in f.manual_steps.iter().enumerate() {
+        let _ = writeln!(s, "      {}. {step}", i + 1);
+    }
+    s
+}
+
+pub fn summary_line(plan: &Plan) -> String {
+    let c = plan.counts();
+    let mut parts = vec![
+        format!("{} to change", c.change),
+        format!("{} compliant", c.compliant),
+    ];
+    if c.manual > 0 {
+        parts.push(format!("{} need manual action", c.manual));
+    }
+    if c.unknown > 0 {
+        parts.push(format!("{} undetermined", c.unknown));
+    }
+    if c.skipped > 0 {
+        parts.push(format!("{} skipped", c.skipped));
+    }
+    if c.error > 0 {
+        parts.push(format!("{} could not be read", c.error));
+    }
+    if c.not_implemented > 0 {
+        parts.push(format!("{} not covered by cis-fix yet", c.not_implemented));
+    }
+    format!("Plan: {}.", parts.join(", "))
+}
+
+pub fn plan_text(plan: &Plan, verbose: bool) -> String {
+    let mut s = String::new();
+    let regions = if plan.regions.is_empty() {
+        "global controls only".to_string()
+    } else if plan.regions.len() > 4 {
+        format!("{} regions", plan.regions.len())
+    } else {
+        plan.regions.join(", ")
+    };
+    let _ = writeln!(
+        s,
+        "{} for account {} ({}) · {} · {}\n",
+        style("cis-fix plan").bold(),
+        plan.account.id,
+        plan.account.caller_arn,
+        plan.benchmark,
+        regions
+    );
+    let mut not_covered = Vec::new();
+    for item in &plan.items {
+        match item.finding.status {
+            Status::NotImplemented => not_covered.push(item.id.clone()),
+            Status::Compliant if !verbose => s.push_str(&item_text(item, false)),
+            Status::Compliant => s.push_str(&item_text(item, true)),
+            _ => s.push_str(&item_text(item, true)),
+        }
+    }
+    if !not_covered.is_empty() {
+        let _ = writeln!(
+            s,
+            "\n  {}",
+            style(format!(
+                "Not covered by cis-fix yet ({}): {}. See `cis-fix controls`.",
+                not_covered.len(),
+                not_covered.join(", ")
+            ))
+            .dim()
+        );
+    }
+    let _ = writeln!(s, "\n{} ({} AWS calls)", summary_line(plan), plan.api_calls);
+    s
+}

@@ -1,0 +1,151 @@
+//! Saved plans (`plan -o plan.json`): the plan plus an integrity hash over its canonical JSON,
+//! so that `apply plan.json` applies exactly what was reviewed and detects edits.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::plan::{Plan, PLAN_SCHEMA_VERSION};
+
+const FORMAT: &str = "cis-fix-plan";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SavedPlanError {
+    #[error("cannot write plan file {path}: {source}")]
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot read plan file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "{path} is not a valid cis-fix plan ({reason}); re-create it with `cis-fix plan -o {path}`"
+    )]
+    Malformed { path: String, reason: String },
+    #[error("{path} was changed after cis-fix wrote it (integrity hash mismatch); re-create it with `cis-fix plan -o {path}`")]
+    Tampered { path: String },
+    #[error("{path} uses plan schema {found}, this cis-fix reads schema {PLAN_SCHEMA_VERSION} (written by cis-fix {by}); re-create it with this version")]
+    WrongVersion {
+        path: String,
+        found: u64,
+        by: String,
+    },
+}
+
+/// Canonical text: serde_json's map is ordered, so the same plan always hashes the same.
+fn digest(plan: &Value) -> String {
+    hex::encode(Sha256::digest(plan.to_string().as_bytes()))
+}
+
+pub fn to_json(plan: &Plan) -> Value {
+    let v = serde_json::to_value(plan).unwrap_or(Value::Null);
+    json!({ "format": FORMAT, "schema_version": PLAN_SCHEMA_VERSION, "sha256": digest(&v), "plan": v })
+}
+
+pub fn save(path: &Path, plan: &Plan) -> Result<(), SavedPlanError> {
+    let text = serde_json::to_string_pretty(&to_json(plan)).unwrap_or_default() + "\n";
+    std::fs::write(path, text).map_err(|source| SavedPlanError::Write {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+pub fn load(path: &Path) -> Result<Plan, SavedPlanError> {
+    let p = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read {
+        path: p.clone(),
+        source,
+    })?;
+    parse(&p, &text)
+}
+
+pub fn parse(path: &str, text: &str) -> Result<Plan, SavedPlanError> {
+    let malformed = |reason: String| SavedPlanError::Malformed {
+        path: path.to_string(),
+        reason,
+    };
+    let doc: Value =
+        serde_json::from_str(text).map_err(|e| malformed(format!("not JSON or truncated: {e}")))?;
+    if doc.get("format").and_then(Value::as_str) != Some(FORMAT) {
+        return Err(malformed("no \"format\": \"cis-fix-plan\" field".into()));
+    }
+    let schema = doc
+        .get("schema_version")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let inner = doc.get("plan").cloned().unwrap_or(Value::Null);
+    if schema != u64::from(PLAN_SCHEMA_VERSION) {
+        return Err(SavedPlanError::WrongVersion {
+            path: path.to_string(),
+            found: schema,
+            by: inner
+                .get("cis_fix_version")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_string(),
+        });
+    }
+    if doc.get("sha256").and_then(Value::as_str) != Some(digest(&inner).as_str()) {
+        return Err(SavedPlanError::Tampered {
+            path: path.to_string(),
+        });
+    }
+    serde_json::from_value(inner).map_err(|e| malformed(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::Account;
+    use crate::catalog::Benchmark;
+
+    fn plan() -> Plan {
+        Plan {
+            schema_version: PLAN_SCHEMA_VERSION,
+            cis_fix_version: "0.1.0".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            account: Account {
+                id: "111122223333".into(),
+                caller_arn: "arn:aws:iam::111122223333:user/x".into(),
+                partition: "aws".into(),
+            },
+            benchmark: Benchmark::V5_0,
+            regions: vec!["eu-west-1".into()],
+            items: vec![],
+            api_calls: 3,
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let text = to_json(&plan()).to_string();
+        assert_eq!(parse("p.json", &text).unwrap(), plan());
+    }
+
+    #[test]
+    fn detects_edits_truncation_and_versions() {
+        let text = serde_json::to_string_pretty(&to_json(&plan())).unwrap();
+        let edited = text.replace("111122223333", "444455556666");
+        assert!(matches!(
+            parse("p", &edited),
+            Err(SavedPlanError::Tampered { .. })
+        ));
+        assert!(matches!(
+            parse("p", &text[..text.len() / 2]),
+            Err(SavedPlanError::Malformed { .. })
+        ));
+        let other = text.replace("\"schema_version\": 1", "\"schema_version\": 99");
+        assert!(matches!(
+            parse("p", &other),
+            Err(SavedPlanError::WrongVersion { found: 99, .. })
+        ));
+        assert!(matches!(
+            parse("p", "{}"),
+            Err(SavedPlanError::Malformed { .. })
+        ));
+    }
+}
