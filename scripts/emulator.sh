@@ -40,7 +40,7 @@ start() {
   local port=""
   for _ in $(seq 1 100); do
     port="$(sed -n 's/.*Running on http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' "$state/log" | head -n1)"
-    if [ -n "$port" ] && curl -fsS "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
+    if [ -n "$port" ] && "$venv/bin/python" -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=2)" "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1; then
       echo "$port" > "$state/port"
       echo "http://127.0.0.1:$port"
       return 0

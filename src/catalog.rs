@@ -406,22 +406,32 @@ impl Catalog {
         format!(" (it is {}); use --benchmark {newest}", list.join(", "))
     }
 
-    /// What the id `q` means in the other versions, as a sentence tail.
+    /// What the id `q` means in the other versions, as a sentence tail, grouping the
+    /// versions where it names the same control.
     fn meaning_elsewhere(&self, b: Benchmark, q: &str) -> String {
-        let mut parts = Vec::new();
+        let mut groups: Vec<(&Entry, Vec<&'static str>)> = Vec::new();
         for v in Benchmark::ALL.into_iter().filter(|v| *v != b) {
             if let Some(e) = self
                 .entries
                 .iter()
                 .find(|e| e.all_ids_in(v).any(|id| id == q))
             {
-                let now = e
-                    .id_in(b)
-                    .map(|id| format!(", which is {id} in {}", b.full()))
-                    .unwrap_or_else(|| format!(", which {} does not have", b.full()));
-                parts.push(format!("in {} {q} is '{}'{now}", v.full(), e.slug));
+                match groups.iter_mut().find(|(g, _)| g.slug == e.slug) {
+                    Some((_, vs)) => vs.push(v.key()),
+                    None => groups.push((e, vec![v.key()])),
+                }
             }
         }
+        let parts: Vec<String> = groups
+            .iter()
+            .map(|(e, vs)| {
+                let now = e
+                    .id_in(b)
+                    .map(|id| format!("{id} in {}", b.full()))
+                    .unwrap_or_else(|| format!("not in {}", b.full()));
+                format!("in {} {q} is '{}' ({now})", vs.join("/"), e.slug)
+            })
+            .collect();
         if parts.is_empty() {
             String::new()
         } else {
@@ -560,7 +570,10 @@ mod tests {
         assert!(matches!(err, SelectionError::Ambiguous(_)), "{msg}");
         assert!(msg.contains("--section 3.1"), "{msg}");
         assert!(msg.contains("cloudtrail-multi-region"), "{msg}");
-        assert!(msg.contains("4.1 in 6.0.0"), "{msg}");
+        assert!(
+            msg.contains("in 1.4/3.0/5.0 3.1 is 'cloudtrail-multi-region' (4.1 in 6.0.0)"),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -1,1 +1,12 @@
+//! Integration tests: the real `cis-fix` binary and the SDK against the moto emulator.
+//! One test binary (linking the SDK is expensive); each module covers one area.
+//!
+//! They need `CIS_FIX_TEST_ENDPOINT` (set by `scripts/test`, which starts the emulator) and
+//! fail with a clear message without it.
 
+mod cli_errors;
+mod ebs;
+mod harness;
+mod password_policy;
+mod proxy;
+mod saved_plans;

@@ -1,0 +1,129 @@
+//! Bad input: one clear line on stderr, the documented exit code, no panic, nothing changed.
+
+use crate::harness::{base_command, endpoint, run, TestAccount};
+
+#[tokio::test]
+async fn apply_without_terminal_or_yes_refuses_with_exit_4() {
+    let acct = TestAccount::new().await;
+    let out = acct.run(&["apply", "--control", "1.7"]);
+    out.assert_one_line_error(4, "--yes");
+    assert!(
+        acct.iam()
+            .get_account_password_policy()
+            .send()
+            .await
+            .is_err(),
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
+async fn unknown_control_names_close_matches() {
+    let acct = TestAccount::new().await;
+    acct.run(&["plan", "--control", "password-min-lenght"])
+        .assert_one_line_error(1, "did you mean 1.7 (password-min-length)");
+    acct.run(&["plan", "--control", "9.9"])
+        .assert_one_line_error(1, "unknown control '9.9' in CIS 5.0.0");
+}
+
+#[tokio::test]
+async fn id_from_another_version_explains_itself() {
+    let acct = TestAccount::new().await;
+    let out = acct.run(&["plan", "--benchmark", "6.0", "--control", "3.1"]);
+    out.assert_one_line_error(1, "'3.1' is a section of CIS 6.0.0");
+    assert!(
+        out.stderr
+            .contains("'cloudtrail-multi-region' (4.1 in 6.0.0)"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn bad_regions_are_usage_errors() {
+    let acct = TestAccount::new().await;
+    acct.run(&["plan", "--control", "5.1.1", "--regions", "eu-wast-1"])
+        .assert_one_line_error(1, "did you mean eu-west-1?");
+    acct.run(&["plan", "--region", "nowhere"])
+        .assert_one_line_error(1, "not a region name");
+    // clap rejects a malformed list before anything runs.
+    let out = acct.run(&["plan", "--regions", "eu-west-1,mars"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("'mars' is not a region name"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn missing_credentials_is_one_line() {
+    let mut cmd = base_command();
+    cmd.env("AWS_ENDPOINT_URL", endpoint());
+    run(cmd, &["plan"]).assert_one_line_error(1, "no AWS credentials found");
+}
+
+#[test]
+fn missing_region_is_one_line() {
+    let mut cmd = base_command();
+    cmd.env_remove("AWS_REGION")
+        .env("AWS_ENDPOINT_URL", endpoint());
+    cmd.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    run(cmd, &["plan"]).assert_one_line_error(1, "no AWS region configured");
+}
+
+#[tokio::test]
+async fn malformed_plan_file_and_unknown_run() {
+    let acct = TestAccount::new().await;
+    let file = acct.state_dir().join("junk.json");
+    std::fs::write(&file, "this is not a plan").unwrap();
+    acct.run(&["apply", file.to_str().unwrap(), "--yes"])
+        .assert_one_line_error(1, "not a valid cis-fix plan");
+    acct.run(&["apply", "/nonexistent/plan.json", "--yes"])
+        .assert_one_line_error(1, "cannot read plan file");
+    acct.run(&["undo", "20990101T000000Z-beef", "--yes"])
+        .assert_one_line_error(1, "no run '20990101T000000Z-beef'");
+}
+
+#[tokio::test]
+async fn unwritable_state_dir_stops_apply_before_any_change() {
+    let acct = TestAccount::new().await;
+    let blocker = acct.state_dir().join("not-a-dir");
+    std::fs::write(&blocker, "").unwrap();
+    let mut cmd = acct.command(&endpoint());
+    cmd.env("CIS_FIX_STATE_DIR", &blocker);
+    run(cmd, &["apply", "--control", "1.7", "--yes"])
+        .assert_one_line_error(1, "nothing was changed");
+    assert!(
+        acct.iam()
+            .get_account_password_policy()
+            .send()
+            .await
+            .is_err(),
+        "nothing changed"
+    );
+}
+
+#[test]
+fn controls_lists_the_catalog() {
+    let out = run(base_command(), &["controls", "--json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let rows = doc["controls"].as_array().unwrap();
+    assert_eq!(rows.len(), 63);
+    let min = rows
+        .iter()
+        .find(|r| r["slug"] == "password-min-length")
+        .unwrap();
+    assert_eq!(min["id"], "1.7");
+    assert_eq!(min["cis_fix"], "fixes");
+    let root = rows.iter().find(|r| r["slug"] == "root-mfa").unwrap();
+    assert_eq!(root["cis_fix"], "checks");
+    let v7 = run(
+        base_command(),
+        &["controls", "--benchmark", "7.0", "--section", "2.1"],
+    );
+    assert_eq!(v7.code, 0);
+    assert!(v7.stdout.contains("2.1.1"), "{}", v7.stdout);
+}

@@ -1,0 +1,69 @@
+//! EBS default encryption (v5.0 5.1.1): a regional control, per region, reversible.
+
+use crate::harness::{plan_json, statuses, TestAccount};
+
+async fn enabled(acct: &TestAccount, region: &str) -> bool {
+    acct.ec2(region)
+        .get_ebs_encryption_by_default()
+        .send()
+        .await
+        .unwrap()
+        .ebs_encryption_by_default()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn apply_in_selected_regions_only_and_undo() {
+    let acct = TestAccount::new().await;
+    let sel = [
+        "--control",
+        "ebs-default-encryption",
+        "--regions",
+        "eu-west-1,us-east-1",
+    ];
+    let plan = acct.run(&[&["plan", "--format", "json"][..], &sel].concat());
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let st = statuses(&plan_json(&plan));
+    assert_eq!(st.len(), 2);
+    assert!(st.iter().all(|s| s.2 == "change"), "{st:?}");
+
+    let out = acct.run(&[&["apply", "--yes"][..], &sel].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(enabled(&acct, "eu-west-1").await);
+    assert!(enabled(&acct, "us-east-1").await);
+    assert!(
+        !enabled(&acct, "ap-southeast-2").await,
+        "unselected region untouched"
+    );
+
+    let again = acct.run(&[&["plan", "--detailed-exitcode"][..], &sel].concat());
+    assert_eq!(again.code, 0, "{}", again.stdout);
+
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(!enabled(&acct, "eu-west-1").await);
+    assert!(!enabled(&acct, "us-east-1").await);
+}
+
+#[tokio::test]
+async fn undo_of_one_change_leaves_the_others() {
+    let acct = TestAccount::new().await;
+    let sel = ["--control", "5.1.1", "--regions", "eu-west-1,us-east-1"];
+    assert_eq!(acct.run(&[&["apply", "--yes"][..], &sel].concat()).code, 0);
+    let hist = acct.run(&["history", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&hist.stdout).unwrap();
+    let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+    let detail: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", &run_id, "--json"]).stdout).unwrap();
+    let change = detail["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["region"] == "us-east-1")
+        .unwrap()["change"]
+        .to_string();
+    let undo = acct.run(&["undo", &run_id, "--change", &change, "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(!enabled(&acct, "us-east-1").await);
+    assert!(enabled(&acct, "eu-west-1").await, "other change kept");
+}
