@@ -6,8 +6,10 @@
 #   scripts/emulator.sh stop           stop the server started by `start`
 #   scripts/emulator.sh run CMD...     start, export CIS_FIX_TEST_ENDPOINT, run CMD, stop
 #
-# State lives in .moto/ (pid, port, log). moto is pinned: EMULATOR.md records the gaps of
-# this exact version, and the tests are written against them.
+# `start`/`stop` keep their state in .moto/ (pid, port, log); `run` starts a private server
+# with its own state, so a test run and a demo in the same checkout never stop each other.
+# moto is pinned: EMULATOR.md records the gaps of this exact version, and the tests are
+# written against them.
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -27,14 +29,18 @@ install() {
 start() {
   install
   mkdir -p "$state"
-  if [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
+  if [ -f "$state/port" ] && [ -f "$state/pid" ] && kill -0 "$(cat "$state/pid")" 2>/dev/null; then
     echo "http://127.0.0.1:$(cat "$state/port")"
     return 0
   fi
   : > "$state/log"
+  # moto uses boto3 internally: the caller's AWS_* settings (a profile that does not
+  # exist here, an endpoint override) must not leak into it.
+  local unset_aws=()
+  for v in $(env | sed -n 's/^\(AWS_[A-Za-z0-9_]*\)=.*/\1/p'); do unset_aws+=(-u "$v"); done
   # Default AMIs make every new account/region slow and memory-hungry (EMULATOR.md); the
   # support-role control needs AWS managed policies loaded.
-  MOTO_EC2_LOAD_DEFAULT_AMIS=false MOTO_IAM_LOAD_MANAGED_POLICIES=true \
+  env "${unset_aws[@]}" MOTO_EC2_LOAD_DEFAULT_AMIS=false MOTO_IAM_LOAD_MANAGED_POLICIES=true \
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p 0 >"$state/log" 2>&1 &
   echo $! > "$state/pid"
   local port=""
@@ -72,8 +78,9 @@ case "${1:-}" in
   stop) stop ;;
   run)
     shift
+    state="$(mktemp -d "${TMPDIR:-/tmp}/cis-fix-moto.XXXXXX")"
     endpoint="$(start)"
-    trap stop EXIT
+    trap 'stop; rm -rf "$state"' EXIT
     export CIS_FIX_TEST_ENDPOINT="$endpoint"
     echo "emulator: moto at $endpoint" >&2
     "$@"

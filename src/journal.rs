@@ -162,7 +162,13 @@ impl Journal {
             Err(e) => return Err(io(&self.dir)(e)),
         };
         files.sort();
-        Ok(files.iter().map(|p| Run::read(p)).collect())
+        let mut runs: Vec<Result<Run, JournalError>> = files.iter().map(|p| Run::read(p)).collect();
+        // Run ids sort by time to the millisecond; the recorded start time breaks ties.
+        runs.sort_by_key(|r| match r {
+            Ok(r) => (parse_time(&r.started_at), r.run_id.clone()),
+            Err(_) => (None, String::new()),
+        });
+        Ok(runs)
     }
 
     pub fn load(&self, run_id: &str) -> Result<Run, JournalError> {
@@ -174,11 +180,15 @@ impl Journal {
     }
 }
 
+fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
 fn new_run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(time::macros::format_description!(
-            "[year][month][day]T[hour][minute][second]Z"
+            "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
         ))
         .unwrap_or_default();
     let salt = (now.nanosecond() ^ std::process::id().rotate_left(16)) & 0xffff;

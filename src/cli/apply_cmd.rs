@@ -129,13 +129,20 @@ pub async fn run(
     } else {
         Exit::Ok
     });
-    let (mut ok, mut bad) = (0, 0);
+    let (mut ok, mut bad, mut already) = (0, 0, 0);
     println!();
     for o in &outcomes {
         let (tag, detail) = match &o.result {
             ChangeResult::Verified => {
                 ok += 1;
                 (style("applied, verified").green(), String::new())
+            }
+            ChangeResult::AlreadySatisfied => {
+                already += 1;
+                (
+                    style("already satisfied").green(),
+                    " by an earlier change of this run; nothing written".to_string(),
+                )
             }
             ChangeResult::NotVerified(w) => {
                 bad += 1;
@@ -156,7 +163,13 @@ pub async fn run(
         println!("  {tag} {}{detail}", o.label);
     }
     println!(
-        "\nApplied {ok} change(s){}. Run {} is journaled; undo it with `cis-fix undo {}`.",
+        "\nApplied {ok} change{}{}{}. Run {} is journaled; undo it with `cis-fix undo {}`.",
+        if ok == 1 { "" } else { "s" },
+        if already > 0 {
+            format!(", {already} already satisfied")
+        } else {
+            String::new()
+        },
         if bad > 0 {
             format!(", {bad} not applied or not verified")
         } else {

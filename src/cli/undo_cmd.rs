@@ -39,16 +39,21 @@ pub async fn run(
             .filter(|c| !done.iter().any(|d| d.run_id == r.run_id && d.seq == c.seq))
             .count()
     };
+    // Connect first: without a run id, the run to undo is this account's latest.
+    let aws = context::connect(g).await?;
     let run = match run_id {
         Some(id) => journal.load(id).map_err(|e| Fatal::usage(e.to_string()))?,
         None => match runs
             .iter()
             .rev()
-            .find(|r| r.command == "apply" && pending(r) > 0)
+            .find(|r| r.command == "apply" && r.account_id == aws.account.id && pending(r) > 0)
         {
             Some(r) => r.clone(),
             None => {
-                println!("Nothing to undo: no applied change in the journal is still in place.");
+                println!(
+                    "Nothing to undo: no change applied to account {} is still in place.",
+                    aws.account.id
+                );
                 return Ok(Exit::Ok);
             }
         },
@@ -67,7 +72,6 @@ pub async fn run(
             )));
         }
     }
-    let aws = context::connect(g).await?;
     if aws.account.id != run.account_id {
         return Err(Fatal::refused(format!(
             "run {} changed account {}, but these credentials are for account {}",

@@ -10,11 +10,14 @@ use crate::aws::AwsContext;
 use crate::controls::{self, Cx, Reads};
 use crate::journal::{Entry, JournalError, RunWriter};
 use crate::plan::{now_rfc3339, Item, Status};
+use crate::render::describe_moves;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangeResult {
     /// Written, and the re-read shows the control satisfied.
     Verified,
+    /// Nothing written: an earlier change of this run already satisfied it.
+    AlreadySatisfied,
     /// Written, but the re-read does not show the control satisfied.
     NotVerified(String),
     Failed(String),
@@ -62,23 +65,14 @@ pub async fn check_stale(aws: &AwsContext, items: &[&Item]) -> Vec<(usize, Strin
             Some(f) if f.before != item.finding.before => stale.push((
                 item.index,
                 format!(
-                    "changed since the plan was made: planned from {}, now {}",
-                    compact(&item.finding.before),
-                    compact(&f.before)
+                    "changed since the plan was made ({})",
+                    describe_moves(&item.finding.before, &f.before)
                 ),
             )),
             Some(_) => {}
         }
     }
     stale
-}
-
-fn compact(v: &Value) -> String {
-    if v.is_null() {
-        "(none)".into()
-    } else {
-        v.to_string()
-    }
 }
 
 /// Apply `items` in order. Journal failures stop the run: nothing is written that could
@@ -128,15 +122,14 @@ async fn apply_one(
     let want = expected.get(&key).unwrap_or(&item.finding.before);
     if &fresh.before != want {
         return Ok(ChangeResult::Stale(format!(
-            "changed since it was planned: expected {}, found {}",
-            compact(want),
-            compact(&fresh.before)
+            "changed since it was planned ({})",
+            describe_moves(want, &fresh.before)
         )));
     }
     if fresh.status != Status::Change {
         // Already satisfied (another change of this run fixed it): nothing to write.
         expected.insert(key, fresh.before);
-        return Ok(ChangeResult::Verified);
+        return Ok(ChangeResult::AlreadySatisfied);
     }
     let seq = journal.next_seq();
     journal.append(&Entry::Intent {

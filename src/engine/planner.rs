@@ -76,6 +76,8 @@ pub async fn build_plan(
             item
         })
         .collect();
+    let mut items: Vec<Item> = items;
+    note_shared_targets(&mut items);
     Plan {
         schema_version: PLAN_SCHEMA_VERSION,
         cis_fix_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -85,6 +87,39 @@ pub async fn build_plan(
         regions: regions.to_vec(),
         items,
         api_calls: aws.call_log().count() - calls_before,
+    }
+}
+
+/// Several controls can change one target (both password controls write the one account
+/// password policy). Each diff is computed from the state the plan saw; apply writes them in
+/// order, each merged into the target as the previous one left it. Say so on each.
+fn note_shared_targets(items: &mut [Item]) {
+    let changes: Vec<(usize, Option<String>, String, String)> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.finding.status == Status::Change)
+        .map(|(n, i)| {
+            (
+                n,
+                i.region.clone(),
+                i.finding.target.clone(),
+                format!("{} {}", i.id, i.control),
+            )
+        })
+        .collect();
+    for (n, region, target, _) in &changes {
+        let others: Vec<&str> = changes
+            .iter()
+            .filter(|(m, r, t, _)| m != n && r == region && t == target)
+            .map(|(_, _, _, label)| label.as_str())
+            .collect();
+        if !others.is_empty() {
+            items[*n].finding.notes.push(format!(
+                "{} also changes this {target}: apply writes the changes one after the other, \
+                 each merged into the {target} as the previous one left it, so the result meets all of them.",
+                others.join(", ")
+            ));
+        }
     }
 }
 

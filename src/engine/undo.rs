@@ -8,6 +8,7 @@ use crate::aws::AwsContext;
 use crate::controls::{self, Cx, Reads};
 use crate::journal::{ChangeRecord, ChangeRef, Entry, JournalError, Run, RunWriter};
 use crate::plan::now_rfc3339;
+use crate::render::describe_moves;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum UndoResult {
@@ -98,7 +99,36 @@ async fn undo_one(
         Ok(None) => Value::Null,
         Err(e) => return Ok(UndoResult::Failed(format!("could not re-read: {e}"))),
     };
+    let undo_of = Some(ChangeRef {
+        run_id: run.run_id.clone(),
+        seq: change.seq,
+    });
     if current == change.previous {
+        // Journal it anyway, so the change counts as undone and is not offered again.
+        let seq = journal.next_seq();
+        journal.append(&Entry::Intent {
+            seq,
+            control: change.control.clone(),
+            id: change.id.clone(),
+            region: change.region.clone(),
+            target: change.target.clone(),
+            previous: current.clone(),
+            planned: change.previous.clone(),
+            undo_of,
+            at: now_rfc3339(),
+        })?;
+        journal.append(&Entry::Outcome {
+            seq,
+            ok: true,
+            error: Some("nothing to write: already in its previous state".into()),
+            at: now_rfc3339(),
+        })?;
+        journal.append(&Entry::Verified {
+            seq,
+            verified: true,
+            observed: current,
+            at: now_rfc3339(),
+        })?;
         return Ok(UndoResult::AlreadyRestored);
     }
     // What cis-fix left there: the verified re-read, or (result unknown) what it aimed for.
@@ -110,9 +140,8 @@ async fn undo_one(
             "it changed after cis-fix applied it"
         };
         return Ok(UndoResult::Refused(format!(
-            "{why}: now {}, cis-fix left {}; re-run with --force to restore {} anyway",
-            show(&current),
-            show(left),
+            "{why} ({}); re-run with --force to restore {} anyway",
+            describe_moves(left, &current),
             show(&change.previous)
         )));
     }
@@ -125,10 +154,7 @@ async fn undo_one(
         target: change.target.clone(),
         previous: current,
         planned: change.previous.clone(),
-        undo_of: Some(ChangeRef {
-            run_id: run.run_id.clone(),
-            seq: change.seq,
-        }),
+        undo_of,
         at: now_rfc3339(),
     })?;
     let reads = Reads::default();

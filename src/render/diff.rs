@@ -43,6 +43,32 @@ pub fn field_diff(before: &Value, after: &Value) -> Vec<FieldChange> {
     }
 }
 
+/// The fields that differ between what was expected and what is there now, for refusals:
+/// "MinimumPasswordLength: expected 8, found 10".
+pub fn describe_moves(expected: &Value, found: &Value) -> String {
+    let moved: Vec<String> = field_diff(expected, found)
+        .into_iter()
+        .filter(FieldChange::changed)
+        .map(|c| {
+            let name = if c.field.is_empty() {
+                "state".to_string()
+            } else {
+                c.field
+            };
+            format!(
+                "{name}: expected {}, found {}",
+                super::show_value(&c.before),
+                super::show_value(&c.after)
+            )
+        })
+        .collect();
+    if moved.is_empty() {
+        "no field differs".into()
+    } else {
+        moved.join("; ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +81,16 @@ mod tests {
         assert!(!d[0].changed());
         assert!(d[1].changed() && d[2].changed());
         assert_eq!(d[2].before, Value::Null);
+    }
+
+    #[test]
+    fn moves_name_the_fields() {
+        let m = describe_moves(&json!({"a": 8, "b": 1}), &json!({"a": 10, "b": 1}));
+        assert_eq!(m, "a: expected 8, found 10");
+        assert_eq!(
+            describe_moves(&Value::Null, &json!(3)),
+            "state: expected (none), found 3"
+        );
     }
 
     #[test]

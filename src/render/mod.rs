@@ -4,7 +4,7 @@ mod diff;
 mod markdown;
 mod text;
 
-pub use diff::{field_diff, FieldChange};
+pub use diff::{describe_moves, field_diff, FieldChange};
 pub use markdown::plan_markdown;
 pub use text::{item_text, plan_text, summary_line};
 

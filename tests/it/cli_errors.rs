@@ -127,3 +127,18 @@ fn controls_lists_the_catalog() {
     assert_eq!(v7.code, 0);
     assert!(v7.stdout.contains("2.1.1"), "{}", v7.stdout);
 }
+
+#[test]
+fn closed_stdout_does_not_panic() {
+    let mut cmd = base_command();
+    cmd.args(["controls", "--benchmark", "7.0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Close the read end before the child has started printing, like `| head -0`.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_ne!(out.status.code(), Some(101), "{stderr}");
+}

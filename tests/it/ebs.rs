@@ -67,3 +67,27 @@ async fn undo_of_one_change_leaves_the_others() {
     assert!(!enabled(&acct, "us-east-1").await);
     assert!(enabled(&acct, "eu-west-1").await, "other change kept");
 }
+
+#[tokio::test]
+async fn undo_of_a_target_already_back_counts_as_undone() {
+    let acct = TestAccount::new().await;
+    let sel = ["--control", "5.1.1", "--regions", "eu-west-1,us-east-1"];
+    assert_eq!(acct.run(&[&["apply", "--yes"][..], &sel].concat()).code, 0);
+    // Someone turns it off again by hand in one region.
+    acct.ec2("us-east-1")
+        .disable_ebs_encryption_by_default()
+        .send()
+        .await
+        .unwrap();
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(
+        undo.stdout.contains("already in its previous state"),
+        "{}",
+        undo.stdout
+    );
+    assert!(!enabled(&acct, "eu-west-1").await);
+    let again = acct.run(&["undo", "--yes"]);
+    assert_eq!(again.code, 0);
+    assert!(again.stdout.contains("Nothing to undo"), "{}", again.stdout);
+}

@@ -210,3 +210,39 @@ async fn plan_sends_only_read_calls_and_reads_shared_data_once() {
         .filter(|c| c.operation == "GetEbsEncryptionByDefault")
         .all(|c| c.service == "ec2"));
 }
+
+#[tokio::test]
+async fn second_control_on_the_same_policy_is_already_satisfied_and_journaled_once() {
+    let acct = TestAccount::new().await;
+    let out = acct.run(&args(&["apply", "--yes"], BOTH));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // With no policy, the first write creates one meeting both controls.
+    assert!(out.stdout.contains("already satisfied"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("Applied 1 change, 1 already satisfied"),
+        "{}",
+        out.stdout
+    );
+    let hist: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", "--json"]).stdout).unwrap();
+    assert_eq!(hist[0]["changes"], 1);
+}
+
+#[tokio::test]
+async fn undo_without_run_id_picks_this_accounts_latest_run() {
+    let a = TestAccount::new().await;
+    let b = TestAccount::new().await;
+    let shared = a.state_dir().to_path_buf();
+    assert_eq!(a.run(&args(&["apply", "--yes"], BOTH)).code, 0);
+    let mut cmd = b.command(&crate::harness::endpoint());
+    cmd.env("CIS_FIX_STATE_DIR", &shared);
+    assert_eq!(
+        crate::harness::run(cmd, &args(&["apply", "--yes"], BOTH)).code,
+        0
+    );
+    // A's undo, with B's run newer in the same journal.
+    let undo = a.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(policy(&a).await.is_none(), "a restored");
+    assert!(policy(&b).await.is_some(), "b untouched");
+}
