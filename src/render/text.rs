@@ -159,6 +159,11 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
             .dim()
         );
     }
-    let _ = writeln!(s, "\n{} ({} AWS calls)", summary_line(plan), plan.api_calls);
+    let _ = writeln!(
+        s,
+        "\n{} (AWS calls: {})",
+        summary_line(plan),
+        plan.api_calls
+    );
     s
 }

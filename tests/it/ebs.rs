@@ -91,3 +91,36 @@ async fn undo_of_a_target_already_back_counts_as_undone() {
     assert_eq!(again.code, 0);
     assert!(again.stdout.contains("Nothing to undo"), "{}", again.stdout);
 }
+
+#[tokio::test]
+async fn all_regions_skips_regions_not_enabled_and_other_partitions() {
+    let acct = TestAccount::new().await;
+    let out = acct.run(&[
+        "plan",
+        "--control",
+        "5.1.1",
+        "--regions",
+        "all",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc = plan_json(&out);
+    let regions: Vec<&str> = doc["plan"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for r in ["eu-west-1", "us-east-1", "ap-southeast-2"] {
+        assert!(regions.contains(&r), "{r} missing from {regions:?}");
+    }
+    // The emulator reports ap-east-1 as not opted in, and lists GovCloud and China.
+    for r in ["ap-east-1", "me-south-1", "us-gov-west-1", "cn-north-1"] {
+        assert!(!regions.contains(&r), "{r} should be skipped: {regions:?}");
+    }
+    assert_eq!(statuses(&doc).len(), regions.len(), "one item per region");
+    // A region that is not enabled is refused by name.
+    acct.run(&["plan", "--control", "5.1.1", "--regions", "ap-east-1"])
+        .assert_one_line_error(1, "region 'ap-east-1' does not exist or is not enabled");
+}
