@@ -13,6 +13,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use cis_fix::aws::{AwsContext, AwsOptions, RegionSpec};
 use cis_fix::catalog::{Benchmark, Catalog, Selection};
+use cis_fix::controls::Params;
 use cis_fix::engine::{build_plan, DEFAULT_CONCURRENCY};
 
 const PASSES: usize = 3;
@@ -73,7 +74,15 @@ async fn main() {
             .resolve_regions(&RegionSpec::All)
             .await
             .expect("regions");
-        let plan = build_plan(&aws, Benchmark::V5_0, &entries, &regions, concurrency).await;
+        let plan = build_plan(
+            &aws,
+            Benchmark::V5_0,
+            &entries,
+            &regions,
+            &Params::default(),
+            concurrency,
+        )
+        .await;
         let wall = started.elapsed();
         let mut per_op: BTreeMap<String, usize> = BTreeMap::new();
         for call in aws.call_log().calls() {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::aws::Account;
 use crate::catalog::Benchmark;
+use crate::controls::Params;
 
 /// Bumped whenever the JSON shape of [`Plan`] changes incompatibly.
 pub const PLAN_SCHEMA_VERSION: u32 = 1;
@@ -88,6 +89,10 @@ pub struct Finding {
     /// Removes or replaces something; confirmed separately even with `--yes`.
     #[serde(default)]
     pub destructive: bool,
+    /// What uses the target (its blast radius). When non-empty the change is asked about on
+    /// its own, and `--yes` skips it unless `--force-in-use`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub in_use: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +112,7 @@ impl Finding {
             risk: Risk::Low,
             reversible: true,
             destructive: false,
+            in_use: Vec::new(),
             notes: Vec::new(),
             manual_steps: Vec::new(),
         }
@@ -200,6 +206,9 @@ pub struct Plan {
     pub account: Account,
     pub benchmark: Benchmark,
     pub regions: Vec<String>,
+    /// The parameters the plan was made with; `apply FILE` re-plans with the same.
+    #[serde(default)]
+    pub params: Params,
     pub items: Vec<Item>,
     /// AWS calls made to build this plan.
     #[serde(default)]

@@ -115,6 +115,7 @@ mod tests {
             },
             benchmark: Benchmark::V5_0,
             regions: vec!["eu-west-1".into()],
+            params: Default::default(),
             items: vec![],
             api_calls: 3,
         }

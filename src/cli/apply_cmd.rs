@@ -7,19 +7,29 @@ use console::style;
 
 use super::args::{GlobalArgs, SelectionArgs};
 use super::{context, plan_cmd};
+use crate::controls::Params;
 use crate::engine::{self, ChangeResult};
 use crate::exit::{Exit, Fatal};
 use crate::plan::Item;
 use crate::prompt::{Prompter, TerminalPrompter};
 use crate::{render, saved_plan};
 
+/// The answers `apply` may take without asking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApplyFlags {
+    pub yes: bool,
+    pub allow_irreversible: bool,
+    pub force_in_use: bool,
+}
+
 pub async fn run(
     g: &GlobalArgs,
     plan_file: Option<&Path>,
     sel: &SelectionArgs,
-    yes: bool,
-    allow_irreversible: bool,
+    params: &Params,
+    flags: ApplyFlags,
 ) -> Result<Exit, Fatal> {
+    let yes = flags.yes;
     // Refuse before any work: a prompt that nobody can answer must not hang a pipeline.
     if !yes && !std::io::stdin().is_terminal() {
         return Err(Fatal::refused(
@@ -34,6 +44,11 @@ pub async fn run(
                     "a saved plan is applied as a whole: drop --control/--section/--level, or make a new plan with them",
                 ));
             }
+            if *params != Params::default() {
+                return Err(Fatal::usage(
+                    "a saved plan keeps the parameters it was made with: drop --trusted-cidr, or make a new plan with it",
+                ));
+            }
             let plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
             let aws = context::connect(g).await?;
             if plan.account.id != aws.account.id {
@@ -46,11 +61,11 @@ pub async fn run(
                 )));
             }
             let changes: Vec<&Item> = plan.changes().collect();
-            let stale = engine::check_stale(&aws, &changes).await;
+            let stale = engine::check_stale(&aws, &plan.params, &changes).await;
             (aws, plan, stale)
         }
         None => {
-            let (aws, plan) = plan_cmd::make_plan(g, sel).await?;
+            let (aws, plan) = plan_cmd::make_plan(g, sel, params).await?;
             (aws, plan, Vec::new())
         }
     };
@@ -99,13 +114,7 @@ pub async fn run(
     } else {
         Box::new(TerminalPrompter)
     };
-    let approved = approve(
-        &pending,
-        prompter.as_mut(),
-        yes,
-        allow_irreversible,
-        &aws.account.id,
-    )?;
+    let approved = approve(&pending, prompter.as_mut(), flags, &aws.account.id)?;
     if approved.is_empty() {
         println!("Nothing approved; nothing changed.");
         return Ok(Exit::Refused);
@@ -114,7 +123,7 @@ pub async fn run(
     let mut writer = journal
         .start_run("apply", &aws.account.id, plan.benchmark.key())
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
-    let outcomes = engine::apply_changes(&aws, &approved, &mut writer)
+    let outcomes = engine::apply_changes(&aws, &plan.params, &approved, &mut writer)
         .await
         .map_err(|e| Fatal {
             exit: Exit::Failed,
@@ -181,13 +190,13 @@ pub async fn run(
     Ok(exit)
 }
 
-/// One confirmation for the batch, then a separate one for each destructive or irreversible
-/// change. Irreversible changes need --allow-irreversible when there is no prompt.
+/// One confirmation for the batch, then a separate one for each destructive, irreversible or
+/// in-use change. Without prompts (--yes), irreversible changes need --allow-irreversible and
+/// in-use targets --force-in-use.
 fn approve<'a>(
     pending: &[&'a Item],
     prompter: &mut dyn Prompter,
-    yes: bool,
-    allow_irreversible: bool,
+    flags: ApplyFlags,
     account: &str,
 ) -> Result<Vec<&'a Item>, Fatal> {
     let ask = |p: &mut dyn Prompter, q: &str| p.confirm(q).map_err(|e| Fatal::usage(e.to_string()));
@@ -201,25 +210,44 @@ fn approve<'a>(
     let mut out = Vec::new();
     for i in pending {
         let f = &i.finding;
-        if !f.reversible && yes && !allow_irreversible {
+        let skip = |why: &str| {
             println!(
-                "  {} {} {}: cannot be undone; pass --allow-irreversible to apply it with --yes",
+                "  {} {} {} on {} [{}]: {why}",
                 style("skipped").yellow(),
                 i.id,
-                i.control
-            );
-            continue;
-        }
-        if (f.destructive || !f.reversible) && !yes {
-            let what = if f.reversible {
-                "replaces existing configuration (journaled)"
+                i.control,
+                f.target,
+                i.where_()
+            )
+        };
+        if flags.yes {
+            if !f.in_use.is_empty() && !flags.force_in_use {
+                skip(&format!(
+                    "in use by {} item(s); pass --force-in-use to change it with --yes",
+                    f.in_use.len()
+                ));
+                continue;
+            }
+            if !f.reversible && !flags.allow_irreversible {
+                skip("cannot be undone; pass --allow-irreversible to apply it with --yes");
+                continue;
+            }
+        } else if f.destructive || !f.reversible || !f.in_use.is_empty() {
+            let what = if !f.in_use.is_empty() {
+                format!("is IN USE by {}", f.in_use.join(", "))
+            } else if f.reversible {
+                "replaces existing configuration (journaled)".to_string()
             } else {
-                "CANNOT be undone"
+                "CANNOT be undone".to_string()
             };
-            if !ask(
-                prompter,
-                &format!("{} {} on {} {what}. Apply it?", i.id, i.control, f.target),
-            )? {
+            let q = format!(
+                "{} {} on {} [{}] {what}. Apply it?",
+                i.id,
+                i.control,
+                f.target,
+                i.where_()
+            );
+            if !ask(prompter, &q)? {
                 continue;
             }
         }
@@ -257,7 +285,7 @@ mod tests {
             item(3, false, false),
         );
         let mut p = Scripted::new(&[true, false, true]);
-        let got = approve(&[&a, &b, &c], &mut p, false, false, "1").unwrap();
+        let got = approve(&[&a, &b, &c], &mut p, ApplyFlags::default(), "1").unwrap();
         assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(p.asked.len(), 3);
     }
@@ -265,16 +293,73 @@ mod tests {
     #[test]
     fn declining_the_batch_refuses() {
         let a = item(1, true, false);
-        let err = approve(&[&a], &mut Scripted::new(&[false]), false, false, "1").unwrap_err();
+        let err = approve(
+            &[&a],
+            &mut Scripted::new(&[false]),
+            ApplyFlags::default(),
+            "1",
+        )
+        .unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
+    }
+
+    #[test]
+    fn in_use_targets_need_force_with_yes_and_are_asked_separately() {
+        let mut busy = item(1, true, false);
+        busy.finding.in_use = vec!["eni-1 (instance i-1)".into()];
+        let yes = ApplyFlags {
+            yes: true,
+            ..Default::default()
+        };
+        assert!(approve(&[&busy], &mut crate::prompt::AssumeYes, yes, "1")
+            .unwrap()
+            .is_empty());
+        let forced = ApplyFlags {
+            force_in_use: true,
+            ..yes
+        };
+        assert_eq!(
+            approve(&[&busy], &mut crate::prompt::AssumeYes, forced, "1")
+                .unwrap()
+                .len(),
+            1
+        );
+        let mut p = Scripted::new(&[true, false]);
+        assert!(approve(&[&busy], &mut p, ApplyFlags::default(), "1")
+            .unwrap()
+            .is_empty());
+        assert!(
+            p.asked[1].contains("IN USE by eni-1 (instance i-1)"),
+            "{:?}",
+            p.asked
+        );
     }
 
     #[test]
     fn yes_skips_irreversible_without_the_flag() {
         let (a, c) = (item(1, true, false), item(3, false, false));
-        let got = approve(&[&a, &c], &mut crate::prompt::AssumeYes, true, false, "1").unwrap();
+        let got = approve(
+            &[&a, &c],
+            &mut crate::prompt::AssumeYes,
+            ApplyFlags {
+                yes: true,
+                ..Default::default()
+            },
+            "1",
+        )
+        .unwrap();
         assert_eq!(got.len(), 1);
-        let got = approve(&[&a, &c], &mut crate::prompt::AssumeYes, true, true, "1").unwrap();
+        let got = approve(
+            &[&a, &c],
+            &mut crate::prompt::AssumeYes,
+            ApplyFlags {
+                yes: true,
+                allow_irreversible: true,
+                ..Default::default()
+            },
+            "1",
+        )
+        .unwrap();
         assert_eq!(got.len(), 2);
     }
 }

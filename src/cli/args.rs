@@ -124,6 +124,27 @@ impl SelectionArgs {
     }
 }
 
+/// Parameters that shape what controls plan.
+#[derive(Debug, Clone, Args)]
+pub struct ParamArgs {
+    /// Keep admin-port access for this range: re-authorized before an open rule is revoked
+    /// (security groups), or put in place of the open range (network ACLs). Repeatable.
+    #[arg(long = "trusted-cidr", value_name = "CIDR", value_parser = parse_trusted_cidr)]
+    pub trusted_cidrs: Vec<String>,
+}
+
+fn parse_trusted_cidr(s: &str) -> Result<String, String> {
+    crate::controls::parse_cidr(s)
+}
+
+impl ParamArgs {
+    pub fn params(&self) -> crate::controls::Params {
+        crate::controls::Params {
+            trusted_cidrs: self.trusted_cidrs.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the benchmark's controls and what cis-fix does about each.
@@ -138,6 +159,8 @@ pub enum Command {
     Plan {
         #[command(flatten)]
         selection: SelectionArgs,
+        #[command(flatten)]
+        params: ParamArgs,
         /// Save the plan for `cis-fix apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
@@ -157,12 +180,19 @@ pub enum Command {
         plan_file: Option<PathBuf>,
         #[command(flatten)]
         selection: SelectionArgs,
+        #[command(flatten)]
+        params: ParamArgs,
         /// Do not ask; apply every reversible change.
+        /// Targets in use (a default security group with network interfaces) are still skipped
+        /// unless --force-in-use.
         #[arg(short = 'y', long)]
         yes: bool,
         /// With --yes, also apply changes that cannot be undone.
         #[arg(long)]
         allow_irreversible: bool,
+        /// With --yes, also change targets that are in use (their blast radius is in the plan).
+        #[arg(long)]
+        force_in_use: bool,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {

@@ -63,35 +63,33 @@ async fn run(cli: Cli) -> Result<Exit, Fatal> {
         Command::Controls { selection, json } => controls_cmd::run(selection, *json),
         Command::Plan {
             selection,
+            params,
             out,
             format,
             detailed_exitcode,
             show_compliant,
         } => {
-            plan_cmd::run(
-                g,
-                selection,
-                out.as_deref(),
-                *format,
-                *detailed_exitcode,
-                *show_compliant,
-            )
-            .await
+            let view = plan_cmd::View {
+                format: *format,
+                detailed_exitcode: *detailed_exitcode,
+                show_compliant: *show_compliant,
+            };
+            plan_cmd::run(g, selection, &params.params(), out.as_deref(), view).await
         }
         Command::Apply {
             plan_file,
             selection,
+            params,
             yes,
             allow_irreversible,
+            force_in_use,
         } => {
-            apply_cmd::run(
-                g,
-                plan_file.as_deref(),
-                selection,
-                *yes,
-                *allow_irreversible,
-            )
-            .await
+            let flags = apply_cmd::ApplyFlags {
+                yes: *yes,
+                allow_irreversible: *allow_irreversible,
+                force_in_use: *force_in_use,
+            };
+            apply_cmd::run(g, plan_file.as_deref(), selection, &params.params(), flags).await
         }
         Command::Undo {
             run_id,

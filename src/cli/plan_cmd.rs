@@ -4,6 +4,7 @@ use std::path::Path;
 
 use super::args::{GlobalArgs, OutputFormat, SelectionArgs};
 use super::context;
+use crate::controls::Params;
 use crate::engine;
 use crate::exit::{Exit, Fatal};
 use crate::plan::Plan;
@@ -13,6 +14,7 @@ use crate::{render, saved_plan};
 pub async fn make_plan(
     g: &GlobalArgs,
     sel: &SelectionArgs,
+    params: &Params,
 ) -> Result<(crate::aws::AwsContext, Plan), Fatal> {
     let cat = context::catalog()?;
     let entries = context::resolve(cat, &sel.selection())?;
@@ -23,33 +25,40 @@ pub async fn make_plan(
         sel.benchmark,
         &entries,
         &regions,
+        params,
         usize::from(g.concurrency),
     )
     .await;
     Ok((aws, plan))
 }
 
+/// How `plan` shows its result.
+pub struct View {
+    pub format: OutputFormat,
+    pub detailed_exitcode: bool,
+    pub show_compliant: bool,
+}
+
 pub async fn run(
     g: &GlobalArgs,
     sel: &SelectionArgs,
+    params: &Params,
     out: Option<&Path>,
-    format: OutputFormat,
-    detailed: bool,
-    show_compliant: bool,
+    view: View,
 ) -> Result<Exit, Fatal> {
-    let (_aws, plan) = make_plan(g, sel).await?;
-    match format {
+    let (_aws, plan) = make_plan(g, sel, params).await?;
+    match view.format {
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&saved_plan::to_json(&plan)).unwrap_or_default()
         ),
         OutputFormat::Markdown => print!("{}", render::plan_markdown(&plan)),
         OutputFormat::Text if g.quiet => println!("{}", render::summary_line(&plan)),
-        OutputFormat::Text => print!("{}", render::plan_text(&plan, show_compliant)),
+        OutputFormat::Text => print!("{}", render::plan_text(&plan, view.show_compliant)),
     }
     if let Some(path) = out {
         saved_plan::save(path, &plan).map_err(|e| Fatal::usage(e.to_string()))?;
-        if format == OutputFormat::Text {
+        if view.format == OutputFormat::Text {
             println!(
                 "Saved to {}: apply exactly this with `cis-fix apply {}`.",
                 path.display(),
@@ -60,7 +69,7 @@ pub async fn run(
     let c = plan.counts();
     Ok(if c.error > 0 {
         Exit::Failed
-    } else if detailed && c.change > 0 {
+    } else if view.detailed_exitcode && c.change > 0 {
         Exit::Pending
     } else {
         Exit::Ok

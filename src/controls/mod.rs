@@ -2,7 +2,9 @@
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
 mod credential_report;
+mod default_security_group;
 mod ebs_default_encryption;
+mod params;
 mod password_min_length;
 mod password_policy;
 mod password_reuse_prevention;
@@ -11,6 +13,8 @@ mod root_hardware_mfa;
 mod root_mfa;
 mod root_no_access_keys;
 mod root_usage;
+mod security_group_rules;
+mod sg_open_ingress;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -19,6 +23,7 @@ use crate::aws::{AwsContext, AwsError};
 use crate::plan::Finding;
 
 pub use credential_report::CredentialReport;
+pub use params::{parse_cidr, Params};
 pub use password_policy::PasswordPolicyDoc;
 pub use reads::Reads;
 
@@ -44,6 +49,7 @@ pub enum Kind {
 pub struct Cx<'a> {
     pub aws: &'a AwsContext,
     pub reads: &'a Reads,
+    pub params: &'a Params,
 }
 
 #[async_trait]
@@ -104,6 +110,10 @@ static REGISTRY: &[&dyn Control] = &[
     &password_min_length::PasswordMinLength,
     &password_reuse_prevention::PasswordReusePrevention,
     &ebs_default_encryption::EbsDefaultEncryption,
+    &sg_open_ingress::CIFS,
+    &sg_open_ingress::ADMIN_PORTS_IPV4,
+    &sg_open_ingress::ADMIN_PORTS_IPV6,
+    &default_security_group::DefaultSecurityGroup,
 ];
 
 /// Every control cis-fix implements.

@@ -9,6 +9,8 @@ use tokio::sync::OnceCell;
 
 use super::credential_report::CredentialReport;
 use super::password_policy::PasswordPolicyDoc;
+use aws_sdk_ec2::types as ec2;
+
 use crate::aws::{aws_err, AwsContext, AwsError};
 
 type Cell<T> = OnceCell<Result<T, AwsError>>;
@@ -40,6 +42,26 @@ pub struct Reads {
     credential_report: Cell<CredentialReport>,
     assigned_virtual_mfa: Cell<Vec<String>>,
     ebs_encryption_by_default: RegionMemo<bool>,
+    vpcs: RegionMemo<Vec<ec2::Vpc>>,
+    security_groups: RegionMemo<Vec<ec2::SecurityGroup>>,
+    security_group_rules: RegionMemo<Vec<ec2::SecurityGroupRule>>,
+    network_interfaces: RegionMemo<Vec<ec2::NetworkInterface>>,
+    network_acls: RegionMemo<Vec<ec2::NetworkAcl>>,
+    route_tables: RegionMemo<Vec<ec2::RouteTable>>,
+    instances: RegionMemo<Vec<ec2::Instance>>,
+}
+
+/// Collect every page of an EC2 describe call into one list.
+macro_rules! all_pages {
+    ($aws:expr, $region:expr, $op:ident, $action:literal, $items:ident) => {{
+        let mut out = Vec::new();
+        let mut pages = $aws.ec2($region).$op().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err($action))?;
+            out.extend(page.$items().iter().cloned());
+        }
+        Ok(out)
+    }};
 }
 
 impl Default for Reads {
@@ -50,6 +72,13 @@ impl Default for Reads {
             credential_report: OnceCell::new(),
             assigned_virtual_mfa: OnceCell::new(),
             ebs_encryption_by_default: RegionMemo::new(),
+            vpcs: RegionMemo::new(),
+            security_groups: RegionMemo::new(),
+            security_group_rules: RegionMemo::new(),
+            network_interfaces: RegionMemo::new(),
+            network_acls: RegionMemo::new(),
+            route_tables: RegionMemo::new(),
+            instances: RegionMemo::new(),
         }
     }
 }
@@ -138,6 +167,134 @@ impl Reads {
                     .await
                     .map_err(aws_err("ec2:GetEbsEncryptionByDefault"))?;
                 Ok(out.ebs_encryption_by_default().unwrap_or(false))
+            })
+            .await
+    }
+
+    pub async fn vpcs(&self, aws: &AwsContext, region: &str) -> Result<Vec<ec2::Vpc>, AwsError> {
+        self.vpcs
+            .get(region, || async {
+                all_pages!(aws, region, describe_vpcs, "ec2:DescribeVpcs", vpcs)
+            })
+            .await
+    }
+
+    pub async fn security_groups(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::SecurityGroup>, AwsError> {
+        self.security_groups
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_security_groups,
+                    "ec2:DescribeSecurityGroups",
+                    security_groups
+                )
+            })
+            .await
+    }
+
+    /// Every security-group rule of the region, with its `sgr-` id.
+    pub async fn security_group_rules(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::SecurityGroupRule>, AwsError> {
+        self.security_group_rules
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_security_group_rules,
+                    "ec2:DescribeSecurityGroupRules",
+                    security_group_rules
+                )
+            })
+            .await
+    }
+
+    pub async fn network_interfaces(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::NetworkInterface>, AwsError> {
+        self.network_interfaces
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_network_interfaces,
+                    "ec2:DescribeNetworkInterfaces",
+                    network_interfaces
+                )
+            })
+            .await
+    }
+
+    pub async fn network_acls(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::NetworkAcl>, AwsError> {
+        self.network_acls
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_network_acls,
+                    "ec2:DescribeNetworkAcls",
+                    network_acls
+                )
+            })
+            .await
+    }
+
+    pub async fn route_tables(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::RouteTable>, AwsError> {
+        self.route_tables
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_route_tables,
+                    "ec2:DescribeRouteTables",
+                    route_tables
+                )
+            })
+            .await
+    }
+
+    /// Every instance of the region that is not terminated.
+    pub async fn instances(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::Instance>, AwsError> {
+        self.instances
+            .get(region, || async {
+                let mut out = Vec::new();
+                let mut pages = aws.ec2(region).describe_instances().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(aws_err("ec2:DescribeInstances"))?;
+                    for r in page.reservations() {
+                        out.extend(
+                            r.instances()
+                                .iter()
+                                .filter(|i| {
+                                    i.state().and_then(|s| s.name())
+                                        != Some(&ec2::InstanceStateName::Terminated)
+                                })
+                                .cloned(),
+                        );
+                    }
+                }
+                Ok(out)
             })
             .await
     }

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::observe::{observe, unknown_control};
 use crate::aws::AwsContext;
-use crate::controls::{self, Cx, Reads};
+use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{Entry, JournalError, RunWriter};
 use crate::plan::{now_rfc3339, Item, Status};
 use crate::render::describe_moves;
@@ -44,9 +44,17 @@ fn label(item: &Item) -> String {
 
 /// Re-read each change of a saved plan and report the ones whose state moved since.
 /// Returns (index, reason) for every stale item.
-pub async fn check_stale(aws: &AwsContext, items: &[&Item]) -> Vec<(usize, String)> {
+pub async fn check_stale(
+    aws: &AwsContext,
+    params: &Params,
+    items: &[&Item],
+) -> Vec<(usize, String)> {
     let reads = Reads::default();
-    let cx = Cx { aws, reads: &reads };
+    let cx = Cx {
+        aws,
+        reads: &reads,
+        params,
+    };
     let mut stale = Vec::new();
     for item in items {
         let Some(control) = controls::find(&item.control) else {
@@ -79,6 +87,7 @@ pub async fn check_stale(aws: &AwsContext, items: &[&Item]) -> Vec<(usize, Strin
 /// not be recorded first.
 pub async fn apply_changes(
     aws: &AwsContext,
+    params: &Params,
     items: &[&Item],
     journal: &mut RunWriter,
 ) -> Result<Vec<ApplyOutcome>, JournalError> {
@@ -87,7 +96,7 @@ pub async fn apply_changes(
     let mut expected: HashMap<(Option<String>, String), Value> = HashMap::new();
     let mut out = Vec::new();
     for item in items {
-        let result = apply_one(aws, item, journal, &mut expected).await?;
+        let result = apply_one(aws, params, item, journal, &mut expected).await?;
         out.push(ApplyOutcome {
             index: item.index,
             label: label(item),
@@ -103,6 +112,7 @@ pub async fn apply_changes(
 
 async fn apply_one(
     aws: &AwsContext,
+    params: &Params,
     item: &Item,
     journal: &mut RunWriter,
     expected: &mut HashMap<(Option<String>, String), Value>,
@@ -114,7 +124,7 @@ async fn apply_one(
     };
     let region = item.region.as_deref();
     let key = (item.region.clone(), item.finding.target.clone());
-    let fresh = match observe(aws, control, region, &item.finding.target).await {
+    let fresh = match observe(aws, params, control, region, &item.finding.target).await {
         Ok(Some(f)) => f,
         Ok(None) => return Ok(ChangeResult::Stale("the target no longer exists".into())),
         Err(e) => return Ok(ChangeResult::Failed(format!("could not re-read: {e}"))),
@@ -144,7 +154,11 @@ async fn apply_one(
         at: now_rfc3339(),
     })?;
     let reads = Reads::default();
-    let cx = Cx { aws, reads: &reads };
+    let cx = Cx {
+        aws,
+        reads: &reads,
+        params,
+    };
     if let Err(e) = control.apply(&cx, region, &fresh).await {
         journal.append(&Entry::Outcome {
             seq,
@@ -160,20 +174,20 @@ async fn apply_one(
         error: None,
         at: now_rfc3339(),
     })?;
-    let (verified, observed, why) = match observe(aws, control, region, &item.finding.target).await
-    {
-        Ok(Some(f)) if f.status == Status::Compliant => (true, f.before, String::new()),
-        Ok(Some(f)) => {
-            let why = format!("re-read still fails: {}", f.summary);
-            (false, f.before, why)
-        }
-        Ok(None) => (
-            false,
-            Value::Null,
-            "the target is gone after the write".into(),
-        ),
-        Err(e) => (false, Value::Null, format!("could not re-read: {e}")),
-    };
+    let (verified, observed, why) =
+        match observe(aws, params, control, region, &item.finding.target).await {
+            Ok(Some(f)) if f.status == Status::Compliant => (true, f.before, String::new()),
+            Ok(Some(f)) => {
+                let why = format!("re-read still fails: {}", f.summary);
+                (false, f.before, why)
+            }
+            Ok(None) => (
+                false,
+                Value::Null,
+                "the target is gone after the write".into(),
+            ),
+            Err(e) => (false, Value::Null, format!("could not re-read: {e}")),
+        };
     journal.append(&Entry::Verified {
         seq,
         verified,

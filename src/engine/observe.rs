@@ -1,18 +1,23 @@
 //! Re-reading one target with fresh (unshared) reads.
 
 use crate::aws::{AwsContext, AwsError, ErrorKind};
-use crate::controls::{Control, Cx, Reads};
+use crate::controls::{Control, Cx, Params, Reads};
 use crate::plan::Finding;
 
 /// What `control` sees now for `target` in `region`. `Ok(None)`: the target is gone.
 pub async fn observe(
     aws: &AwsContext,
+    params: &Params,
     control: &dyn Control,
     region: Option<&str>,
     target: &str,
 ) -> Result<Option<Finding>, AwsError> {
     let reads = Reads::default();
-    let cx = Cx { aws, reads: &reads };
+    let cx = Cx {
+        aws,
+        reads: &reads,
+        params,
+    };
     let findings = control.plan(&cx, region).await?;
     Ok(findings.into_iter().find(|f| f.target == target))
 }

@@ -5,7 +5,7 @@ use futures::stream::{self, StreamExt};
 
 use crate::aws::AwsContext;
 use crate::catalog::{Benchmark, Entry};
-use crate::controls::{self, Cx, Reads, Scope};
+use crate::controls::{self, Cx, Params, Reads, Scope};
 use crate::plan::{now_rfc3339, Finding, Item, Plan, Status, PLAN_SCHEMA_VERSION};
 
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -23,11 +23,16 @@ pub async fn build_plan(
     benchmark: Benchmark,
     entries: &[&Entry],
     regions: &[String],
+    params: &Params,
     concurrency: usize,
 ) -> Plan {
     let calls_before = aws.call_log().count();
     let reads = Reads::default();
-    let cx = Cx { aws, reads: &reads };
+    let cx = Cx {
+        aws,
+        reads: &reads,
+        params,
+    };
     // (entry position, region) pairs; controls cis-fix lacks become items straight away.
     let mut tasks = Vec::new();
     let mut items: Vec<(usize, Option<String>, Vec<Finding>)> = Vec::new();
@@ -85,6 +90,7 @@ pub async fn build_plan(
         account: aws.account.clone(),
         benchmark,
         regions: regions.to_vec(),
+        params: params.clone(),
         items,
         api_calls: aws.call_log().count() - calls_before,
     }

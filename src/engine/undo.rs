@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::observe::{observe, unknown_control};
 use crate::aws::AwsContext;
-use crate::controls::{self, Cx, Reads};
+use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{ChangeRecord, ChangeRef, Entry, JournalError, Run, RunWriter};
 use crate::plan::now_rfc3339;
 use crate::render::describe_moves;
@@ -94,7 +94,9 @@ async fn undo_one(
         ));
     };
     let region = change.region.as_deref();
-    let current = match observe(aws, control, region, &change.target).await {
+    // Undo restores recorded state; plan parameters play no part in it.
+    let params = Params::default();
+    let current = match observe(aws, &params, control, region, &change.target).await {
         Ok(Some(f)) => f.before,
         Ok(None) => Value::Null,
         Err(e) => return Ok(UndoResult::Failed(format!("could not re-read: {e}"))),
@@ -158,7 +160,11 @@ async fn undo_one(
         at: now_rfc3339(),
     })?;
     let reads = Reads::default();
-    let cx = Cx { aws, reads: &reads };
+    let cx = Cx {
+        aws,
+        reads: &reads,
+        params: &params,
+    };
     if let Err(e) = control
         .undo(&cx, region, &change.target, &change.previous)
         .await
@@ -177,7 +183,7 @@ async fn undo_one(
         error: None,
         at: now_rfc3339(),
     })?;
-    let after = observe(aws, control, region, &change.target).await;
+    let after = observe(aws, &params, control, region, &change.target).await;
     let (ok, observed, why) = match after {
         Ok(f) => {
             let v = f.map(|f| f.before).unwrap_or(Value::Null);

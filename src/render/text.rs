@@ -78,6 +78,16 @@ pub fn item_text(item: &Item, detail: bool) -> String {
             "      calls: {} · risk: {risk} · {rev}",
             calls.join(", ")
         );
+        if !f.in_use.is_empty() {
+            let _ = writeln!(
+                s,
+                "      {}",
+                style(format!("IN USE — changing it affects {} item(s) (asked separately; --yes needs --force-in-use):", f.in_use.len())).red().bold()
+            );
+            for u in &f.in_use {
+                let _ = writeln!(s, "        - {u}");
+            }
+        }
         if f.destructive {
             let _ = writeln!(
                 s,
@@ -139,11 +149,36 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
         regions
     );
     let mut not_covered = Vec::new();
+    let mut shown_compliant: Vec<&str> = Vec::new();
     for item in &plan.items {
         match item.finding.status {
             Status::NotImplemented => not_covered.push(item.id.clone()),
-            Status::Compliant if !verbose => s.push_str(&item_text(item, false)),
-            Status::Compliant => s.push_str(&item_text(item, true)),
+            Status::Compliant if verbose => s.push_str(&item_text(item, true)),
+            Status::Compliant => {
+                // Many compliant targets of one control (a group per VPC, a region each)
+                // fold into one line; --show-compliant lists them.
+                let same: Vec<&Item> = plan
+                    .items
+                    .iter()
+                    .filter(|i| i.control == item.control && i.finding.status == Status::Compliant)
+                    .collect();
+                if same.len() <= 3 {
+                    s.push_str(&item_text(item, false));
+                } else if !shown_compliant.contains(&item.control.as_str()) {
+                    shown_compliant.push(&item.control);
+                    let mut regions: Vec<&str> = same.iter().map(|i| i.where_()).collect();
+                    regions.dedup();
+                    let _ = writeln!(
+                        s,
+                        "  {} {:<6} {}  {} targets compliant in {} region(s)",
+                        marker(item),
+                        item.id,
+                        style(&item.control).bold(),
+                        same.len(),
+                        regions.len()
+                    );
+                }
+            }
             _ => s.push_str(&item_text(item, true)),
         }
     }

@@ -10,3 +10,4 @@ mod harness;
 mod password_policy;
 mod proxy;
 mod saved_plans;
+mod security_groups;
