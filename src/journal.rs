@@ -117,6 +117,11 @@ impl Journal {
         &self.dir
     }
 
+    /// The state directory (the parent of `runs/`), where the run lock lives.
+    pub fn state_dir(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     /// Create the run file (and the directory) now, so that an unwritable state directory
     /// stops `apply` before anything in the account changes.
     pub fn start_run(

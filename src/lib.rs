@@ -11,6 +11,7 @@ pub mod controls;
 pub mod engine;
 pub mod exit;
 pub mod journal;
+pub mod lock;
 pub mod plan;
 pub mod prompt;
 pub mod render;

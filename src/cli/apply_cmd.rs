@@ -37,6 +37,11 @@ pub async fn run(
         ));
     }
     let journal = context::journal(g)?;
+    // Held until the command ends: no other apply or undo interleaves with this one.
+    let _lock = context::lock(
+        &journal,
+        &format!("cis-fix {} since {}", "apply", crate::plan::now_rfc3339()),
+    )?;
     let (aws, plan, stale) = match plan_file {
         Some(path) => {
             if sel.is_narrowed() {
@@ -123,7 +128,8 @@ pub async fn run(
     let mut writer = journal
         .start_run("apply", &aws.account.id, plan.benchmark.key())
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
-    let outcomes = engine::apply_changes(&aws, &plan.params, &approved, &mut writer)
+    let interrupt = engine::Interrupt::install();
+    let outcomes = engine::apply_changes(&aws, &plan.params, &approved, &mut writer, &interrupt)
         .await
         .map_err(|e| Fatal {
             exit: Exit::Failed,
@@ -162,6 +168,11 @@ pub async fn run(
                 bad += 1;
                 exit = exit.worst(Exit::Failed);
                 (style("failed").red().bold(), format!(": {w}"))
+            }
+            ChangeResult::NotStarted => {
+                bad += 1;
+                exit = exit.worst(Exit::Failed);
+                (style("not started (interrupted)").yellow(), String::new())
             }
             ChangeResult::Stale(w) => {
                 bad += 1;

@@ -70,3 +70,11 @@ pub fn journal(g: &GlobalArgs) -> Result<Journal, Fatal> {
     };
     Ok(Journal::at(&dir))
 }
+
+/// Take the state directory's run lock for `what`.
+pub fn lock(journal: &Journal, what: &str) -> Result<crate::lock::RunLock, Fatal> {
+    crate::lock::acquire(journal.state_dir(), what).map_err(|e| match e {
+        crate::lock::LockError::Held { .. } => Fatal::refused(e.to_string()),
+        crate::lock::LockError::Io { .. } => Fatal::usage(format!("{e}; nothing was changed")),
+    })
+}

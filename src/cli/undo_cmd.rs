@@ -25,6 +25,11 @@ pub async fn run(
         ));
     }
     let journal = context::journal(g)?;
+    // Held until the command ends: no other apply or undo interleaves with this one.
+    let _lock = context::lock(
+        &journal,
+        &format!("cis-fix {} since {}", "undo", crate::plan::now_rfc3339()),
+    )?;
     let runs: Vec<Run> = journal
         .runs()
         .map_err(|e| Fatal::usage(e.to_string()))?
@@ -136,7 +141,8 @@ pub async fn run(
     let mut writer = journal
         .start_run("undo", &aws.account.id, &run.benchmark)
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
-    let outcomes = engine::undo_run(&aws, &run, only, &done, force, &mut writer)
+    let interrupt = engine::Interrupt::install();
+    let outcomes = engine::undo_run(&aws, &run, only, &done, force, &mut writer, &interrupt)
         .await
         .map_err(|e| Fatal {
             exit: Exit::Failed,
@@ -161,6 +167,10 @@ pub async fn run(
             UndoResult::Failed(w) => {
                 exit = exit.worst(Exit::Failed);
                 (style("failed").red().bold(), format!(": {w}"))
+            }
+            UndoResult::NotStarted => {
+                exit = exit.worst(Exit::Failed);
+                (style("not started (interrupted)").yellow(), String::new())
             }
             UndoResult::Refused(w) => {
                 exit = exit.worst(Exit::Refused);

@@ -4,6 +4,7 @@
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
+mod ec2_imdsv2;
 mod params;
 mod password_min_length;
 mod password_policy;
@@ -114,6 +115,7 @@ static REGISTRY: &[&dyn Control] = &[
     &sg_open_ingress::ADMIN_PORTS_IPV4,
     &sg_open_ingress::ADMIN_PORTS_IPV6,
     &default_security_group::DefaultSecurityGroup,
+    &ec2_imdsv2::Ec2Imdsv2,
 ];
 
 /// Every control cis-fix implements.

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::observe::{observe, unknown_control};
+use super::Interrupt;
 use crate::aws::AwsContext;
 use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{Entry, JournalError, RunWriter};
@@ -23,6 +24,8 @@ pub enum ChangeResult {
     Failed(String),
     /// The target moved since the plan; nothing was written.
     Stale(String),
+    /// Interrupted before this change started; nothing was written.
+    NotStarted,
 }
 
 #[derive(Debug, Clone)]
@@ -90,12 +93,21 @@ pub async fn apply_changes(
     params: &Params,
     items: &[&Item],
     journal: &mut RunWriter,
+    interrupt: &Interrupt,
 ) -> Result<Vec<ApplyOutcome>, JournalError> {
     // A target this run already changed is expected in its verified new state, not the
     // state the plan saw (two controls can share one target, like the password policy).
     let mut expected: HashMap<(Option<String>, String), Value> = HashMap::new();
     let mut out = Vec::new();
     for item in items {
+        if interrupt.raised() {
+            out.push(ApplyOutcome {
+                index: item.index,
+                label: label(item),
+                result: ChangeResult::NotStarted,
+            });
+            continue;
+        }
         let result = apply_one(aws, params, item, journal, &mut expected).await?;
         out.push(ApplyOutcome {
             index: item.index,
@@ -105,7 +117,7 @@ pub async fn apply_changes(
     }
     journal.append(&Entry::End {
         at: now_rfc3339(),
-        interrupted: false,
+        interrupted: interrupt.raised(),
     })?;
     Ok(out)
 }

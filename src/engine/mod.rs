@@ -2,10 +2,12 @@
 //! what moved, journal, write, verify), and undo journaled changes.
 
 mod apply;
+mod interrupt;
 mod observe;
 mod planner;
 mod undo;
 
 pub use apply::{apply_changes, check_stale, ApplyOutcome, ChangeResult};
+pub use interrupt::Interrupt;
 pub use planner::{build_plan, needs_regions, DEFAULT_CONCURRENCY};
 pub use undo::{undo_run, undone, UndoOutcome, UndoResult};

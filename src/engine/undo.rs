@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::observe::{observe, unknown_control};
+use super::Interrupt;
 use crate::aws::AwsContext;
 use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{ChangeRecord, ChangeRef, Entry, JournalError, Run, RunWriter};
@@ -20,6 +21,8 @@ pub enum UndoResult {
     Failed(String),
     /// The target moved since cis-fix changed it; left alone (use --force).
     Refused(String),
+    /// Interrupted before this change started.
+    NotStarted,
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +41,7 @@ pub async fn undo_run(
     done: &[ChangeRef],
     force: bool,
     journal: &mut RunWriter,
+    interrupt: &Interrupt,
 ) -> Result<Vec<UndoOutcome>, JournalError> {
     let mut out = Vec::new();
     let todo = run
@@ -52,7 +56,11 @@ pub async fn undo_run(
                 .any(|d| d.run_id == run.run_id && d.seq == c.seq)
         });
     for change in todo {
-        let result = undo_one(aws, run, change, force, journal).await?;
+        let result = if interrupt.raised() {
+            UndoResult::NotStarted
+        } else {
+            undo_one(aws, run, change, force, journal).await?
+        };
         out.push(UndoOutcome {
             seq: change.seq,
             label: format!(
@@ -68,7 +76,7 @@ pub async fn undo_run(
     }
     journal.append(&Entry::End {
         at: now_rfc3339(),
-        interrupted: false,
+        interrupted: interrupt.raised(),
     })?;
     Ok(out)
 }

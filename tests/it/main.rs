@@ -6,7 +6,9 @@
 
 mod cli_errors;
 mod ebs;
+mod faults;
 mod harness;
+mod imds;
 mod password_policy;
 mod proxy;
 mod saved_plans;

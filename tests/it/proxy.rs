@@ -1,6 +1,7 @@
-//! A recording proxy in front of the emulator: every request that reaches it is logged with
-//! the operation it names, so tests can assert what cis-fix sent (e.g. that `plan` only
-//! reads, and reads shared data once).
+//! A recording, fault-injecting proxy in front of the emulator: every request that reaches
+//! it is logged with the operation it names, so tests can assert what cis-fix sent (e.g. that
+//! `plan` only reads, and reads shared data once); and faults (throttling, 5xx, AccessDenied,
+//! delays) can be injected per operation and region.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -25,12 +26,60 @@ pub struct Recorded {
     pub operation: String,
 }
 
+/// What to do to a matching request instead of (or before) forwarding it.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// The service's throttling error (IAM/STS `Throttling`, EC2 `RequestLimitExceeded`).
+    Throttle,
+    /// A bare 5xx with no AWS error body.
+    Status(u16),
+    /// The service's access-denied error (EC2 `UnauthorizedOperation`, others `AccessDenied`).
+    AccessDenied,
+    /// Forward after this long.
+    Delay(std::time::Duration),
+}
+
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    /// Operation name (`GetAccountPasswordPolicy`); `None` matches every operation.
+    pub operation: Option<String>,
+    /// SigV4 scope region; `None` matches every region.
+    pub region: Option<String>,
+    pub fault: Fault,
+    /// How many matching requests get the fault; `None` for all of them.
+    pub times: Option<usize>,
+}
+
+impl FaultRule {
+    pub fn new(operation: &str, region: Option<&str>, fault: Fault, times: Option<usize>) -> Self {
+        FaultRule {
+            operation: Some(operation.to_string()),
+            region: region.map(str::to_string),
+            fault,
+            times,
+        }
+    }
+}
+
 pub struct Recorder {
     pub url: String,
     log: Arc<Mutex<Vec<Recorded>>>,
+    faults: Arc<Mutex<Vec<FaultRule>>>,
 }
 
 impl Recorder {
+    pub fn inject(&self, rule: FaultRule) {
+        self.faults.lock().unwrap().push(rule);
+    }
+
+    /// Requests for `operation` signed with `access_key`.
+    pub fn count(&self, access_key: &str, operation: &str) -> usize {
+        self.calls_by(access_key)
+            .iter()
+            .filter(|c| c.operation == operation)
+            .count()
+    }
+
     /// Requests signed with `access_key`.
     pub fn calls_by(&self, access_key: &str) -> Vec<Recorded> {
         self.log
@@ -78,13 +127,73 @@ fn parse(req: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
     }
 }
 
+/// The fault that applies to `r`, if any (using up one of its `times`).
+fn take_fault(faults: &Mutex<Vec<FaultRule>>, r: &Recorded) -> Option<Fault> {
+    let mut rules = faults.lock().unwrap();
+    let rule = rules.iter_mut().find(|f| {
+        f.operation.as_deref().is_none_or(|o| o == r.operation)
+            && f.region.as_deref().is_none_or(|g| g == r.region)
+            && f.times != Some(0)
+    })?;
+    if let Some(n) = rule.times.as_mut() {
+        *n -= 1;
+    }
+    Some(rule.fault.clone())
+}
+
+/// An AWS-shaped error response for the request's protocol.
+fn error_response(r: &Recorded, status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = if r.service == "ec2" {
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code><Message>{message}</Message></Error></Errors><RequestID>fault-1</RequestID></Response>")
+    } else {
+        format!("<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-1</RequestId></ErrorResponse>")
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap()
+}
+
+fn fault_response(r: &Recorded, f: &Fault) -> Option<Response<Full<Bytes>>> {
+    match f {
+        Fault::Throttle if r.service == "ec2" => Some(error_response(
+            r,
+            503,
+            "RequestLimitExceeded",
+            "Request limit exceeded.",
+        )),
+        Fault::Throttle => Some(error_response(r, 400, "Throttling", "Rate exceeded")),
+        Fault::AccessDenied if r.service == "ec2" => Some(error_response(
+            r,
+            403,
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        )),
+        Fault::AccessDenied => Some(error_response(
+            r,
+            403,
+            "AccessDenied",
+            "User is not authorized to perform this action",
+        )),
+        Fault::Status(code) => Some(
+            Response::builder()
+                .status(*code)
+                .body(Full::new(Bytes::from_static(b"injected failure")))
+                .unwrap(),
+        ),
+        Fault::Delay(_) => None,
+    }
+}
+
 /// Start a proxy to `upstream` on a free loopback port, on its own thread and runtime so it
 /// keeps serving while a test blocks on the binary.
 pub fn start(upstream: &str) -> Recorder {
     let log = Arc::new(Mutex::new(Vec::new()));
+    let faults: Arc<Mutex<Vec<FaultRule>>> = Arc::new(Mutex::new(Vec::new()));
     let upstream = upstream.trim_end_matches('/').to_string();
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-    let thread_log = log.clone();
+    let (thread_log, thread_faults) = (log.clone(), faults.clone());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -98,12 +207,20 @@ pub fn start(upstream: &str) -> Recorder {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (client, log, upstream) =
-                    (client.clone(), thread_log.clone(), upstream.clone());
+                let (client, log, faults, upstream) = (
+                    client.clone(),
+                    thread_log.clone(),
+                    thread_faults.clone(),
+                    upstream.clone(),
+                );
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let (client, log, upstream) =
-                            (client.clone(), log.clone(), upstream.clone());
+                        let (client, log, faults, upstream) = (
+                            client.clone(),
+                            log.clone(),
+                            faults.clone(),
+                            upstream.clone(),
+                        );
                         async move {
                             let (parts, body) = req.into_parts();
                             let bytes = body
@@ -111,7 +228,15 @@ pub fn start(upstream: &str) -> Recorder {
                                 .await
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
-                            log.lock().unwrap().push(parse(&parts, &bytes));
+                            let rec = parse(&parts, &bytes);
+                            log.lock().unwrap().push(rec.clone());
+                            if let Some(f) = take_fault(&faults, &rec) {
+                                if let Fault::Delay(d) = f {
+                                    tokio::time::sleep(d).await;
+                                } else if let Some(resp) = fault_response(&rec, &f) {
+                                    return Ok::<_, Infallible>(resp);
+                                }
+                            }
                             let pq = parts
                                 .uri
                                 .path_and_query()
@@ -152,5 +277,6 @@ pub fn start(upstream: &str) -> Recorder {
     Recorder {
         url: format!("http://{addr}"),
         log,
+        faults,
     }
 }

@@ -1,0 +1,288 @@
+//! Faults between cis-fix and AWS, injected by the proxy: throttling and 5xx that retries
+//! ride out, AccessDenied in one region, failures that outlast retries, interruption.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::harness::{endpoint, plan_json, statuses, TestAccount};
+use crate::proxy::{self, Fault, FaultRule};
+
+const EBS_TWO_REGIONS: [&str; 4] = ["--control", "5.1.1", "--regions", "eu-west-1,us-east-1"];
+
+fn status_in<'a>(st: &'a [(String, Option<String>, String)], region: &str) -> &'a str {
+    &st.iter()
+        .find(|s| s.1.as_deref() == Some(region))
+        .unwrap()
+        .2
+}
+
+#[tokio::test]
+async fn transient_throttling_and_5xx_are_retried_to_a_correct_plan() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "GetAccountPasswordPolicy",
+        None,
+        Fault::Throttle,
+        Some(2),
+    ));
+    p.inject(FaultRule::new(
+        "GetEbsEncryptionByDefault",
+        Some("eu-west-1"),
+        Fault::Status(503),
+        Some(1),
+    ));
+    p.inject(FaultRule::new(
+        "GetEbsEncryptionByDefault",
+        Some("us-east-1"),
+        Fault::Throttle,
+        Some(1),
+    ));
+    let args = [
+        &[
+            "plan",
+            "--format",
+            "json",
+            "--max-attempts",
+            "4",
+            "-c",
+            "1.7",
+        ][..],
+        &EBS_TWO_REGIONS,
+    ]
+    .concat();
+    let out = acct.run_via(&p.url, &args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let st = statuses(&plan_json(&out));
+    assert!(st.iter().all(|s| s.2 == "change"), "{st:?}");
+    let key = acct.creds.access_key_id();
+    assert_eq!(
+        p.count(key, "GetAccountPasswordPolicy"),
+        3,
+        "two throttled attempts, then success"
+    );
+    assert_eq!(p.count(key, "GetEbsEncryptionByDefault"), 4);
+}
+
+#[tokio::test]
+async fn access_denied_in_one_region_is_reported_not_compliant_and_the_rest_runs() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "GetEbsEncryptionByDefault",
+        Some("us-east-1"),
+        Fault::AccessDenied,
+        None,
+    ));
+    let out = acct.run_via(
+        &p.url,
+        &[&["plan", "--format", "json"][..], &EBS_TWO_REGIONS].concat(),
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    let doc = plan_json(&out);
+    let st = statuses(&doc);
+    assert_eq!(status_in(&st, "eu-west-1"), "change");
+    assert_eq!(status_in(&st, "us-east-1"), "error");
+    let denied = doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["region"] == "us-east-1")
+        .unwrap();
+    let summary = denied["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("could not read")
+            && summary.contains("missing permission ec2:GetEbsEncryptionByDefault"),
+        "{summary}"
+    );
+}
+
+#[tokio::test]
+async fn a_write_that_keeps_failing_is_reported_and_the_others_are_applied() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "EnableEbsEncryptionByDefault",
+        Some("us-east-1"),
+        Fault::Status(500),
+        None,
+    ));
+    let out = acct.run_via(
+        &p.url,
+        &[
+            &["apply", "--yes", "--max-attempts", "2"][..],
+            &EBS_TWO_REGIONS,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("failed"), "{}", out.stdout);
+    let on = |r: &'static str| {
+        let c = acct.ec2(r);
+        async move {
+            c.get_ebs_encryption_by_default()
+                .send()
+                .await
+                .unwrap()
+                .ebs_encryption_by_default()
+                .unwrap()
+        }
+    };
+    assert!(on("eu-west-1").await);
+    assert!(!on("us-east-1").await);
+    // The failed change is journaled as failed; undo puts back only what was applied.
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(!on("eu-west-1").await);
+}
+
+#[tokio::test]
+async fn sigint_finishes_the_change_in_flight_and_starts_no_other() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "EnableEbsEncryptionByDefault",
+        Some("eu-west-1"),
+        Fault::Delay(Duration::from_secs(3)),
+        Some(1),
+    ));
+    let mut cmd = acct.command(&p.url);
+    cmd.args([&["apply", "--yes"][..], &EBS_TWO_REGIONS].concat())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    // Wait until the slow write has reached the proxy, then interrupt.
+    let key = acct.creds.access_key_id().to_string();
+    for _ in 0..100 {
+        if p.count(&key, "EnableEbsEncryptionByDefault") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    unsafe {
+        libc::kill(child.id() as libc::pid_t, libc::SIGINT);
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("not started (interrupted)"), "{stdout}");
+    let on = |r: &'static str| {
+        let c = acct.ec2(r);
+        async move {
+            c.get_ebs_encryption_by_default()
+                .send()
+                .await
+                .unwrap()
+                .ebs_encryption_by_default()
+                .unwrap()
+        }
+    };
+    assert!(on("eu-west-1").await, "the change in flight completed");
+    assert!(!on("us-east-1").await, "no new change started");
+    let hist: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", "--json"]).stdout).unwrap();
+    assert_eq!(hist[0]["changes"], 1);
+    assert_eq!(hist[0]["complete"], true);
+}
+
+#[tokio::test]
+async fn after_sigkill_mid_write_plan_shows_what_remains_and_undo_is_safe() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "UpdateAccountPasswordPolicy",
+        None,
+        Fault::Delay(Duration::from_secs(2)),
+        Some(1),
+    ));
+    let mut cmd = acct.command(&p.url);
+    cmd.args(["apply", "--yes", "-c", "1.7", "-c", "1.8"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let key = acct.creds.access_key_id().to_string();
+    for _ in 0..100 {
+        if p.count(&key, "UpdateAccountPasswordPolicy") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Let the delayed request land (or not) before looking.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let hist = acct.run(&["history", "--json"]);
+    let runs: serde_json::Value = serde_json::from_str(&hist.stdout).unwrap();
+    let run_id = runs[0]["run_id"].as_str().unwrap().to_string();
+    assert_eq!(runs[0]["complete"], false, "{runs}");
+    let detail: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", &run_id, "--json"]).stdout).unwrap();
+    assert_eq!(
+        detail["changes"][0]["state"], "unknown (interrupted)",
+        "{detail}"
+    );
+
+    // A new plan says exactly what remains, whichever way the write went.
+    let plan = acct.run(&["plan", "-c", "1.7", "-c", "1.8", "--detailed-exitcode"]);
+    let written = acct
+        .iam()
+        .get_account_password_policy()
+        .send()
+        .await
+        .is_ok();
+    assert_eq!(plan.code, if written { 0 } else { 2 }, "{}", plan.stdout);
+
+    // Undo handles the unknown entry: the account ends with no policy, as before.
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(
+        acct.iam()
+            .get_account_password_policy()
+            .send()
+            .await
+            .is_err(),
+        "back to no policy"
+    );
+}
+
+#[tokio::test]
+async fn a_second_apply_on_the_same_state_dir_is_refused_while_the_first_runs() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "UpdateAccountPasswordPolicy",
+        None,
+        Fault::Delay(Duration::from_secs(2)),
+        Some(1),
+    ));
+    let mut first = acct.command(&p.url);
+    first
+        .args(["apply", "--yes", "-c", "1.7"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = first.spawn().unwrap();
+    let key = acct.creds.access_key_id().to_string();
+    for _ in 0..100 {
+        if p.count(&key, "UpdateAccountPasswordPolicy") > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let second = acct.run(&["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"]);
+    second.assert_one_line_error(4, "another cis-fix run holds");
+    assert!(
+        second.stderr.contains("cis-fix apply since"),
+        "{}",
+        second.stderr
+    );
+    assert!(child.wait().unwrap().success());
+    // The lock is gone with the first run.
+    let third = acct.run(&["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"]);
+    assert_eq!(third.code, 0, "{}\n{}", third.stdout, third.stderr);
+}
