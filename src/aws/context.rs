@@ -21,6 +21,8 @@ pub struct AwsOptions {
     pub endpoint_url: Option<String>,
     pub max_attempts: Option<u32>,
     pub adaptive_retry: bool,
+    /// Requests per second across the whole run; `None` means the default budget.
+    pub max_rps: Option<u32>,
 }
 
 /// The account a run works on, as STS reports it.
@@ -54,7 +56,10 @@ impl AwsContext {
     /// Load the SDK configuration and ask STS who we are. Fails with one clear error when
     /// credentials are missing, expired or rejected.
     pub async fn connect(opts: &AwsOptions) -> Result<AwsContext, AwsError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        let budget =
+            super::rate::RateBudget::new(opts.max_rps.unwrap_or(super::rate::DEFAULT_MAX_RPS));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(super::rate::budgeted_client(budget));
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }

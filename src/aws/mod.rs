@@ -5,9 +5,11 @@
 mod call_log;
 mod context;
 mod error;
+mod rate;
 mod regions;
 
 pub use call_log::CallLog;
 pub use context::{Account, AwsContext, AwsOptions, RegionsError};
 pub use error::{aws_err, AwsError, ErrorKind};
+pub use rate::{RateBudget, DEFAULT_MAX_RPS};
 pub use regions::{is_region_name, RegionSpec};

@@ -48,6 +48,10 @@ pub struct GlobalArgs {
     /// Attempts per AWS call, including the first (default: the SDK's, or AWS_MAX_ATTEMPTS).
     #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: Option<u32>,
+    /// Most AWS requests per second, across all regions and controls, retries included.
+    #[arg(long, global = true, default_value_t = crate::aws::DEFAULT_MAX_RPS,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_rps: u32,
     /// SDK retry mode (default: standard, or AWS_RETRY_MODE).
     #[arg(long, global = true, value_enum)]
     pub retry_mode: Option<RetryMode>,

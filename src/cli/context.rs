@@ -38,6 +38,7 @@ pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
         endpoint_url: g.endpoint_url.clone(),
         max_attempts: g.max_attempts,
         adaptive_retry: g.retry_mode == Some(RetryMode::Adaptive),
+        max_rps: Some(g.max_rps),
     };
     let aws = AwsContext::connect(&opts)
         .await

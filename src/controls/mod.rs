@@ -5,6 +5,7 @@ mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
+mod nacl_no_admin_ports;
 mod params;
 mod password_min_length;
 mod password_policy;
@@ -16,6 +17,7 @@ mod root_no_access_keys;
 mod root_usage;
 mod security_group_rules;
 mod sg_open_ingress;
+mod vpc_peering_least_access;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -112,9 +114,11 @@ static REGISTRY: &[&dyn Control] = &[
     &password_reuse_prevention::PasswordReusePrevention,
     &ebs_default_encryption::EbsDefaultEncryption,
     &sg_open_ingress::CIFS,
+    &nacl_no_admin_ports::NaclNoAdminPorts,
     &sg_open_ingress::ADMIN_PORTS_IPV4,
     &sg_open_ingress::ADMIN_PORTS_IPV6,
     &default_security_group::DefaultSecurityGroup,
+    &vpc_peering_least_access::VpcPeeringLeastAccess,
     &ec2_imdsv2::Ec2Imdsv2,
 ];
 

@@ -286,3 +286,35 @@ async fn a_second_apply_on_the_same_state_dir_is_refused_while_the_first_runs() 
     let third = acct.run(&["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"]);
     assert_eq!(third.code, 0, "{}\n{}", third.stdout, third.stderr);
 }
+
+#[tokio::test]
+async fn the_rate_budget_spaces_requests() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &[
+            "plan",
+            "--max-rps",
+            "5",
+            "-c",
+            "5.1.1",
+            "-c",
+            "1.7",
+            "--regions",
+            "eu-west-1,us-east-1,eu-central-1",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let calls = p.calls_by(acct.creds.access_key_id());
+    assert!(calls.len() >= 6, "{calls:?}");
+    // At 5 requests per second, any six consecutive requests span at least a second
+    // (less a little for the hop through the proxy).
+    for w in calls.windows(6) {
+        let span = w[5].at - w[0].at;
+        assert!(
+            span >= Duration::from_millis(900),
+            "six requests within {span:?}: {w:?}"
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod ebs;
 mod faults;
 mod harness;
 mod imds;
+mod nacl;
 mod password_policy;
 mod proxy;
 mod saved_plans;

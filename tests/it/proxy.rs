@@ -24,6 +24,8 @@ pub struct Recorded {
     /// `Action=` for query protocols, the `X-Amz-Target` operation for JSON protocols,
     /// otherwise `METHOD /path`.
     pub operation: String,
+    /// When the request reached the proxy.
+    pub at: std::time::Instant,
 }
 
 /// What to do to a matching request instead of (or before) forwarding it.
@@ -124,6 +126,7 @@ fn parse(req: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
         region: scope.get(2).copied().unwrap_or("").to_string(),
         service: scope.get(3).copied().unwrap_or("").to_string(),
         operation: action,
+        at: std::time::Instant::now(),
     }
 }
 
