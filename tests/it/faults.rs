@@ -318,3 +318,105 @@ async fn the_rate_budget_spaces_requests() {
         );
     }
 }
+
+#[tokio::test]
+async fn connection_resets_are_retried() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "GetAccountPasswordPolicy",
+        None,
+        Fault::Reset,
+        Some(1),
+    ));
+    p.inject(FaultRule::new(
+        "UpdateAccountPasswordPolicy",
+        None,
+        Fault::Reset,
+        Some(1),
+    ));
+    let out = acct.run_via(
+        &p.url,
+        &["apply", "--yes", "--max-attempts", "3", "-c", "1.7"],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let p2 = acct
+        .iam()
+        .get_account_password_policy()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p2.password_policy().unwrap().minimum_password_length(),
+        Some(14)
+    );
+}
+
+#[tokio::test]
+async fn a_write_that_claims_success_but_changed_nothing_is_not_verified() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "EnableEbsEncryptionByDefault",
+        None,
+        Fault::FakeOk("<EnableEbsEncryptionByDefaultResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>fake</requestId><ebsEncryptionByDefault>true</ebsEncryptionByDefault></EnableEbsEncryptionByDefaultResponse>"),
+        None,
+    ));
+    let out = acct.run_via(
+        &p.url,
+        &["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"],
+    );
+    assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("NOT verified"), "{}", out.stdout);
+    let detail: serde_json::Value = serde_json::from_str(
+        &acct
+            .run(&[
+                "history",
+                &serde_json::from_str::<serde_json::Value>(
+                    &acct.run(&["history", "--json"]).stdout,
+                )
+                .unwrap()[0]["run_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                "--json",
+            ])
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(detail["changes"][0]["state"], "applied, not verified");
+}
+
+#[test]
+fn invalid_flag_values_are_one_line_usage_errors() {
+    let cases: &[&[&str]] = &[
+        &["plan", "--regions", "mars"],
+        &["plan", "--regions", ""],
+        &["plan", "--level", "3"],
+        &["plan", "--benchmark", "2.0"],
+        &["plan", "--format", "yaml"],
+        &["plan", "--concurrency", "0"],
+        &["plan", "--max-rps", "0"],
+        &["plan", "--max-attempts", "99"],
+        &["plan", "--retry-mode", "eager"],
+        &["plan", "--log-format", "xml"],
+        &["plan", "--trusted-cidr", "0.0.0.0/0"],
+        &["plan", "--trusted-cidr", "10.0.0.0"],
+        &["apply", "--trusted-cidr", "300.0.0.0/8", "--yes"],
+        &["undo", "--change", "x", "--yes"],
+        &["plan", "--bogus"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let out = crate::harness::run(crate::harness::base_command(), args);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{args:?}: {}", out.stderr);
+        let lines: Vec<&str> = out
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        assert_eq!(lines.len(), 1, "{args:?}: {}", out.stderr);
+        assert!(lines[0].starts_with("error: "), "{args:?}: {}", out.stderr);
+    }
+}

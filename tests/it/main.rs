@@ -8,6 +8,7 @@ mod cli_errors;
 mod ebs;
 mod faults;
 mod harness;
+mod idempotency;
 mod imds;
 mod nacl;
 mod password_policy;

@@ -3,7 +3,6 @@
 //! `plan` only reads, and reads shared data once); and faults (throttling, 5xx, AccessDenied,
 //! delays) can be injected per operation and region.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
@@ -13,6 +12,8 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, Clone)]
 pub struct Recorded {
@@ -39,6 +40,10 @@ pub enum Fault {
     AccessDenied,
     /// Forward after this long.
     Delay(std::time::Duration),
+    /// Drop the connection without an answer.
+    Reset,
+    /// Answer 200 with this body and never forward: a write that "succeeds" but did nothing.
+    FakeOk(&'static str),
 }
 
 #[derive(Debug, Clone)]
@@ -185,15 +190,80 @@ fn fault_response(r: &Recorded, f: &Fault) -> Option<Response<Full<Bytes>>> {
                 .body(Full::new(Bytes::from_static(b"injected failure")))
                 .unwrap(),
         ),
-        Fault::Delay(_) => None,
+        Fault::FakeOk(body) => Some(
+            Response::builder()
+                .status(200)
+                .header("content-type", "text/xml")
+                .body(Full::new(Bytes::from_static(body.as_bytes())))
+                .unwrap(),
+        ),
+        Fault::Delay(_) | Fault::Reset => None,
     }
+}
+
+type Shared<T> = Arc<Mutex<T>>;
+
+/// One request: record it, apply a fault if one matches, else forward it upstream.
+async fn handle(
+    req: Request<Incoming>,
+    client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
+    log: Shared<Vec<Recorded>>,
+    faults: Shared<Vec<FaultRule>>,
+    upstream: String,
+) -> Result<Response<Full<Bytes>>, BoxError> {
+    let (parts, body) = req.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let rec = parse(&parts, &bytes);
+    log.lock().unwrap().push(rec.clone());
+    if let Some(f) = take_fault(&faults, &rec) {
+        match f {
+            Fault::Delay(d) => tokio::time::sleep(d).await,
+            // An error from the service makes hyper drop the connection unanswered.
+            Fault::Reset => {
+                return Err(Box::new(std::io::Error::other("injected connection reset")))
+            }
+            _ => {
+                if let Some(resp) = fault_response(&rec, &f) {
+                    return Ok(resp);
+                }
+            }
+        }
+    }
+    let pq = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let mut fwd = Request::builder()
+        .method(parts.method.clone())
+        .uri(format!("{upstream}{pq}"));
+    for (k, v) in parts.headers.iter() {
+        fwd = fwd.header(k, v);
+    }
+    Ok(
+        match client.request(fwd.body(Full::new(bytes)).unwrap()).await {
+            Ok(r) => {
+                let (p, b) = r.into_parts();
+                let b = b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                Response::from_parts(p, Full::new(b))
+            }
+            Err(e) => Response::builder()
+                .status(502)
+                .body(Full::new(Bytes::from(e.to_string())))
+                .unwrap(),
+        },
+    )
 }
 
 /// Start a proxy to `upstream` on a free loopback port, on its own thread and runtime so it
 /// keeps serving while a test blocks on the binary.
 pub fn start(upstream: &str) -> Recorder {
     let log = Arc::new(Mutex::new(Vec::new()));
-    let faults: Arc<Mutex<Vec<FaultRule>>> = Arc::new(Mutex::new(Vec::new()));
+    let faults: Shared<Vec<FaultRule>> = Arc::new(Mutex::new(Vec::new()));
     let upstream = upstream.trim_end_matches('/').to_string();
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
     let (thread_log, thread_faults) = (log.clone(), faults.clone());
@@ -218,56 +288,13 @@ pub fn start(upstream: &str) -> Recorder {
                 );
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let (client, log, faults, upstream) = (
+                        handle(
+                            req,
                             client.clone(),
                             log.clone(),
                             faults.clone(),
                             upstream.clone(),
-                        );
-                        async move {
-                            let (parts, body) = req.into_parts();
-                            let bytes = body
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let rec = parse(&parts, &bytes);
-                            log.lock().unwrap().push(rec.clone());
-                            if let Some(f) = take_fault(&faults, &rec) {
-                                if let Fault::Delay(d) = f {
-                                    tokio::time::sleep(d).await;
-                                } else if let Some(resp) = fault_response(&rec, &f) {
-                                    return Ok::<_, Infallible>(resp);
-                                }
-                            }
-                            let pq = parts
-                                .uri
-                                .path_and_query()
-                                .map(|p| p.as_str())
-                                .unwrap_or("/");
-                            let mut fwd = Request::builder()
-                                .method(parts.method.clone())
-                                .uri(format!("{upstream}{pq}"));
-                            for (k, v) in parts.headers.iter() {
-                                fwd = fwd.header(k, v);
-                            }
-                            let resp = match client
-                                .request(fwd.body(Full::new(bytes)).unwrap())
-                                .await
-                            {
-                                Ok(r) => {
-                                    let (p, b) = r.into_parts();
-                                    let b =
-                                        b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                                    Response::from_parts(p, Full::new(b))
-                                }
-                                Err(e) => Response::builder()
-                                    .status(502)
-                                    .body(Full::new(Bytes::from(e.to_string())))
-                                    .unwrap(),
-                            };
-                            Ok::<_, Infallible>(resp)
-                        }
+                        )
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)

@@ -190,7 +190,7 @@ async fn default_group_in_use_is_skipped_under_yes_and_shows_the_instance() {
     assert!(rules(&acct, &gid).await.is_empty());
 }
 
-async fn open_group(acct: &TestAccount) -> String {
+pub(crate) async fn open_group(acct: &TestAccount) -> String {
     let ec2 = acct.ec2(REGION);
     let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
         .vpc_id()
