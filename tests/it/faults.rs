@@ -368,22 +368,11 @@ async fn a_write_that_claims_success_but_changed_nothing_is_not_verified() {
     );
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("NOT verified"), "{}", out.stdout);
-    let detail: serde_json::Value = serde_json::from_str(
-        &acct
-            .run(&[
-                "history",
-                &serde_json::from_str::<serde_json::Value>(
-                    &acct.run(&["history", "--json"]).stdout,
-                )
-                .unwrap()[0]["run_id"]
-                    .as_str()
-                    .unwrap()
-                    .to_string(),
-                "--json",
-            ])
-            .stdout,
-    )
-    .unwrap();
+    let runs: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", "--json"]).stdout).unwrap();
+    let run_id = runs[0]["run_id"].as_str().unwrap();
+    let detail: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", run_id, "--json"]).stdout).unwrap();
     assert_eq!(detail["changes"][0]["state"], "applied, not verified");
 }
 
