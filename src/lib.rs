@@ -7,6 +7,7 @@
 pub mod aws;
 pub mod catalog;
 pub mod cli;
+pub mod config;
 pub mod controls;
 pub mod engine;
 pub mod exit;

@@ -32,9 +32,13 @@ pub struct GlobalArgs {
     /// Home region: where global services are called (default: AWS_REGION or the profile's).
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
-    /// Regions to cover for regional controls: `all` enabled regions, `home`, or a list.
-    #[arg(long, global = true, value_name = "all|home|A,B", default_value = "all", value_parser = parse_regions)]
-    pub regions: RegionSpec,
+    /// Regions to cover for regional controls: `all` enabled regions (the default), `home`,
+    /// or a list.
+    #[arg(long, global = true, value_name = "all|home|A,B", value_parser = parse_regions)]
+    pub regions: Option<RegionSpec>,
+    /// Settings file (default: ./cis-fix.toml when present); flags win over it.
+    #[arg(long, global = true, env = "CIS_FIX_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Send every AWS call to this endpoint (also AWS_ENDPOINT_URL), e.g. a local emulator.
     #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
@@ -49,9 +53,9 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: Option<u32>,
     /// Most AWS requests per second, across all regions and controls, retries included.
-    #[arg(long, global = true, default_value_t = crate::aws::DEFAULT_MAX_RPS,
-          value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub max_rps: u32,
+    /// [default: 20]
+    #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_rps: Option<u32>,
     /// SDK retry mode (default: standard, or AWS_RETRY_MODE).
     #[arg(long, global = true, value_enum)]
     pub retry_mode: Option<RetryMode>,
@@ -142,10 +146,20 @@ fn parse_trusted_cidr(s: &str) -> Result<String, String> {
 }
 
 impl ParamArgs {
+    /// The flags as given.
     pub fn params(&self) -> crate::controls::Params {
         crate::controls::Params {
             trusted_cidrs: self.trusted_cidrs.clone(),
         }
+    }
+
+    /// The flags, falling back to the settings file for what they leave unset.
+    pub fn params_with(&self, cfg: &crate::config::Config) -> crate::controls::Params {
+        let mut p = self.params();
+        if p.trusted_cidrs.is_empty() {
+            p.trusted_cidrs = cfg.trusted_cidrs.clone();
+        }
+        p
     }
 }
 

@@ -38,7 +38,7 @@ pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
         endpoint_url: g.endpoint_url.clone(),
         max_attempts: g.max_attempts,
         adaptive_retry: g.retry_mode == Some(RetryMode::Adaptive),
-        max_rps: Some(g.max_rps),
+        max_rps: g.max_rps,
     };
     let aws = AwsContext::connect(&opts)
         .await
@@ -56,7 +56,8 @@ pub async fn regions(
     if !engine::needs_regions(entries) {
         return Ok(Vec::new());
     }
-    aws.resolve_regions(&g.regions).await.map_err(|e| match e {
+    let spec = g.regions.clone().unwrap_or(crate::aws::RegionSpec::All);
+    aws.resolve_regions(&spec).await.map_err(|e| match e {
         RegionsError::NotEnabled(m) => Fatal::usage(m),
         RegionsError::Aws(e) => Fatal::usage(format!("could not list the account's regions: {e}")),
     })

@@ -69,7 +69,15 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<Exit, Fatal> {
+async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
+    let cfg = crate::config::Config::load(cli.global.config.as_deref())
+        .map_err(|e| Fatal::usage(e.to_string()))?;
+    if let Some(p) = &cfg.path {
+        tracing::info!(file = %p.display(), "settings file");
+    }
+    // Flags win; the file fills in what they leave unset.
+    cli.global.regions = cli.global.regions.take().or(cfg.regions.clone());
+    cli.global.max_rps = cli.global.max_rps.or(cfg.max_rps);
     let g = &cli.global;
     match &cli.command {
         Command::Controls { selection, json } => controls_cmd::run(selection, *json),
@@ -86,7 +94,14 @@ async fn run(cli: Cli) -> Result<Exit, Fatal> {
                 detailed_exitcode: *detailed_exitcode,
                 show_compliant: *show_compliant,
             };
-            plan_cmd::run(g, selection, &params.params(), out.as_deref(), view).await
+            plan_cmd::run(
+                g,
+                selection,
+                &params.params_with(&cfg),
+                out.as_deref(),
+                view,
+            )
+            .await
         }
         Command::Apply {
             plan_file,
@@ -101,7 +116,13 @@ async fn run(cli: Cli) -> Result<Exit, Fatal> {
                 allow_irreversible: *allow_irreversible,
                 force_in_use: *force_in_use,
             };
-            apply_cmd::run(g, plan_file.as_deref(), selection, &params.params(), flags).await
+            // A saved plan carries its own parameters; only flags given now can conflict.
+            let params = if plan_file.is_some() {
+                params.params()
+            } else {
+                params.params_with(&cfg)
+            };
+            apply_cmd::run(g, plan_file.as_deref(), selection, &params, flags).await
         }
         Command::Undo {
             run_id,

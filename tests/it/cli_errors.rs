@@ -142,3 +142,60 @@ fn closed_stdout_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_ne!(out.status.code(), Some(101), "{stderr}");
 }
+
+#[tokio::test]
+async fn settings_file_is_read_validated_and_overridden_by_flags() {
+    let acct = TestAccount::new().await;
+    let cfg = acct.state_dir().join("cis-fix.toml");
+    let c = cfg.to_str().unwrap();
+    std::fs::write(
+        &cfg,
+        "regions = [\"us-east-1\"]\ntrusted_cidrs = [\"10.0.0.0/8\"]\nmax_rps = 50\n",
+    )
+    .unwrap();
+    let out = acct.run(&["plan", "--config", c, "-c", "5.3", "--format", "json"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc = crate::harness::plan_json(&out);
+    assert_eq!(doc["plan"]["regions"], serde_json::json!(["us-east-1"]));
+    assert_eq!(
+        doc["plan"]["params"]["trusted_cidrs"],
+        serde_json::json!(["10.0.0.0/8"])
+    );
+    let out = acct.run(&[
+        "plan",
+        "--config",
+        c,
+        "-c",
+        "5.3",
+        "--regions",
+        "eu-west-1",
+        "--format",
+        "json",
+    ]);
+    let doc = crate::harness::plan_json(&out);
+    assert_eq!(
+        doc["plan"]["regions"],
+        serde_json::json!(["eu-west-1"]),
+        "the flag wins"
+    );
+
+    std::fs::write(&cfg, "regions = [\"us-east-1\"\n").unwrap();
+    acct.run(&["plan", "--config", c])
+        .assert_one_line_error(1, "cis-fix.toml: line ");
+    std::fs::write(&cfg, "max_rps = \"fast\"\n").unwrap();
+    acct.run(&["plan", "--config", c])
+        .assert_one_line_error(1, "line 1: invalid type");
+    std::fs::write(&cfg, "trusted_cidr = [\"10.0.0.0/8\"]\n").unwrap();
+    acct.run(&["apply", "--config", c, "-c", "1.7", "--yes"])
+        .assert_one_line_error(1, "unknown field `trusted_cidr`");
+    acct.run(&["plan", "--config", "/nonexistent/cis-fix.toml"])
+        .assert_one_line_error(1, "cannot read it");
+    assert!(
+        acct.iam()
+            .get_account_password_policy()
+            .send()
+            .await
+            .is_err(),
+        "nothing changed"
+    );
+}

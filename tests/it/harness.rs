@@ -179,6 +179,8 @@ pub fn base_command() -> Command {
         // moto answers unimplemented calls with 500s; don't spend seconds retrying them.
         .env("AWS_MAX_ATTEMPTS", "1")
         .env("NO_COLOR", "1")
+        // Away from the checkout, so a developer's own ./cis-fix.toml is never picked up.
+        .current_dir(std::env::temp_dir())
         .stdin(Stdio::null());
     cmd
 }

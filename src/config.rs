@@ -1,0 +1,178 @@
+//! `cis-fix.toml`: settings a team keeps next to its runbooks, so every `plan` and `apply`
+//! uses the same regions, rate budget and trusted ranges. Command-line flags win over it.
+//!
+//! ```toml
+//! regions = ["eu-west-1", "us-east-1"]   # or "all" / "home"
+//! max_rps = 10
+//! trusted_cidrs = ["10.0.0.0/8"]
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::aws::RegionSpec;
+use crate::controls::parse_cidr;
+
+pub const DEFAULT_FILE: &str = "cis-fix.toml";
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Config {
+    pub regions: Option<RegionSpec>,
+    pub max_rps: Option<u32>,
+    pub trusted_cidrs: Vec<String>,
+    /// Where it was read from (`None`: no file).
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum RegionsValue {
+    Word(String),
+    List(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    regions: Option<RegionsValue>,
+    max_rps: Option<i64>,
+    #[serde(default)]
+    trusted_cidrs: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl Config {
+    /// Read `explicit` (which must exist), else `./cis-fix.toml` if there is one.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let path = match explicit {
+            Some(p) => p.to_path_buf(),
+            None if Path::new(DEFAULT_FILE).is_file() => PathBuf::from(DEFAULT_FILE),
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError {
+            path: path.display().to_string(),
+            message: format!("cannot read it: {e}"),
+        })?;
+        let mut c = Config::parse(&path.display().to_string(), &text)?;
+        c.path = Some(path);
+        Ok(c)
+    }
+
+    pub fn parse(path: &str, text: &str) -> Result<Config, ConfigError> {
+        let err = |message: String| ConfigError {
+            path: path.to_string(),
+            message,
+        };
+        let f: File = toml::from_str(text).map_err(|e| {
+            // toml's own message spans several lines; keep it to one with the line number.
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            let what = e.message().trim().replace('\n', " ");
+            err(match line {
+                Some(l) => format!("line {l}: {what}"),
+                None => what,
+            })
+        })?;
+        let regions = match f.regions {
+            None => None,
+            Some(RegionsValue::Word(w)) => Some(
+                w.parse::<RegionSpec>()
+                    .map_err(|e| err(format!("regions: {e}")))?,
+            ),
+            Some(RegionsValue::List(l)) if l.is_empty() => {
+                return Err(err(
+                    "regions: the list is empty; use \"all\", \"home\" or region names".into(),
+                ))
+            }
+            Some(RegionsValue::List(l)) => Some(
+                l.join(",")
+                    .parse::<RegionSpec>()
+                    .map_err(|e| err(format!("regions: {e}")))?,
+            ),
+        };
+        let max_rps = match f.max_rps {
+            None => None,
+            Some(n) if (1..=1000).contains(&n) => Some(n as u32),
+            Some(n) => return Err(err(format!("max_rps: {n} is not in 1..=1000"))),
+        };
+        let trusted_cidrs = f
+            .trusted_cidrs
+            .iter()
+            .map(|c| parse_cidr(c).map_err(|e| err(format!("trusted_cidrs: {e}"))))
+            .collect::<Result<_, _>>()?;
+        Ok(Config {
+            regions,
+            max_rps,
+            trusted_cidrs,
+            path: None,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_every_setting() {
+        let c = Config::parse(
+            "c.toml",
+            "regions = [\"eu-west-1\", \"us-east-1\"]\nmax_rps = 5\ntrusted_cidrs = [\"10.0.0.0/8\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.regions,
+            Some(RegionSpec::List(vec![
+                "eu-west-1".into(),
+                "us-east-1".into()
+            ]))
+        );
+        assert_eq!(c.max_rps, Some(5));
+        assert_eq!(c.trusted_cidrs, ["10.0.0.0/8"]);
+        assert_eq!(
+            Config::parse("c", "regions = \"all\"").unwrap().regions,
+            Some(RegionSpec::All)
+        );
+    }
+
+    #[test]
+    fn bad_files_are_one_line_errors_with_the_line() {
+        let e = Config::parse("c.toml", "max_rps = 5\nmax_rps = 6\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml: line 2"), "{e}");
+        let e = Config::parse("c.toml", "regions = [\"eu-west-1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("c.toml: line ") && e.contains("array"), "{e}");
+        assert!(!e.contains('\n'), "{e}");
+        let e = Config::parse("c.toml", "max_rps = \"fast\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("line 1") && e.contains("invalid type"), "{e}");
+        let e = Config::parse("c.toml", "max_rsp = 5\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unknown field `max_rsp`"), "{e}");
+        let e = Config::parse("c.toml", "trusted_cidrs = [\"0.0.0.0/0\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("whole internet"), "{e}");
+        let e = Config::parse("c.toml", "regions = [\"mars\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("'mars' is not a region name"), "{e}");
+        let e = Config::parse("c.toml", "max_rps = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_rps: 0"), "{e}");
+    }
+}
