@@ -219,6 +219,14 @@ impl RunWriter {
         self.seq
     }
 
+    /// Record that the run is over (or was interrupted).
+    pub fn finish(&mut self, interrupted: bool) -> Result<(), JournalError> {
+        self.append(&Entry::End {
+            at: now_rfc3339(),
+            interrupted,
+        })
+    }
+
     pub fn append(&mut self, entry: &Entry) -> Result<(), JournalError> {
         let json = serde_json::to_string(entry).map_err(|e| JournalError::Io {
             path: self.path.clone(),

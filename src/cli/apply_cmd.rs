@@ -131,6 +131,7 @@ pub async fn run(
     let interrupt = engine::Interrupt::install();
     let outcomes = engine::apply_changes(&aws, &plan.params, &approved, &mut writer, &interrupt)
         .await
+        .and_then(|o| writer.finish(interrupt.raised()).map(|_| o))
         .map_err(|e| Fatal {
             exit: Exit::Failed,
             message: format!(
@@ -204,7 +205,7 @@ pub async fn run(
 /// One confirmation for the batch, then a separate one for each destructive, irreversible or
 /// in-use change. Without prompts (--yes), irreversible changes need --allow-irreversible and
 /// in-use targets --force-in-use.
-fn approve<'a>(
+pub(super) fn approve<'a>(
     pending: &[&'a Item],
     prompter: &mut dyn Prompter,
     flags: ApplyFlags,

@@ -84,6 +84,12 @@ pub enum RetryMode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PolicyPurpose {
+    Plan,
+    Apply,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
     Json,
@@ -226,6 +232,27 @@ pub enum Command {
         /// Restore even targets that changed after cis-fix applied them.
         #[arg(long)]
         force: bool,
+    },
+    /// A guided hardening session: walk the benchmark section by section, see each control's
+    /// diff, and apply, skip or adjust it.
+    Guide {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        #[command(flatten)]
+        params: ParamArgs,
+    },
+    /// Print least-privilege IAM policy documents for the selected controls.
+    IamPolicy {
+        #[command(flatten)]
+        selection: SelectionArgs,
+        /// Which permissions: `plan` (read-only) or `apply` (read, write and undo).
+        #[arg(long = "for", value_enum, default_value = "apply")]
+        purpose: PolicyPurpose,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: String,
     },
     /// List the journaled runs, or the changes of one run.
     History {

@@ -3,9 +3,12 @@
 
 mod apply_cmd;
 mod args;
+mod completions_cmd;
 mod context;
 mod controls_cmd;
+mod guide_cmd;
 mod history_cmd;
+mod iam_policy_cmd;
 mod logging;
 mod plan_cmd;
 mod undo_cmd;
@@ -131,5 +134,10 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             force,
         } => undo_cmd::run(g, run_id.as_deref(), changes, *yes, *force).await,
         Command::History { run_id, json } => history_cmd::run(g, run_id.as_deref(), *json),
+        Command::Guide { selection, params } => {
+            guide_cmd::run(g, selection, &params.params_with(&cfg)).await
+        }
+        Command::IamPolicy { selection, purpose } => iam_policy_cmd::run(selection, *purpose),
+        Command::Completions { shell } => completions_cmd::run(shell),
     }
 }

@@ -87,7 +87,8 @@ pub async fn check_stale(
 }
 
 /// Apply `items` in order. Journal failures stop the run: nothing is written that could
-/// not be recorded first.
+/// not be recorded first. The caller ends the run ([`RunWriter::finish`]) when it is done:
+/// a guided session applies several batches in one run.
 pub async fn apply_changes(
     aws: &AwsContext,
     params: &Params,
@@ -115,10 +116,6 @@ pub async fn apply_changes(
             result,
         });
     }
-    journal.append(&Entry::End {
-        at: now_rfc3339(),
-        interrupted: interrupt.raised(),
-    })?;
     Ok(out)
 }
 

@@ -7,6 +7,7 @@
 mod cli_errors;
 mod ebs;
 mod faults;
+mod guide;
 mod harness;
 mod idempotency;
 mod imds;

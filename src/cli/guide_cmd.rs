@@ -1,0 +1,465 @@
+//! `cis-fix guide`: a guided hardening session. It walks the selected controls section by
+//! section; for each it explains what the control is and why it matters, shows the current
+//! state and the diff, and asks: apply / skip / adjust / explain more / quit. Everything
+//! applied goes into one journaled run, so the session can be undone like any apply.
+
+use std::io::IsTerminal;
+
+use console::style;
+use dialoguer::{Confirm, Input, Select};
+
+use super::apply_cmd::{approve, ApplyFlags};
+use super::args::{GlobalArgs, SelectionArgs};
+use super::context;
+use crate::aws::AwsContext;
+use crate::catalog::{Benchmark, Catalog, Entry};
+use crate::config::{Config, DEFAULT_FILE};
+use crate::controls::{self, parse_cidr, Params};
+use crate::engine::{self, ChangeResult, Interrupt};
+use crate::exit::{Exit, Fatal};
+use crate::journal::{Journal, RunWriter};
+use crate::plan::{Item, Plan, Status};
+use crate::prompt::TerminalPrompter;
+use crate::render;
+
+/// What happened to each control, for the closing summary.
+#[derive(Default)]
+struct Tally {
+    applied: Vec<String>,
+    skipped: Vec<String>,
+    failed: Vec<String>,
+    manual: Vec<String>,
+    compliant: usize,
+    not_covered: usize,
+}
+
+enum Choice {
+    Apply,
+    Skip,
+    Adjust,
+    Explain,
+    Quit,
+}
+
+fn ask_choice() -> Result<Choice, Fatal> {
+    let items = ["apply", "skip", "adjust parameters", "explain more", "quit"];
+    let pick = Select::new()
+        .with_prompt("What now?")
+        .items(&items)
+        .default(0)
+        .interact_on_opt(&console::Term::stderr())
+        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    Ok(match pick {
+        Some(0) => Choice::Apply,
+        Some(1) => Choice::Skip,
+        Some(2) => Choice::Adjust,
+        Some(3) => Choice::Explain,
+        _ => Choice::Quit,
+    })
+}
+
+fn label(b: Benchmark, e: &Entry) -> String {
+    format!("{} {}", e.id_in(b).unwrap_or("-"), e.slug)
+}
+
+fn explain(b: Benchmark, e: &Entry, plan: &Plan) {
+    println!("\n  {}", style("More about this control").bold());
+    println!(
+        "  Level {} · {:?} · Security Hub: {}",
+        e.level,
+        e.assessment,
+        if e.security_hub.is_empty() {
+            "—".to_string()
+        } else {
+            e.security_hub.join(", ")
+        }
+    );
+    let ids: Vec<String> = e
+        .ids
+        .iter()
+        .map(|(v, id)| format!("{id} in {}", v.full()))
+        .collect();
+    println!("  Also known as: {}", ids.join(", "));
+    if !e.notes.is_empty() {
+        println!("  Notes: {}", e.notes);
+    }
+    for i in plan.changes() {
+        println!("  {} [{}] would call:", i.finding.target, i.where_());
+        for c in &i.finding.calls {
+            println!("    {} {}", c.action, c.params);
+        }
+    }
+    if let Some(c) = controls::find(&e.slug) {
+        println!(
+            "  IAM actions: plan {}; apply {}",
+            c.read_actions().join(", "),
+            c.write_actions().join(", ")
+        );
+    }
+    let _ = b;
+    println!();
+}
+
+/// Ask once, before the first write, for the account id or alias: a guard against
+/// hardening the wrong account.
+fn confirm_account(aws: &AwsContext, alias: Option<&str>) -> Result<bool, Fatal> {
+    let want = match alias {
+        Some(a) => format!("the account id ({}) or its alias ({a})", aws.account.id),
+        None => format!("the account id ({})", aws.account.id),
+    };
+    let typed: String = Input::new()
+        .with_prompt(format!("Before the first change, type {want} to confirm"))
+        .allow_empty(true)
+        .interact_text_on(&console::Term::stderr())
+        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    let typed = typed.trim();
+    Ok(typed == aws.account.id || alias.is_some_and(|a| a == typed))
+}
+
+async fn account_alias(aws: &AwsContext) -> Option<String> {
+    aws.iam()
+        .list_account_aliases()
+        .send()
+        .await
+        .ok()
+        .and_then(|o| o.account_aliases().first().cloned())
+}
+
+fn adjust(params: &mut Params) -> Result<(), Fatal> {
+    let current = params.trusted_cidrs.join(", ");
+    let typed: String = Input::new()
+        .with_prompt("Trusted CIDR ranges that keep admin access (comma-separated, empty for none)")
+        .with_initial_text(current)
+        .allow_empty(true)
+        .interact_text_on(&console::Term::stderr())
+        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    let mut out = Vec::new();
+    for part in typed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match parse_cidr(part) {
+            Ok(c) => out.push(c),
+            Err(e) => {
+                println!("  {} {e}; parameters unchanged", style("!").red());
+                return Ok(());
+            }
+        }
+    }
+    params.trusted_cidrs = out;
+    Ok(())
+}
+
+/// Offer to keep adjusted parameters in cis-fix.toml, showing exactly what is written.
+fn offer_to_save(params: &Params, initial: &Params) -> Result<(), Fatal> {
+    if params == initial {
+        return Ok(());
+    }
+    let existing = Config::load(None).unwrap_or_default();
+    let mut text = String::new();
+    if let Some(r) = &existing.regions {
+        text.push_str(&format!(
+            "regions = {}\n",
+            match r {
+                crate::aws::RegionSpec::All => "\"all\"".to_string(),
+                crate::aws::RegionSpec::Home => "\"home\"".to_string(),
+                crate::aws::RegionSpec::List(l) => format!("{l:?}"),
+            }
+        ));
+    }
+    if let Some(n) = existing.max_rps {
+        text.push_str(&format!("max_rps = {n}\n"));
+    }
+    text.push_str(&format!("trusted_cidrs = {:?}\n", params.trusted_cidrs));
+    println!("\nThe parameters you adjusted can be saved to {DEFAULT_FILE} so plan and apply reuse them:\n\n{text}");
+    let save = Confirm::new()
+        .with_prompt(format!("Write {DEFAULT_FILE}?"))
+        .default(false)
+        .interact_on(&console::Term::stderr())
+        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    if save {
+        std::fs::write(DEFAULT_FILE, text)
+            .map_err(|e| Fatal::usage(format!("cannot write {DEFAULT_FILE}: {e}")))?;
+        println!("Saved {DEFAULT_FILE}.");
+    }
+    Ok(())
+}
+
+pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result<Exit, Fatal> {
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        return Err(Fatal::refused(
+            "guide is interactive and needs a terminal; use `cis-fix plan` and `cis-fix apply --yes` in scripts",
+        ));
+    }
+    let cat: &Catalog = context::catalog()?;
+    let b = sel.benchmark;
+    let entries = context::resolve(cat, &sel.selection())?;
+    let journal: Journal = context::journal(g)?;
+    let _lock = context::lock(
+        &journal,
+        &format!("cis-fix guide since {}", crate::plan::now_rfc3339()),
+    )?;
+    let aws = context::connect(g).await?;
+    let regions = context::regions(g, &aws, &entries).await?;
+    let alias = account_alias(&aws).await;
+
+    println!(
+        "{}",
+        style("cis-fix guide: a guided hardening session").bold()
+    );
+    println!(
+        "  account   {}{}",
+        aws.account.id,
+        alias
+            .as_deref()
+            .map(|a| format!(" ({a})"))
+            .unwrap_or_default()
+    );
+    println!("  caller    {}", aws.account.caller_arn);
+    println!(
+        "  regions   {}",
+        if regions.is_empty() {
+            "global controls only".into()
+        } else {
+            regions.join(", ")
+        }
+    );
+    println!(
+        "  benchmark {}{}",
+        b,
+        sel.level
+            .map(|l| format!(", level {l}"))
+            .unwrap_or_default()
+    );
+    println!(
+        "  {} controls selected. Nothing changes until you choose apply.\n",
+        entries.len()
+    );
+
+    let initial = params.clone();
+    let mut params = params.clone();
+    let mut tally = Tally::default();
+    let mut writer: Option<RunWriter> = None;
+    let mut confirmed = false;
+    let interrupt = Interrupt::default();
+    let mut section = String::new();
+    let mut quit = false;
+
+    'controls: for e in &entries {
+        let id = e.id_in(b).unwrap_or("-");
+        let top = id.split('.').next().unwrap_or(id).to_string();
+        if top != section {
+            let name = cat
+                .info(b)
+                .and_then(|i| i.sections.get(&top))
+                .cloned()
+                .unwrap_or_default();
+            println!(
+                "{}",
+                style(format!("== Section {top}: {name}"))
+                    .bold()
+                    .underlined()
+            );
+            section = top;
+        }
+        if controls::find(&e.slug).is_none() {
+            tally.not_covered += 1;
+            println!(
+                "  {} {}  {}: not covered by cis-fix yet",
+                style("-").dim(),
+                id,
+                e.title
+            );
+            continue;
+        }
+        let mut plan = engine::build_plan(
+            &aws,
+            b,
+            &[*e],
+            &regions,
+            &params,
+            usize::from(g.concurrency),
+        )
+        .await;
+        let mut show = true;
+        loop {
+            let changes: Vec<&Item> = plan.changes().collect();
+            if show {
+                println!(
+                    "\n{} {}  {}",
+                    style("▸").cyan().bold(),
+                    style(id).bold(),
+                    style(&e.title).bold()
+                );
+                println!("  Why: {}", e.fixable_reason);
+                for i in &plan.items {
+                    let detail = i.finding.status != Status::Compliant;
+                    print!("{}", render::item_text(i, detail));
+                }
+            }
+            show = false;
+            if changes.is_empty() {
+                let manual = plan.items.iter().any(|i| {
+                    matches!(
+                        i.finding.status,
+                        Status::Manual | Status::Error | Status::Unknown
+                    )
+                });
+                if manual {
+                    tally.manual.push(label(b, e));
+                } else {
+                    tally.compliant += 1;
+                }
+                continue 'controls;
+            }
+            let risky = changes
+                .iter()
+                .any(|i| !i.finding.reversible || !i.finding.in_use.is_empty());
+            println!(
+                "  {} change(s) · {}",
+                changes.len(),
+                if risky {
+                    style("some are high risk or cannot be undone: asked one by one")
+                        .red()
+                        .to_string()
+                } else {
+                    "reversible (journaled for undo)".to_string()
+                }
+            );
+            match ask_choice()? {
+                Choice::Skip => {
+                    tally
+                        .skipped
+                        .push(format!("{} (skipped by you)", label(b, e)));
+                    continue 'controls;
+                }
+                Choice::Quit => {
+                    quit = true;
+                    break 'controls;
+                }
+                Choice::Explain => explain(b, e, &plan),
+                Choice::Adjust => {
+                    // Only new parameters warrant reading the account again.
+                    adjust(&mut params)?;
+                    plan = engine::build_plan(
+                        &aws,
+                        b,
+                        &[*e],
+                        &regions,
+                        &params,
+                        usize::from(g.concurrency),
+                    )
+                    .await;
+                    show = true;
+                }
+                Choice::Apply => {
+                    if !confirmed {
+                        if !confirm_account(&aws, alias.as_deref())? {
+                            println!(
+                                "  {} that is not this account; nothing applied",
+                                style("!").red()
+                            );
+                            continue;
+                        }
+                        confirmed = true;
+                    }
+                    let approved = match approve(
+                        &changes,
+                        &mut TerminalPrompter,
+                        ApplyFlags::default(),
+                        &aws.account.id,
+                    ) {
+                        Ok(a) => a,
+                        Err(f) if f.exit == Exit::Refused => {
+                            tally.skipped.push(format!("{} (declined)", label(b, e)));
+                            continue 'controls;
+                        }
+                        Err(f) => return Err(f),
+                    };
+                    if writer.is_none() {
+                        writer = Some(
+                            journal
+                                .start_run("apply", &aws.account.id, b.key())
+                                .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?,
+                        );
+                    }
+                    let w = writer.as_mut().expect("run started");
+                    let outcomes = engine::apply_changes(&aws, &params, &approved, w, &interrupt)
+                        .await
+                        .map_err(|e| Fatal {
+                            exit: Exit::Failed,
+                            message: e.to_string(),
+                        })?;
+                    let ok = outcomes.iter().all(|o| {
+                        matches!(
+                            o.result,
+                            ChangeResult::Verified | ChangeResult::AlreadySatisfied
+                        )
+                    });
+                    for o in &outcomes {
+                        println!(
+                            "  {} {}",
+                            if matches!(
+                                o.result,
+                                ChangeResult::Verified | ChangeResult::AlreadySatisfied
+                            ) {
+                                style("applied, verified").green()
+                            } else {
+                                style("not applied or not verified").red()
+                            },
+                            o.label
+                        );
+                    }
+                    if ok && approved.len() == changes.len() {
+                        tally.applied.push(label(b, e));
+                    } else if ok {
+                        tally.applied.push(format!(
+                            "{} (partly: {} of {} changes)",
+                            label(b, e),
+                            approved.len(),
+                            changes.len()
+                        ));
+                    } else {
+                        tally.failed.push(label(b, e));
+                    }
+                    continue 'controls;
+                }
+            }
+        }
+    }
+
+    if let Some(w) = writer.as_mut() {
+        w.finish(quit).map_err(|e| Fatal {
+            exit: Exit::Failed,
+            message: e.to_string(),
+        })?;
+    }
+    println!("\n{}", style("Summary").bold().underlined());
+    let list = |name: &str, v: &[String]| {
+        if !v.is_empty() {
+            println!("  {name} ({}): {}", v.len(), v.join(", "));
+        }
+    };
+    list("applied and verified", &tally.applied);
+    list("skipped", &tally.skipped);
+    list("failed", &tally.failed);
+    list("left for manual action", &tally.manual);
+    println!(
+        "  already compliant: {} · not covered by cis-fix yet: {}",
+        tally.compliant, tally.not_covered
+    );
+    if quit {
+        println!("  You quit half-way: everything applied so far is journaled.");
+    }
+    match &writer {
+        Some(w) => println!(
+            "  Run {} is journaled; undo it with `cis-fix undo {}`.",
+            w.run_id(),
+            w.run_id()
+        ),
+        None => println!("  Nothing was changed."),
+    }
+    offer_to_save(&params, &initial)?;
+    Ok(if tally.failed.is_empty() {
+        Exit::Ok
+    } else {
+        Exit::Failed
+    })
+}

@@ -1,0 +1,177 @@
+//! The guided session, end to end in a real terminal (tmux): apply one control, skip one,
+//! quit at the third, and check the account, the summary and the journal.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::harness::{endpoint, TestAccount, REGION};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(session: &str, command: &str) -> Tmux {
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "220",
+                "-y",
+                "60",
+                command,
+            ])
+            .status()
+            .expect("tmux is needed for the guide test (Debian package tmux)");
+        assert!(ok.success());
+        Tmux {
+            session: session.to_string(),
+        }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "capture-pane",
+                "-p",
+                "-J",
+                "-S",
+                "-400",
+                "-t",
+                &self.session,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Wait until `text` has appeared `count` times on screen.
+    fn wait_for(&self, text: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.matches(text).count() >= count {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {text:?} x{count}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session.as_str()];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+#[tokio::test]
+async fn guide_applies_skips_and_quits_with_a_journaled_summary() {
+    let acct = TestAccount::new().await;
+    acct.iam()
+        .update_account_password_policy()
+        .minimum_password_length(8)
+        .send()
+        .await
+        .unwrap();
+    let bin = env!("CARGO_BIN_EXE_cis-fix");
+    let env = format!(
+        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
+         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
+         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
+         CIS_FIX_STATE_DIR='{}'",
+        endpoint(),
+        acct.creds.access_key_id(),
+        acct.creds.secret_access_key(),
+        acct.creds.session_token().unwrap_or_default(),
+        acct.state_dir().display()
+    );
+    let cmd = format!(
+        "cd /tmp && {env} {bin} guide -c 1.7 -c 5.1.1 -c 5.5 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60"
+    );
+    let t = Tmux::start(&format!("cis-fix-guide-{}", acct.id), &cmd);
+
+    let s = t.wait_for("What now?", 1);
+    assert!(s.contains(&format!("account   {}", acct.id)), "{s}");
+    assert!(
+        s.contains("MinimumPasswordLength") && s.contains("8 → 14"),
+        "{s}"
+    );
+    t.keys(&["Enter"]); // apply 1.7
+    t.wait_for("to confirm", 1);
+    t.keys(&[&acct.id, "Enter"]);
+    t.wait_for("Apply 1 change(s)", 1);
+    t.keys(&["y"]);
+    let s = t.wait_for("What now?", 2); // 5.1.1
+    assert!(s.contains("applied, verified"), "{s}");
+    t.keys(&["Down", "Enter"]); // skip
+    t.wait_for("What now?", 3); // 5.5
+    t.keys(&["Down", "Down", "Down", "Down", "Enter"]); // quit
+    let s = t.wait_for("GUIDE_EXIT=", 1);
+    assert!(s.contains("GUIDE_EXIT=0"), "{s}");
+    assert!(
+        s.contains("applied and verified (1): 1.7 password-min-length"),
+        "{s}"
+    );
+    assert!(
+        s.contains("skipped (1): 5.1.1 ebs-default-encryption"),
+        "{s}"
+    );
+    assert!(
+        s.contains("You quit half-way: everything applied so far is journaled."),
+        "{s}"
+    );
+
+    // The account: 1.7 applied, 5.1.1 and 5.5 untouched.
+    let p = acct
+        .iam()
+        .get_account_password_policy()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p.password_policy().unwrap().minimum_password_length(),
+        Some(14)
+    );
+    let ebs = acct
+        .ec2(REGION)
+        .get_ebs_encryption_by_default()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ebs.ebs_encryption_by_default(), Some(false));
+    // The session is one journaled run that undo puts back.
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    let p = acct
+        .iam()
+        .get_account_password_policy()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        p.password_policy().unwrap().minimum_password_length(),
+        Some(8)
+    );
+}
+
+#[tokio::test]
+async fn guide_without_a_terminal_refuses() {
+    let acct = TestAccount::new().await;
+    acct.run(&["guide", "-c", "1.7"])
+        .assert_one_line_error(4, "needs a terminal");
+}
