@@ -81,6 +81,7 @@ async fn main() {
             &regions,
             &Params::default(),
             concurrency,
+            &cis_fix::engine::Progress::hidden(),
         )
         .await;
         let wall = started.elapsed();

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod controls;
+pub mod docs;
 pub mod engine;
 pub mod exit;
 pub mod journal;

@@ -129,16 +129,25 @@ pub async fn run(
         .start_run("apply", &aws.account.id, plan.benchmark.key())
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
     let interrupt = engine::Interrupt::install();
-    let outcomes = engine::apply_changes(&aws, &plan.params, &approved, &mut writer, &interrupt)
-        .await
-        .and_then(|o| writer.finish(interrupt.raised()).map(|_| o))
-        .map_err(|e| Fatal {
-            exit: Exit::Failed,
-            message: format!(
-                "{e}; stopped before the next change (run {})",
-                writer.run_id()
-            ),
-        })?;
+    let progress = engine::Progress::for_terminal("applying", g.quiet);
+    let outcomes = engine::apply_changes(
+        &aws,
+        &plan.params,
+        &approved,
+        &mut writer,
+        &interrupt,
+        &progress,
+    )
+    .await
+    .and_then(|o| writer.finish(interrupt.raised()).map(|_| o));
+    progress.clear();
+    let outcomes = outcomes.map_err(|e| Fatal {
+        exit: Exit::Failed,
+        message: format!(
+            "{e}; stopped before the next change (run {})",
+            writer.run_id()
+        ),
+    })?;
 
     let mut exit = base.worst(if approved.len() < pending.len() {
         Exit::Refused

@@ -276,6 +276,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
             &regions,
             &params,
             usize::from(g.concurrency),
+            &engine::Progress::hidden(),
         )
         .await;
         let mut show = true;
@@ -345,6 +346,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                         &regions,
                         &params,
                         usize::from(g.concurrency),
+                        &engine::Progress::hidden(),
                     )
                     .await;
                     show = true;
@@ -381,12 +383,19 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                         );
                     }
                     let w = writer.as_mut().expect("run started");
-                    let outcomes = engine::apply_changes(&aws, &params, &approved, w, &interrupt)
-                        .await
-                        .map_err(|e| Fatal {
-                            exit: Exit::Failed,
-                            message: e.to_string(),
-                        })?;
+                    let outcomes = engine::apply_changes(
+                        &aws,
+                        &params,
+                        &approved,
+                        w,
+                        &interrupt,
+                        &engine::Progress::hidden(),
+                    )
+                    .await
+                    .map_err(|e| Fatal {
+                        exit: Exit::Failed,
+                        message: e.to_string(),
+                    })?;
                     let ok = outcomes.iter().all(|o| {
                         matches!(
                             o.result,

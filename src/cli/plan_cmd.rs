@@ -20,6 +20,7 @@ pub async fn make_plan(
     let entries = context::resolve(cat, &sel.selection())?;
     let aws = context::connect(g).await?;
     let regions = context::regions(g, &aws, &entries).await?;
+    let progress = engine::Progress::for_terminal("reading the account", g.quiet);
     let plan = engine::build_plan(
         &aws,
         sel.benchmark,
@@ -27,8 +28,10 @@ pub async fn make_plan(
         &regions,
         params,
         usize::from(g.concurrency),
+        &progress,
     )
     .await;
+    progress.clear();
     Ok((aws, plan))
 }
 

@@ -10,7 +10,7 @@ use crate::engine::{self, UndoResult};
 use crate::exit::{Exit, Fatal};
 use crate::journal::Run;
 use crate::prompt::{AssumeYes, Prompter, TerminalPrompter};
-use crate::render::show_value;
+use crate::render::restore_summary;
 
 pub async fn run(
     g: &GlobalArgs,
@@ -110,17 +110,17 @@ pub async fn run(
     );
     for c in &todo {
         println!(
-            "  #{} {} {} [{}]: {} → restore {}",
+            "  #{} {} {} [{}]{}: restore {}",
             c.seq,
             c.id,
             c.target,
             c.region.as_deref().unwrap_or("global"),
             if c.ok.is_none() {
-                "apply was interrupted"
+                " (apply was interrupted)"
             } else {
-                "applied"
+                ""
             },
-            show_value(&c.previous)
+            restore_summary(c.observed.as_ref().unwrap_or(&c.planned), &c.previous)
         );
     }
     let mut prompter: Box<dyn Prompter> = if yes {

@@ -27,7 +27,7 @@ pub static CIFS: SgOpenIngress = SgOpenIngress {
     ports: &[445],
     ipv4: true,
     ipv6: true,
-    what: "CIFS/SMB (445)",
+    what: "CIFS/SMB (445) from 0.0.0.0/0 or ::/0",
 };
 
 pub static ADMIN_PORTS_IPV4: SgOpenIngress = SgOpenIngress {
@@ -125,7 +125,7 @@ impl Control for SgOpenIngress {
             if bad.is_empty() {
                 out.push(Finding::compliant(
                     target,
-                    format!("no ingress of {} from the internet", self.what),
+                    format!("no ingress of {}", self.what),
                     state.to_value(),
                 ));
                 continue;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::observe::{observe, unknown_control};
-use super::Interrupt;
+use super::{Interrupt, Progress};
 use crate::aws::AwsContext;
 use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{Entry, JournalError, RunWriter};
@@ -95,7 +95,9 @@ pub async fn apply_changes(
     items: &[&Item],
     journal: &mut RunWriter,
     interrupt: &Interrupt,
+    progress: &Progress,
 ) -> Result<Vec<ApplyOutcome>, JournalError> {
+    progress.add_total(items.len());
     // A target this run already changed is expected in its verified new state, not the
     // state the plan saw (two controls can share one target, like the password policy).
     let mut expected: HashMap<(Option<String>, String), Value> = HashMap::new();
@@ -110,6 +112,7 @@ pub async fn apply_changes(
             continue;
         }
         let result = apply_one(aws, params, item, journal, &mut expected).await?;
+        progress.tick();
         out.push(ApplyOutcome {
             index: item.index,
             label: label(item),

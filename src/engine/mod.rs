@@ -5,9 +5,11 @@ mod apply;
 mod interrupt;
 mod observe;
 mod planner;
+mod progress;
 mod undo;
 
 pub use apply::{apply_changes, check_stale, ApplyOutcome, ChangeResult};
 pub use interrupt::Interrupt;
 pub use planner::{build_plan, needs_regions, DEFAULT_CONCURRENCY};
+pub use progress::Progress;
 pub use undo::{undo_run, undone, UndoOutcome, UndoResult};

@@ -3,6 +3,7 @@
 
 use futures::stream::{self, StreamExt};
 
+use super::Progress;
 use crate::aws::AwsContext;
 use crate::catalog::{Benchmark, Entry};
 use crate::controls::{self, Cx, Params, Reads, Scope};
@@ -25,6 +26,7 @@ pub async fn build_plan(
     regions: &[String],
     params: &Params,
     concurrency: usize,
+    progress: &Progress,
 ) -> Plan {
     let calls_before = aws.call_log().count();
     let reads = Reads::default();
@@ -43,6 +45,7 @@ pub async fn build_plan(
             Some(c) => tasks.extend(regions.iter().map(|r| (pos, c, Some(r.clone())))),
         }
     }
+    progress.add_total(tasks.len());
     let results: Vec<_> = stream::iter(tasks)
         .map(|(pos, control, region)| {
             let cx = &cx;
@@ -54,6 +57,7 @@ pub async fn build_plan(
                         format!("could not read: {e}"),
                     )],
                 };
+                progress.tick();
                 (pos, region, findings)
             }
         })

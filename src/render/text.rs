@@ -45,7 +45,37 @@ pub fn item_text(item: &Item, detail: bool) -> String {
             } else {
                 c.field.clone()
             };
-            if c.changed() {
+            if c.changed() && c.before.is_array() && c.after.is_array() {
+                // Lists (security-group rules, …): one line per element added or removed.
+                let kept = c
+                    .before
+                    .as_array()
+                    .map(|b| {
+                        b.iter()
+                            .filter(|x| c.after.as_array().is_some_and(|a| a.contains(x)))
+                            .count()
+                    })
+                    .unwrap_or(0);
+                for (n, line) in super::list_changes(&c.before, &c.after)
+                    .into_iter()
+                    .enumerate()
+                {
+                    let label = if n == 0 { name.as_str() } else { "" };
+                    let styled = if line.starts_with('-') {
+                        style(line).red()
+                    } else {
+                        style(line).green()
+                    };
+                    let _ = writeln!(s, "        {label:<30} {styled}");
+                }
+                if kept > 0 {
+                    let _ = writeln!(
+                        s,
+                        "        {}",
+                        style(format!("{:<30} {kept} unchanged", "")).dim()
+                    );
+                }
+            } else if c.changed() {
                 let _ = writeln!(
                     s,
                     "        {:<30} {} → {}",

@@ -52,6 +52,8 @@ async fn plan_on_fresh_account_shows_both_changes_and_exits_2() {
     // The text diff names every field, old → new.
     let text = acct.run(&args(&["plan"], BOTH));
     assert_eq!(text.code, 0);
+    // Not a terminal: no progress bar, no log noise.
+    assert_eq!(text.stderr, "", "stderr must stay empty off a terminal");
     assert!(
         text.stdout.contains("MinimumPasswordLength") && text.stdout.contains("(none) → 14"),
         "{}",
