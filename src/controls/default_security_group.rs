@@ -69,7 +69,7 @@ impl Control for DefaultSecurityGroup {
     }
 
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let region = sgr::region_of(region)?;
+        let region = super::region_of(region)?;
         let groups = cx.reads.security_groups(cx.aws, region).await?;
         let all = cx.reads.security_group_rules(cx.aws, region).await?;
         let mut out = Vec::new();
@@ -156,7 +156,7 @@ impl Control for DefaultSecurityGroup {
     async fn apply(&self, cx: &Cx<'_>, region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
         sgr::converge(
             cx,
-            sgr::region_of(region)?,
+            super::region_of(region)?,
             &GroupState::from_value(&f.after)?,
         )
         .await
@@ -171,7 +171,7 @@ impl Control for DefaultSecurityGroup {
     ) -> Result<(), AwsError> {
         sgr::converge(
             cx,
-            sgr::region_of(region)?,
+            super::region_of(region)?,
             &GroupState::from_value(previous)?,
         )
         .await

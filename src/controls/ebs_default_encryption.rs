@@ -3,23 +3,13 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::{Control, Cx, Kind, Scope};
-use crate::aws::{aws_err, AwsError, ErrorKind};
+use super::{region_of, Control, Cx, Kind, Scope};
+use crate::aws::{aws_err, AwsError};
 use crate::plan::{Action, ApiCall, Finding};
 
 pub struct EbsDefaultEncryption;
 
 const TARGET: &str = "EBS encryption by default";
-
-fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
-    region.ok_or_else(|| {
-        AwsError::new(
-            ErrorKind::Service,
-            "ec2",
-            "internal: regional control called without a region",
-        )
-    })
-}
 
 #[async_trait]
 impl Control for EbsDefaultEncryption {

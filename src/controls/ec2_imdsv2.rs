@@ -9,7 +9,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{json, Value};
 
-use super::{Control, Cx, Kind, Scope};
+use super::{region_of, Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::plan::{Action, ApiCall, Finding, Risk, Status};
 
@@ -27,16 +27,6 @@ const IMDSV1_NOTE: &str =
     "Software on the instance that still uses IMDSv1 loses access to instance metadata, \
     including its role credentials. Check it works with IMDSv2 first (e.g. the \
     MetadataNoToken CloudWatch metric should be 0).";
-
-fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
-    region.ok_or_else(|| {
-        AwsError::new(
-            ErrorKind::Service,
-            "ec2",
-            "internal: regional control called without a region",
-        )
-    })
-}
 
 fn instance_target(id: &str) -> String {
     format!("{INSTANCE_PREFIX}{id}")

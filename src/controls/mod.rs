@@ -30,6 +30,18 @@ pub use params::{parse_cidr, Params};
 pub use password_policy::PasswordPolicyDoc;
 pub use reads::Reads;
 
+/// The region a regional control was called for. The engine always passes one; `None` is a
+/// bug, reported rather than panicking.
+pub(crate) fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
+    region.ok_or_else(|| {
+        AwsError::new(
+            crate::aws::ErrorKind::Service,
+            "ec2",
+            "internal: regional control called without a region",
+        )
+    })
+}
+
 /// Where a control's targets live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {

@@ -14,7 +14,7 @@ use aws_sdk_ec2::types as ec2;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::{Control, Cx, Kind, Scope};
+use super::{region_of, Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 
@@ -27,16 +27,6 @@ const ADMIN_PORTS: [i32; 2] = [22, 3389];
 const FIRST_DEFAULT_RULE: i32 = 32767;
 
 const TARGET_PREFIX: &str = "network ACL ";
-
-fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
-    region.ok_or_else(|| {
-        AwsError::new(
-            ErrorKind::Service,
-            "ec2",
-            "internal: regional control called without a region",
-        )
-    })
-}
 
 fn internal(op: &str, msg: impl Into<String>) -> AwsError {
     AwsError::new(ErrorKind::Service, op, msg)

@@ -328,16 +328,6 @@ pub async fn converge(cx: &Cx<'_>, region: &str, desired: &GroupState) -> Result
     Ok(())
 }
 
-pub fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
-    region.ok_or_else(|| {
-        AwsError::new(
-            ErrorKind::Service,
-            "ec2",
-            "internal: regional control called without a region",
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

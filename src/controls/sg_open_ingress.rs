@@ -110,7 +110,7 @@ impl Control for SgOpenIngress {
     }
 
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let region = sgr::region_of(region)?;
+        let region = super::region_of(region)?;
         let groups = cx.reads.security_groups(cx.aws, region).await?;
         let all = cx.reads.security_group_rules(cx.aws, region).await?;
         let v4: Vec<&str> = cx.params.trusted_v4().collect();
@@ -166,7 +166,7 @@ impl Control for SgOpenIngress {
     async fn apply(&self, cx: &Cx<'_>, region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
         sgr::converge(
             cx,
-            sgr::region_of(region)?,
+            super::region_of(region)?,
             &GroupState::from_value(&f.after)?,
         )
         .await
@@ -181,7 +181,7 @@ impl Control for SgOpenIngress {
     ) -> Result<(), AwsError> {
         sgr::converge(
             cx,
-            sgr::region_of(region)?,
+            super::region_of(region)?,
             &GroupState::from_value(previous)?,
         )
         .await

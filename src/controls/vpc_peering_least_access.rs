@@ -11,21 +11,11 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types as ec2;
 use serde_json::{json, Value};
 
-use super::{Control, Cx, Kind, Scope};
-use crate::aws::{AwsError, ErrorKind};
+use super::{region_of, Control, Cx, Kind, Scope};
+use crate::aws::AwsError;
 use crate::plan::Finding;
 
 pub struct VpcPeeringLeastAccess;
-
-fn region_of(region: Option<&str>) -> Result<&str, AwsError> {
-    region.ok_or_else(|| {
-        AwsError::new(
-            ErrorKind::Service,
-            "ec2",
-            "internal: regional control called without a region",
-        )
-    })
-}
 
 /// A route's destination: an IPv4 or IPv6 range, or a prefix list.
 fn destination(r: &ec2::Route) -> String {

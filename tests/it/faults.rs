@@ -153,12 +153,7 @@ async fn sigint_finishes_the_change_in_flight_and_starts_no_other() {
     let child = cmd.spawn().unwrap();
     // Wait until the slow write has reached the proxy, then interrupt.
     let key = acct.creds.access_key_id().to_string();
-    for _ in 0..100 {
-        if p.count(&key, "EnableEbsEncryptionByDefault") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    p.wait_for(&key, "EnableEbsEncryptionByDefault").await;
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);
     }
@@ -206,12 +201,7 @@ async fn after_sigkill_mid_write_plan_shows_what_remains_and_undo_is_safe() {
         .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let key = acct.creds.access_key_id().to_string();
-    for _ in 0..100 {
-        if p.count(&key, "UpdateAccountPasswordPolicy") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    p.wait_for(&key, "UpdateAccountPasswordPolicy").await;
     child.kill().unwrap();
     child.wait().unwrap();
     // Let the delayed request land (or not) before looking.
@@ -268,12 +258,7 @@ async fn a_second_apply_on_the_same_state_dir_is_refused_while_the_first_runs() 
         .stderr(Stdio::null());
     let mut child = first.spawn().unwrap();
     let key = acct.creds.access_key_id().to_string();
-    for _ in 0..100 {
-        if p.count(&key, "UpdateAccountPasswordPolicy") > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    p.wait_for(&key, "UpdateAccountPasswordPolicy").await;
     let second = acct.run(&["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"]);
     second.assert_one_line_error(4, "another cis-fix run holds");
     assert!(

@@ -79,6 +79,17 @@ impl Recorder {
         self.faults.lock().unwrap().push(rule);
     }
 
+    /// Wait (up to 5 s) until a request for `operation` signed with `access_key` has arrived.
+    pub async fn wait_for(&self, access_key: &str, operation: &str) {
+        for _ in 0..100 {
+            if self.count(access_key, operation) > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no {operation} request reached the proxy");
+    }
+
     /// Requests for `operation` signed with `access_key`.
     pub fn count(&self, access_key: &str, operation: &str) -> usize {
         self.calls_by(access_key)
