@@ -80,7 +80,7 @@ impl Drop for Tmux {
 }
 
 #[tokio::test]
-async fn guide_applies_skips_and_quits_with_a_journaled_summary() {
+async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
     let acct = TestAccount::new().await;
     acct.iam()
         .update_account_password_policy()
@@ -88,6 +88,8 @@ async fn guide_applies_skips_and_quits_with_a_journaled_summary() {
         .send()
         .await
         .unwrap();
+    let group = crate::security_groups::open_group(&acct).await;
+    let workdir = tempfile::tempdir().unwrap();
     let bin = env!("CARGO_BIN_EXE_cis-fix");
     let env = format!(
         "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
@@ -101,30 +103,55 @@ async fn guide_applies_skips_and_quits_with_a_journaled_summary() {
         acct.state_dir().display()
     );
     let cmd = format!(
-        "cd /tmp && {env} {bin} guide -c 1.7 -c 5.1.1 -c 5.5 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60"
+        "cd '{}' && {env} {bin} guide -c 1.7 -c 5.1.1 -c 5.3 -c 5.5 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
+        workdir.path().display()
     );
     let t = Tmux::start(&format!("cis-fix-guide-{}", acct.id), &cmd);
 
+    // 1.7: apply, but first type the wrong account: refused, asked again.
     let s = t.wait_for("What now?", 1);
     assert!(s.contains(&format!("account   {}", acct.id)), "{s}");
+    assert!(s.contains("8 → 14"), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("to confirm", 1);
+    t.keys(&["999999999999", "Enter"]);
+    let s = t.wait_for("What now?", 2);
     assert!(
-        s.contains("MinimumPasswordLength") && s.contains("8 → 14"),
+        s.contains("that is not this account; nothing applied"),
         "{s}"
     );
-    t.keys(&["Enter"]); // apply 1.7
-    t.wait_for("to confirm", 1);
+    t.keys(&["Enter"]);
+    t.wait_for("to confirm", 2);
     t.keys(&[&acct.id, "Enter"]);
     t.wait_for("Apply 1 change(s)", 1);
     t.keys(&["y"]);
-    let s = t.wait_for("What now?", 2); // 5.1.1
-    assert!(s.contains("applied, verified"), "{s}");
-    t.keys(&["Down", "Enter"]); // skip
-    t.wait_for("What now?", 3); // 5.5
-    t.keys(&["Down", "Down", "Down", "Down", "Enter"]); // quit
+    // 5.1.1: skip.
+    t.wait_for("What now?", 3);
+    t.keys(&["Down", "Enter"]);
+    // 5.3: adjust the trusted range, see the new diff, apply (asked twice: batch, destructive).
+    t.wait_for("What now?", 4);
+    t.keys(&["Down", "Down", "Enter"]);
+    t.wait_for("Trusted CIDR ranges", 1);
+    t.keys(&["10.0.0.0/8", "Enter"]);
+    let s = t.wait_for("What now?", 5);
+    assert!(
+        s.contains("CidrIpv4=10.0.0.0/8"),
+        "the re-plan shows the trusted rule: {s}"
+    );
+    t.keys(&["Enter"]);
+    t.wait_for("Apply 1 change(s)", 2);
+    t.keys(&["y"]);
+    t.wait_for("Apply it?", 1);
+    t.keys(&["y"]);
+    // 5.5: quit, then keep the adjusted parameter.
+    t.wait_for("What now?", 6);
+    t.keys(&["Down", "Down", "Down", "Down", "Enter"]);
+    t.wait_for("Write cis-fix.toml?", 1);
+    t.keys(&["y"]);
     let s = t.wait_for("GUIDE_EXIT=", 1);
     assert!(s.contains("GUIDE_EXIT=0"), "{s}");
     assert!(
-        s.contains("applied and verified (1): 1.7 password-min-length"),
+        s.contains("applied and verified (2): 1.7 password-min-length, 5.3 sg-no-admin-ports-ipv4"),
         "{s}"
     );
     assert!(
@@ -136,7 +163,13 @@ async fn guide_applies_skips_and_quits_with_a_journaled_summary() {
         "{s}"
     );
 
-    // The account: 1.7 applied, 5.1.1 and 5.5 untouched.
+    // The saved settings.
+    let saved = std::fs::read_to_string(workdir.path().join("cis-fix.toml")).unwrap();
+    assert!(
+        saved.contains("trusted_cidrs = [\"10.0.0.0/8\"]"),
+        "{saved}"
+    );
+    // The account, re-read: 1.7 and 5.3 applied, 5.1.1 untouched.
     let p = acct
         .iam()
         .get_account_password_policy()
@@ -154,7 +187,33 @@ async fn guide_applies_skips_and_quits_with_a_journaled_summary() {
         .await
         .unwrap();
     assert_eq!(ebs.ebs_encryption_by_default(), Some(false));
-    // The session is one journaled run that undo puts back.
+    let rules = acct
+        .ec2(REGION)
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&group)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let ssh: Vec<Option<&str>> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|r| r.from_port() == Some(22))
+        .map(|r| r.cidr_ipv4())
+        .collect();
+    assert!(
+        ssh.contains(&Some("10.0.0.0/8")) && !ssh.contains(&Some("0.0.0.0/0")),
+        "{ssh:?}"
+    );
+    // The journal: one run with both changes, which undo puts back.
+    let hist: serde_json::Value =
+        serde_json::from_str(&acct.run(&["history", "--json"]).stdout).unwrap();
+    assert_eq!(hist.as_array().unwrap().len(), 1, "{hist}");
+    assert_eq!(hist[0]["changes"], 2, "{hist}");
     let undo = acct.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     let p = acct
