@@ -4,7 +4,7 @@
 use crate::harness::{endpoint, TestAccount, REGION};
 use crate::proxy;
 
-const ALL_FIXERS: &[&str] = &[
+pub(crate) const ALL_FIXERS: &[&str] = &[
     "-c",
     "1.7",
     "-c",
@@ -27,23 +27,24 @@ const ALL_FIXERS: &[&str] = &[
     REGION,
 ];
 
-fn is_read(op: &str) -> bool {
+pub(crate) fn is_read(op: &str) -> bool {
     ["Get", "List", "Describe"]
         .iter()
         .any(|p| op.starts_with(p))
         || op == "GenerateCredentialReport"
 }
 
-#[tokio::test]
-async fn a_second_apply_is_a_no_op_for_every_control() {
-    let acct = TestAccount::new().await;
+/// An account failing every control cis-fix fixes: a weak password policy, a group with SSH,
+/// RDP over IPv6 and SMB open to the world, a NACL with SSH open, an instance on IMDSv1, EBS
+/// default encryption off, and the default groups' allow-all egress.
+pub(crate) async fn seed_misconfigured(acct: &TestAccount) {
     acct.iam()
         .update_account_password_policy()
         .minimum_password_length(8)
         .send()
         .await
         .unwrap();
-    crate::security_groups::open_group(&acct).await;
+    crate::security_groups::open_group(acct).await;
     let ec2 = acct.ec2(REGION);
     ec2.run_instances()
         .image_id("ami-12345678")
@@ -79,7 +80,12 @@ async fn a_second_apply_is_a_no_op_for_every_control() {
         .send()
         .await
         .unwrap();
+}
 
+#[tokio::test]
+async fn a_second_apply_is_a_no_op_for_every_control() {
+    let acct = TestAccount::new().await;
+    seed_misconfigured(&acct).await;
     let p = proxy::start(&endpoint());
     let first = acct.run_via(
         &p.url,

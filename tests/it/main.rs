@@ -17,3 +17,4 @@ mod password_policy;
 mod proxy;
 mod saved_plans;
 mod security_groups;
+mod soak;

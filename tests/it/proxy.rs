@@ -55,6 +55,8 @@ pub struct FaultRule {
     pub fault: Fault,
     /// How many matching requests get the fault; `None` for all of them.
     pub times: Option<usize>,
+    /// Of the matching requests, the percentage that get the fault (pseudo-random, seeded).
+    pub percent: u32,
 }
 
 impl FaultRule {
@@ -64,6 +66,18 @@ impl FaultRule {
             region: region.map(str::to_string),
             fault,
             times,
+            percent: 100,
+        }
+    }
+
+    /// `percent`% of every request, whatever the operation or region.
+    pub fn sometimes(fault: Fault, percent: u32) -> Self {
+        FaultRule {
+            operation: None,
+            region: None,
+            fault,
+            times: None,
+            percent,
         }
     }
 }
@@ -148,11 +162,19 @@ fn parse(req: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
 
 /// The fault that applies to `r`, if any (using up one of its `times`).
 fn take_fault(faults: &Mutex<Vec<FaultRule>>, r: &Recorded) -> Option<Fault> {
+    static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x9e37_79b9);
     let mut rules = faults.lock().unwrap();
     let rule = rules.iter_mut().find(|f| {
         f.operation.as_deref().is_none_or(|o| o == r.operation)
             && f.region.as_deref().is_none_or(|g| g == r.region)
             && f.times != Some(0)
+            && (f.percent >= 100 || {
+                // A small deterministic mixer: the same test draws the same sequence.
+                let n =
+                    DRAWS.fetch_add(0x9e37_79b9_7f4a_7c15, std::sync::atomic::Ordering::Relaxed);
+                let x = (n ^ (n >> 31)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                ((x >> 33) % 100) < u64::from(f.percent)
+            })
     })?;
     if let Some(n) = rule.times.as_mut() {
         *n -= 1;
