@@ -199,3 +199,53 @@ async fn settings_file_is_read_validated_and_overridden_by_flags() {
         "nothing changed"
     );
 }
+
+/// The state directory fills up: the file-size limit (RLIMIT_FSIZE, with SIGXFSZ ignored so a
+/// write just fails) stands in for a full disk.
+fn with_file_size_limit(cmd: &mut std::process::Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+#[tokio::test]
+async fn a_full_state_dir_stops_apply_before_any_change() {
+    let acct = TestAccount::new().await;
+    // Room for the lock but not for the run's first journal entry.
+    let mut cmd = acct.command(&endpoint());
+    with_file_size_limit(&mut cmd, 100);
+    run(cmd, &["apply", "-c", "1.7", "--yes"]).assert_one_line_error(1, "nothing was changed");
+    assert!(
+        acct.iam()
+            .get_account_password_policy()
+            .send()
+            .await
+            .is_err(),
+        "nothing changed"
+    );
+
+    // Room for the start of the run, not for the change's entry: the write is never sent.
+    let mut cmd = acct.command(&endpoint());
+    with_file_size_limit(&mut cmd, 600);
+    let out = run(cmd, &["apply", "-c", "1.7", "--yes"]);
+    out.assert_one_line_error(3, "stopped before the next change");
+    assert!(
+        acct.iam()
+            .get_account_password_policy()
+            .send()
+            .await
+            .is_err(),
+        "nothing changed"
+    );
+}
