@@ -217,7 +217,20 @@ fn table_row(out: &mut String, e: &Entry) {
             fixable_word(e.fixable),
             cell(&e.fixable_reason)
         ),
-        v => format!("**{v}**<br>{}", cell(&e.fixable_reason)),
+        v => {
+            let profile = controls::find(&e.slug)
+                .map(|c| c.change_profile())
+                .unwrap_or("");
+            if profile.is_empty() {
+                format!("**{v}**<br>{}", cell(&e.fixable_reason))
+            } else {
+                format!(
+                    "**{v}**<br>{}<br>*Risk and undo:* {}",
+                    cell(&e.fixable_reason),
+                    cell(profile)
+                )
+            }
+        }
     };
     let actions = match controls::find(&e.slug) {
         Some(c) => {

@@ -59,6 +59,9 @@ impl Control for DefaultSecurityGroup {
             "ec2:DescribeNetworkInterfaces",
         ]
     }
+    fn change_profile(&self) -> &'static str {
+        "medium, high when network interfaces use the group (asked separately; --yes needs --force-in-use); reversible: undo re-authorizes every revoked rule"
+    }
     fn write_actions(&self) -> &'static [&'static str] {
         &[
             "ec2:RevokeSecurityGroupIngress",

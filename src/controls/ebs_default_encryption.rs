@@ -25,6 +25,9 @@ impl Control for EbsDefaultEncryption {
     fn read_actions(&self) -> &'static [&'static str] {
         &["ec2:GetEbsEncryptionByDefault"]
     }
+    fn change_profile(&self) -> &'static str {
+        "low; reversible per region (undo turns the default off again); existing volumes are not touched"
+    }
     fn write_actions(&self) -> &'static [&'static str] {
         &[
             "ec2:EnableEbsEncryptionByDefault",

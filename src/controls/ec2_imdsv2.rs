@@ -192,6 +192,9 @@ impl Control for Ec2Imdsv2 {
     fn read_actions(&self) -> &'static [&'static str] {
         &["ec2:DescribeInstances", GET_DEFAULTS]
     }
+    fn change_profile(&self) -> &'static str {
+        "medium (software still on IMDSv1 loses metadata); reversible: undo restores each instance's and the account default's previous setting"
+    }
     fn write_actions(&self) -> &'static [&'static str] {
         &[MODIFY_OPTIONS, MODIFY_DEFAULTS]
     }

@@ -80,6 +80,11 @@ pub trait Control: Send + Sync {
         &[]
     }
 
+    /// For fixers: the risk of the change and how undo reverses it, for the control reference.
+    fn change_profile(&self) -> &'static str {
+        ""
+    }
+
     /// Read the account and report each target. Never writes.
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError>;
 

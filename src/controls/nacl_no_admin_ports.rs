@@ -688,6 +688,9 @@ impl Control for NaclNoAdminPorts {
     fn read_actions(&self) -> &'static [&'static str] {
         &["ec2:DescribeNetworkAcls"]
     }
+    fn change_profile(&self) -> &'static str {
+        "medium, destructive (asked separately); reversible: undo re-creates, replaces or deletes entries back to the recorded ones"
+    }
     fn write_actions(&self) -> &'static [&'static str] {
         &[
             "ec2:ReplaceNetworkAclEntry",

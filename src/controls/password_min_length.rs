@@ -26,6 +26,9 @@ impl Control for PasswordMinLength {
     fn read_actions(&self) -> &'static [&'static str] {
         &["iam:GetAccountPasswordPolicy"]
     }
+    fn change_profile(&self) -> &'static str {
+        "low; reversible: undo restores the previous policy exactly, or deletes a policy cis-fix created"
+    }
     fn write_actions(&self) -> &'static [&'static str] {
         &[
             "iam:UpdateAccountPasswordPolicy",

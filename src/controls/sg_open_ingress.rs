@@ -100,6 +100,9 @@ impl Control for SgOpenIngress {
             "ec2:DescribeSecurityGroupRules",
         ]
     }
+    fn change_profile(&self) -> &'static str {
+        "medium, destructive (asked separately): only the offending rules, by rule id; reversible: undo re-authorizes them and removes trusted-range rules it added"
+    }
     fn write_actions(&self) -> &'static [&'static str] {
         &[
             "ec2:RevokeSecurityGroupIngress",
