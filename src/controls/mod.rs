@@ -184,6 +184,12 @@ mod tests {
                 "{}",
                 c.slug()
             );
+            assert_eq!(
+                c.kind() == Kind::Fix,
+                !c.change_profile().is_empty(),
+                "{}: fixers say their risk and undo",
+                c.slug()
+            );
         }
     }
 }
