@@ -74,6 +74,7 @@ pub async fn run(
             (aws, plan, Vec::new())
         }
     };
+    let _account_lock = context::account_lock(&aws, "cis-fix apply")?;
     let is_stale = |i: &Item| stale.iter().any(|(n, _)| *n == i.index);
     let pending: Vec<&Item> = plan.changes().filter(|i| !is_stale(i)).collect();
 

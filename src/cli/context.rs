@@ -80,3 +80,19 @@ pub fn lock(journal: &Journal, what: &str) -> Result<crate::lock::RunLock, Fatal
         crate::lock::LockError::Io { .. } => Fatal::usage(format!("{e}; nothing was changed")),
     })
 }
+
+/// Take this machine's lock for the account, so runs with different state directories still
+/// never change one account at the same time. (Runs on different machines cannot see it.)
+pub fn account_lock(aws: &AwsContext, what: &str) -> Result<crate::lock::RunLock, Fatal> {
+    let dir = dirs::runtime_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("cis-fix")
+        .join("accounts")
+        .join(&aws.account.id);
+    crate::lock::acquire(&dir, what).map_err(|e| match e {
+        crate::lock::LockError::Held { .. } => {
+            Fatal::refused(format!("account {}: {e}", aws.account.id))
+        }
+        crate::lock::LockError::Io { .. } => Fatal::usage(format!("{e}; nothing was changed")),
+    })
+}

@@ -197,6 +197,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
         &format!("cis-fix guide since {}", crate::plan::now_rfc3339()),
     )?;
     let aws = context::connect(g).await?;
+    let _account_lock = context::account_lock(&aws, "cis-fix guide")?;
     let regions = context::regions(g, &aws, &entries).await?;
     let alias = account_alias(&aws).await;
 

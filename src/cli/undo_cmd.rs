@@ -46,6 +46,7 @@ pub async fn run(
     };
     // Connect first: without a run id, the run to undo is this account's latest.
     let aws = context::connect(g).await?;
+    let _account_lock = context::account_lock(&aws, "cis-fix undo")?;
     let run = match run_id {
         Some(id) => journal.load(id).map_err(|e| Fatal::usage(e.to_string()))?,
         None => match runs

@@ -394,3 +394,43 @@ fn invalid_flag_values_are_one_line_usage_errors() {
         assert!(lines[0].starts_with("error: "), "{args:?}: {}", out.stderr);
     }
 }
+
+#[tokio::test]
+async fn a_second_apply_on_the_same_account_is_refused_even_with_another_state_dir() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    p.inject(FaultRule::new(
+        "UpdateAccountPasswordPolicy",
+        None,
+        Fault::Delay(Duration::from_secs(2)),
+        Some(1),
+    ));
+    let mut first = acct.command(&p.url);
+    first
+        .args(["apply", "--yes", "-c", "1.7"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = first.spawn().unwrap();
+    p.wait_for(acct.creds.access_key_id(), "UpdateAccountPasswordPolicy")
+        .await;
+    let other = tempfile::tempdir().unwrap();
+    let mut second = acct.command(&endpoint());
+    second.env("CIS_FIX_STATE_DIR", other.path());
+    let out = crate::harness::run(
+        second,
+        &["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"],
+    );
+    out.assert_one_line_error(4, &format!("account {}", acct.id));
+    assert!(child.wait().unwrap().success());
+    let ebs = acct
+        .ec2("eu-west-1")
+        .get_ebs_encryption_by_default()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        ebs.ebs_encryption_by_default(),
+        Some(false),
+        "the refused run changed nothing"
+    );
+}
