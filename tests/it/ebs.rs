@@ -2,16 +2,6 @@
 
 use crate::harness::{plan_json, statuses, TestAccount};
 
-async fn enabled(acct: &TestAccount, region: &str) -> bool {
-    acct.ec2(region)
-        .get_ebs_encryption_by_default()
-        .send()
-        .await
-        .unwrap()
-        .ebs_encryption_by_default()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn apply_in_selected_regions_only_and_undo() {
     let acct = TestAccount::new().await;
@@ -29,10 +19,10 @@ async fn apply_in_selected_regions_only_and_undo() {
 
     let out = acct.run(&[&["apply", "--yes"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert!(enabled(&acct, "eu-west-1").await);
-    assert!(enabled(&acct, "us-east-1").await);
+    assert!(acct.ebs_default("eu-west-1").await);
+    assert!(acct.ebs_default("us-east-1").await);
     assert!(
-        !enabled(&acct, "ap-southeast-2").await,
+        !acct.ebs_default("ap-southeast-2").await,
         "unselected region untouched"
     );
 
@@ -41,8 +31,8 @@ async fn apply_in_selected_regions_only_and_undo() {
 
     let undo = acct.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    assert!(!enabled(&acct, "eu-west-1").await);
-    assert!(!enabled(&acct, "us-east-1").await);
+    assert!(!acct.ebs_default("eu-west-1").await);
+    assert!(!acct.ebs_default("us-east-1").await);
 }
 
 #[tokio::test]
@@ -64,8 +54,8 @@ async fn undo_of_one_change_leaves_the_others() {
         .to_string();
     let undo = acct.run(&["undo", &run_id, "--change", &change, "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    assert!(!enabled(&acct, "us-east-1").await);
-    assert!(enabled(&acct, "eu-west-1").await, "other change kept");
+    assert!(!acct.ebs_default("us-east-1").await);
+    assert!(acct.ebs_default("eu-west-1").await, "other change kept");
 }
 
 #[tokio::test]
@@ -86,7 +76,7 @@ async fn undo_of_a_target_already_back_counts_as_undone() {
         "{}",
         undo.stdout
     );
-    assert!(!enabled(&acct, "eu-west-1").await);
+    assert!(!acct.ebs_default("eu-west-1").await);
     let again = acct.run(&["undo", "--yes"]);
     assert_eq!(again.code, 0);
     assert!(again.stdout.contains("Nothing to undo"), "{}", again.stdout);

@@ -16,6 +16,30 @@ fn status_in<'a>(st: &'a [(String, Option<String>, String)], region: &str) -> &'
         .2
 }
 
+/// Start `cis-fix ARGS` in the background with `operation` (in `region`, or any) held up by
+/// `delay` at the proxy, and return once that write is in flight.
+async fn spawn_with_slow_write(
+    acct: &TestAccount,
+    p: &proxy::Recorder,
+    operation: &str,
+    region: Option<&str>,
+    delay: Duration,
+    args: &[&str],
+    output: fn() -> Stdio,
+) -> std::process::Child {
+    p.inject(FaultRule::new(
+        operation,
+        region,
+        Fault::Delay(delay),
+        Some(1),
+    ));
+    let mut cmd = acct.command(&p.url);
+    cmd.args(args).stdout(output()).stderr(output());
+    let child = cmd.spawn().unwrap();
+    p.wait_for(acct.creds.access_key_id(), operation).await;
+    child
+}
+
 #[tokio::test]
 async fn transient_throttling_and_5xx_are_retried_to_a_correct_plan() {
     let acct = TestAccount::new().await;
@@ -117,43 +141,29 @@ async fn a_write_that_keeps_failing_is_reported_and_the_others_are_applied() {
     );
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("failed"), "{}", out.stdout);
-    let on = |r: &'static str| {
-        let c = acct.ec2(r);
-        async move {
-            c.get_ebs_encryption_by_default()
-                .send()
-                .await
-                .unwrap()
-                .ebs_encryption_by_default()
-                .unwrap()
-        }
-    };
-    assert!(on("eu-west-1").await);
-    assert!(!on("us-east-1").await);
+    assert!(acct.ebs_default("eu-west-1").await);
+    assert!(!acct.ebs_default("us-east-1").await);
     // The failed change is journaled as failed; undo puts back only what was applied.
     let undo = acct.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    assert!(!on("eu-west-1").await);
+    assert!(!acct.ebs_default("eu-west-1").await);
 }
 
 #[tokio::test]
 async fn sigint_finishes_the_change_in_flight_and_starts_no_other() {
     let acct = TestAccount::new().await;
     let p = proxy::start(&endpoint());
-    p.inject(FaultRule::new(
+    // Interrupt once the slow write has reached the proxy.
+    let child = spawn_with_slow_write(
+        &acct,
+        &p,
         "EnableEbsEncryptionByDefault",
         Some("eu-west-1"),
-        Fault::Delay(Duration::from_secs(3)),
-        Some(1),
-    ));
-    let mut cmd = acct.command(&p.url);
-    cmd.args([&["apply", "--yes"][..], &EBS_TWO_REGIONS].concat())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let child = cmd.spawn().unwrap();
-    // Wait until the slow write has reached the proxy, then interrupt.
-    let key = acct.creds.access_key_id().to_string();
-    p.wait_for(&key, "EnableEbsEncryptionByDefault").await;
+        Duration::from_secs(3),
+        &[&["apply", "--yes"][..], &EBS_TWO_REGIONS].concat(),
+        Stdio::piped,
+    )
+    .await;
     unsafe {
         libc::kill(child.id() as libc::pid_t, libc::SIGINT);
     }
@@ -166,19 +176,14 @@ async fn sigint_finishes_the_change_in_flight_and_starts_no_other() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("not started (interrupted)"), "{stdout}");
-    let on = |r: &'static str| {
-        let c = acct.ec2(r);
-        async move {
-            c.get_ebs_encryption_by_default()
-                .send()
-                .await
-                .unwrap()
-                .ebs_encryption_by_default()
-                .unwrap()
-        }
-    };
-    assert!(on("eu-west-1").await, "the change in flight completed");
-    assert!(!on("us-east-1").await, "no new change started");
+    assert!(
+        acct.ebs_default("eu-west-1").await,
+        "the change in flight completed"
+    );
+    assert!(
+        !acct.ebs_default("us-east-1").await,
+        "no new change started"
+    );
     let hist: serde_json::Value =
         serde_json::from_str(&acct.run(&["history", "--json"]).stdout).unwrap();
     assert_eq!(hist[0]["changes"], 1);
@@ -189,19 +194,16 @@ async fn sigint_finishes_the_change_in_flight_and_starts_no_other() {
 async fn after_sigkill_mid_write_plan_shows_what_remains_and_undo_is_safe() {
     let acct = TestAccount::new().await;
     let p = proxy::start(&endpoint());
-    p.inject(FaultRule::new(
+    let mut child = spawn_with_slow_write(
+        &acct,
+        &p,
         "UpdateAccountPasswordPolicy",
         None,
-        Fault::Delay(Duration::from_secs(2)),
-        Some(1),
-    ));
-    let mut cmd = acct.command(&p.url);
-    cmd.args(["apply", "--yes", "-c", "1.7", "-c", "1.8"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let key = acct.creds.access_key_id().to_string();
-    p.wait_for(&key, "UpdateAccountPasswordPolicy").await;
+        Duration::from_secs(2),
+        &["apply", "--yes", "-c", "1.7", "-c", "1.8"],
+        Stdio::null,
+    )
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
     // Let the delayed request land (or not) before looking.
@@ -220,45 +222,29 @@ async fn after_sigkill_mid_write_plan_shows_what_remains_and_undo_is_safe() {
 
     // A new plan says exactly what remains, whichever way the write went.
     let plan = acct.run(&["plan", "-c", "1.7", "-c", "1.8", "--detailed-exitcode"]);
-    let written = acct
-        .iam()
-        .get_account_password_policy()
-        .send()
-        .await
-        .is_ok();
+    let written = acct.password_policy().await.is_some();
     assert_eq!(plan.code, if written { 0 } else { 2 }, "{}", plan.stdout);
 
     // Undo handles the unknown entry: the account ends with no policy, as before.
     let undo = acct.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    assert!(
-        acct.iam()
-            .get_account_password_policy()
-            .send()
-            .await
-            .is_err(),
-        "back to no policy"
-    );
+    assert!(acct.password_policy().await.is_none(), "back to no policy");
 }
 
 #[tokio::test]
 async fn a_second_apply_on_the_same_state_dir_is_refused_while_the_first_runs() {
     let acct = TestAccount::new().await;
     let p = proxy::start(&endpoint());
-    p.inject(FaultRule::new(
+    let mut child = spawn_with_slow_write(
+        &acct,
+        &p,
         "UpdateAccountPasswordPolicy",
         None,
-        Fault::Delay(Duration::from_secs(2)),
-        Some(1),
-    ));
-    let mut first = acct.command(&p.url);
-    first
-        .args(["apply", "--yes", "-c", "1.7"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = first.spawn().unwrap();
-    let key = acct.creds.access_key_id().to_string();
-    p.wait_for(&key, "UpdateAccountPasswordPolicy").await;
+        Duration::from_secs(2),
+        &["apply", "--yes", "-c", "1.7"],
+        Stdio::null,
+    )
+    .await;
     let second = acct.run(&["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"]);
     second.assert_one_line_error(4, "another cis-fix run holds");
     assert!(
@@ -325,16 +311,8 @@ async fn connection_resets_are_retried() {
         &["apply", "--yes", "--max-attempts", "3", "-c", "1.7"],
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let p2 = acct
-        .iam()
-        .get_account_password_policy()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        p2.password_policy().unwrap().minimum_password_length(),
-        Some(14)
-    );
+    let p2 = acct.password_policy().await.expect("a password policy");
+    assert_eq!(p2.minimum_password_length(), Some(14));
 }
 
 #[tokio::test]
@@ -399,20 +377,16 @@ fn invalid_flag_values_are_one_line_usage_errors() {
 async fn a_second_apply_on_the_same_account_is_refused_even_with_another_state_dir() {
     let acct = TestAccount::new().await;
     let p = proxy::start(&endpoint());
-    p.inject(FaultRule::new(
+    let mut child = spawn_with_slow_write(
+        &acct,
+        &p,
         "UpdateAccountPasswordPolicy",
         None,
-        Fault::Delay(Duration::from_secs(2)),
-        Some(1),
-    ));
-    let mut first = acct.command(&p.url);
-    first
-        .args(["apply", "--yes", "-c", "1.7"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = first.spawn().unwrap();
-    p.wait_for(acct.creds.access_key_id(), "UpdateAccountPasswordPolicy")
-        .await;
+        Duration::from_secs(2),
+        &["apply", "--yes", "-c", "1.7"],
+        Stdio::null,
+    )
+    .await;
     let other = tempfile::tempdir().unwrap();
     let mut second = acct.command(&endpoint());
     second.env("CIS_FIX_STATE_DIR", other.path());
@@ -422,15 +396,8 @@ async fn a_second_apply_on_the_same_account_is_refused_even_with_another_state_d
     );
     out.assert_one_line_error(4, &format!("account {}", acct.id));
     assert!(child.wait().unwrap().success());
-    let ebs = acct
-        .ec2("eu-west-1")
-        .get_ebs_encryption_by_default()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        ebs.ebs_encryption_by_default(),
-        Some(false),
+    assert!(
+        !acct.ebs_default("eu-west-1").await,
         "the refused run changed nothing"
     );
 }

@@ -170,23 +170,9 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
         "{saved}"
     );
     // The account, re-read: 1.7 and 5.3 applied, 5.1.1 untouched.
-    let p = acct
-        .iam()
-        .get_account_password_policy()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        p.password_policy().unwrap().minimum_password_length(),
-        Some(14)
-    );
-    let ebs = acct
-        .ec2(REGION)
-        .get_ebs_encryption_by_default()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(ebs.ebs_encryption_by_default(), Some(false));
+    let p = acct.password_policy().await.expect("a password policy");
+    assert_eq!(p.minimum_password_length(), Some(14));
+    assert!(!acct.ebs_default(REGION).await);
     let rules = acct
         .ec2(REGION)
         .describe_security_group_rules()
@@ -216,16 +202,8 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
     assert_eq!(hist[0]["changes"], 2, "{hist}");
     let undo = acct.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    let p = acct
-        .iam()
-        .get_account_password_policy()
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        p.password_policy().unwrap().minimum_password_length(),
-        Some(8)
-    );
+    let p = acct.password_policy().await.expect("a password policy");
+    assert_eq!(p.minimum_password_length(), Some(8));
 }
 
 #[tokio::test]

@@ -127,6 +127,29 @@ impl TestAccount {
         aws_sdk_iam::Client::new(&self.sdk)
     }
 
+    /// The account password policy, re-read; `None` when the account has none.
+    pub async fn password_policy(&self) -> Option<aws_sdk_iam::types::PasswordPolicy> {
+        match self.iam().get_account_password_policy().send().await {
+            Ok(out) => out.password_policy,
+            Err(e) => {
+                let e = e.into_service_error();
+                assert!(e.is_no_such_entity_exception(), "unexpected error: {e:?}");
+                None
+            }
+        }
+    }
+
+    /// Whether EBS encryption by default is on in `region`, re-read.
+    pub async fn ebs_default(&self, region: &str) -> bool {
+        self.ec2(region)
+            .get_ebs_encryption_by_default()
+            .send()
+            .await
+            .unwrap()
+            .ebs_encryption_by_default()
+            .unwrap()
+    }
+
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
         aws_sdk_ec2::Client::from_conf(
             aws_sdk_ec2::config::Builder::from(&self.sdk)

@@ -1,7 +1,5 @@
 //! The password-policy controls (v5.0 1.7 and 1.8) end to end: plan, apply, re-read, undo.
 
-use aws_sdk_iam::operation::get_account_password_policy::GetAccountPasswordPolicyOutput;
-
 use crate::harness::{plan_json, statuses, TestAccount};
 use crate::proxy;
 
@@ -9,19 +7,6 @@ const BOTH: &[&str] = &["--control", "1.7", "--control", "1.8"];
 
 fn args<'a>(head: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
     head.iter().chain(tail).copied().collect()
-}
-
-async fn policy(acct: &TestAccount) -> Option<aws_sdk_iam::types::PasswordPolicy> {
-    match acct.iam().get_account_password_policy().send().await {
-        Ok(GetAccountPasswordPolicyOutput {
-            password_policy, ..
-        }) => password_policy,
-        Err(e) => {
-            let e = e.into_service_error();
-            assert!(e.is_no_such_entity_exception(), "unexpected error: {e:?}");
-            None
-        }
-    }
 }
 
 #[tokio::test]
@@ -60,7 +45,7 @@ async fn plan_on_fresh_account_shows_both_changes_and_exits_2() {
         text.stdout
     );
     assert!(
-        policy(&acct).await.is_none(),
+        acct.password_policy().await.is_none(),
         "plan must not create a policy"
     );
 }
@@ -80,7 +65,7 @@ async fn apply_keeps_stricter_and_unrelated_fields_then_plan_is_empty() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("applied, verified"), "{}", out.stdout);
 
-    let p = policy(&acct).await.expect("policy exists");
+    let p = acct.password_policy().await.expect("policy exists");
     assert_eq!(
         p.minimum_password_length(),
         Some(20),
@@ -113,9 +98,9 @@ async fn undo_restores_the_exact_previous_policy() {
         .send()
         .await
         .unwrap();
-    let original = policy(&acct).await.unwrap();
+    let original = acct.password_policy().await.unwrap();
     assert_eq!(acct.run(&args(&["apply", "--yes"], BOTH)).code, 0);
-    let applied = policy(&acct).await.unwrap();
+    let applied = acct.password_policy().await.unwrap();
     assert_eq!(applied.minimum_password_length(), Some(14));
     assert_eq!(applied.password_reuse_prevention(), Some(24));
 
@@ -126,23 +111,26 @@ async fn undo_restores_the_exact_previous_policy() {
         "{}",
         undo.stdout
     );
-    assert_eq!(policy(&acct).await.unwrap(), original);
+    assert_eq!(acct.password_policy().await.unwrap(), original);
 
     // Undo is journaled: a second undo has nothing left to do and changes nothing.
     let again = acct.run(&["undo", "--yes"]);
     assert_eq!(again.code, 0);
     assert!(again.stdout.contains("Nothing to undo"), "{}", again.stdout);
-    assert_eq!(policy(&acct).await.unwrap(), original);
+    assert_eq!(acct.password_policy().await.unwrap(), original);
 }
 
 #[tokio::test]
 async fn undo_restores_no_policy_at_all() {
     let acct = TestAccount::new().await;
     assert_eq!(acct.run(&args(&["apply", "--yes"], BOTH)).code, 0);
-    assert!(policy(&acct).await.is_some());
+    assert!(acct.password_policy().await.is_some());
     let undo = acct.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    assert!(policy(&acct).await.is_none(), "policy deleted again");
+    assert!(
+        acct.password_policy().await.is_none(),
+        "policy deleted again"
+    );
 }
 
 #[tokio::test]
@@ -164,14 +152,17 @@ async fn undo_refuses_a_policy_changed_after_apply_unless_forced() {
     assert_eq!(undo.code, 4, "{}\n{}", undo.stdout, undo.stderr);
     assert!(undo.stdout.contains("refused"), "{}", undo.stdout);
     assert_eq!(
-        policy(&acct).await.unwrap().minimum_password_length(),
+        acct.password_policy()
+            .await
+            .unwrap()
+            .minimum_password_length(),
         Some(30),
         "left alone"
     );
 
     let forced = acct.run(&["undo", "--yes", "--force"]);
     assert_eq!(forced.code, 0, "{}\n{}", forced.stdout, forced.stderr);
-    assert!(policy(&acct).await.is_none());
+    assert!(acct.password_policy().await.is_none());
 }
 
 #[tokio::test]
@@ -245,6 +236,6 @@ async fn undo_without_run_id_picks_this_accounts_latest_run() {
     // A's undo, with B's run newer in the same journal.
     let undo = a.run(&["undo", "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
-    assert!(policy(&a).await.is_none(), "a restored");
-    assert!(policy(&b).await.is_some(), "b untouched");
+    assert!(a.password_policy().await.is_none(), "a restored");
+    assert!(b.password_policy().await.is_some(), "b untouched");
 }
