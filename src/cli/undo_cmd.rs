@@ -37,23 +37,16 @@ pub async fn run(
         .collect::<Result<_, _>>()
         .map_err(|e| Fatal::usage(e.to_string()))?;
     let done = engine::undone(&runs);
-    let pending = |r: &Run| {
-        r.changes
-            .iter()
-            .filter(|c| c.ok != Some(false) && c.undo_of.is_none())
-            .filter(|c| !done.iter().any(|d| d.run_id == r.run_id && d.seq == c.seq))
-            .count()
-    };
     // Connect first: without a run id, the run to undo is this account's latest.
     let aws = context::connect(g).await?;
     let _account_lock = context::account_lock(&aws, "cis-fix undo")?;
     let run = match run_id {
         Some(id) => journal.load(id).map_err(|e| Fatal::usage(e.to_string()))?,
-        None => match runs
-            .iter()
-            .rev()
-            .find(|r| r.command == "apply" && r.account_id == aws.account.id && pending(r) > 0)
-        {
+        None => match runs.iter().rev().find(|r| {
+            r.command == "apply"
+                && r.account_id == aws.account.id
+                && !engine::undoable(r, &[], &done).is_empty()
+        }) {
             Some(r) => r.clone(),
             None => {
                 println!(
@@ -84,18 +77,7 @@ pub async fn run(
             run.run_id, run.account_id, aws.account.id
         )));
     }
-    let todo: Vec<_> = run
-        .changes
-        .iter()
-        .rev()
-        .filter(|c| only.is_empty() || only.contains(&c.seq))
-        .filter(|c| c.ok != Some(false))
-        .filter(|c| {
-            !done
-                .iter()
-                .any(|d| d.run_id == run.run_id && d.seq == c.seq)
-        })
-        .collect();
+    let todo = engine::undoable(&run, only, &done);
     if todo.is_empty() {
         println!(
             "Nothing to undo in run {}: every change is already undone or failed.",

@@ -44,17 +44,7 @@ pub async fn undo_run(
     interrupt: &Interrupt,
 ) -> Result<Vec<UndoOutcome>, JournalError> {
     let mut out = Vec::new();
-    let todo = run
-        .changes
-        .iter()
-        .rev()
-        .filter(|c| only.is_empty() || only.contains(&c.seq))
-        .filter(|c| c.ok != Some(false))
-        .filter(|c| {
-            !done
-                .iter()
-                .any(|d| d.run_id == run.run_id && d.seq == c.seq)
-        });
+    let todo = undoable(run, only, done);
     for change in todo {
         let result = if interrupt.raised() {
             UndoResult::NotStarted
@@ -216,6 +206,22 @@ async fn undo_one(
     } else {
         UndoResult::NotVerified(why)
     })
+}
+
+/// The changes of `run` an undo would restore, newest first: all of them, or those in
+/// `only`; never failed ones, nor ones in `done` (undone by an earlier undo run).
+pub fn undoable<'a>(run: &'a Run, only: &[u32], done: &[ChangeRef]) -> Vec<&'a ChangeRecord> {
+    run.changes
+        .iter()
+        .rev()
+        .filter(|c| only.is_empty() || only.contains(&c.seq))
+        .filter(|c| c.ok != Some(false))
+        .filter(|c| {
+            !done
+                .iter()
+                .any(|d| d.run_id == run.run_id && d.seq == c.seq)
+        })
+        .collect()
 }
 
 /// Changes already undone, from every undo run in the journal.
