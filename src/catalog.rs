@@ -123,6 +123,10 @@ pub struct Entry {
     /// (1.2.0 split the admin-port rule into 4.1 for SSH and 4.2 for RDP).
     #[serde(default)]
     pub ids_extra: BTreeMap<Benchmark, Vec<String>>,
+    /// Controls whose changes must exist first (the trail before its selectors, the trail's
+    /// log group before the metric filters). `--with-dependencies` selects them too.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
     pub ids: BTreeMap<Benchmark, String>,
 }
 
@@ -185,6 +189,8 @@ pub struct Selection {
     pub controls: Vec<String>,
     pub sections: Vec<String>,
     pub level: Option<u8>,
+    /// Also select every control the chosen ones depend on.
+    pub with_dependencies: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -314,6 +320,22 @@ impl Catalog {
             chosen.extend(hits.iter().map(|e| e.slug.as_str()));
         }
         let explicit = !sel.controls.is_empty() || !sel.sections.is_empty();
+        if sel.with_dependencies && explicit {
+            let mut todo: Vec<&str> = chosen.iter().copied().collect();
+            while let Some(slug) = todo.pop() {
+                for dep in self
+                    .by_slug(slug)
+                    .map(|e| e.depends_on.as_slice())
+                    .unwrap_or(&[])
+                {
+                    if self.by_slug(dep).is_some_and(|d| d.id_in(b).is_some())
+                        && chosen.insert(dep.as_str())
+                    {
+                        todo.push(dep.as_str());
+                    }
+                }
+            }
+        }
         Ok(all
             .into_iter()
             .filter(|e| !explicit || chosen.contains(e.slug.as_str()))

@@ -5,6 +5,7 @@
 //! regions = ["eu-west-1", "us-east-1"]   # or "all" / "home"
 //! max_rps = 10
 //! trusted_cidrs = ["10.0.0.0/8"]
+//! alarm_email = "security@example.com"   # and every other control parameter (see Params)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::aws::RegionSpec;
-use crate::controls::parse_cidr;
+use crate::controls::Params;
 
 pub const DEFAULT_FILE: &str = "cis-fix.toml";
 
@@ -20,7 +21,8 @@ pub const DEFAULT_FILE: &str = "cis-fix.toml";
 pub struct Config {
     pub regions: Option<RegionSpec>,
     pub max_rps: Option<u32>,
-    pub trusted_cidrs: Vec<String>,
+    /// Control parameters (trusted ranges, trail and bucket names, alarm e-mail, …).
+    pub params: Params,
     /// Where it was read from (`None`: no file).
     pub path: Option<PathBuf>,
 }
@@ -33,12 +35,12 @@ enum RegionsValue {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 struct File {
     regions: Option<RegionsValue>,
     max_rps: Option<i64>,
-    #[serde(default)]
-    trusted_cidrs: Vec<String>,
+    /// Everything else is a control parameter; unknown keys are rejected there.
+    #[serde(flatten)]
+    params: toml::Table,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -103,15 +105,11 @@ impl Config {
             Some(n) if (1..=1000).contains(&n) => Some(n as u32),
             Some(n) => return Err(err(format!("max_rps: {n} is not in 1..=1000"))),
         };
-        let trusted_cidrs = f
-            .trusted_cidrs
-            .iter()
-            .map(|c| parse_cidr(c).map_err(|e| err(format!("trusted_cidrs: {e}"))))
-            .collect::<Result<_, _>>()?;
+        let params = Params::from_table(f.params).map_err(err)?;
         Ok(Config {
             regions,
             max_rps,
-            trusted_cidrs,
+            params,
             path: None,
         })
     }
@@ -136,7 +134,7 @@ mod tests {
             ]))
         );
         assert_eq!(c.max_rps, Some(5));
-        assert_eq!(c.trusted_cidrs, ["10.0.0.0/8"]);
+        assert_eq!(c.params.trusted_cidrs, ["10.0.0.0/8"]);
         assert_eq!(
             Config::parse("c", "regions = \"all\"").unwrap().regions,
             Some(RegionSpec::All)
@@ -161,7 +159,7 @@ mod tests {
         let e = Config::parse("c.toml", "max_rsp = 5\n")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("unknown field `max_rsp`"), "{e}");
+        assert!(e.contains("unknown parameter 'max_rsp'"), "{e}");
         let e = Config::parse("c.toml", "trusted_cidrs = [\"0.0.0.0/0\"]\n")
             .unwrap_err()
             .to_string();

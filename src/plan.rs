@@ -29,6 +29,9 @@ pub enum Status {
     Error,
     /// The control is in the catalog but cis-fix does not handle it yet.
     NotImplemented,
+    /// Fails, and fixing it needs another control's change first (the trail of 3.1 before
+    /// its selectors); `needs` names the controls. `apply` plans it again once they are done.
+    Blocked,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +100,9 @@ pub struct Finding {
     pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub manual_steps: Vec<String>,
+    /// For blocked findings: the slugs of the controls whose changes must come first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<String>,
 }
 
 impl Finding {
@@ -115,6 +121,7 @@ impl Finding {
             in_use: Vec::new(),
             notes: Vec::new(),
             manual_steps: Vec::new(),
+            needs: Vec::new(),
         }
     }
 
@@ -152,6 +159,15 @@ impl Finding {
             before,
             manual_steps: steps.iter().map(|s| s.to_string()).collect(),
             ..Finding::base(target, Status::Manual, summary)
+        }
+    }
+
+    /// Fails, but can only be fixed after the controls in `needs` (slugs) have made their
+    /// changes; `summary` says what is missing.
+    pub fn blocked(target: impl Into<String>, summary: impl Into<String>, needs: &[&str]) -> Self {
+        Finding {
+            needs: needs.iter().map(|s| s.to_string()).collect(),
+            ..Finding::base(target, Status::Blocked, summary)
         }
     }
 
@@ -224,6 +240,7 @@ pub struct Counts {
     pub skipped: usize,
     pub error: usize,
     pub not_implemented: usize,
+    pub blocked: usize,
 }
 
 impl Plan {
@@ -238,6 +255,7 @@ impl Plan {
                 Status::Skipped => c.skipped += 1,
                 Status::Error => c.error += 1,
                 Status::NotImplemented => c.not_implemented += 1,
+                Status::Blocked => c.blocked += 1,
             }
         }
         c

@@ -40,7 +40,30 @@ pub struct AwsContext {
     calls: CallLog,
     iam: aws_sdk_iam::Client,
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    /// Every other service's clients, one per (service, region), built on first use.
+    clients: Mutex<HashMap<(&'static str, String), AnyClient>>,
     enabled_regions: OnceCell<Vec<String>>,
+}
+
+/// A service client behind the cache; each accessor downcasts to its own type.
+type AnyClient = Box<dyn std::any::Any + Send>;
+
+/// A regional client accessor: built once per region from the run's configuration, with the
+/// call-log interceptor, and cached.
+macro_rules! regional_client {
+    ($(#[$m:meta])* $name:ident, $krate:ident) => {
+        $(#[$m])*
+        pub fn $name(&self, region: &str) -> $krate::Client {
+            self.client(stringify!($name), region, |sdk, calls| {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(sdk)
+                        .region(Region::new(region.to_string()))
+                        .interceptor(calls.clone())
+                        .build(),
+                )
+            })
+        }
+    };
 }
 
 impl std::fmt::Debug for AwsContext {
@@ -120,7 +143,127 @@ impl AwsContext {
             calls,
             iam,
             ec2: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
             enabled_regions: OnceCell::new(),
+        })
+    }
+
+    /// A context over a given HTTP client and fixed credentials, for unit tests that replay
+    /// recorded responses (the SDK's StaticReplayClient) where the emulator lacks an API.
+    pub fn for_replay(
+        http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+        account_id: &str,
+        region: &str,
+    ) -> AwsContext {
+        let sdk = SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(region.to_string()))
+            .http_client(http)
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        "AKIDTEST", "secret", None, None, "replay",
+                    ),
+                ),
+            )
+            .build();
+        let calls = CallLog::default();
+        let iam = aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::config::Builder::from(&sdk)
+                .interceptor(calls.clone())
+                .build(),
+        );
+        AwsContext {
+            sdk,
+            account: Account {
+                id: account_id.to_string(),
+                caller_arn: format!("arn:aws:iam::{account_id}:user/replay"),
+                partition: "aws".into(),
+            },
+            home_region: region.to_string(),
+            calls,
+            iam,
+            ec2: Mutex::new(HashMap::new()),
+            clients: Mutex::new(HashMap::new()),
+            enabled_regions: OnceCell::new(),
+        }
+    }
+
+    /// Whether the run talks to an endpoint override (an emulator or a proxy) rather than
+    /// AWS's own endpoints: S3 then needs path-style addressing.
+    fn has_endpoint_override(&self) -> bool {
+        self.sdk.endpoint_url().is_some()
+    }
+
+    fn client<C: Clone + Send + 'static>(
+        &self,
+        service: &'static str,
+        region: &str,
+        build: impl FnOnce(&SdkConfig, &CallLog) -> C,
+    ) -> C {
+        let mut map = self.clients.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry((service, region.to_string()))
+            .or_insert_with(|| Box::new(build(&self.sdk, &self.calls)))
+            .downcast_ref::<C>()
+            .expect("one client type per service")
+            .clone()
+    }
+
+    regional_client!(cloudtrail, aws_sdk_cloudtrail);
+    regional_client!(
+        /// AWS Config.
+        config,
+        aws_sdk_config
+    );
+    regional_client!(kms, aws_sdk_kms);
+    regional_client!(logs, aws_sdk_cloudwatchlogs);
+    regional_client!(cloudwatch, aws_sdk_cloudwatch);
+    regional_client!(sns, aws_sdk_sns);
+    regional_client!(securityhub, aws_sdk_securityhub);
+    regional_client!(accessanalyzer, aws_sdk_accessanalyzer);
+    regional_client!(rds, aws_sdk_rds);
+    regional_client!(efs, aws_sdk_efs);
+    regional_client!(macie2, aws_sdk_macie2);
+
+    /// The Account API (alternate contacts) is global; its client lives in the home region.
+    pub fn account_api(&self) -> aws_sdk_account::Client {
+        let home = self.home_region.clone();
+        self.client("account", &home, |sdk, calls| {
+            aws_sdk_account::Client::from_conf(
+                aws_sdk_account::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            )
+        })
+    }
+
+    /// S3 in `region`. Behind an endpoint override, path-style addressing: virtual-host
+    /// names like `bucket.127.0.0.1` do not resolve.
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        let path_style = self.has_endpoint_override();
+        self.client("s3", region, |sdk, calls| {
+            aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(sdk)
+                    .region(Region::new(region.to_string()))
+                    .force_path_style(path_style)
+                    .interceptor(calls.clone())
+                    .build(),
+            )
+        })
+    }
+
+    /// S3 Control (account-level Block Public Access). Behind an endpoint override the SDK's
+    /// rules would prefix the host with the account id (`123….127.0.0.1`), which does not
+    /// resolve; the override is then used as is.
+    pub fn s3control(&self) -> aws_sdk_s3control::Client {
+        let home = self.home_region.clone();
+        let fixed = self.sdk.endpoint_url().map(str::to_string);
+        self.client("s3control", &home, |sdk, calls| {
+            let mut b = aws_sdk_s3control::config::Builder::from(sdk).interceptor(calls.clone());
+            if let Some(url) = fixed {
+                b = b.endpoint_resolver(FixedEndpoint(url));
+            }
+            aws_sdk_s3control::Client::from_conf(b.build())
         })
     }
 
@@ -197,6 +340,23 @@ impl AwsContext {
                 Ok(out)
             }
         }
+    }
+}
+
+/// An endpoint used exactly as given (S3 Control behind an emulator or proxy).
+#[derive(Debug)]
+struct FixedEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_smithy_types::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
     }
 }
 

@@ -10,7 +10,7 @@ use super::{context, plan_cmd};
 use crate::controls::Params;
 use crate::engine::{self, ChangeResult};
 use crate::exit::{Exit, Fatal};
-use crate::plan::Item;
+use crate::plan::{Item, Status};
 use crate::prompt::{Prompter, TerminalPrompter};
 use crate::{render, saved_plan};
 
@@ -47,11 +47,6 @@ pub async fn run(
             if sel.is_narrowed() {
                 return Err(Fatal::usage(
                     "a saved plan is applied as a whole: drop --control/--section/--level, or make a new plan with them",
-                ));
-            }
-            if *params != Params::default() {
-                return Err(Fatal::usage(
-                    "a saved plan keeps the parameters it was made with: drop --trusted-cidr, or make a new plan with it",
                 ));
             }
             let plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
@@ -130,69 +125,134 @@ pub async fn run(
         .start_run("apply", &aws.account.id, plan.benchmark.key())
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
     let interrupt = engine::Interrupt::install();
-    let progress = engine::Progress::for_terminal("applying", g.quiet);
-    let outcomes = engine::apply_changes(
-        &aws,
-        &plan.params,
-        &approved,
-        &mut writer,
-        &interrupt,
-        &progress,
-    )
-    .await
-    .and_then(|o| writer.finish(interrupt.raised()).map(|_| o));
-    progress.clear();
-    let outcomes = outcomes.map_err(|e| Fatal {
-        exit: Exit::Failed,
-        message: format!(
-            "{e}; stopped before the next change (run {})",
-            writer.run_id()
-        ),
-    })?;
-
+    let mut tally = Tally::default();
     let mut exit = base.worst(if approved.len() < pending.len() {
         Exit::Refused
     } else {
         Exit::Ok
     });
-    let (mut ok, mut bad, mut already) = (0, 0, 0);
-    println!();
-    for o in &outcomes {
-        let (tag, detail) = match &o.result {
-            ChangeResult::Verified => {
-                ok += 1;
-                (style("applied, verified").green(), String::new())
+    exit = exit.worst(
+        apply_round(
+            g,
+            &aws,
+            &plan.params,
+            &approved,
+            &mut writer,
+            &interrupt,
+            &mut tally,
+        )
+        .await?,
+    );
+
+    // Changes that waited for another control (3.2 for the trail of 3.1) are planned again
+    // now that what they need exists, shown, and asked about like the first batch.
+    let mut waiting: Vec<Item> = plan
+        .items
+        .iter()
+        .filter(|i| i.finding.status == Status::Blocked)
+        .cloned()
+        .collect();
+    for _round in 0..3 {
+        if interrupt.raised() || waiting.is_empty() {
+            break;
+        }
+        let ready: Vec<&Item> = waiting
+            .iter()
+            .filter(|i| i.finding.needs.iter().all(|n| tally.done.contains(n)))
+            .collect();
+        if ready.is_empty() {
+            break;
+        }
+        let cat = context::catalog()?;
+        let mut slugs: Vec<&str> = ready.iter().map(|i| i.control.as_str()).collect();
+        slugs.dedup();
+        let entries: Vec<&crate::catalog::Entry> =
+            slugs.iter().filter_map(|s| cat.by_slug(s)).collect();
+        println!(
+            "\n{} {} now exist; planning what waited for them: {}",
+            style("→").bold(),
+            ready
+                .iter()
+                .flat_map(|i| i.finding.needs.iter())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(", "),
+            slugs.join(", ")
+        );
+        let progress = engine::Progress::for_terminal("reading the account", g.quiet);
+        let next = engine::build_plan(
+            &aws,
+            plan.benchmark,
+            &entries,
+            &plan.regions,
+            &plan.params,
+            usize::from(g.concurrency),
+            &progress,
+        )
+        .await;
+        progress.clear();
+        let pending: Vec<&Item> = next.changes().collect();
+        if !g.quiet {
+            for i in &pending {
+                print!("{}", render::item_text(i, true));
             }
-            ChangeResult::AlreadySatisfied => {
-                already += 1;
-                (
-                    style("already satisfied").green(),
-                    " by an earlier change of this run; nothing written".to_string(),
-                )
-            }
-            ChangeResult::NotVerified(w) => {
-                bad += 1;
-                exit = exit.worst(Exit::Failed);
-                (style("applied, NOT verified").red(), format!(": {w}"))
-            }
-            ChangeResult::Failed(w) => {
-                bad += 1;
-                exit = exit.worst(Exit::Failed);
-                (style("failed").red().bold(), format!(": {w}"))
-            }
-            ChangeResult::NotStarted => {
-                bad += 1;
-                exit = exit.worst(Exit::Failed);
-                (style("not started (interrupted)").yellow(), String::new())
-            }
-            ChangeResult::Stale(w) => {
-                bad += 1;
+        }
+        waiting = next
+            .items
+            .iter()
+            .filter(|i| i.finding.status == Status::Blocked)
+            .cloned()
+            .collect();
+        if pending.is_empty() {
+            continue;
+        }
+        let approved = match approve(&pending, prompter.as_mut(), flags, &aws.account.id) {
+            Ok(a) => a,
+            Err(e) if e.exit == Exit::Refused => {
+                println!("Declined; the changes above were not made.");
                 exit = exit.worst(Exit::Refused);
-                (style("refused (stale)").red(), format!(": {w}"))
+                break;
             }
+            Err(e) => return Err(e),
         };
-        println!("  {tag} {}{detail}", o.label);
+        if approved.len() < pending.len() {
+            exit = exit.worst(Exit::Refused);
+        }
+        exit = exit.worst(
+            apply_round(
+                g,
+                &aws,
+                &plan.params,
+                &approved,
+                &mut writer,
+                &interrupt,
+                &mut tally,
+            )
+            .await?,
+        );
     }
+    writer.finish(interrupt.raised()).map_err(|e| Fatal {
+        exit: Exit::Failed,
+        message: format!("{e} (run {})", writer.run_id()),
+    })?;
+    for i in waiting
+        .iter()
+        .filter(|i| i.finding.status == Status::Blocked)
+    {
+        println!(
+            "  {} {} {} [{}]: waits for {}, which this run did not apply",
+            style("not planned").yellow(),
+            i.id,
+            i.control,
+            i.where_(),
+            i.finding.needs.join(", ")
+        );
+    }
+    let Tally {
+        ok, bad, already, ..
+    } = tally;
     println!(
         "\nApplied {ok} change{}{}{}. Run {} is journaled; undo it with `cis-fix undo {}`.",
         if ok == 1 { "" } else { "s" },
@@ -209,6 +269,85 @@ pub async fn run(
         writer.run_id(),
         writer.run_id()
     );
+    Ok(exit)
+}
+
+/// What the rounds of one apply did, for the summary and for planning what waited.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    bad: usize,
+    already: usize,
+    /// Controls with a change verified (or already satisfied) in this run.
+    done: std::collections::BTreeSet<String>,
+}
+
+/// Apply one approved batch and print each outcome. Journal failures stop the run.
+async fn apply_round(
+    g: &GlobalArgs,
+    aws: &crate::aws::AwsContext,
+    params: &Params,
+    approved: &[&Item],
+    writer: &mut crate::journal::RunWriter,
+    interrupt: &engine::Interrupt,
+    tally: &mut Tally,
+) -> Result<Exit, Fatal> {
+    let progress = engine::Progress::for_terminal("applying", g.quiet);
+    let outcomes = engine::apply_changes(aws, params, approved, writer, interrupt, &progress).await;
+    progress.clear();
+    let outcomes = match outcomes {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writer.finish(interrupt.raised());
+            return Err(Fatal {
+                exit: Exit::Failed,
+                message: format!(
+                    "{e}; stopped before the next change (run {})",
+                    writer.run_id()
+                ),
+            });
+        }
+    };
+    let mut exit = Exit::Ok;
+    println!();
+    for (o, item) in outcomes.iter().zip(approved) {
+        let (tag, detail) = match &o.result {
+            ChangeResult::Verified => {
+                tally.ok += 1;
+                tally.done.insert(item.control.clone());
+                (style("applied, verified").green(), String::new())
+            }
+            ChangeResult::AlreadySatisfied => {
+                tally.already += 1;
+                tally.done.insert(item.control.clone());
+                (
+                    style("already satisfied").green(),
+                    " by an earlier change of this run; nothing written".to_string(),
+                )
+            }
+            ChangeResult::NotVerified(w) => {
+                tally.bad += 1;
+                exit = exit.worst(Exit::Failed);
+                (style("applied, NOT verified").red(), format!(": {w}"))
+            }
+            ChangeResult::Failed(w) => {
+                tally.bad += 1;
+                exit = exit.worst(Exit::Failed);
+                (style("failed").red().bold(), format!(": {w}"))
+            }
+            ChangeResult::NotStarted => {
+                tally.bad += 1;
+                exit = exit.worst(Exit::Failed);
+                (style("not started (interrupted)").yellow(), String::new())
+            }
+            ChangeResult::Stale(w) => {
+                tally.bad += 1;
+                exit = exit.worst(Exit::Refused);
+                (style("refused (stale)").red(), format!(": {w}"))
+            }
+        };
+        println!("  {tag} {}{detail}", o.label);
+    }
     Ok(exit)
 }
 

@@ -117,6 +117,9 @@ pub struct SelectionArgs {
     /// CIS profile level: 1, or 2 (which includes level 1).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub level: Option<u8>,
+    /// Also select the controls the chosen ones need first (3.2 needs the trail of 3.1).
+    #[arg(long)]
+    pub with_dependencies: bool,
 }
 
 fn parse_benchmark(s: &str) -> Result<Benchmark, String> {
@@ -130,6 +133,7 @@ impl SelectionArgs {
             controls: self.controls.clone(),
             sections: self.sections.clone(),
             level: self.level,
+            with_dependencies: self.with_dependencies,
         }
     }
 
@@ -145,27 +149,63 @@ pub struct ParamArgs {
     /// (security groups), or put in place of the open range (network ACLs). Repeatable.
     #[arg(long = "trusted-cidr", value_name = "CIDR", value_parser = parse_trusted_cidr)]
     pub trusted_cidrs: Vec<String>,
+    /// SNS topic the CIS alarms notify: an ARN, or a name to create (default cis-fix-alarms).
+    #[arg(long, value_name = "ARN|NAME")]
+    pub alarm_topic: Option<String>,
+    /// Subscribe this address to the alarm topic.
+    #[arg(long, value_name = "EMAIL")]
+    pub alarm_email: Option<String>,
+    /// Set a control parameter, as in cis-fix.toml (trail_name=org-trail,
+    /// log_retention_days=90, flow_log_traffic=ALL …). Repeatable; wins over the file.
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set_arg)]
+    pub set: Vec<(String, toml::Value)>,
 }
 
 fn parse_trusted_cidr(s: &str) -> Result<String, String> {
     crate::controls::parse_cidr(s)
 }
 
+fn parse_set_arg(s: &str) -> Result<(String, toml::Value), String> {
+    crate::controls::parse_set(s)
+}
+
 impl ParamArgs {
-    /// The flags as given.
-    pub fn params(&self) -> crate::controls::Params {
-        crate::controls::Params {
-            trusted_cidrs: self.trusted_cidrs.clone(),
-        }
+    /// Whether any parameter flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.trusted_cidrs.is_empty()
+            && self.alarm_topic.is_none()
+            && self.alarm_email.is_none()
+            && self.set.is_empty()
     }
 
-    /// The flags, falling back to the settings file for what they leave unset.
-    pub fn params_with(&self, cfg: &crate::config::Config) -> crate::controls::Params {
-        let mut p = self.params();
-        if p.trusted_cidrs.is_empty() {
-            p.trusted_cidrs = cfg.trusted_cidrs.clone();
+    /// The flags as a table of parameter values (later flags win).
+    fn table(&self) -> toml::Table {
+        let mut t = toml::Table::new();
+        for (k, v) in &self.set {
+            t.insert(k.clone(), v.clone());
         }
-        p
+        if !self.trusted_cidrs.is_empty() {
+            let list = self.trusted_cidrs.iter().cloned().map(toml::Value::String);
+            t.insert("trusted_cidrs".into(), toml::Value::Array(list.collect()));
+        }
+        if let Some(v) = &self.alarm_topic {
+            t.insert("alarm_topic".into(), toml::Value::String(v.clone()));
+        }
+        if let Some(v) = &self.alarm_email {
+            t.insert("alarm_email".into(), toml::Value::String(v.clone()));
+        }
+        t
+    }
+
+    /// The flags over the settings file's parameters.
+    pub fn params_with(
+        &self,
+        cfg: &crate::config::Config,
+    ) -> Result<crate::controls::Params, crate::exit::Fatal> {
+        cfg.params
+            .clone()
+            .overlay(&self.table())
+            .map_err(|e| crate::exit::Fatal::usage(format!("invalid parameter: {e}")))
     }
 }
 

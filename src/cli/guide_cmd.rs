@@ -167,7 +167,8 @@ fn offer_to_save(params: &Params, initial: &Params) -> Result<(), Fatal> {
     if let Some(n) = existing.max_rps {
         text.push_str(&format!("max_rps = {n}\n"));
     }
-    text.push_str(&format!("trusted_cidrs = {:?}\n", params.trusted_cidrs));
+    // Every parameter, not just the adjusted one: the file replaces the old one.
+    text.push_str(&toml::to_string(params).unwrap_or_default());
     println!("\nThe parameters you adjusted can be saved to {DEFAULT_FILE} so plan and apply reuse them:\n\n{text}");
     let save = Confirm::new()
         .with_prompt(format!("Write {DEFAULT_FILE}?"))

@@ -100,7 +100,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             plan_cmd::run(
                 g,
                 selection,
-                &params.params_with(&cfg),
+                &params.params_with(&cfg)?,
                 out.as_deref(),
                 view,
             )
@@ -121,9 +121,14 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             };
             // A saved plan carries its own parameters; only flags given now can conflict.
             let params = if plan_file.is_some() {
-                params.params()
+                if !params.is_empty() {
+                    return Err(Fatal::usage(
+                        "a saved plan keeps the parameters it was made with: drop --set/--trusted-cidr/--alarm-*, or make a new plan with them",
+                    ));
+                }
+                crate::controls::Params::default()
             } else {
-                params.params_with(&cfg)
+                params.params_with(&cfg)?
             };
             apply_cmd::run(g, plan_file.as_deref(), selection, &params, flags).await
         }
@@ -135,7 +140,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
         } => undo_cmd::run(g, run_id.as_deref(), changes, *yes, *force).await,
         Command::History { run_id, json } => history_cmd::run(g, run_id.as_deref(), *json),
         Command::Guide { selection, params } => {
-            guide_cmd::run(g, selection, &params.params_with(&cfg)).await
+            guide_cmd::run(g, selection, &params.params_with(&cfg)?).await
         }
         Command::IamPolicy { selection, purpose } => iam_policy_cmd::run(selection, *purpose),
         Command::Completions { shell } => completions_cmd::run(shell),

@@ -72,7 +72,7 @@ pub async fn run(
     let c = plan.counts();
     Ok(if c.error > 0 {
         Exit::Failed
-    } else if view.detailed_exitcode && c.change > 0 {
+    } else if view.detailed_exitcode && (c.change > 0 || c.blocked > 0) {
         Exit::Pending
     } else {
         Exit::Ok

@@ -1,6 +1,7 @@
 //! Controls: one file per control (or per tight family), each a struct with a read-only
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
+mod caller;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
@@ -17,6 +18,7 @@ mod root_no_access_keys;
 mod root_usage;
 mod security_group_rules;
 mod sg_open_ingress;
+mod trails;
 mod vpc_peering_least_access;
 
 use async_trait::async_trait;
@@ -25,10 +27,12 @@ use serde_json::Value;
 use crate::aws::{AwsContext, AwsError};
 use crate::plan::Finding;
 
+pub use caller::{caller, parse_caller_arn, Caller};
 pub use credential_report::CredentialReport;
-pub use params::{parse_cidr, Params};
+pub use params::{parse_cidr, parse_set, Contact, FlowLogDestination, Params};
 pub use password_policy::PasswordPolicyDoc;
 pub use reads::Reads;
+pub use trails::{cis_trail, trails, TrailInfo};
 
 /// The region a regional control was called for. The engine always passes one; `None` is a
 /// bug, reported rather than panicking.

@@ -1,6 +1,7 @@
 //! Reads shared between controls within one phase (planning, or one re-read during apply),
 //! so that e.g. the password policy or the credential report is fetched once.
 
+use std::any::Any;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -49,6 +50,8 @@ pub struct Reads {
     network_acls: RegionMemo<Vec<ec2::NetworkAcl>>,
     route_tables: RegionMemo<Vec<ec2::RouteTable>>,
     instances: RegionMemo<Vec<ec2::Instance>>,
+    /// Reads a control module keeps for itself (see [`Reads::shared`]), by key.
+    shared: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
 }
 
 /// Collect every page of an EC2 describe call into one list.
@@ -79,11 +82,39 @@ impl Default for Reads {
             network_acls: RegionMemo::new(),
             route_tables: RegionMemo::new(),
             instances: RegionMemo::new(),
+            shared: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl Reads {
+    /// A read memoised under `key` for this phase: the first caller runs `f`, every other
+    /// caller (any control, any task) gets its result. Keys name the service, the call and
+    /// the region, e.g. `"cloudtrail:trails"` or `"s3:bucket-policy:NAME"`; one key always
+    /// holds one type.
+    pub async fn shared<T, F, Fut>(&self, key: &str, f: F) -> Result<T, AwsError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let cell: Arc<Cell<T>> = {
+            let mut m = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let any = m
+                .entry(key.to_string())
+                .or_insert_with(|| Arc::new(Cell::<T>::new()) as Arc<dyn Any + Send + Sync>)
+                .clone();
+            any.downcast::<Cell<T>>().map_err(|_| {
+                AwsError::new(
+                    crate::aws::ErrorKind::Service,
+                    "internal",
+                    format!("internal: shared read {key} used with two types"),
+                )
+            })?
+        };
+        cell.get_or_init(f).await.clone()
+    }
+
     /// The account password policy; `None` when the account has none.
     pub async fn password_policy(
         &self,

@@ -18,6 +18,7 @@ fn marker(item: &Item) -> console::StyledObject<&'static str> {
         (Status::Skipped, _) => style("·").dim(),
         (Status::Error, _) => style("x").red().bold(),
         (Status::NotImplemented, _) => style("-").dim(),
+        (Status::Blocked, _) => style("…").yellow().bold(),
     }
 }
 
@@ -127,6 +128,17 @@ pub fn item_text(item: &Item, detail: bool) -> String {
             );
         }
     }
+    if f.status == Status::Blocked {
+        let _ = writeln!(
+            s,
+            "      {}",
+            style(format!(
+                "waits for: {} (select it too, or pass --with-dependencies; apply plans this again once it is done)",
+                f.needs.join(", ")
+            ))
+            .yellow()
+        );
+    }
     for n in &f.notes {
         let _ = writeln!(s, "      note: {n}");
     }
@@ -142,6 +154,9 @@ pub fn summary_line(plan: &Plan) -> String {
         format!("{} to change", c.change),
         format!("{} compliant", c.compliant),
     ];
+    if c.blocked > 0 {
+        parts.push(format!("{} waiting for another change", c.blocked));
+    }
     if c.manual > 0 {
         parts.push(format!("{} need manual action", c.manual));
     }

@@ -173,7 +173,10 @@ async fn settings_file_is_read_validated_and_overridden_by_flags() {
         .assert_one_line_error(1, "line 1: invalid type");
     std::fs::write(&cfg, "trusted_cidr = [\"10.0.0.0/8\"]\n").unwrap();
     acct.run(&["apply", "--config", c, "-c", "1.7", "--yes"])
-        .assert_one_line_error(1, "unknown field `trusted_cidr`");
+        .assert_one_line_error(
+            1,
+            "unknown parameter 'trusted_cidr' (did you mean trusted_cidrs?)",
+        );
     acct.run(&["plan", "--config", "/nonexistent/cis-fix.toml"])
         .assert_one_line_error(1, "cannot read it");
     assert!(acct.password_policy().await.is_none(), "nothing changed");
