@@ -168,7 +168,11 @@ fn offer_to_save(params: &Params, initial: &Params) -> Result<(), Fatal> {
         text.push_str(&format!("max_rps = {n}\n"));
     }
     // Every parameter, not just the adjusted one: the file replaces the old one.
-    text.push_str(&toml::to_string(params).unwrap_or_default());
+    let settings = Params {
+        benchmark: None,
+        ..params.clone()
+    };
+    text.push_str(&toml::to_string(&settings).unwrap_or_default());
     println!("\nThe parameters you adjusted can be saved to {DEFAULT_FILE} so plan and apply reuse them:\n\n{text}");
     let save = Confirm::new()
         .with_prompt(format!("Write {DEFAULT_FILE}?"))

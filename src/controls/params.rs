@@ -97,6 +97,11 @@ pub struct Params {
     /// Name of the support role cis-fix creates (default `cis-fix-support`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_role_name: Option<String>,
+
+    /// The benchmark the plan was made for (`--benchmark`, set by the planner, not a
+    /// setting): Security Hub subscribes that version's CIS standard.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benchmark: Option<crate::catalog::Benchmark>,
 }
 
 /// Every parameter key, for `--set`, `cis-fix.toml` and error messages.
@@ -149,6 +154,10 @@ impl Params {
         if let Some(k) = table.keys().find(|k| !KEYS.contains(&k.as_str())) {
             return Err(unknown_key(k));
         }
+        Params::from_checked_table(table)
+    }
+
+    fn from_checked_table(table: toml::Table) -> Result<Params, String> {
         let p: Params = toml::Value::Table(table)
             .try_into()
             .map_err(|e: toml::de::Error| e.message().trim().replace('\n', " "))?;
@@ -210,11 +219,14 @@ impl Params {
 
     /// Override `self` with every value `over` sets.
     pub fn overlay(mut self, over: &toml::Table) -> Result<Params, String> {
+        if let Some(k) = over.keys().find(|k| !KEYS.contains(&k.as_str())) {
+            return Err(unknown_key(k));
+        }
         let mut table = toml::Table::try_from(&self).map_err(|e| e.to_string())?;
         for (k, v) in over {
             table.insert(k.clone(), v.clone());
         }
-        self = Params::from_table(table)?;
+        self = Params::from_checked_table(table)?;
         Ok(self)
     }
 
@@ -274,6 +286,11 @@ impl Params {
             .clone()
             .unwrap_or_else(|| "cis-fix-alarms".into())
     }
+    /// The benchmark version of this run (5.0 when not set).
+    pub fn benchmark(&self) -> crate::catalog::Benchmark {
+        self.benchmark.unwrap_or_default()
+    }
+
     pub fn support_role_name(&self) -> String {
         self.support_role_name
             .clone()

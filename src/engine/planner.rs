@@ -30,6 +30,10 @@ pub async fn build_plan(
 ) -> Plan {
     let calls_before = aws.call_log().count();
     let reads = Reads::default();
+    let params = &Params {
+        benchmark: Some(benchmark),
+        ..params.clone()
+    };
     let cx = Cx {
         aws,
         reads: &reads,
