@@ -676,4 +676,40 @@ mod tests {
         v.sort_by(|a, b| id_order(a, b));
         assert_eq!(v, ["1.2", "1.10", "1.21", "2.1.1"]);
     }
+
+    #[test]
+    fn with_dependencies_adds_what_the_chosen_controls_need() {
+        let c = cat();
+        let ids = |with_dependencies: bool, controls: &[&str]| -> Vec<String> {
+            c.resolve(&Selection {
+                benchmark: Benchmark::V5_0,
+                controls: controls.iter().map(|s| s.to_string()).collect(),
+                with_dependencies,
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.id_in(Benchmark::V5_0).unwrap().to_string())
+            .collect()
+        };
+        assert_eq!(ids(false, &["3.2"]), ["3.2"]);
+        // The dependency comes first: the plan and apply follow catalog order.
+        assert_eq!(ids(true, &["3.2"]), ["3.1", "3.2"]);
+        assert_eq!(ids(true, &["4.3", "3.8"]), ["3.1", "3.8", "4.3"]);
+        assert_eq!(ids(true, &["5.1.1"]), ["5.1.1"]);
+    }
+
+    #[test]
+    fn dependencies_name_controls_that_exist() {
+        for e in &cat().entries {
+            for d in &e.depends_on {
+                assert!(
+                    cat().by_slug(d).is_some(),
+                    "{}: unknown dependency {d}",
+                    e.slug
+                );
+                assert_ne!(d, &e.slug);
+            }
+        }
+    }
 }

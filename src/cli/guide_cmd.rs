@@ -125,25 +125,142 @@ async fn account_alias(aws: &AwsContext) -> Option<String> {
         .and_then(|o| o.account_aliases().first().cloned())
 }
 
-fn adjust(params: &mut Params) -> Result<(), Fatal> {
-    let current = params.trusted_cidrs.join(", ");
-    let typed: String = Input::new()
-        .with_prompt("Trusted CIDR ranges that keep admin access (comma-separated, empty for none)")
-        .with_initial_text(current)
+/// The parameters that shape `slug`'s plan, most relevant first.
+fn relevant_params(slug: &str) -> &'static [&'static str] {
+    match slug {
+        "cifs-restricted"
+        | "nacl-no-admin-ports-ingress"
+        | "sg-no-admin-ports-ipv4"
+        | "sg-no-admin-ports-ipv6" => &["trusted_cidrs"],
+        "cloudtrail-multi-region" => &[
+            "trail_name",
+            "trail_region",
+            "trail_bucket",
+            "trail_log_group",
+            "log_retention_days",
+        ],
+        "cloudtrail-bucket-access-logging" => &["access_log_bucket"],
+        "cloudtrail-kms-encryption" => &["kms_key_alias"],
+        "config-all-regions" => &["config_bucket"],
+        "vpc-flow-logs" => &[
+            "flow_log_traffic",
+            "flow_log_destination",
+            "flow_log_bucket",
+            "log_retention_days",
+        ],
+        "security-contact" => &["security_contact"],
+        "iam-user-mfa" => &["mfa_group", "include_caller"],
+        "support-role" => &["support_role_name", "support_role_trust"],
+        "unused-credentials-disabled"
+        | "no-full-admin-policies"
+        | "cloudshell-full-access-restricted" => &["include_caller"],
+        s if s.starts_with("metric-filter-") => &["alarm_topic", "alarm_email"],
+        _ => controls::PARAM_KEYS,
+    }
+}
+
+fn read_line(prompt: &str, initial: &str) -> Result<String, Fatal> {
+    Input::new()
+        .with_prompt(prompt)
+        .with_initial_text(initial)
         .allow_empty(true)
         .interact_text_on(&console::Term::stderr())
-        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
-    let mut out = Vec::new();
-    for part in typed.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        match parse_cidr(part) {
-            Ok(c) => out.push(c),
-            Err(e) => {
-                println!("  {} {e}; parameters unchanged", style("!").red());
-                return Ok(());
+        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))
+}
+
+/// Ask for one parameter of this control (straight away when it has only one) and apply it
+/// to `params`; a bad value is reported and changes nothing.
+fn adjust(slug: &str, params: &mut Params) -> Result<(), Fatal> {
+    let keys = relevant_params(slug);
+    let key = if keys.len() == 1 {
+        keys[0]
+    } else {
+        let pick = Select::new()
+            .with_prompt("Which parameter?")
+            .items(keys)
+            .default(0)
+            .interact_on_opt(&console::Term::stderr())
+            .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+        match pick {
+            Some(n) => keys[n],
+            None => return Ok(()),
+        }
+    };
+    let value: Result<toml::Value, String> = match key {
+        "trusted_cidrs" => {
+            let typed = read_line(
+                "Trusted CIDR ranges that keep admin access (comma-separated, empty for none)",
+                &params.trusted_cidrs.join(", "),
+            )?;
+            typed
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.is_empty())
+                .map(|p| parse_cidr(p).map(toml::Value::String))
+                .collect::<Result<Vec<_>, _>>()
+                .map(toml::Value::Array)
+        }
+        "security_contact" => {
+            let c = params.security_contact.clone().unwrap_or_default();
+            let mut t = toml::Table::new();
+            for (field, now) in [
+                ("name", c.name),
+                ("title", c.title),
+                ("email", c.email),
+                ("phone", c.phone),
+            ] {
+                let typed = read_line(&format!("Security contact {field}"), &now)?;
+                t.insert(field.into(), toml::Value::String(typed.trim().to_string()));
+            }
+            Ok(toml::Value::Table(t))
+        }
+        "include_caller" => Ok(toml::Value::Boolean(
+            Confirm::new()
+                .with_prompt(
+                    "Let changes include the principal running cis-fix (it may lock you out)?",
+                )
+                .default(params.include_caller)
+                .interact_on(&console::Term::stderr())
+                .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?,
+        )),
+        _ => {
+            let now = toml::Table::try_from(&*params)
+                .ok()
+                .and_then(|t| t.get(key).cloned())
+                .map(|v| match v {
+                    toml::Value::String(s) => s,
+                    other => other.to_string(),
+                })
+                .unwrap_or_default();
+            let typed = read_line(&format!("{key} (empty for the default)"), &now)?;
+            if typed.trim().is_empty() {
+                let mut t = toml::Table::try_from(&*params).unwrap_or_default();
+                t.remove(key);
+                t.remove("benchmark");
+                match Params::from_table(t) {
+                    Ok(p) => {
+                        *params = Params {
+                            benchmark: params.benchmark,
+                            ..p
+                        };
+                        return Ok(());
+                    }
+                    Err(e) => Err(e),
+                }
+            } else {
+                controls::parse_set(&format!("{key}={}", typed.trim())).map(|(_, v)| v)
             }
         }
+    };
+    let result = value.and_then(|v| {
+        let mut over = toml::Table::new();
+        over.insert(key.to_string(), v);
+        params.clone().overlay(&over)
+    });
+    match result {
+        Ok(p) => *params = p,
+        Err(e) => println!("  {} {e}; parameters unchanged", style("!").red()),
     }
-    params.trusted_cidrs = out;
     Ok(())
 }
 
@@ -306,7 +423,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                 let manual = plan.items.iter().any(|i| {
                     matches!(
                         i.finding.status,
-                        Status::Manual | Status::Error | Status::Unknown
+                        Status::Manual | Status::Error | Status::Unknown | Status::Blocked
                     )
                 });
                 if manual {
@@ -344,7 +461,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                 Choice::Explain => explain(b, e, &plan),
                 Choice::Adjust => {
                     // Only new parameters warrant reading the account again.
-                    adjust(&mut params)?;
+                    adjust(&e.slug, &mut params)?;
                     plan = engine::build_plan(
                         &aws,
                         b,

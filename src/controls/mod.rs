@@ -29,7 +29,7 @@ use crate::plan::Finding;
 
 pub use caller::{caller, parse_caller_arn, Caller};
 pub use credential_report::CredentialReport;
-pub use params::{parse_cidr, parse_set, Contact, FlowLogDestination, Params};
+pub use params::{parse_cidr, parse_set, Contact, FlowLogDestination, Params, KEYS as PARAM_KEYS};
 pub use password_policy::PasswordPolicyDoc;
 pub use reads::Reads;
 pub use trails::{cis_trail, trails, TrailInfo};
