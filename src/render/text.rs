@@ -148,6 +148,22 @@ pub fn item_text(item: &Item, detail: bool) -> String {
     s
 }
 
+/// The parameters a plan was made with, as `key=value` pairs (the benchmark is in the header).
+pub fn params_line(params: &crate::controls::Params) -> String {
+    let shown = crate::controls::Params {
+        benchmark: None,
+        ..params.clone()
+    };
+    let Ok(table) = toml::Table::try_from(&shown) else {
+        return String::new();
+    };
+    table
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 pub fn summary_line(plan: &Plan) -> String {
     let c = plan.counts();
     let mut parts = vec![
@@ -193,6 +209,10 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
         plan.benchmark,
         regions
     );
+    let settings = params_line(&plan.params);
+    if !settings.is_empty() {
+        let _ = writeln!(s, "  parameters: {settings}\n");
+    }
     let mut not_covered = Vec::new();
     let mut shown_compliant: Vec<&str> = Vec::new();
     for item in &plan.items {
@@ -246,4 +266,25 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
         plan.api_calls
     );
     s
+}
+
+#[cfg(test)]
+mod params_tests {
+    use super::params_line;
+    use crate::controls::Params;
+
+    #[test]
+    fn shows_the_parameters_set_but_not_the_benchmark() {
+        let p = Params {
+            alarm_email: Some("sec@example.com".into()),
+            log_retention_days: Some(90),
+            benchmark: Some(crate::catalog::Benchmark::V5_0),
+            ..Default::default()
+        };
+        assert_eq!(
+            params_line(&p),
+            "alarm_email=\"sec@example.com\", log_retention_days=90"
+        );
+        assert_eq!(params_line(&Params::default()), "");
+    }
 }
