@@ -108,6 +108,15 @@ pub struct PolicyUse {
 }
 
 async fn policy_use(cx: &Cx<'_>, arn: &str) -> Result<PolicyUse, AwsError> {
+    // Existence from GetPolicy: the emulator lists no entities, rather than NoSuchEntity, for
+    // a policy that does not exist.
+    if let Err(e) = cx.aws.iam().get_policy().policy_arn(arn).send().await {
+        let e = AwsError::from_sdk("iam:GetPolicy", e);
+        if e.is_code("NoSuchEntity") {
+            return Ok(PolicyUse::default());
+        }
+        return Err(e);
+    }
     let mut out = PolicyUse {
         exists: true,
         ..PolicyUse::default()
@@ -303,6 +312,7 @@ impl Control for IamUserMfa {
             "iam:ListMFADevices",
             "iam:ListAttachedUserPolicies",
             "iam:ListGroupsForUser",
+            "iam:GetPolicy",
             LIST_ENTITIES,
         ]
     }
@@ -310,7 +320,6 @@ impl Control for IamUserMfa {
         &[
             CREATE_POLICY,
             DELETE_POLICY,
-            "iam:GetPolicy",
             ATTACH_USER,
             DETACH_USER,
             CREATE_GROUP,

@@ -46,7 +46,14 @@ pub fn key_finding(
         return Finding::compliant(target, "inactive", before);
     }
     let Some(why) = unused_reason(now, threshold, k.created, last.date) else {
-        return Finding::compliant(target, format!("in use: {}", describe_use(last)), before);
+        let summary = match (last.date, k.created) {
+            (None, Some(c)) => format!(
+                "never used; issued {} days ago (unused counts from {threshold} days)",
+                (now - c).whole_days()
+            ),
+            _ => format!("in use: {}", describe_use(last)),
+        };
+        return Finding::compliant(target, summary, before);
     };
     if guarded {
         return ak::skipped(target, format!("{why}; {}", caller_note(user)), before);
