@@ -36,12 +36,19 @@ pub fn user_finding(user: &str, attached: &[(String, String)], inline: &[String]
         format!("Only then remove them from the user: aws iam detach-user-policy / delete-user-policy --user-name {user} ..."),
     ];
     let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
-    Finding::manual(
+    let f = Finding::manual(
         target,
         format!("policies on the user itself ({})", parts.join("; ")),
         before,
         &steps,
-    )
+    );
+    if names.contains(&super::iam_user_mfa::POLICY_NAME) {
+        return f.with_note(format!(
+            "{} was attached by cis-fix for CIS 1.9; to give it through a group instead, undo that change and apply iam-user-mfa again with --set mfa_group=NAME.",
+            super::iam_user_mfa::POLICY_NAME
+        ));
+    }
+    f
 }
 
 #[async_trait]
@@ -100,5 +107,7 @@ mod tests {
         assert!(f.summary.contains("inline: s3-extra"), "{}", f.summary);
         assert_eq!(f.manual_steps.len(), 4);
         assert_eq!(user_finding("alice", &[], &[]).status, Status::Compliant);
+        let f = user_finding("carl", &[("cis-fix-force-mfa".into(), "arn".into())], &[]);
+        assert!(f.notes[0].contains("mfa_group"), "{:?}", f.notes);
     }
 }
