@@ -577,3 +577,100 @@ async fn key_age_and_user_policies_are_reported() {
         "compliant"
     );
 }
+
+/// A GetAccessKeyLastUsed answer for `user` with a last use `days` ago.
+fn key_used_days_ago(user: &str, days: i64) -> &'static str {
+    let when = time::OffsetDateTime::now_utc() - time::Duration::days(days);
+    let when = when
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    Box::leak(
+        format!(
+            "<GetAccessKeyLastUsedResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetAccessKeyLastUsedResult><UserName>{user}</UserName><AccessKeyLastUsed><LastUsedDate>{when}</LastUsedDate><ServiceName>ec2</ServiceName><Region>eu-west-1</Region></AccessKeyLastUsed></GetAccessKeyLastUsedResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetAccessKeyLastUsedResponse>"
+        )
+        .into_boxed_str(),
+    )
+}
+
+#[tokio::test]
+async fn benchmark_1_2_counts_90_days_unused_not_45() {
+    let acct = TestAccount::new().await;
+    acct.iam()
+        .create_user()
+        .user_name("ivan")
+        .send()
+        .await
+        .unwrap();
+    let (key, _) = key_for(&acct, "ivan").await;
+    let target = format!("access key {key} of user ivan");
+    let proxy = proxy::start(&endpoint());
+    proxy.inject(FaultRule::new(
+        "GetAccessKeyLastUsed",
+        None,
+        Fault::FakeOk(key_used_days_ago("ivan", 60)),
+        None,
+    ));
+    let v5 = acct.run_via(
+        &proxy.url,
+        &["plan", "--control", UNUSED, "--format", "json"],
+    );
+    let (st, summary) = item(&plan_json(&v5), UNUSED, &target).unwrap();
+    assert_eq!(st, "change", "60 days unused fails 5.0's 45 days");
+    assert!(summary.contains("last used 60 days ago"), "{summary}");
+    // CIS 1.2.0 numbers it 1.3 and allows 90 days.
+    let v12 = acct.run_via(
+        &proxy.url,
+        &[
+            "plan",
+            "--benchmark",
+            "1.2",
+            "--control",
+            "1.3",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(v12.code, 0, "{}", v12.stderr);
+    let (st, summary) = item(&plan_json(&v12), UNUSED, &target).unwrap();
+    assert_eq!(st, "compliant", "{summary}");
+}
+
+#[tokio::test]
+async fn the_five_controls_read_each_user_once_per_plan() {
+    let acct = TestAccount::new().await;
+    console_user(&acct, "judy").await;
+    key_for(&acct, "judy").await;
+    acct.iam()
+        .create_user()
+        .user_name("kim")
+        .send()
+        .await
+        .unwrap();
+    key_for(&acct, "kim").await;
+    let proxy = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &proxy.url,
+        &[
+            "plan",
+            "--control",
+            "1.9",
+            "--control",
+            "1.11",
+            "--control",
+            "1.12",
+            "--control",
+            "1.13",
+            "--control",
+            "1.14",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let me = acct.creds.access_key_id();
+    assert_eq!(proxy.count(me, "ListUsers"), 1);
+    assert_eq!(proxy.count(me, "ListAccessKeys"), 2, "one per user");
+    assert_eq!(proxy.count(me, "GetAccessKeyLastUsed"), 2, "one per key");
+    assert_eq!(proxy.count(me, "GetLoginProfile"), 2, "one per user");
+    assert_eq!(proxy.count(me, "GetCredentialReport"), 1);
+}
