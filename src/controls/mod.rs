@@ -1,12 +1,17 @@
 //! Controls: one file per control (or per tight family), each a struct with a read-only
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
+mod access_key_rotation;
+mod access_keys;
 mod caller;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
+mod iam_permissions_via_groups;
+mod iam_user_mfa;
 mod nacl_no_admin_ports;
+mod one_active_access_key;
 mod params;
 mod password_min_length;
 mod password_policy;
@@ -19,6 +24,7 @@ mod root_usage;
 mod security_group_rules;
 mod sg_open_ingress;
 mod trails;
+mod unused_credentials;
 mod vpc_peering_least_access;
 
 use async_trait::async_trait;
@@ -131,6 +137,11 @@ static REGISTRY: &[&dyn Control] = &[
     &root_mfa::RootMfa,
     &root_hardware_mfa::RootHardwareMfa,
     &root_usage::RootUsage,
+    &iam_user_mfa::IamUserMfa,
+    &unused_credentials::UnusedCredentials,
+    &one_active_access_key::OneActiveAccessKey,
+    &access_key_rotation::AccessKeyRotation,
+    &iam_permissions_via_groups::IamPermissionsViaGroups,
     &password_min_length::PasswordMinLength,
     &password_reuse_prevention::PasswordReusePrevention,
     &ebs_default_encryption::EbsDefaultEncryption,
