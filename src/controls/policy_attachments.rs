@@ -225,9 +225,11 @@ pub async fn local_policies(cx: &Cx<'_>) -> Result<Vec<(Watched, Option<Value>)>
             while let Some(p) = pages.next().await {
                 let p = p.map_err(aws_err("iam:GetAccountAuthorizationDetails"))?;
                 for d in p.policies() {
-                    let (Some(arn), Some(name)) = (d.arn(), d.policy_name()) else {
-                        continue;
-                    };
+                    let Some(arn) = d.arn() else { continue };
+                    // moto leaves PolicyName out of this answer: the ARN ends with it.
+                    let name = d
+                        .policy_name()
+                        .unwrap_or_else(|| arn.rsplit('/').next().unwrap_or(arn));
                     let doc = d
                         .policy_version_list()
                         .iter()

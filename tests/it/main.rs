@@ -11,6 +11,7 @@ mod faults;
 mod guide;
 mod harness;
 mod idempotency;
+mod identity_account;
 mod imds;
 mod nacl;
 mod password_policy;
