@@ -10,6 +10,8 @@
 //! The lock-out guard: never detach from the principal running cis-fix, the groups it
 //! belongs to or the role it assumed, unless `include_caller` is set.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_iam::types::EntityType;
 use serde_json::{json, Value};
 
@@ -64,10 +66,22 @@ pub fn target(policy_name: &str, p: &Principal) -> String {
 
 /// Every user, group and role of the account, sorted. Read once per phase.
 pub async fn principals(cx: &Cx<'_>) -> Result<Vec<Principal>, AwsError> {
+    Ok(principals_and_trust(cx).await?.0)
+}
+
+/// Who may assume each role (its trust policy's principals), by role name.
+pub async fn role_trust(cx: &Cx<'_>) -> Result<BTreeMap<String, Vec<String>>, AwsError> {
+    Ok(principals_and_trust(cx).await?.1)
+}
+
+type PrincipalsAndTrust = (Vec<Principal>, BTreeMap<String, Vec<String>>);
+
+async fn principals_and_trust(cx: &Cx<'_>) -> Result<PrincipalsAndTrust, AwsError> {
     cx.reads
         .shared("iam:principals", || async {
             let iam = cx.aws.iam();
             let mut out = Vec::new();
+            let mut trust = BTreeMap::new();
             let mut pages = iam.list_users().into_paginator().send();
             while let Some(p) = pages.next().await {
                 let p = p.map_err(aws_err("iam:ListUsers"))?;
@@ -87,6 +101,11 @@ pub async fn principals(cx: &Cx<'_>) -> Result<Vec<Principal>, AwsError> {
             let mut pages = iam.list_roles().into_paginator().send();
             while let Some(p) = pages.next().await {
                 let p = p.map_err(aws_err("iam:ListRoles"))?;
+                for r in p.roles() {
+                    if let Some(doc) = r.assume_role_policy_document().and_then(decode_document) {
+                        trust.insert(r.role_name().to_string(), trust_principals(&doc));
+                    }
+                }
                 // Service-linked roles take no customer attachments.
                 out.extend(
                     p.roles()
@@ -100,9 +119,42 @@ pub async fn principals(cx: &Cx<'_>) -> Result<Vec<Principal>, AwsError> {
             }
             out.sort();
             out.dedup();
-            Ok(out)
+            Ok((out, trust))
         })
         .await
+}
+
+/// The principals a trust policy lets assume the role ("*" as is), sorted.
+pub fn trust_principals(doc: &Value) -> Vec<String> {
+    let stmts: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(o @ Value::Object(_)) => vec![o],
+        _ => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for s in stmts {
+        if s.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        match s.get("Principal") {
+            Some(Value::String(p)) => out.push(p.clone()),
+            Some(Value::Object(m)) => {
+                for v in m.values() {
+                    match v {
+                        Value::String(p) => out.push(p.clone()),
+                        Value::Array(a) => {
+                            out.extend(a.iter().filter_map(Value::as_str).map(str::to_string))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// Who `policy_arn` is attached to, sorted; `None` when the policy does not exist.
@@ -444,6 +496,11 @@ pub async fn plan_pairs(
                     format!("group {} (members: {})", p.name, members.join(", "))
                 };
             }
+            if p.kind == PrincipalKind::Role {
+                if let Some(who) = role_trust(cx).await?.get(&p.name).filter(|w| !w.is_empty()) {
+                    affected = format!("role {} (assumable by {})", p.name, who.join(", "));
+                }
+            }
             if guards_caller(&me, p) && !cx.params.include_caller {
                 out.push(Finding {
                     status: Status::Skipped,
@@ -631,6 +688,21 @@ mod tests {
         let plain = r#"{"Statement":{"Effect":"Allow","Action":"*","Resource":"*"}}"#;
         assert!(allows_full_admin(&decode_document(plain).unwrap()));
         assert!(decode_document("%7Bnot json").is_none());
+    }
+
+    #[test]
+    fn trust_principals_of_a_role() {
+        let doc = json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com", "AWS": ["arn:aws:iam::1:root"]}, "Action": "sts:AssumeRole"},
+            {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}
+        ]});
+        assert_eq!(
+            trust_principals(&doc),
+            vec![
+                "arn:aws:iam::1:root".to_string(),
+                "ec2.amazonaws.com".to_string()
+            ]
+        );
     }
 
     #[test]

@@ -68,10 +68,11 @@ impl Control for SupportRole {
         Kind::Fix
     }
     fn read_actions(&self) -> &'static [&'static str] {
-        &["iam:ListEntitiesForPolicy", "iam:ListRoleTags"]
+        &["iam:ListEntitiesForPolicy"]
     }
     fn write_actions(&self) -> &'static [&'static str] {
         &[
+            "iam:ListRoleTags",
             "iam:CreateRole",
             "iam:TagRole",
             "iam:AttachRolePolicy",

@@ -180,6 +180,19 @@ async fn full_admin_attachments_are_detached_and_undo_reattaches() {
         group["notes"].to_string().contains("break-glass"),
         "{group}"
     );
+    let app = doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == "FullAdmin attached to role app")
+        .unwrap();
+    assert!(
+        app["summary"]
+            .as_str()
+            .unwrap()
+            .contains("assumable by ec2.amazonaws.com"),
+        "{app}"
+    );
     // A policy without "*:*" is no target.
     assert!(!plan.stdout.contains("ReadObjects"), "{}", plan.stdout);
 
