@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_iam::types::EntityType;
 use serde_json::{json, Value};
 
 use super::{caller, Caller, Cx};
@@ -204,28 +203,18 @@ pub async fn entities_for_policy(
         .await
 }
 
-/// Roles `policy_arn` is attached to (`ListEntitiesForPolicy` with a role filter).
-pub async fn roles_with_policy(cx: &Cx<'_>, policy_arn: &str) -> Result<Vec<String>, AwsError> {
-    let mut out = Vec::new();
-    let mut pages = cx
-        .aws
-        .iam()
-        .list_entities_for_policy()
-        .policy_arn(policy_arn)
-        .entity_filter(EntityType::Role)
-        .into_paginator()
-        .send();
-    while let Some(p) = pages.next().await {
-        let p = p.map_err(aws_err("iam:ListEntitiesForPolicy"))?;
-        out.extend(
-            p.policy_roles()
-                .iter()
-                .filter_map(|r| r.role_name().map(str::to_string)),
-        );
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
+/// Roles `policy_arn` is attached to (from the shared entities read); `None` when the policy
+/// does not exist.
+pub async fn roles_with_policy(
+    cx: &Cx<'_>,
+    policy_arn: &str,
+) -> Result<Option<Vec<String>>, AwsError> {
+    Ok(entities_for_policy(cx, policy_arn).await?.map(|all| {
+        all.into_iter()
+            .filter(|p| p.kind == PrincipalKind::Role)
+            .map(|p| p.name)
+            .collect()
+    }))
 }
 
 /// The default version's document of a managed policy; `None` when it does not exist.
@@ -271,7 +260,7 @@ pub async fn local_policies(cx: &Cx<'_>) -> Result<Vec<(Watched, Option<Value>)>
                 .aws
                 .iam()
                 .get_account_authorization_details()
-                .filter(EntityType::LocalManagedPolicy)
+                .filter(aws_sdk_iam::types::EntityType::LocalManagedPolicy)
                 .into_paginator()
                 .send();
             while let Some(p) = pages.next().await {

@@ -86,7 +86,12 @@ impl Control for SupportRole {
 
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let arn = support_policy_arn(&cx.aws.account.partition);
-        let roles = pa::roles_with_policy(cx, &arn).await?;
+        let Some(roles) = pa::roles_with_policy(cx, &arn).await? else {
+            return Ok(vec![Finding::unknown(
+                TARGET,
+                format!("the AWS managed policy {arn} was not found (an emulator without AWS managed policies?)"),
+            )]);
+        };
         if !roles.is_empty() {
             return Ok(vec![Finding::compliant(
                 TARGET,
@@ -198,7 +203,7 @@ impl Control for SupportRole {
             .map(|a| a.iter().filter_map(Value::as_str).collect())
             .unwrap_or_default();
         let iam = cx.aws.iam();
-        for role in pa::roles_with_policy(cx, &arn).await? {
+        for role in pa::roles_with_policy(cx, &arn).await?.unwrap_or_default() {
             if before.contains(&role.as_str()) || !created_by_cis_fix(cx, &role).await? {
                 continue;
             }

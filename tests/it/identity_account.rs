@@ -308,6 +308,22 @@ async fn the_caller_keeps_the_admin_it_runs_with() {
         "{why}"
     );
 
+    // Asked for explicitly, the caller's own group is planned like the others.
+    let forced = as_runner(
+        &[
+            &["plan", "--format", "json", "--set", "include_caller=true"][..],
+            &sel,
+        ]
+        .concat(),
+    );
+    assert_eq!(
+        non_compliant(&items(&forced, "no-full-admin-policies")),
+        vec![
+            t("FullAdmin attached to group admins", "change"),
+            t("FullAdmin attached to role other", "change"),
+        ]
+    );
+
     let out = as_runner(&[&["apply", "--yes"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(attached(&acct, &full).await, vec![pair("group", "admins")]);
