@@ -1,28 +1,35 @@
 //! Controls: one file per control (or per tight family), each a struct with a read-only
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
+mod access_analyzer;
 mod access_key_rotation;
 mod access_keys;
 mod caller;
+mod cloudshell_full_access;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
+mod expired_server_certificates;
 mod iam_permissions_via_groups;
 mod iam_user_mfa;
 mod nacl_no_admin_ports;
+mod no_full_admin_policies;
 mod one_active_access_key;
 mod params;
 mod password_min_length;
 mod password_policy;
 mod password_reuse_prevention;
+mod policy_attachments;
 mod reads;
 mod root_hardware_mfa;
 mod root_mfa;
 mod root_no_access_keys;
 mod root_usage;
+mod security_contact;
 mod security_group_rules;
 mod sg_open_ingress;
+mod support_role;
 mod trails;
 mod unused_credentials;
 mod vpc_peering_least_access;
@@ -142,8 +149,14 @@ static REGISTRY: &[&dyn Control] = &[
     &one_active_access_key::OneActiveAccessKey,
     &access_key_rotation::AccessKeyRotation,
     &iam_permissions_via_groups::IamPermissionsViaGroups,
+    &security_contact::SecurityContact,
     &password_min_length::PasswordMinLength,
     &password_reuse_prevention::PasswordReusePrevention,
+    &no_full_admin_policies::NoFullAdminPolicies,
+    &support_role::SupportRole,
+    &expired_server_certificates::ExpiredServerCertificates,
+    &access_analyzer::AccessAnalyzer,
+    &cloudshell_full_access::CloudshellFullAccess,
     &ebs_default_encryption::EbsDefaultEncryption,
     &sg_open_ingress::CIFS,
     &nacl_no_admin_ports::NaclNoAdminPorts,

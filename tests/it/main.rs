@@ -11,6 +11,7 @@ mod faults;
 mod guide;
 mod harness;
 mod idempotency;
+mod identity_account;
 mod identity_users;
 mod imds;
 mod nacl;
