@@ -27,10 +27,22 @@ pub(crate) const ALL_FIXERS: &[&str] = &[
     REGION,
 ];
 
+/// Whether an operation, as the proxy names it, only reads. Query and JSON protocols name the
+/// operation (`GetAccountSummary`); REST protocols show up as `METHOD /path`, where reads are
+/// GET/HEAD, or a POST to a `get…`/`list…` path (the Account API).
 pub(crate) fn is_read(op: &str) -> bool {
-    ["Get", "List", "Describe"]
-        .iter()
-        .any(|p| op.starts_with(p))
+    let rest_read = match op.split_once(' ') {
+        Some(("GET" | "HEAD", _)) => true,
+        Some(("POST", path)) => {
+            let p = path.trim_start_matches('/').to_ascii_lowercase();
+            p.starts_with("get") || p.starts_with("list") || p.starts_with("describe")
+        }
+        _ => false,
+    };
+    rest_read
+        || ["Get", "List", "Describe"]
+            .iter()
+            .any(|p| op.starts_with(p))
         || op == "GenerateCredentialReport"
 }
 

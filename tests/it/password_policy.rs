@@ -173,13 +173,10 @@ async fn plan_sends_only_read_calls_and_reads_shared_data_once() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let calls = rec.calls_by(acct.creds.access_key_id());
     assert!(calls.len() >= 6, "the proxy saw too few calls: {calls:?}");
-    let read = |op: &str| {
-        ["Get", "List", "Describe"]
-            .iter()
-            .any(|p| op.starts_with(p))
-            || op == "GenerateCredentialReport"
-    };
-    let writes: Vec<_> = calls.iter().filter(|c| !read(&c.operation)).collect();
+    let writes: Vec<_> = calls
+        .iter()
+        .filter(|c| !crate::idempotency::is_read(&c.operation))
+        .collect();
     assert!(writes.is_empty(), "plan sent write calls: {writes:?}");
     let count = |op: &str, region: Option<&str>| {
         calls
