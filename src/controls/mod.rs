@@ -2,10 +2,12 @@
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
 mod caller;
+mod config_all_regions;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
+mod kms_key_rotation;
 mod nacl_no_admin_ports;
 mod params;
 mod password_min_length;
@@ -19,6 +21,7 @@ mod root_usage;
 mod security_group_rules;
 mod sg_open_ingress;
 mod trails;
+mod vpc_flow_logs;
 mod vpc_peering_least_access;
 
 use async_trait::async_trait;
@@ -141,6 +144,9 @@ static REGISTRY: &[&dyn Control] = &[
     &default_security_group::DefaultSecurityGroup,
     &vpc_peering_least_access::VpcPeeringLeastAccess,
     &ec2_imdsv2::Ec2Imdsv2,
+    &config_all_regions::ConfigAllRegions,
+    &kms_key_rotation::KmsKeyRotation,
+    &vpc_flow_logs::VpcFlowLogs,
 ];
 
 /// Every control cis-fix implements.
