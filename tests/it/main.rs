@@ -12,6 +12,7 @@ mod guide;
 mod harness;
 mod idempotency;
 mod imds;
+mod logging_regional;
 mod nacl;
 mod password_policy;
 mod proxy;
