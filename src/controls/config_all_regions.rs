@@ -315,6 +315,10 @@ pub(crate) async fn delivery_health(cfg: &aws_sdk_config::Client, name: &str) ->
             let status = e.raw_response().map(|r| r.status().as_u16());
             let err = AwsError::from_sdk("config:DescribeDeliveryChannelStatus", e);
             DeliveryHealth::Unknown(match status {
+                // The emulator's answer for an API it lacks (an HTML page, not an AWS error).
+                Some(s) if s >= 500 && err.code.is_none() => {
+                    format!("config:DescribeDeliveryChannelStatus is not available here (HTTP {s})")
+                }
                 Some(s) => format!("{err} (HTTP {s})"),
                 None => err.to_string(),
             })
@@ -533,7 +537,7 @@ pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
     let before = st.before();
     let want = Group::wanted(s.home);
     let global_where = if s.home {
-        "global resource types recorded here (the home region)"
+        "global resource types recorded here, the home region"
     } else {
         "global resource types left to the home region"
     };
@@ -751,7 +755,9 @@ impl Control for ConfigAllRegions {
         let cfg = cx.aws.config(region);
         let st = cx
             .reads
-            .shared(&format!("config:state:{region}"), || read_state(&cfg))
+            .shared(&format!("config:recorder-state:{region}"), || {
+                read_state(&cfg)
+            })
             .await?;
         let bucket = cx.params.config_bucket(&cx.aws.account.id);
         let mut f = finding(&st, &setting(cx, region, &bucket));
@@ -783,7 +789,18 @@ impl Control for ConfigAllRegions {
         let name = match &st.recorder {
             None => {
                 let role = ensure_config_role(cx).await?;
-                put_recorder(&cfg, RECORDER_NAME, &role, &want, None).await?;
+                // A service-linked role created a moment ago may not be usable by Config yet
+                // (IAM is eventually consistent): retry that one refusal a few times.
+                let mut tries = 0;
+                loop {
+                    match put_recorder(&cfg, RECORDER_NAME, &role, &want, None).await {
+                        Err(e) if e.is_code("InvalidRoleException") && tries < 5 => {
+                            tries += 1;
+                            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+                        }
+                        other => break other?,
+                    }
+                }
                 RECORDER_NAME.to_string()
             }
             Some(rec) => {

@@ -210,7 +210,7 @@ impl Control for KmsKeyRotation {
         let region = region_of(region)?;
         let keys = cx
             .reads
-            .shared(&format!("kms:keys:{region}"), || async {
+            .shared(&format!("kms:keys-rotation:{region}"), || async {
                 read_keys(&cx.aws.kms(region)).await
             })
             .await?;
