@@ -408,10 +408,24 @@ pub(super) async fn ensure_bucket(
     match s3.head_bucket().bucket(bucket).send().await {
         Ok(_) => return Ok(false),
         Err(e) => {
-            let missing = e.as_service_error().is_some_and(|s| s.is_not_found())
-                || e.raw_response().is_some_and(|r| r.status().as_u16() == 404);
-            if !missing {
-                return Err(AwsError::from_sdk("s3:HeadBucket", e));
+            let status = e.raw_response().map(|r| r.status().as_u16());
+            let missing =
+                e.as_service_error().is_some_and(|s| s.is_not_found()) || status == Some(404);
+            match status {
+                // It exists, in another region: use it.
+                Some(301) => return Ok(false),
+                Some(403) => {
+                    return Err(AwsError::new(
+                        ErrorKind::AccessDenied,
+                        "s3:HeadBucket",
+                        format!(
+                            "bucket {bucket} exists but this account cannot use it (another \
+                             account may own the name); choose another name in the settings"
+                        ),
+                    ))
+                }
+                _ if !missing => return Err(AwsError::from_sdk("s3:HeadBucket", e)),
+                _ => {}
             }
         }
     }

@@ -38,6 +38,9 @@ pub(crate) enum KeyClass {
     Skip(String),
     /// Enabled customer-managed symmetric key: rotation must be on.
     Target,
+    /// The key's metadata or rotation status could not be read (a key policy that does not
+    /// let this principal in): reported as an error for that key, the others go on.
+    Unreadable(String),
 }
 
 pub(crate) fn classify(m: &KeyMetadata) -> KeyClass {
@@ -102,27 +105,36 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
     }
     let mut out = Vec::new();
     for id in ids {
-        let meta = kms
-            .describe_key()
-            .key_id(&id)
-            .send()
-            .await
-            .map_err(aws_err("kms:DescribeKey"))?
-            .key_metadata;
-        let Some(meta) = meta else { continue };
-        let class = classify(&meta);
-        let rotation = if class == KeyClass::Target {
-            Some(
-                kms.get_key_rotation_status()
-                    .key_id(&id)
-                    .send()
-                    .await
-                    .map_err(aws_err("kms:GetKeyRotationStatus"))?
-                    .key_rotation_enabled(),
-            )
-        } else {
-            None
+        let meta = match kms.describe_key().key_id(&id).send().await {
+            Ok(o) => o.key_metadata,
+            Err(e) => {
+                let err = AwsError::from_sdk("kms:DescribeKey", e);
+                if err.kind != ErrorKind::AccessDenied {
+                    return Err(err);
+                }
+                out.push(KeyInfo {
+                    id,
+                    class: KeyClass::Unreadable(err.to_string()),
+                    rotation: None,
+                });
+                continue;
+            }
         };
+        let Some(meta) = meta else { continue };
+        let mut class = classify(&meta);
+        let mut rotation = None;
+        if class == KeyClass::Target {
+            match kms.get_key_rotation_status().key_id(&id).send().await {
+                Ok(o) => rotation = Some(o.key_rotation_enabled()),
+                Err(e) => {
+                    let err = AwsError::from_sdk("kms:GetKeyRotationStatus", e);
+                    if err.kind != ErrorKind::AccessDenied {
+                        return Err(err);
+                    }
+                    class = KeyClass::Unreadable(err.to_string());
+                }
+            }
+        }
         out.push(KeyInfo {
             id: meta.key_id().to_string(),
             class,
@@ -140,6 +152,12 @@ pub(crate) fn findings(keys: &[KeyInfo]) -> Vec<Finding> {
         let target = key_target(&k.id);
         match &k.class {
             KeyClass::NotOurs => {}
+            KeyClass::Unreadable(why) => out.push(Finding::error(
+                target,
+                format!(
+                    "could not read the key (its key policy may not allow this principal): {why}"
+                ),
+            )),
             KeyClass::Skip(why) => out.push(Finding {
                 status: Status::Skipped,
                 ..Finding::compliant(target, format!("not a rotation target: {why}"), Value::Null)
@@ -352,10 +370,43 @@ mod tests {
     }
 
     fn event(body: &str) -> ReplayEvent {
+        event_status(200, body)
+    }
+
+    fn event_status(status: u16, body: &str) -> ReplayEvent {
         let mut req = HttpRequest::new(SdkBody::empty());
         req.set_uri("https://kms.eu-west-1.amazonaws.com/").unwrap();
-        let resp = HttpResponse::new(200.try_into().unwrap(), SdkBody::from(body.to_string()));
+        let resp = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_string()));
         ReplayEvent::new(req, resp)
+    }
+
+    fn client(http: &StaticReplayClient) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(http.clone())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// A key whose key policy shuts this principal out is an error for that key only.
+    #[tokio::test]
+    async fn a_key_that_cannot_be_read_is_an_error_finding() {
+        let http = StaticReplayClient::new(vec![
+            event(r#"{"Keys":[{"KeyId":"locked"}],"Truncated":false}"#),
+            event_status(
+                400,
+                r#"{"__type":"AccessDeniedException","message":"not allowed by the key policy"}"#,
+            ),
+        ]);
+        let keys = read_keys(&client(&http)).await.unwrap();
+        let f = findings(&keys);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].target, "KMS key locked");
+        assert_eq!(f[0].status, Status::Error);
+        assert!(f[0].summary.contains("key policy"), "{}", f[0].summary);
     }
 
     /// The emulator cannot make an AWS-managed key (every key it creates is CUSTOMER), so
@@ -370,16 +421,7 @@ mod tests {
                 r#"{"KeyMetadata":{"KeyId":"aws-1","Arn":"arn:aws:kms:eu-west-1:111122223333:key/aws-1","KeyManager":"AWS","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
             ),
         ]);
-        let conf = aws_sdk_kms::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .http_client(http.clone())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        let keys = read_keys(&aws_sdk_kms::Client::from_conf(conf))
-            .await
-            .unwrap();
+        let keys = read_keys(&client(&http)).await.unwrap();
         assert_eq!(keys.len(), 1);
         assert_eq!(keys[0].class, KeyClass::NotOurs);
         assert_eq!(keys[0].rotation, None);

@@ -186,7 +186,7 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
         _ => format!("VPC {id}"),
     };
     if let Some(fl) = mine.iter().find(|fl| satisfies(fl)) {
-        return Finding::compliant(
+        let mut f = Finding::compliant(
             vpc_target(id),
             format!(
                 "{who} has an active flow log ({} traffic to {})",
@@ -195,6 +195,15 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
             ),
             before,
         );
+        // Delivery status moves by itself: a note, never part of `before`.
+        if fl.deliver_logs_status() == Some("FAILED") {
+            f = f.with_note(format!(
+                "Flow log {} is not delivering ({}): check its role or destination.",
+                fl.flow_log_id().unwrap_or("?"),
+                fl.deliver_logs_error_message().unwrap_or("no reason given")
+            ));
+        }
+        return f;
     }
     let (dest_type, dest, mut calls) = match s.dest {
         FlowLogDestination::CloudWatchLogs => (
@@ -569,6 +578,12 @@ mod tests {
             assert_eq!(f.before["FlowLogs"][0]["Destination"], "theirs");
             assert!(f.before["FlowLogs"][0].get("DeliverLogsStatus").is_none());
         }
+        let mut failing = fl("fl-1", TrafficType::Reject, "ACTIVE");
+        failing.deliver_logs_status = Some("FAILED".into());
+        failing.deliver_logs_error_message = Some("Access error".into());
+        let f = finding(&vpc(), &[failing], &set);
+        assert_eq!(f.status, Status::Compliant);
+        assert!(f.notes[0].contains("Access error"), "{:?}", f.notes);
         let f = finding(&vpc(), &[fl("fl-1", TrafficType::Accept, "ACTIVE")], &set);
         assert_eq!(f.status, Status::Change);
         assert!(
