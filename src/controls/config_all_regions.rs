@@ -750,7 +750,6 @@ impl Control for ConfigAllRegions {
             "iam:ListRoles",
             "iam:CreateServiceLinkedRole",
             "iam:PassRole",
-            "s3:HeadBucket",
             "s3:ListBucket",
             "s3:CreateBucket",
             "s3:PutBucketPublicAccessBlock",
@@ -992,6 +991,51 @@ mod tests {
             r#"{"DeliveryChannelsStatus":[{"name":"default","configHistoryDeliveryInfo":{"lastStatus":"Success"}}]}"#,
         );
         assert_eq!(delivery_health(&cfg, "default").await, DeliveryHealth::Ok);
+    }
+
+    fn replay_all(bodies: &[&str]) -> aws_sdk_config::Client {
+        let events = bodies
+            .iter()
+            .map(|b| {
+                let mut req = HttpRequest::new(SdkBody::empty());
+                req.set_uri("https://config.eu-west-1.amazonaws.com/")
+                    .unwrap();
+                let resp = HttpResponse::new(200.try_into().unwrap(), SdkBody::from(b.to_string()));
+                ReplayEvent::new(req, resp)
+            })
+            .collect();
+        let conf = aws_sdk_config::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(StaticReplayClient::new(events))
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_config::Client::from_conf(conf)
+    }
+
+    /// The emulator reports lastStatus "PENDING" (upper case), which the SDK reads as
+    /// RecorderStatus::Unknown: not a failure. A real "Failure" is kept for a note.
+    #[tokio::test]
+    async fn pending_status_is_not_a_failure() {
+        let recs = r#"{"ConfigurationRecorders":[{"name":"default","roleARN":"arn:aws:iam::111122223333:role/r",
+            "recordingGroup":{"allSupported":true,"includeGlobalResourceTypes":false,"resourceTypes":[],
+            "exclusionByResourceTypes":{"resourceTypes":[]},"recordingStrategy":{"useOnly":"ALL_SUPPORTED_RESOURCE_TYPES"}}}]}"#;
+        let chans = r#"{"DeliveryChannels":[{"name":"default","s3BucketName":"b"}]}"#;
+        for (last, failed) in [("PENDING", false), ("Failure", true), ("Success", false)] {
+            let status = format!(
+                r#"{{"ConfigurationRecordersStatus":[{{"name":"default","recording":true,"lastStatus":"{last}","lastErrorCode":"E"}}]}}"#
+            );
+            let st = read_state(&replay_all(&[recs, &status, chans]))
+                .await
+                .unwrap();
+            assert!(st.recording);
+            assert_eq!(st.last_failure.is_some(), failed, "{last}");
+            assert_eq!(st.recorder.as_ref().unwrap().group, Group::wanted(false));
+            let f = finding(&st, &set(false));
+            assert_eq!(f.status, Status::Compliant, "{last}");
+            assert_eq!(f.notes.iter().any(|n| n.contains("failed: E")), failed);
+        }
     }
 
     fn set(home: bool) -> Setting<'static> {
