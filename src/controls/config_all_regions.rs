@@ -189,23 +189,41 @@ pub(crate) struct State {
     pub channel: Option<Channel>,
 }
 
+/// The region's setup as one flat object, so a plan shows each field's change on its own
+/// line: the recorder (name, role, recording group fields), whether it records, the channel.
+/// Deterministic: no times, no statuses that move by themselves.
+fn state_json(rec: Option<(&str, &str, &Group)>, recording: bool, ch: Option<&Channel>) -> Value {
+    let mut v = json!({
+        "RecorderName": rec.map(|r| r.0),
+        "RoleARN": rec.map(|r| r.1),
+        "Recording": recording,
+        "DeliveryChannel": ch.map(|c| c.name.as_str()),
+        "DeliveryBucket": ch.map(|c| c.bucket.as_str()),
+        "DeliveryPrefix": ch.and_then(|c| c.prefix.as_deref()),
+        "DeliverySnsTopic": ch.and_then(|c| c.sns.as_deref()),
+    });
+    let group = match rec {
+        Some(r) => r.2.to_json(),
+        None => json!({
+            "AllSupported": null, "IncludeGlobalResourceTypes": null, "ResourceTypes": null,
+            "ExclusionResourceTypes": null, "RecordingStrategy": null,
+        }),
+    };
+    if let (Some(v), Value::Object(g)) = (v.as_object_mut(), group) {
+        v.extend(g);
+    }
+    v
+}
+
 impl State {
-    /// Deterministic: no times, no statuses that move by themselves.
     pub fn before(&self) -> Value {
-        json!({
-            "Recorder": self.recorder.as_ref().map(|r| json!({
-                "Name": r.name,
-                "RoleARN": r.role_arn,
-                "RecordingGroup": r.group.to_json(),
-            })),
-            "Recording": self.recording,
-            "DeliveryChannel": self.channel.as_ref().map(|c| json!({
-                "Name": c.name,
-                "S3BucketName": c.bucket,
-                "S3KeyPrefix": c.prefix,
-                "SnsTopicARN": c.sns,
-            })),
-        })
+        state_json(
+            self.recorder
+                .as_ref()
+                .map(|r| (r.name.as_str(), r.role_arn.as_str(), &r.group)),
+            self.recording,
+            self.channel.as_ref(),
+        )
     }
 }
 
@@ -563,11 +581,13 @@ pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
             json!({ "DeliveryChannel": { "name": CHANNEL_NAME, "s3BucketName": s.bucket } }),
         ));
     };
-    let channel_after = |st: &State| match &st.channel {
-        Some(_) => before["DeliveryChannel"].clone(),
-        None => json!({ "Name": CHANNEL_NAME, "S3BucketName": s.bucket,
-                        "S3KeyPrefix": null, "SnsTopicARN": null }),
+    let new_channel = Channel {
+        name: CHANNEL_NAME.into(),
+        bucket: s.bucket.into(),
+        prefix: None,
+        sns: None,
     };
+    let channel_after = st.channel.as_ref().unwrap_or(&new_channel);
 
     let Some(rec) = &st.recorder else {
         let role = format!(
@@ -594,11 +614,11 @@ pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
             "config:StartConfigurationRecorder",
             json!({ "ConfigurationRecorderName": RECORDER_NAME }),
         ));
-        let after = json!({
-            "Recorder": { "Name": RECORDER_NAME, "RoleARN": role, "RecordingGroup": want.to_json() },
-            "Recording": true,
-            "DeliveryChannel": channel_after(st),
-        });
+        let after = state_json(
+            Some((RECORDER_NAME, role.as_str(), &want)),
+            true,
+            Some(channel_after),
+        );
         return Finding::change(
             TARGET,
             format!(
@@ -681,11 +701,11 @@ pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
         }
         return f;
     }
-    let after = json!({
-        "Recorder": { "Name": rec.name, "RoleARN": rec.role_arn, "RecordingGroup": group_after.to_json() },
-        "Recording": true,
-        "DeliveryChannel": channel_after(st),
-    });
+    let after = state_json(
+        Some((rec.name.as_str(), rec.role_arn.as_str(), &group_after)),
+        true,
+        Some(channel_after),
+    );
     let mut f = Finding::change(
         TARGET,
         format!("{}; fixed in place", problems.join("; ")),
@@ -868,7 +888,7 @@ impl Control for ConfigAllRegions {
                 .await
                 .map_err(aws_err("config:StopConfigurationRecorder"))
         };
-        let prev_rec = &previous["Recorder"];
+        let prev_rec = &previous["RecorderName"];
         let prev_recording = previous["Recording"].as_bool().unwrap_or(false);
         let drop_channel = previous["DeliveryChannel"].is_null() && now.channel.is_some();
         if now.recording && (!prev_recording || prev_rec.is_null()) {
@@ -891,9 +911,9 @@ impl Control for ConfigAllRegions {
                 .map_err(aws_err("config:DeleteConfigurationRecorder"))?;
             return Ok(());
         }
-        let prev_group = Group::from_json(&prev_rec["RecordingGroup"]);
+        let prev_group = Group::from_json(previous);
         if prev_group != cur.group {
-            let role = prev_rec["RoleARN"].as_str().unwrap_or(&cur.role_arn);
+            let role = previous["RoleARN"].as_str().unwrap_or(&cur.role_arn);
             put_recorder(&cfg, &cur.name, role, &prev_group, cur.mode.clone()).await?;
         }
         Ok(())
@@ -1077,18 +1097,16 @@ mod tests {
         let home = finding(&st, &set(true));
         assert_eq!(home.status, Status::Change);
         assert_eq!(home.action, Some(Action::Create));
-        assert_eq!(
-            home.after["Recorder"]["RecordingGroup"]["IncludeGlobalResourceTypes"],
-            json!(true)
-        );
+        assert_eq!(home.after["IncludeGlobalResourceTypes"], json!(true));
         let away = finding(&st, &set(false));
-        assert_eq!(
-            away.after["Recorder"]["RecordingGroup"]["IncludeGlobalResourceTypes"],
-            json!(false)
-        );
+        assert_eq!(away.after["IncludeGlobalResourceTypes"], json!(false));
         assert_eq!(
             away.before,
-            json!({ "Recorder": null, "Recording": false, "DeliveryChannel": null })
+            json!({ "RecorderName": null, "RoleARN": null, "Recording": false,
+                    "AllSupported": null, "IncludeGlobalResourceTypes": null,
+                    "ResourceTypes": null, "ExclusionResourceTypes": null,
+                    "RecordingStrategy": null, "DeliveryChannel": null, "DeliveryBucket": null,
+                    "DeliveryPrefix": null, "DeliverySnsTopic": null })
         );
         let actions: Vec<&str> = away.calls.iter().map(|c| c.action.as_str()).collect();
         assert_eq!(
@@ -1126,7 +1144,8 @@ mod tests {
         assert_eq!(f.calls.len(), 1);
         assert_eq!(f.calls[0].action, "config:StartConfigurationRecorder");
         assert_eq!(f.calls[0].params["ConfigurationRecorderName"], "mine");
-        assert_eq!(f.after["DeliveryChannel"]["S3BucketName"], "theirs");
+        assert_eq!(f.after["DeliveryBucket"], "theirs");
+        assert_eq!(f.after["RecorderName"], "mine");
     }
 
     #[test]
@@ -1157,10 +1176,7 @@ mod tests {
         );
         assert_eq!(f.calls[0].params["ConfigurationRecorder"]["name"], "mine");
         // Round trip of the recorded group, for undo.
-        assert_eq!(
-            Group::from_json(&f.before["Recorder"]["RecordingGroup"]),
-            narrow
-        );
+        assert_eq!(Group::from_json(&f.before), narrow);
         // Outside the home region, global types are not required.
         let st = State {
             recorder: Some(rec(Group::wanted(false))),
