@@ -6,6 +6,7 @@ mod access_key_rotation;
 mod access_keys;
 mod caller;
 mod cloudshell_full_access;
+mod config_all_regions;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
@@ -13,6 +14,7 @@ mod ec2_imdsv2;
 mod expired_server_certificates;
 mod iam_permissions_via_groups;
 mod iam_user_mfa;
+mod kms_key_rotation;
 mod nacl_no_admin_ports;
 mod no_full_admin_policies;
 mod one_active_access_key;
@@ -32,6 +34,7 @@ mod sg_open_ingress;
 mod support_role;
 mod trails;
 mod unused_credentials;
+mod vpc_flow_logs;
 mod vpc_peering_least_access;
 
 use async_trait::async_trait;
@@ -165,6 +168,9 @@ static REGISTRY: &[&dyn Control] = &[
     &default_security_group::DefaultSecurityGroup,
     &vpc_peering_least_access::VpcPeeringLeastAccess,
     &ec2_imdsv2::Ec2Imdsv2,
+    &config_all_regions::ConfigAllRegions,
+    &kms_key_rotation::KmsKeyRotation,
+    &vpc_flow_logs::VpcFlowLogs,
 ];
 
 /// Every control cis-fix implements.

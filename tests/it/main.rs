@@ -14,6 +14,7 @@ mod idempotency;
 mod identity_account;
 mod identity_users;
 mod imds;
+mod logging_regional;
 mod nacl;
 mod password_policy;
 mod proxy;
