@@ -1,11 +1,14 @@
 //! Controls: one file per control (or per tight family), each a struct with a read-only
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
+mod alarm_topic;
 mod caller;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
+pub mod filter_pattern;
+mod metric_filters;
 mod nacl_no_admin_ports;
 mod params;
 mod password_min_length;
@@ -141,6 +144,21 @@ static REGISTRY: &[&dyn Control] = &[
     &default_security_group::DefaultSecurityGroup,
     &vpc_peering_least_access::VpcPeeringLeastAccess,
     &ec2_imdsv2::Ec2Imdsv2,
+    &metric_filters::UNAUTHORIZED_API_CALLS,
+    &metric_filters::CONSOLE_SIGNIN_NO_MFA,
+    &metric_filters::ROOT_USAGE,
+    &metric_filters::IAM_POLICY_CHANGES,
+    &metric_filters::CLOUDTRAIL_CHANGES,
+    &metric_filters::CONSOLE_AUTH_FAILURES,
+    &metric_filters::CMK_DISABLE_DELETION,
+    &metric_filters::S3_BUCKET_POLICY_CHANGES,
+    &metric_filters::CONFIG_CHANGES,
+    &metric_filters::SECURITY_GROUP_CHANGES,
+    &metric_filters::NACL_CHANGES,
+    &metric_filters::NETWORK_GATEWAY_CHANGES,
+    &metric_filters::ROUTE_TABLE_CHANGES,
+    &metric_filters::VPC_CHANGES,
+    &metric_filters::ORGANIZATIONS_CHANGES,
 ];
 
 /// Every control cis-fix implements.
