@@ -287,7 +287,10 @@ async fn filters(cx: &Cx<'_>, region: &str, group: &str) -> Result<Vec<FilterRec
 }
 
 async fn read_filters(cx: &Cx<'_>, region: &str, group: &str) -> Result<Vec<FilterRec>, AwsError> {
-    let mut out = Vec::new();
+    // By name: filter names are unique per log group, and PutMetricFilter replaces. moto
+    // 5.2.5 appends a second entry instead; the last one listed is the newest, as AWS would
+    // keep it.
+    let mut out = BTreeMap::new();
     let mut pages = cx
         .aws
         .logs(region)
@@ -304,7 +307,8 @@ async fn read_filters(cx: &Cx<'_>, region: &str, group: &str) -> Result<Vec<Filt
                 continue;
             }
             let t = f.metric_transformations().first();
-            out.push(FilterRec {
+            let name = f.filter_name().unwrap_or_default().to_string();
+            out.insert(name, FilterRec {
                 name: f.filter_name().unwrap_or_default().to_string(),
                 pattern: f.filter_pattern().unwrap_or_default().to_string(),
                 metric: t.map(|t| t.metric_name().to_string()).unwrap_or_default(),
@@ -315,8 +319,7 @@ async fn read_filters(cx: &Cx<'_>, region: &str, group: &str) -> Result<Vec<Filt
             });
         }
     }
-    out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    Ok(out.into_values().collect())
 }
 
 /// The region's metric alarms, read once per phase (all pages).

@@ -7,6 +7,7 @@
 mod cli_errors;
 mod docs;
 mod ebs;
+mod monitoring;
 mod faults;
 mod guide;
 mod harness;
