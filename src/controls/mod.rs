@@ -20,6 +20,7 @@ mod root_mfa;
 mod root_no_access_keys;
 mod root_usage;
 mod security_group_rules;
+mod security_hub;
 mod sg_open_ingress;
 mod trails;
 mod vpc_peering_least_access;
@@ -159,6 +160,7 @@ static REGISTRY: &[&dyn Control] = &[
     &metric_filters::ROUTE_TABLE_CHANGES,
     &metric_filters::VPC_CHANGES,
     &metric_filters::ORGANIZATIONS_CHANGES,
+    &security_hub::SecurityHub,
 ];
 
 /// Every control cis-fix implements.
