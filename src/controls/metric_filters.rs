@@ -308,15 +308,18 @@ async fn read_filters(cx: &Cx<'_>, region: &str, group: &str) -> Result<Vec<Filt
             }
             let t = f.metric_transformations().first();
             let name = f.filter_name().unwrap_or_default().to_string();
-            out.insert(name, FilterRec {
-                name: f.filter_name().unwrap_or_default().to_string(),
-                pattern: f.filter_pattern().unwrap_or_default().to_string(),
-                metric: t.map(|t| t.metric_name().to_string()).unwrap_or_default(),
-                namespace: t
-                    .map(|t| t.metric_namespace().to_string())
-                    .unwrap_or_default(),
-                value: t.map(|t| t.metric_value().to_string()).unwrap_or_default(),
-            });
+            out.insert(
+                name,
+                FilterRec {
+                    name: f.filter_name().unwrap_or_default().to_string(),
+                    pattern: f.filter_pattern().unwrap_or_default().to_string(),
+                    metric: t.map(|t| t.metric_name().to_string()).unwrap_or_default(),
+                    namespace: t
+                        .map(|t| t.metric_namespace().to_string())
+                        .unwrap_or_default(),
+                    value: t.map(|t| t.metric_value().to_string()).unwrap_or_default(),
+                },
+            );
         }
     }
     Ok(out.into_values().collect())

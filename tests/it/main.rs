@@ -7,12 +7,12 @@
 mod cli_errors;
 mod docs;
 mod ebs;
-mod monitoring;
 mod faults;
 mod guide;
 mod harness;
 mod idempotency;
 mod imds;
+mod monitoring;
 mod nacl;
 mod password_policy;
 mod proxy;
