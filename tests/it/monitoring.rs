@@ -218,6 +218,9 @@ async fn all_fifteen_are_created_in_the_log_groups_region_and_undone() {
         ]
     );
     assert_eq!(first["after"]["AlarmTopic"]["TopicArn"], topic);
+    // One read of the trails, the filters, the alarms and the topic for all fifteen.
+    let reads = doc["plan"]["api_calls"].as_u64().unwrap();
+    assert!(reads <= 10, "{reads} calls to plan fifteen controls");
     assert!(
         first["before"].get("AlarmTopic").is_none(),
         "the shared topic stays out of before"
@@ -328,7 +331,9 @@ async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm()
     .await
     .unwrap();
 
-    let tail = sel(&["4.3", "4.5"]);
+    // Alarms notify the team's own topic, given by ARN.
+    let mut tail = sel(&["4.3", "4.5"]);
+    tail.extend(["--alarm-topic".to_string(), own_topic.clone()]);
     let plan = acct.run(&args(&["plan", "--format", "json"], &tail));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let doc = plan_json(&plan);
@@ -342,7 +347,7 @@ async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm()
         .iter()
         .map(|c| c["action"].as_str().unwrap())
         .collect();
-    assert_eq!(calls, ["sns:CreateTopic", "cloudwatch:PutMetricAlarm"]);
+    assert_eq!(calls, ["cloudwatch:PutMetricAlarm"]);
 
     let out = acct.run(&args(&["apply", "--yes"], &tail));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -361,6 +366,7 @@ async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm()
         added.1, "TrailChanges",
         "the alarm watches the existing filter's metric"
     );
+    assert_eq!(added.2, [own_topic.clone()]);
     assert_eq!(als.len(), 2);
 
     let undo = acct.run(&["undo", "--yes"]);
@@ -503,4 +509,32 @@ async fn security_hub_is_enabled_per_region_and_undo_disables_it() {
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     assert!(!hub_enabled(&acct, "eu-west-1").await);
     assert!(!hub_enabled(&acct, "us-east-1").await);
+}
+
+#[tokio::test]
+async fn a_created_topic_someone_else_subscribed_to_survives_undo() {
+    let acct = TestAccount::new().await;
+    let group = seed_trail(&acct, "eu-west-1").await;
+    let tail = sel(&["4.3"]);
+    let out = acct.run(&args(&["apply", "--yes"], &tail));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let topic = format!("arn:aws:sns:eu-west-1:{}:cis-fix-alarms", acct.id);
+    assert_eq!(topics(&acct, "eu-west-1").await, [topic.clone()]);
+    sns(&acct, "eu-west-1")
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("oncall@example.com")
+        .send()
+        .await
+        .unwrap();
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(filters(&acct, "eu-west-1", &group).await.is_empty());
+    assert!(alarms(&acct, "eu-west-1").await.is_empty());
+    assert_eq!(
+        topics(&acct, "eu-west-1").await,
+        [topic],
+        "another subscriber keeps the topic"
+    );
 }
