@@ -452,7 +452,45 @@ impl MetricFilter {
             });
         };
         let target = format!("metric filter {} on log group {group}", def.filter_name);
-        let all_filters = filters(cx, &region, &group).await?;
+        // An organization trail may deliver to a log group of another account (the
+        // management account's): its filters are made there.
+        let owner = trail
+            .log_group_arn
+            .as_deref()
+            .and_then(|a| a.split(':').nth(4))
+            .unwrap_or_default();
+        if !owner.is_empty() && owner != cx.aws.account.id {
+            return Ok(Assessed {
+                finding: Finding::manual(
+                    target,
+                    format!(
+                        "trail {} delivers to log group {group} in account {owner}; its metric filters and alarms belong there",
+                        trail.name
+                    ),
+                    json!({ "Trail": trail.name, "LogGroupAccount": owner }),
+                    &["Run cis-fix for this control in the account that owns the log group (usually the organization's management or logging account)."],
+                ),
+                todo: None,
+            });
+        }
+        let all_filters = match filters(cx, &region, &group).await {
+            Ok(f) => f,
+            Err(e) if e.is_code("ResourceNotFoundException") => {
+                return Ok(Assessed {
+                    finding: Finding::manual(
+                        target,
+                        format!(
+                            "trail {} delivers to log group {group} in {region}, which does not exist",
+                            trail.name
+                        ),
+                        json!({ "Trail": trail.name, "LogGroup": group, "Exists": false }),
+                        &["Create the log group (logs:CreateLogGroup), or point the trail at an existing one (cloudtrail:UpdateTrail CloudWatchLogsLogGroupArn), then run cis-fix again."],
+                    ),
+                    todo: None,
+                });
+            }
+            Err(e) => return Err(e),
+        };
         let all_alarms = alarms(cx, &region).await?;
         let (fs, als) = related(def, &all_filters, &all_alarms);
         let before = before_json(&region, &group, &fs, &als);

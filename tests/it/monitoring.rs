@@ -366,7 +366,7 @@ async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm()
         added.1, "TrailChanges",
         "the alarm watches the existing filter's metric"
     );
-    assert_eq!(added.2, [own_topic.clone()]);
+    assert_eq!(added.2, std::slice::from_ref(&own_topic));
     assert_eq!(als.len(), 2);
 
     let undo = acct.run(&["undo", "--yes"]);
@@ -519,7 +519,10 @@ async fn a_created_topic_someone_else_subscribed_to_survives_undo() {
     let out = acct.run(&args(&["apply", "--yes"], &tail));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let topic = format!("arn:aws:sns:eu-west-1:{}:cis-fix-alarms", acct.id);
-    assert_eq!(topics(&acct, "eu-west-1").await, [topic.clone()]);
+    assert_eq!(
+        topics(&acct, "eu-west-1").await,
+        std::slice::from_ref(&topic)
+    );
     sns(&acct, "eu-west-1")
         .subscribe()
         .topic_arn(&topic)
