@@ -4,6 +4,7 @@
 mod access_analyzer;
 mod access_key_rotation;
 mod access_keys;
+mod alarm_topic;
 mod caller;
 mod cloudshell_full_access;
 mod config_all_regions;
@@ -12,9 +13,11 @@ mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
 mod expired_server_certificates;
+pub mod filter_pattern;
 mod iam_permissions_via_groups;
 mod iam_user_mfa;
 mod kms_key_rotation;
+mod metric_filters;
 mod nacl_no_admin_ports;
 mod no_full_admin_policies;
 mod one_active_access_key;
@@ -30,6 +33,7 @@ mod root_no_access_keys;
 mod root_usage;
 mod security_contact;
 mod security_group_rules;
+mod security_hub;
 mod sg_open_ingress;
 mod support_role;
 mod trails;
@@ -171,6 +175,22 @@ static REGISTRY: &[&dyn Control] = &[
     &config_all_regions::ConfigAllRegions,
     &kms_key_rotation::KmsKeyRotation,
     &vpc_flow_logs::VpcFlowLogs,
+    &metric_filters::UNAUTHORIZED_API_CALLS,
+    &metric_filters::CONSOLE_SIGNIN_NO_MFA,
+    &metric_filters::ROOT_USAGE,
+    &metric_filters::IAM_POLICY_CHANGES,
+    &metric_filters::CLOUDTRAIL_CHANGES,
+    &metric_filters::CONSOLE_AUTH_FAILURES,
+    &metric_filters::CMK_DISABLE_DELETION,
+    &metric_filters::S3_BUCKET_POLICY_CHANGES,
+    &metric_filters::CONFIG_CHANGES,
+    &metric_filters::SECURITY_GROUP_CHANGES,
+    &metric_filters::NACL_CHANGES,
+    &metric_filters::NETWORK_GATEWAY_CHANGES,
+    &metric_filters::ROUTE_TABLE_CHANGES,
+    &metric_filters::VPC_CHANGES,
+    &metric_filters::ORGANIZATIONS_CHANGES,
+    &security_hub::SecurityHub,
 ];
 
 /// Every control cis-fix implements.

@@ -29,14 +29,14 @@ pub(crate) const ALL_FIXERS: &[&str] = &[
 
 /// Whether an operation, as the proxy names it, only reads. Query and JSON protocols name the
 /// operation (`GetAccountSummary`); REST protocols show up as `METHOD /path`, where reads are
-/// GET/HEAD, or a POST to a `get…`/`list…` path (the Account API).
+/// GET/HEAD, or a POST to a `get…`/`list…` path (`/getAlternateContact`, `/standards/get`).
 pub(crate) fn is_read(op: &str) -> bool {
     let rest_read = match op.split_once(' ') {
         Some(("GET" | "HEAD", _)) => true,
-        Some(("POST", path)) => {
-            let p = path.trim_start_matches('/').to_ascii_lowercase();
-            p.starts_with("get") || p.starts_with("list") || p.starts_with("describe")
-        }
+        Some(("POST", path)) => path.split('/').any(|seg| {
+            let seg = seg.to_ascii_lowercase();
+            seg.starts_with("get") || seg.starts_with("list") || seg.starts_with("describe")
+        }),
         _ => false,
     };
     rest_read

@@ -15,6 +15,7 @@ mod identity_account;
 mod identity_users;
 mod imds;
 mod logging_regional;
+mod monitoring;
 mod nacl;
 mod password_policy;
 mod proxy;
