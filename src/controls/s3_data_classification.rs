@@ -1,0 +1,100 @@
+//! CIS 5.0 2.1.3: data in S3 is discovered and classified (Amazon Macie). Check-only and
+//! regional: Macie is enabled per region. Enabling it is a cost and a judgement (which
+//! buckets, which discovery jobs, who acts on findings), so cis-fix reports the state and
+//! the steps, and changes nothing.
+
+use async_trait::async_trait;
+use serde_json::json;
+
+use super::{region_of, Control, Cx, Kind, Scope};
+use crate::aws::{AwsError, ErrorKind};
+use crate::plan::Finding;
+
+pub struct S3DataClassification;
+
+const TARGET: &str = "Amazon Macie";
+const OP: &str = "macie2:GetMacieSession";
+
+fn steps(region: &str) -> Vec<String> {
+    vec![
+        "Decide whether automated data discovery is wanted here: CIS marks this recommendation manual, and Macie is a paid service.".to_string(),
+        "Cost (see https://aws.amazon.com/macie/pricing/ for current prices): a monthly charge per S3 bucket evaluated for inventory and security posture, plus a charge per GB of objects inspected by sensitive-data discovery jobs, or per object monitored with automated sensitive data discovery. New accounts get a 30-day free trial; the Macie console's Usage page estimates the monthly cost after it.".to_string(),
+        format!("Enable it: aws macie2 enable-macie --region {region} (or Macie console → Get started); in an organization, enable it from the delegated Macie administrator account for all members."),
+        format!("Turn on automated sensitive data discovery or create a classification job for the buckets that hold sensitive data: aws macie2 create-classification-job --region {region} --job-type ONE_TIME --name cis-discovery --s3-job-definition '{{\"bucketDefinitions\":[{{\"accountId\":\"ACCOUNT\",\"buckets\":[\"BUCKET\"]}}]}}'."),
+        "Route findings to someone who acts on them (Security Hub or EventBridge → a ticket queue), and review them regularly.".to_string(),
+        format!("To stop paying for it later: aws macie2 disable-macie --region {region} (this deletes Macie's findings and configuration in the region)."),
+    ]
+}
+
+fn not_enabled(region: &str, summary: String, status: &str) -> Finding {
+    Finding {
+        manual_steps: steps(region),
+        ..Finding::manual(TARGET, summary, json!({ "status": status }), &[])
+    }
+    .with_note("Check-only: enabling Macie has a cost and needs decisions on scope, so cis-fix never enables it.")
+}
+
+#[async_trait]
+impl Control for S3DataClassification {
+    fn slug(&self) -> &'static str {
+        "s3-data-classification"
+    }
+    fn scope(&self) -> Scope {
+        Scope::Regional
+    }
+    fn kind(&self) -> Kind {
+        Kind::CheckOnly
+    }
+    fn read_actions(&self) -> &'static [&'static str] {
+        &[OP]
+    }
+
+    async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
+        let region = region_of(region)?;
+        match cx.aws.macie2(region).get_macie_session().send().await {
+            Ok(out) => {
+                let status = out
+                    .status()
+                    .map(|s| s.as_str())
+                    .unwrap_or("UNKNOWN")
+                    .to_string();
+                Ok(vec![if status == "ENABLED" {
+                    Finding::compliant(
+                        TARGET,
+                        "Macie is enabled in this region",
+                        json!({ "status": status }),
+                    )
+                    .with_note("Enabled is what the API can show; whether discovery jobs cover the sensitive buckets and findings are acted on needs a person to check.")
+                } else {
+                    not_enabled(region, format!("Macie is {status} in this region"), &status)
+                }])
+            }
+            Err(e) => {
+                let http = e.raw_response().map(|r| r.status().as_u16());
+                let err = AwsError::from_sdk(OP, e);
+                // Macie answers AccessDenied "Macie is not enabled" in a region where it was
+                // never turned on; any other AccessDenied is a missing permission.
+                let off = err.is_code("ResourceNotFoundException")
+                    || (err.kind == ErrorKind::AccessDenied
+                        && err.message.to_ascii_lowercase().contains("not enabled"));
+                if off {
+                    return Ok(vec![not_enabled(
+                        region,
+                        "Macie is not enabled in this region".to_string(),
+                        "NOT_ENABLED",
+                    )]);
+                }
+                if err.kind == ErrorKind::Service && http.is_some_and(|s| s >= 500 || s == 404) {
+                    return Ok(vec![Finding::unknown(
+                        TARGET,
+                        format!(
+                            "could not read the Macie status ({err}, HTTP {})",
+                            http.unwrap_or(0)
+                        ),
+                    )]);
+                }
+                Err(err)
+            }
+        }
+    }
+}
