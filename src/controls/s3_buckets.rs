@@ -346,6 +346,16 @@ pub async fn versioning(cx: &Cx<'_>, b: &Bucket) -> Result<Versioning, AwsError>
         .await
 }
 
+/// An error for a summary: an answer the SDK could not read carries neither an AWS code
+/// nor a message, so say that instead of "failed: ".
+pub fn describe_err(e: &AwsError) -> String {
+    if e.code.is_none() && e.message.is_empty() {
+        format!("{}: the answer could not be read", e.operation)
+    } else {
+        e.to_string()
+    }
+}
+
 /// The bucket of a target, looked up in the (memoised) listing.
 pub async fn bucket_for_target(cx: &Cx<'_>, target: &str) -> Result<Bucket, AwsError> {
     let name = name_of_target(target);

@@ -84,14 +84,20 @@ impl Control for S3DataClassification {
                         "NOT_ENABLED",
                     )]);
                 }
-                if err.kind == ErrorKind::Service && http.is_some_and(|s| s >= 500 || s == 404) {
-                    return Ok(vec![Finding::unknown(
-                        TARGET,
-                        format!(
-                            "could not read the Macie status ({err}, HTTP {})",
-                            http.unwrap_or(0)
-                        ),
-                    )]);
+                // An API that is not there (5xx/404) or an answer the SDK could not read (no
+                // AWS error code; the emulator's session timestamps are not ISO 8601): the
+                // status is unknown, the steps still apply.
+                if err.kind == ErrorKind::Service
+                    && (err.code.is_none() || http.is_some_and(|s| s >= 500 || s == 404))
+                {
+                    let http = http.map(|s| format!(", HTTP {s}")).unwrap_or_default();
+                    return Ok(vec![Finding {
+                        manual_steps: steps(region),
+                        ..Finding::unknown(
+                            TARGET,
+                            format!("could not read the Macie status ({}{http}); if Macie is not enabled, the steps below enable it", super::s3_buckets::describe_err(&err)),
+                        )
+                    }]);
                 }
                 Err(err)
             }

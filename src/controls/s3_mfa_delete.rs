@@ -75,6 +75,25 @@ impl Control for S3MfaDelete {
         for b in s3b::buckets(cx).await? {
             out.push(match s3b::versioning(cx, &b).await {
                 Ok(v) => assess(&b, &v, &cx.aws.account.id, &cx.aws.account.partition),
+                // An answer the SDK could not read (no AWS error code): the state is
+                // unknown, but the steps still apply. The emulator answers this way for
+                // every bucket (its GetBucketVersioning reply has the wrong root element).
+                Err(e) if e.kind == ErrorKind::Service && e.code.is_none() => {
+                    let mut f = assess(
+                        &b,
+                        &s3b::Versioning { status: None, mfa_delete: None },
+                        &cx.aws.account.id,
+                        &cx.aws.account.partition,
+                    );
+                    f.status = crate::plan::Status::Unknown;
+                    f.before = serde_json::Value::Null;
+                    f.summary = format!(
+                        "could not read the versioning state ({}); if MFA Delete is not enabled, the steps below turn it on ({})",
+                        s3b::describe_err(&e),
+                        b.region
+                    );
+                    f
+                }
                 Err(e) if e.kind == ErrorKind::Service || e.kind == ErrorKind::AccessDenied => {
                     Finding::error(b.target(), format!("could not read versioning: {e}"))
                 }
