@@ -131,9 +131,11 @@ impl Control for S3BlockPublicAccess {
         let buckets = s3b::buckets(cx).await?;
         let mut out = Vec::new();
         let mut all_public = Vec::new();
-        for b in &buckets {
-            match assess_bucket(cx, b).await {
+        for (b, res) in s3b::each(&buckets, |b| assess_bucket(cx, b)).await {
+            match res {
                 Ok(f) => {
+                    // The account setting covers every bucket: the public ones are its
+                    // blast radius too.
                     all_public.extend(f.in_use.iter().cloned());
                     out.push(f);
                 }
@@ -145,23 +147,6 @@ impl Control for S3BlockPublicAccess {
             }
         }
         let account = s3b::account_pab(cx).await?;
-        // The account setting covers every bucket: the ones public today are its blast
-        // radius too (only read when the account setting changes).
-        if !account.is_some_and(|p| p.all_on()) {
-            for b in &buckets {
-                if bucket_compliant(&out, b) {
-                    // A bucket already blocking everything is not public through it.
-                    continue;
-                }
-                if let Ok(r) = s3b::public_reasons(cx, b).await {
-                    for line in r {
-                        if !all_public.contains(&line) {
-                            all_public.push(line);
-                        }
-                    }
-                }
-            }
-        }
         let call = ApiCall::new(
             PUT_ACCOUNT,
             json!({ "AccountId": cx.aws.account.id, "PublicAccessBlockConfiguration": Pab::ALL.to_value() }),
@@ -192,12 +177,6 @@ impl Control for S3BlockPublicAccess {
     ) -> Result<(), AwsError> {
         put(cx, target, Pab::from_value(previous)?).await
     }
-}
-
-fn bucket_compliant(out: &[Finding], b: &Bucket) -> bool {
-    let t = b.target();
-    out.iter()
-        .any(|f| f.target == t && f.status == crate::plan::Status::Compliant)
 }
 
 /// Write `pab` to the target, or delete its block when `None`.

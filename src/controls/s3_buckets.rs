@@ -346,6 +346,19 @@ pub async fn versioning(cx: &Cx<'_>, b: &Bucket) -> Result<Versioning, AwsError>
         .await
 }
 
+/// Run `f` for every bucket, a few at a time, results in the buckets' order.
+pub async fn each<'b, T, F, Fut>(buckets: &'b [Bucket], f: F) -> Vec<(&'b Bucket, T)>
+where
+    F: Fn(&'b Bucket) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    // The futures are made up front: a mapping closure inside the stream trips the
+    // compiler's higher-ranked lifetime check under async_trait.
+    let futs: Vec<_> = buckets.iter().map(&f).collect();
+    let results: Vec<T> = stream::iter(futs).buffered(CONCURRENCY).collect().await;
+    buckets.iter().zip(results).collect()
+}
+
 /// An error for a summary: an answer the SDK could not read carries neither an AWS code
 /// nor a message, so say that instead of "failed: ".
 pub fn describe_err(e: &AwsError) -> String {

@@ -245,8 +245,9 @@ impl Control for S3DenyHttp {
 
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let mut out = Vec::new();
-        for b in s3b::buckets(cx).await? {
-            out.push(match assess(cx, &b).await {
+        let buckets = s3b::buckets(cx).await?;
+        for (b, res) in s3b::each(&buckets, |b| assess(cx, b)).await {
+            out.push(match res {
                 Ok(f) => f,
                 Err(e) if e.kind == ErrorKind::Service || e.kind == ErrorKind::AccessDenied => {
                     Finding::error(b.target(), format!("could not read the bucket policy: {e}"))

@@ -72,15 +72,16 @@ impl Control for S3MfaDelete {
 
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let mut out = Vec::new();
-        for b in s3b::buckets(cx).await? {
-            out.push(match s3b::versioning(cx, &b).await {
-                Ok(v) => assess(&b, &v, &cx.aws.account.id, &cx.aws.account.partition),
+        let buckets = s3b::buckets(cx).await?;
+        for (b, res) in s3b::each(&buckets, |b| s3b::versioning(cx, b)).await {
+            out.push(match res {
+                Ok(v) => assess(b, &v, &cx.aws.account.id, &cx.aws.account.partition),
                 // An answer the SDK could not read (no AWS error code): the state is
                 // unknown, but the steps still apply. The emulator answers this way for
                 // every bucket (its GetBucketVersioning reply has the wrong root element).
                 Err(e) if e.kind == ErrorKind::Service && e.code.is_none() => {
                     let mut f = assess(
-                        &b,
+                        b,
                         &s3b::Versioning { status: None, mfa_delete: None },
                         &cx.aws.account.id,
                         &cx.aws.account.partition,
