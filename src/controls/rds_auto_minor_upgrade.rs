@@ -48,7 +48,7 @@ impl Control for RdsAutoMinorUpgrade {
                         before,
                     );
                 }
-                Finding::change(
+                let f = Finding::change(
                     rds::target(db),
                     format!("automatic minor version upgrades are off ({})", rds::describe(db)),
                     Action::Update,
@@ -60,7 +60,11 @@ impl Control for RdsAutoMinorUpgrade {
                     )],
                 )
                 .with_risk(Risk::Low)
-                .with_note("Minor engine upgrades are then installed in the instance's maintenance window, with a short restart; test applications against new minor versions, or move the window to a quiet time.")
+                .with_note("Minor engine upgrades are then installed in the instance's maintenance window, with a short restart; test applications against new minor versions, or move the window to a quiet time.");
+                match rds::state_note(db) {
+                    Some(n) => f.with_note(n),
+                    None => f,
+                }
             })
             .collect())
     }

@@ -54,6 +54,17 @@ pub fn describe(db: &DbInstance) -> String {
     }
 }
 
+/// A note for a change on an instance that is not `available` (stopped, modifying, …):
+/// ModifyDBInstance then fails or waits, and apply reports it.
+pub fn state_note(db: &DbInstance) -> Option<String> {
+    match db.db_instance_status() {
+        Some("available") | None => None,
+        Some(s) => Some(format!(
+            "The instance is {s}: RDS accepts the change only when it is available (a stopped instance must be started first)."
+        )),
+    }
+}
+
 /// Which setting a fixer changes with ModifyDBInstance.
 #[derive(Debug, Clone, Copy)]
 pub enum Setting {

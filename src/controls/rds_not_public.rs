@@ -74,6 +74,9 @@ impl Control for RdsNotPublic {
                 f.in_use = vec![format!(
                     "endpoint {endpoint}: clients connecting from outside the VPC lose access"
                 )];
+                if let Some(n) = rds::state_note(db) {
+                    f = f.with_note(n);
+                }
                 f
             })
             .collect())
