@@ -12,6 +12,7 @@ mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
 mod ec2_imdsv2;
+mod efs_encryption;
 mod expired_server_certificates;
 pub mod filter_pattern;
 mod iam_permissions_via_groups;
@@ -26,11 +27,21 @@ mod password_min_length;
 mod password_policy;
 mod password_reuse_prevention;
 mod policy_attachments;
+mod rds_auto_minor_upgrade;
+mod rds_encryption_at_rest;
+mod rds_instances;
+mod rds_multi_az;
+mod rds_not_public;
 mod reads;
 mod root_hardware_mfa;
 mod root_mfa;
 mod root_no_access_keys;
 mod root_usage;
+mod s3_block_public_access;
+mod s3_buckets;
+mod s3_data_classification;
+mod s3_deny_http;
+mod s3_mfa_delete;
 mod security_contact;
 mod security_group_rules;
 mod security_hub;
@@ -191,6 +202,15 @@ static REGISTRY: &[&dyn Control] = &[
     &metric_filters::VPC_CHANGES,
     &metric_filters::ORGANIZATIONS_CHANGES,
     &security_hub::SecurityHub,
+    &s3_deny_http::S3DenyHttp,
+    &s3_mfa_delete::S3MfaDelete,
+    &s3_data_classification::S3DataClassification,
+    &s3_block_public_access::S3BlockPublicAccess,
+    &rds_encryption_at_rest::RdsEncryptionAtRest,
+    &rds_auto_minor_upgrade::RdsAutoMinorUpgrade,
+    &rds_not_public::RdsNotPublic,
+    &rds_multi_az::RdsMultiAz,
+    &efs_encryption::EfsEncryption,
 ];
 
 /// Every control cis-fix implements.

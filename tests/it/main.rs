@@ -22,3 +22,4 @@ mod proxy;
 mod saved_plans;
 mod security_groups;
 mod soak;
+mod storage;
