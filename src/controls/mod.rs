@@ -2,6 +2,10 @@
 //! `plan` step and an `apply` step, all listed once in [`registry`].
 
 mod caller;
+mod cloudtrail_bucket_access_logging;
+mod cloudtrail_kms_encryption;
+mod cloudtrail_log_validation;
+mod cloudtrail_multi_region;
 mod credential_report;
 mod default_security_group;
 mod ebs_default_encryption;
@@ -16,6 +20,7 @@ mod root_hardware_mfa;
 mod root_mfa;
 mod root_no_access_keys;
 mod root_usage;
+mod s3_object_logging;
 mod security_group_rules;
 mod sg_open_ingress;
 mod trails;
@@ -141,6 +146,12 @@ static REGISTRY: &[&dyn Control] = &[
     &default_security_group::DefaultSecurityGroup,
     &vpc_peering_least_access::VpcPeeringLeastAccess,
     &ec2_imdsv2::Ec2Imdsv2,
+    &cloudtrail_multi_region::CloudtrailMultiRegion,
+    &cloudtrail_log_validation::CloudtrailLogValidation,
+    &cloudtrail_bucket_access_logging::CloudtrailBucketAccessLogging,
+    &cloudtrail_kms_encryption::CloudtrailKmsEncryption,
+    &s3_object_logging::WRITE,
+    &s3_object_logging::READ,
 ];
 
 /// Every control cis-fix implements.
