@@ -121,12 +121,14 @@ impl Control for CloudtrailBucketAccessLogging {
                     "the trail's bucket does not exist",
                 )])
             }
-            Err(e) => return Ok(vec![Finding::unknown(
-                target(&bucket),
-                format!(
+            Err(e) => {
+                return Ok(vec![Finding::unknown(
+                    target(&bucket),
+                    format!(
                     "the bucket's region could not be read ({e}); it may belong to another account"
                 ),
-            )]),
+                )])
+            }
         };
         let logging = cx
             .aws

@@ -743,10 +743,11 @@ async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo]) -> Result<(), AwsError> 
         .iter()
         .find(|t| t.name == n.trail && t.changeable_from(account));
     if let Some(t) = ours {
+        // By name in its home region (moto 5.2.5's DeleteTrail ignores ARNs silently).
         cx.aws
             .cloudtrail(&t.home_region)
             .delete_trail()
-            .name(&t.arn)
+            .name(&t.name)
             .send()
             .await
             .map_err(aws_err("cloudtrail:DeleteTrail"))?;

@@ -252,26 +252,28 @@ fn owned(v: &Value) -> Vec<String> {
     list(v).into_iter().map(str::to_string).collect()
 }
 
+/// Empty lists are left out (as the service returns them when they were never set), so a
+/// selector written back reads back exactly as it was.
 fn basic_from_json(s: &Value) -> EventSelector {
+    let data: Vec<DataResource> = s["DataResources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            DataResource::builder()
+                .r#type(d["Type"].as_str().unwrap_or(""))
+                .set_values(Some(owned(&d["Values"])))
+                .build()
+        })
+        .collect();
+    let excluded = owned(&s["ExcludeManagementEventSources"]);
     EventSelector::builder()
         .read_write_type(ReadWriteType::from(
             s["ReadWriteType"].as_str().unwrap_or("All"),
         ))
         .include_management_events(s["IncludeManagementEvents"].as_bool().unwrap_or(true))
-        .set_data_resources(Some(
-            s["DataResources"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|d| {
-                    DataResource::builder()
-                        .r#type(d["Type"].as_str().unwrap_or(""))
-                        .set_values(Some(owned(&d["Values"])))
-                        .build()
-                })
-                .collect(),
-        ))
-        .set_exclude_management_event_sources(Some(owned(&s["ExcludeManagementEventSources"])))
+        .set_data_resources((!data.is_empty()).then_some(data))
+        .set_exclude_management_event_sources((!excluded.is_empty()).then_some(excluded))
         .build()
 }
 
