@@ -416,9 +416,9 @@ impl Control for S3ObjectLogging {
                 .cloned()
                 .unwrap_or_default();
             if basic_now.len() < MAX_BASIC {
-                after["EventSelectors"]
-                    .as_array_mut()
-                    .map(|b| b.push(new_basic(self.read, part)));
+                if let Some(b) = after["EventSelectors"].as_array_mut() {
+                    b.push(new_basic(self.read, part));
+                }
             } else {
                 converted = true;
                 let mut adv = to_advanced(&basic_now);

@@ -282,7 +282,7 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         .unwrap();
     assert!(t.kms_key_id().unwrap_or("").is_empty(), "{t:?}");
     let k = kms.describe_key().key_id(&key).send().await.unwrap();
-    assert_eq!(k.key_metadata().unwrap().enabled(), true, "the key is kept");
+    assert!(k.key_metadata().unwrap().enabled(), "the key is kept");
 
     // Undo the creation: trail and role gone, bucket and log group kept.
     ok(acct.run(&["undo", "--yes"]));
