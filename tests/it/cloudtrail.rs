@@ -219,15 +219,39 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         again.stdout
     );
 
-    // 3.4 and 3.5 on the new trail, in one run.
-    let sel = [&["-c", "3.4", "-c", "3.5"][..], &set].concat();
+    // 3.4, 3.5 and 3.8 on the new trail, in one run.
+    let sel = [&["-c", "3.4", "-c", "3.5", "-c", "3.8"][..], &set].concat();
     let doc = plan(&acct, &sel);
     assert_eq!(
         status_of(&doc, "cloudtrail-bucket-access-logging"),
         ["change"]
     );
     assert_eq!(status_of(&doc, "cloudtrail-kms-encryption"), ["change"]);
+    assert_eq!(status_of(&doc, "s3-object-write-logging"), ["change"]);
     ok(acct.run(&[&["apply", "--yes"][..], &sel].concat()));
+    // The trail had no selectors (the service default): the default is written out
+    // explicitly next to the new one, so management events keep being recorded.
+    let es = home
+        .get_event_selectors()
+        .trail_name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        es.event_selectors(),
+        &[
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+            basic(
+                ReadWriteType::WriteOnly,
+                false,
+                "AWS::S3::Object",
+                &["arn:aws:s3"]
+            ),
+        ]
+    );
     let logging = b.get_bucket_logging().bucket(&bucket).send().await.unwrap();
     let le = logging.logging_enabled().expect("access logging on");
     assert_eq!(le.target_bucket(), format!("cis-fix-access-logs-{id}"));
@@ -268,10 +292,22 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         statuses(&doc)
     );
 
-    // Undo 3.4/3.5: logging off, key removed from the trail (the key stays).
+    // Undo 3.4/3.5/3.8: logging off, key removed from the trail (the key stays), the
+    // default selector back.
     ok(acct.run(&["undo", "--yes"]));
     let logging = b.get_bucket_logging().bucket(&bucket).send().await.unwrap();
     assert!(logging.logging_enabled().is_none());
+    let es = home
+        .get_event_selectors()
+        .trail_name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(es.event_selectors().len(), 1, "{es:?}");
+    assert_eq!(
+        es.event_selectors()[0].read_write_type(),
+        Some(&ReadWriteType::All)
+    );
     let t = home
         .get_trail()
         .name("cis-fix-trail")
