@@ -477,11 +477,18 @@ pub(super) fn str_field<'v>(v: &'v Value, key: &str) -> Result<&'v str, AwsError
     })
 }
 
-/// The region a bucket lives in, `None` when it does not exist.
+/// The region a bucket lives in, `None` when it does not exist. Asked of us-east-1 in the
+/// commercial partition, which answers for buckets of every region (a regional endpoint may
+/// refuse a request for a bucket elsewhere).
 pub(super) async fn bucket_region(cx: &Cx<'_>, bucket: &str) -> Result<Option<String>, AwsError> {
+    let ask = if cx.aws.account.partition == "aws" {
+        "us-east-1"
+    } else {
+        cx.aws.home_region.as_str()
+    };
     match cx
         .aws
-        .s3(&cx.aws.home_region)
+        .s3(ask)
         .get_bucket_location()
         .bucket(bucket)
         .send()

@@ -230,6 +230,30 @@ mod tests {
     }
 
     #[test]
+    fn an_organization_trail_seen_from_a_member_counts_for_3_1() {
+        let mut org = trail("org");
+        org.arn = "arn:aws:cloudtrail:us-east-1:999988887777:trail/org".into();
+        org.organization = true;
+        org.logging = None;
+        org.event_selectors = None;
+        assert!(cis_trail(std::slice::from_ref(&org)).is_none());
+        let got = cis_or_organization_trail(std::slice::from_ref(&org)).unwrap();
+        assert_eq!(got.name, "org");
+        assert!(!got.changeable_from("111122223333"));
+        let mut own = trail("own");
+        own.kms_key_id = Some(String::new());
+        assert!(own.kms_key().is_none(), "an emptied key id is no key");
+        assert!(own.changeable_from("111122223333"));
+        assert_eq!(
+            cis_or_organization_trail(&[org, own]).unwrap().name,
+            "own",
+            "a trail whose logging can be read is preferred"
+        );
+        let dup = trail("a");
+        assert_eq!(unique_by_arn(&[dup.clone(), dup]).len(), 1);
+    }
+
+    #[test]
     fn write_only_management_events_do_not_count() {
         let mut t = trail("t");
         t.event_selectors = Some(vec![EventSelector::builder()
