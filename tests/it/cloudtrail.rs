@@ -1,7 +1,8 @@
 //! The CloudTrail controls of the logging section (v5.0 3.1, 3.2, 3.4, 3.5, 3.8, 3.9):
-//! plan → apply → re-read with the SDK → plan again → undo, against moto. Two accounts in
-//! all: one where cis-fix creates the trail (in a region other than the run's), one with
-//! an existing trail that is upgraded in place and keeps its selectors.
+//! plan → apply → re-read with the SDK → plan again → undo, against moto. Three accounts:
+//! one where cis-fix creates the trail (in a region other than the run's), one with an
+//! existing single-region trail that is upgraded in place and keeps its selectors, one with
+//! a logging multi-region trail homed in another region that is recognised as it is.
 
 use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
 
@@ -532,4 +533,64 @@ async fn existing_trail_is_upgraded_in_place_and_keeps_its_selectors() {
             .is_logging(),
         Some(false)
     );
+}
+
+#[tokio::test]
+async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_region() {
+    let acct = TestAccount::new().await;
+    let bucket = format!("other-trail-logs-{}", acct.id);
+    s3(&acct, "ap-southeast-2")
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApSoutheast2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let home = ct(&acct, "ap-southeast-2");
+    home.create_trail()
+        .name("homed-elsewhere")
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    home.start_logging().name("homed-elsewhere").send().await.unwrap();
+
+    // The run's region is eu-west-1: the trail is seen there as a shadow trail and counts.
+    let doc = plan(&acct, &["-c", "3.1", "-c", "3.2"]);
+    let items = doc["plan"]["items"].as_array().unwrap();
+    let t31 = items
+        .iter()
+        .find(|i| i["control"] == "cloudtrail-multi-region")
+        .unwrap();
+    assert_eq!(t31["status"], "compliant", "{t31}");
+    assert!(t31["summary"].as_str().unwrap().contains("homed-elsewhere"));
+    let t32 = items
+        .iter()
+        .find(|i| i["control"] == "cloudtrail-log-validation")
+        .unwrap();
+    assert_eq!(t32["status"], "change", "{t32}");
+    assert_eq!(t32["calls"][0]["params"]["Region"], "ap-southeast-2");
+
+    ok(acct.run(&["apply", "--yes", "-c", "3.1", "-c", "3.2"]));
+    let trails = home.describe_trails().send().await.unwrap();
+    assert_eq!(trails.trail_list().len(), 1, "no second trail");
+    assert_eq!(
+        trails.trail_list()[0].log_file_validation_enabled(),
+        Some(true)
+    );
+    ok(acct.run(&["undo", "--yes"]));
+    let t = home
+        .get_trail()
+        .name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert_eq!(t.log_file_validation_enabled(), Some(false));
 }
