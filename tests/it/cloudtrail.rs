@@ -558,7 +558,11 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
         .send()
         .await
         .unwrap();
-    home.start_logging().name("homed-elsewhere").send().await.unwrap();
+    home.start_logging()
+        .name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap();
 
     // The run's region is eu-west-1: the trail is seen there as a shadow trail and counts.
     let doc = plan(&acct, &["-c", "3.1", "-c", "3.2"]);
@@ -593,4 +597,38 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
         .trail
         .unwrap();
     assert_eq!(t.log_file_validation_enabled(), Some(false));
+}
+
+#[tokio::test]
+async fn all_six_on_a_fresh_account_apply_once_then_nothing_then_undo() {
+    let acct = TestAccount::new().await;
+    let sel = [
+        "-c", "3.1", "-c", "3.2", "-c", "3.4", "-c", "3.5", "-c", "3.8", "-c", "3.9",
+    ];
+    let doc = plan(&acct, &sel);
+    let st = statuses(&doc);
+    assert_eq!(st.iter().filter(|s| s.2 == "blocked").count(), 5, "{st:?}");
+    // The five that wait are planned again once the trail exists, and applied.
+    let out = ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert!(!out.stdout.contains("not verified"), "{}", out.stdout);
+    let doc = plan(&acct, &sel);
+    assert!(
+        statuses(&doc).iter().all(|s| s.2 == "compliant"),
+        "{:?}",
+        statuses(&doc)
+    );
+    let again = ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert!(
+        again.stdout.contains("Nothing to apply"),
+        "{}",
+        again.stdout
+    );
+    let undo = ok(acct.run(&["undo", "--yes"]));
+    assert!(!undo.stdout.contains("NOT verified"), "{}", undo.stdout);
+    let trails = ct(&acct, "eu-west-1")
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    assert!(trails.trail_list().is_empty());
 }
