@@ -4,7 +4,9 @@
 //! existing single-region trail that is upgraded in place and keeps its selectors, one with
 //! a logging multi-region trail homed in another region that is recognised as it is.
 
-use aws_sdk_cloudtrail::types::{DataResource, EventSelector, ReadWriteType};
+use aws_sdk_cloudtrail::types::{
+    AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType,
+};
 
 use crate::harness::{plan_json, statuses, TestAccount};
 
@@ -563,9 +565,27 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
         .send()
         .await
         .unwrap();
+    let mgmt = vec![AdvancedEventSelector::builder()
+        .name("management")
+        .field_selectors(
+            AdvancedFieldSelector::builder()
+                .field("eventCategory")
+                .equals("Management")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()];
+    home.put_event_selectors()
+        .trail_name("homed-elsewhere")
+        .set_advanced_event_selectors(Some(mgmt.clone()))
+        .send()
+        .await
+        .unwrap();
 
     // The run's region is eu-west-1: the trail is seen there as a shadow trail and counts.
-    let doc = plan(&acct, &["-c", "3.1", "-c", "3.2"]);
+    let sel = ["-c", "3.1", "-c", "3.2", "-c", "3.9"];
+    let doc = plan(&acct, &sel);
     let items = doc["plan"]["items"].as_array().unwrap();
     let t31 = items
         .iter()
@@ -580,14 +600,35 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
     assert_eq!(t32["status"], "change", "{t32}");
     assert_eq!(t32["calls"][0]["params"]["Region"], "ap-southeast-2");
 
-    ok(acct.run(&["apply", "--yes", "-c", "3.1", "-c", "3.2"]));
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
     let trails = home.describe_trails().send().await.unwrap();
     assert_eq!(trails.trail_list().len(), 1, "no second trail");
     assert_eq!(
         trails.trail_list()[0].log_file_validation_enabled(),
         Some(true)
     );
+    // Advanced selectors stay advanced: one for S3 read events is added.
+    let es = home
+        .get_event_selectors()
+        .trail_name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap();
+    let adv = es.advanced_event_selectors();
+    assert_eq!(adv.len(), 2, "{es:?}");
+    assert_eq!(adv[0], mgmt[0]);
+    assert!(adv[1]
+        .field_selectors()
+        .iter()
+        .any(|f| f.field() == "readOnly" && f.equals() == ["true"]));
     ok(acct.run(&["undo", "--yes"]));
+    let es = home
+        .get_event_selectors()
+        .trail_name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(es.advanced_event_selectors(), &mgmt[..]);
     let t = home
         .get_trail()
         .name("homed-elsewhere")
