@@ -512,8 +512,21 @@ pub(super) async fn ensure_bucket(
     bucket: &str,
     region: &str,
 ) -> Result<String, AwsError> {
-    if let Some(r) = bucket_region(cx, bucket).await? {
-        return Ok(r);
+    let taken = |e: AwsError| {
+        AwsError::new(
+            e.kind,
+            &e.operation,
+            format!(
+                "bucket {bucket} exists but is not this account's ({}); choose another name with --set (trail_bucket / access_log_bucket)",
+                e.message
+            ),
+        )
+    };
+    match bucket_region(cx, bucket).await {
+        Ok(Some(r)) => return Ok(r),
+        Ok(None) => {}
+        Err(e) if e.kind == ErrorKind::AccessDenied => return Err(taken(e)),
+        Err(e) => return Err(e),
     }
     let mut req = cx.aws.s3(region).create_bucket().bucket(bucket);
     if region != "us-east-1" {
@@ -526,6 +539,7 @@ pub(super) async fn ensure_bucket(
     match req.send().await.map_err(aws_err("s3:CreateBucket")) {
         Ok(_) => Ok(region.to_string()),
         Err(e) if e.is_code("BucketAlreadyOwnedByYou") => Ok(region.to_string()),
+        Err(e) if e.is_code("BucketAlreadyExists") => Err(taken(e)),
         Err(e) => Err(e),
     }
 }
