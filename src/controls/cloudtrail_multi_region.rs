@@ -808,6 +808,70 @@ async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo]) -> Result<(), AwsError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::aws::AwsContext;
+    use crate::controls::{Params, Reads};
+    use crate::plan::Status;
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_runtime_api::http::{Request as HttpRequest, Response as HttpResponse};
+    use aws_smithy_types::body::SdkBody;
+
+    fn event(status: u16, body: &str) -> ReplayEvent {
+        let mut req = HttpRequest::new(SdkBody::empty());
+        req.set_uri("https://cloudtrail.us-east-1.amazonaws.com/")
+            .unwrap();
+        let mut resp =
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_string()));
+        resp.headers_mut()
+            .insert("content-type", "application/x-amz-json-1.1");
+        ReplayEvent::new(req, resp)
+    }
+
+    /// moto has no organizations: an organization trail seen from a member account, whose
+    /// status and selectors the member may not read, replayed from canned answers.
+    #[tokio::test]
+    async fn an_organization_trail_seen_from_a_member_is_compliant_and_left_alone() {
+        let http = StaticReplayClient::new(vec![
+            event(
+                200,
+                r#"{"trailList":[{"Name":"org","TrailARN":"arn:aws:cloudtrail:us-east-1:999988887777:trail/org","HomeRegion":"us-east-1","IsMultiRegionTrail":true,"IsOrganizationTrail":true,"LogFileValidationEnabled":false,"IncludeGlobalServiceEvents":true,"S3BucketName":"org-logs"}]}"#,
+            ),
+            event(
+                400,
+                r#"{"__type":"TrailNotFoundException","message":"Unknown trail"}"#,
+            ),
+            event(
+                400,
+                r#"{"__type":"TrailNotFoundException","message":"Unknown trail"}"#,
+            ),
+        ]);
+        let aws = AwsContext::for_replay(
+            aws_smithy_runtime_api::client::http::SharedHttpClient::new(http.clone()),
+            "111122223333",
+            "eu-west-1",
+        );
+        let reads = Reads::default();
+        let params = Params::default();
+        let cx = Cx {
+            aws: &aws,
+            reads: &reads,
+            params: &params,
+        };
+        let f = CloudtrailMultiRegion.plan(&cx, None).await.unwrap();
+        assert_eq!(f[0].status, Status::Compliant, "{f:?}");
+        assert!(f[0].summary.contains("organization trail"));
+        let v = super::super::cloudtrail_log_validation::CloudtrailLogValidation
+            .plan(&cx, None)
+            .await
+            .unwrap();
+        assert_eq!(v[0].status, Status::Manual, "{v:?}");
+        let s = super::super::s3_object_logging::WRITE
+            .plan(&cx, None)
+            .await
+            .unwrap();
+        assert_eq!(s[0].status, Status::Manual, "{s:?}");
+        // One read of the trails for all three controls.
+        assert_eq!(http.actual_requests().count(), 3);
+    }
 
     #[test]
     fn bucket_policy_merge_keeps_other_statements_and_replaces_ours() {
