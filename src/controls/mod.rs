@@ -7,6 +7,10 @@ mod access_keys;
 mod alarm_topic;
 mod caller;
 mod cloudshell_full_access;
+mod cloudtrail_bucket_access_logging;
+mod cloudtrail_kms_encryption;
+mod cloudtrail_log_validation;
+mod cloudtrail_multi_region;
 mod config_all_regions;
 mod credential_report;
 mod default_security_group;
@@ -42,6 +46,7 @@ mod s3_buckets;
 mod s3_data_classification;
 mod s3_deny_http;
 mod s3_mfa_delete;
+mod s3_object_logging;
 mod security_contact;
 mod security_group_rules;
 mod security_hub;
@@ -211,6 +216,12 @@ static REGISTRY: &[&dyn Control] = &[
     &rds_not_public::RdsNotPublic,
     &rds_multi_az::RdsMultiAz,
     &efs_encryption::EfsEncryption,
+    &cloudtrail_multi_region::CloudtrailMultiRegion,
+    &cloudtrail_log_validation::CloudtrailLogValidation,
+    &cloudtrail_bucket_access_logging::CloudtrailBucketAccessLogging,
+    &cloudtrail_kms_encryption::CloudtrailKmsEncryption,
+    &s3_object_logging::WRITE,
+    &s3_object_logging::READ,
 ];
 
 /// Every control cis-fix implements.

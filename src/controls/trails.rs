@@ -54,6 +54,21 @@ impl TrailInfo {
             })
     }
 
+    /// The account the trail belongs to (from its ARN).
+    pub fn owner_account(&self) -> &str {
+        self.arn.split(':').nth(4).unwrap_or("")
+    }
+
+    /// Homed in `account` and changeable from it (not another account's organization trail).
+    pub fn changeable_from(&self, account: &str) -> bool {
+        self.owner_account() == account
+    }
+
+    /// The KMS key the trail encrypts with; an empty id (left by removing it) is none.
+    pub fn kms_key(&self) -> Option<&str> {
+        self.kms_key_id.as_deref().filter(|k| !k.is_empty())
+    }
+
     /// CIS 3.1: multi-region, logging, read and write management events.
     pub fn satisfies_multi_region(&self) -> bool {
         self.multi_region && self.logging == Some(true) && self.management_read_write()
@@ -87,6 +102,30 @@ pub fn cis_trail(trails: &[TrailInfo]) -> Option<&TrailInfo> {
         .iter()
         .filter(|t| t.satisfies_multi_region())
         .min_by_key(|t| (t.log_group_arn.is_none(), t.organization, t.name.clone()))
+}
+
+/// [`cis_trail`], or else an organization trail seen from a member account whose logging
+/// status cannot be read there: the organization's management account runs it, so the
+/// logging controls take it as satisfying 3.1 (and can't change it from here).
+pub fn cis_or_organization_trail(trails: &[TrailInfo]) -> Option<&TrailInfo> {
+    cis_trail(trails).or_else(|| {
+        trails
+            .iter()
+            .filter(|t| {
+                t.organization && t.multi_region && t.logging.is_none() && t.management_read_write()
+            })
+            .min_by_key(|t| t.name.clone())
+    })
+}
+
+/// Trails listed once each (the read already lists each ARN once; this guards callers that
+/// merge several reads).
+pub fn unique_by_arn(trails: &[TrailInfo]) -> Vec<&TrailInfo> {
+    let mut seen = std::collections::BTreeSet::new();
+    trails
+        .iter()
+        .filter(|t| seen.insert(t.arn.clone()))
+        .collect()
 }
 
 async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
@@ -188,6 +227,30 @@ mod tests {
         a.logging = Some(false);
         b.multi_region = false;
         assert!(cis_trail(&[a, b]).is_none());
+    }
+
+    #[test]
+    fn an_organization_trail_seen_from_a_member_counts_for_3_1() {
+        let mut org = trail("org");
+        org.arn = "arn:aws:cloudtrail:us-east-1:999988887777:trail/org".into();
+        org.organization = true;
+        org.logging = None;
+        org.event_selectors = None;
+        assert!(cis_trail(std::slice::from_ref(&org)).is_none());
+        let got = cis_or_organization_trail(std::slice::from_ref(&org)).unwrap();
+        assert_eq!(got.name, "org");
+        assert!(!got.changeable_from("111122223333"));
+        let mut own = trail("own");
+        own.kms_key_id = Some(String::new());
+        assert!(own.kms_key().is_none(), "an emptied key id is no key");
+        assert!(own.changeable_from("111122223333"));
+        assert_eq!(
+            cis_or_organization_trail(&[org, own]).unwrap().name,
+            "own",
+            "a trail whose logging can be read is preferred"
+        );
+        let dup = trail("a");
+        assert_eq!(unique_by_arn(&[dup.clone(), dup]).len(), 1);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! fail with a clear message without it.
 
 mod cli_errors;
+mod cloudtrail;
 mod docs;
 mod ebs;
 mod faults;

@@ -1,0 +1,272 @@
+//! CIS 5.0 3.4: S3 server access logging is on for the CloudTrail bucket.
+//!
+//! The bucket of the trail 3.1 relies on gets access logs delivered to the access-log
+//! bucket (a shared prerequisite: created if missing, in the same region, since S3 refuses
+//! cross-region log delivery; with Block Public Access and a policy that lets the logging
+//! service write). Undo turns logging off; the target bucket keeps its logs.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use super::cloudtrail_multi_region::{
+    block_public_access, bucket_region, ensure_bucket, merge_bucket_policy, str_field,
+};
+use super::trails::{cis_or_organization_trail, trails};
+use super::{Control, Cx, Kind, Scope};
+use crate::aws::{aws_err, AwsError};
+use crate::plan::{Action, ApiCall, Finding};
+
+pub struct CloudtrailBucketAccessLogging;
+
+fn target(bucket: &str) -> String {
+    format!("server access logging of CloudTrail bucket {bucket}")
+}
+
+/// The statement that lets S3 server access logging deliver `source`'s logs into `target`
+/// under `prefix`. moto (like S3) checks that the Resource covers the prefix.
+pub fn logging_statement(
+    part: &str,
+    account: &str,
+    source: &str,
+    target: &str,
+    prefix: &str,
+) -> Value {
+    let sid: String = format!("CisFixAccessLogs{source}")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect();
+    json!({
+        "Sid": sid,
+        "Effect": "Allow",
+        "Principal": { "Service": "logging.s3.amazonaws.com" },
+        "Action": "s3:PutObject",
+        "Resource": format!("arn:{part}:s3:::{target}/{prefix}*"),
+        "Condition": {
+            "ArnLike": { "aws:SourceArn": format!("arn:{part}:s3:::{source}") },
+            "StringEquals": { "aws:SourceAccount": account },
+        },
+    })
+}
+
+fn prefix_for(source: &str) -> String {
+    format!("{source}/")
+}
+
+#[async_trait]
+impl Control for CloudtrailBucketAccessLogging {
+    fn slug(&self) -> &'static str {
+        "cloudtrail-bucket-access-logging"
+    }
+    fn scope(&self) -> Scope {
+        Scope::Global
+    }
+    fn kind(&self) -> Kind {
+        Kind::Fix
+    }
+    fn read_actions(&self) -> &'static [&'static str] {
+        &[
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors",
+            "s3:GetBucketLocation",
+            "s3:GetBucketLogging",
+        ]
+    }
+    fn write_actions(&self) -> &'static [&'static str] {
+        &[
+            "s3:CreateBucket",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketLogging",
+        ]
+    }
+    fn change_profile(&self) -> &'static str {
+        "low; reversible: undo turns access logging off on the CloudTrail bucket; the access-log bucket and its logs are kept; access logs add S3 storage cost"
+    }
+
+    async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
+        let all = trails(cx).await?;
+        let account = &cx.aws.account.id;
+        let part = &cx.aws.account.partition;
+        let Some(t) = cis_or_organization_trail(&all) else {
+            return Ok(vec![Finding::blocked(
+                "server access logging of the CloudTrail bucket",
+                "no multi-region trail yet, so no CloudTrail bucket to log",
+                &["cloudtrail-multi-region"],
+            )]);
+        };
+        let Some(bucket) = t.s3_bucket.clone() else {
+            return Ok(vec![Finding::unknown(
+                "server access logging of the CloudTrail bucket",
+                format!("trail {} reports no S3 bucket", t.name),
+            )]);
+        };
+        if !t.changeable_from(account) {
+            return Ok(vec![Finding::manual(
+                target(&bucket),
+                format!(
+                    "the bucket of organization trail {} belongs to the organization's logging setup",
+                    t.name
+                ),
+                json!({ "Bucket": bucket }),
+                &["In the account that owns the bucket: enable S3 server access logging on it (PutBucketLogging)."],
+            )]);
+        }
+        let region = match bucket_region(cx, &bucket).await {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                return Ok(vec![Finding::unknown(
+                    target(&bucket),
+                    "the trail's bucket does not exist",
+                )])
+            }
+            Err(e) => {
+                return Ok(vec![Finding::unknown(
+                    target(&bucket),
+                    format!(
+                    "the bucket's region could not be read ({e}); it may belong to another account"
+                ),
+                )])
+            }
+        };
+        let logging = cx
+            .aws
+            .s3(&region)
+            .get_bucket_logging()
+            .bucket(&bucket)
+            .send()
+            .await
+            .map_err(aws_err("s3:GetBucketLogging"))?;
+        let enabled = logging.logging_enabled().map(
+            |l| json!({ "TargetBucket": l.target_bucket(), "TargetPrefix": l.target_prefix() }),
+        );
+        let before = json!({ "Bucket": bucket, "Region": region, "LoggingEnabled": enabled });
+        if let Some(e) = enabled {
+            return Ok(vec![Finding::compliant(
+                target(&bucket),
+                format!(
+                    "access logs go to {}",
+                    e["TargetBucket"].as_str().unwrap_or("?")
+                ),
+                before,
+            )]);
+        }
+        let log_bucket = cx.params.access_log_bucket(account);
+        if let Some(r) = bucket_region(cx, &log_bucket).await? {
+            if r != region {
+                return Ok(vec![Finding::manual(
+                    target(&bucket),
+                    format!("access logging is off, and the access-log bucket {log_bucket} is in {r}, not {region} (S3 only delivers within a region)"),
+                    before,
+                    &["Set access_log_bucket (cis-fix.toml or --set) to a bucket in the CloudTrail bucket's region, then plan again."],
+                )]);
+            }
+        }
+        let prefix = prefix_for(&bucket);
+        let after = json!({
+            "Bucket": bucket,
+            "Region": region,
+            "LoggingEnabled": { "TargetBucket": log_bucket, "TargetPrefix": prefix },
+        });
+        Ok(vec![Finding::change(
+            target(&bucket),
+            "server access logging is off on the CloudTrail bucket",
+            Action::Update,
+            before,
+            after,
+            vec![
+                ApiCall::new("s3:CreateBucket", json!({ "Bucket": log_bucket, "Region": region, "IfMissing": true })),
+                ApiCall::new("s3:PutPublicAccessBlock", json!({ "Bucket": log_bucket, "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true })),
+                ApiCall::new("s3:PutBucketPolicy", json!({ "Bucket": log_bucket, "MergedIntoExisting": true, "Statement": logging_statement(part, account, &bucket, &log_bucket, &prefix) })),
+                ApiCall::new("s3:PutBucketLogging", json!({ "Bucket": bucket, "TargetBucket": log_bucket, "TargetPrefix": prefix })),
+            ],
+        )
+        .with_note(format!("Access logs add S3 storage cost in {log_bucket}; undo turns logging off and keeps {log_bucket} and its logs."))])
+    }
+
+    async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
+        let account = &cx.aws.account.id;
+        let part = &cx.aws.account.partition;
+        let bucket = str_field(&f.before, "Bucket")?;
+        let region = str_field(&f.before, "Region")?;
+        let log_bucket = cx.params.access_log_bucket(account);
+        let prefix = prefix_for(bucket);
+        let log_region = ensure_bucket(cx, &log_bucket, region).await?;
+        let s3 = cx.aws.s3(&log_region);
+        block_public_access(&s3, &log_bucket).await?;
+        merge_bucket_policy(
+            &s3,
+            &log_bucket,
+            vec![logging_statement(
+                part,
+                account,
+                bucket,
+                &log_bucket,
+                &prefix,
+            )],
+        )
+        .await?;
+        cx.aws
+            .s3(region)
+            .put_bucket_logging()
+            .bucket(bucket)
+            .bucket_logging_status(
+                aws_sdk_s3::types::BucketLoggingStatus::builder()
+                    .logging_enabled(
+                        aws_sdk_s3::types::LoggingEnabled::builder()
+                            .target_bucket(&log_bucket)
+                            .target_prefix(&prefix)
+                            .build()
+                            .map_err(|e| {
+                                AwsError::new(
+                                    crate::aws::ErrorKind::Service,
+                                    "s3:PutBucketLogging",
+                                    e.to_string(),
+                                )
+                            })?,
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(aws_err("s3:PutBucketLogging"))?;
+        Ok(())
+    }
+
+    async fn undo(
+        &self,
+        cx: &Cx<'_>,
+        _region: Option<&str>,
+        _target: &str,
+        previous: &Value,
+    ) -> Result<(), AwsError> {
+        let bucket = str_field(previous, "Bucket")?;
+        let region = str_field(previous, "Region")?;
+        let mut status = aws_sdk_s3::types::BucketLoggingStatus::builder();
+        if let Some(e) = previous["LoggingEnabled"].as_object() {
+            status = status.logging_enabled(
+                aws_sdk_s3::types::LoggingEnabled::builder()
+                    .target_bucket(e["TargetBucket"].as_str().unwrap_or_default())
+                    .target_prefix(e["TargetPrefix"].as_str().unwrap_or_default())
+                    .build()
+                    .map_err(|e| {
+                        AwsError::new(
+                            crate::aws::ErrorKind::Service,
+                            "s3:PutBucketLogging",
+                            e.to_string(),
+                        )
+                    })?,
+            );
+        }
+        cx.aws
+            .s3(region)
+            .put_bucket_logging()
+            .bucket(bucket)
+            .bucket_logging_status(status.build())
+            .send()
+            .await
+            .map_err(aws_err("s3:PutBucketLogging"))?;
+        Ok(())
+    }
+}

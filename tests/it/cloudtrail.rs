@@ -1,0 +1,675 @@
+//! The CloudTrail controls of the logging section (v5.0 3.1, 3.2, 3.4, 3.5, 3.8, 3.9):
+//! plan → apply → re-read with the SDK → plan again → undo, against moto. Three accounts:
+//! one where cis-fix creates the trail (in a region other than the run's), one with an
+//! existing single-region trail that is upgraded in place and keeps its selectors, one with
+//! a logging multi-region trail homed in another region that is recognised as it is.
+
+use aws_sdk_cloudtrail::types::{
+    AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType,
+};
+
+use crate::harness::{plan_json, statuses, TestAccount};
+
+fn s3(acct: &TestAccount, region: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&acct.sdk)
+            .region(aws_config::Region::new(region.to_string()))
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn ct(acct: &TestAccount, region: &str) -> aws_sdk_cloudtrail::Client {
+    aws_sdk_cloudtrail::Client::from_conf(
+        aws_sdk_cloudtrail::config::Builder::from(&acct.sdk)
+            .region(aws_config::Region::new(region.to_string()))
+            .build(),
+    )
+}
+
+fn status_of(doc: &serde_json::Value, control: &str) -> Vec<String> {
+    statuses(doc)
+        .into_iter()
+        .filter(|s| s.0 == control)
+        .map(|s| s.2)
+        .collect()
+}
+
+fn plan(acct: &TestAccount, args: &[&str]) -> serde_json::Value {
+    let out = acct.run(&[&["plan", "--format", "json"][..], args].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    plan_json(&out)
+}
+
+fn ok(out: crate::harness::Output) -> crate::harness::Output {
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    out
+}
+
+#[tokio::test]
+async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
+    let acct = TestAccount::new().await;
+    let id = acct.id.clone();
+    let bucket = format!("cis-fix-cloudtrail-{id}");
+    let set = ["--set", "trail_region=us-east-1"];
+
+    // Fresh account: 3.2 waits for 3.1, naming it.
+    let doc = plan(&acct, &[&["-c", "3.2"][..], &set].concat());
+    let item = &doc["plan"]["items"][0];
+    assert_eq!(item["status"], "blocked", "{item}");
+    assert_eq!(
+        item["needs"],
+        serde_json::json!(["cloudtrail-multi-region"])
+    );
+
+    // 3.1 plans the creation, every call in order.
+    let doc = plan(&acct, &[&["-c", "3.1"][..], &set].concat());
+    let item = &doc["plan"]["items"][0];
+    assert_eq!(item["status"], "change", "{item}");
+    assert_eq!(item["action"], "create");
+    let calls: Vec<&str> = item["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        calls,
+        [
+            "s3:CreateBucket",
+            "s3:PutBucketPolicy",
+            "s3:PutPublicAccessBlock",
+            "s3:PutBucketVersioning",
+            "s3:PutBucketEncryption",
+            "logs:CreateLogGroup",
+            "logs:PutRetentionPolicy",
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "cloudtrail:CreateTrail",
+            "cloudtrail:StartLogging",
+        ]
+    );
+    assert_eq!(item["calls"][9]["params"]["Region"], "us-east-1");
+    let notes = item["notes"].to_string();
+    assert!(notes.contains("are kept because they hold logs"), "{notes}");
+
+    // Applying 3.2 with its dependencies creates the trail (with validation on), then
+    // plans 3.2 again, which is then already satisfied.
+    ok(acct.run(
+        &[
+            &["apply", "--yes", "-c", "3.2", "--with-dependencies"][..],
+            &set,
+        ]
+        .concat(),
+    ));
+
+    let home = ct(&acct, "us-east-1");
+    let trail = home
+        .get_trail()
+        .name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert!(
+        trail.trail_arn().unwrap().contains(":us-east-1:"),
+        "{trail:?}"
+    );
+    assert_eq!(trail.is_multi_region_trail(), Some(true));
+    assert_eq!(trail.include_global_service_events(), Some(true));
+    assert_eq!(trail.log_file_validation_enabled(), Some(true));
+    assert_eq!(trail.s3_bucket_name(), Some(bucket.as_str()));
+    assert_eq!(
+        trail.cloud_watch_logs_log_group_arn(),
+        Some(format!("arn:aws:logs:us-east-1:{id}:log-group:cis-fix-cloudtrail:*").as_str())
+    );
+    let status = home
+        .get_trail_status()
+        .name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.is_logging(), Some(true));
+    // Seen from the run's region as a shadow trail.
+    let shadow = ct(&acct, "eu-west-1")
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shadow.trail_list().len(), 1);
+
+    let b = s3(&acct, "us-east-1");
+    let policy = b.get_bucket_policy().bucket(&bucket).send().await.unwrap();
+    let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
+    let trail_arn = format!("arn:aws:cloudtrail:us-east-1:{id}:trail/cis-fix-trail");
+    assert!(
+        policy["Statement"].as_array().unwrap().iter().all(|s| {
+            s["Principal"]["Service"] == "cloudtrail.amazonaws.com"
+                && s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn.as_str()
+        }),
+        "{policy}"
+    );
+    let bpa = b
+        .get_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap()
+        .public_access_block_configuration
+        .unwrap();
+    assert_eq!(
+        (
+            bpa.block_public_acls(),
+            bpa.ignore_public_acls(),
+            bpa.block_public_policy(),
+            bpa.restrict_public_buckets()
+        ),
+        (Some(true), Some(true), Some(true), Some(true))
+    );
+    // moto 5.2.5 names the root element of its GetBucketVersioning answer
+    // GetBucketVersioningResponse, which the Rust SDK refuses to parse; read the raw body then.
+    match b.get_bucket_versioning().bucket(&bucket).send().await {
+        Ok(v) => assert_eq!(v.status().map(|s| s.as_str()), Some("Enabled")),
+        Err(e) => {
+            let body = e
+                .raw_response()
+                .and_then(|r| r.body().bytes())
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            assert!(body.contains("<Status>Enabled</Status>"), "{e:?}");
+        }
+    }
+    let enc = b
+        .get_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        enc.server_side_encryption_configuration().unwrap().rules()[0]
+            .apply_server_side_encryption_by_default()
+            .unwrap()
+            .sse_algorithm()
+            .as_str(),
+        "AES256"
+    );
+    let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Builder::from(&acct.sdk)
+            .region(aws_config::Region::new("us-east-1"))
+            .build(),
+    );
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("cis-fix-cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(365));
+
+    // Everything 3.1 and 3.2 check now passes, and a second apply does nothing.
+    let sel = [&["-c", "3.1", "-c", "3.2"][..], &set].concat();
+    let doc = plan(&acct, &sel);
+    assert!(
+        statuses(&doc).iter().all(|s| s.2 == "compliant"),
+        "{:?}",
+        statuses(&doc)
+    );
+    let again = ok(acct.run(&[&["apply", "--yes"][..], &sel].concat()));
+    assert!(
+        again.stdout.contains("Nothing to apply"),
+        "{}",
+        again.stdout
+    );
+
+    // 3.4, 3.5 and 3.8 on the new trail, in one run.
+    let sel = [&["-c", "3.4", "-c", "3.5", "-c", "3.8"][..], &set].concat();
+    let doc = plan(&acct, &sel);
+    assert_eq!(
+        status_of(&doc, "cloudtrail-bucket-access-logging"),
+        ["change"]
+    );
+    assert_eq!(status_of(&doc, "cloudtrail-kms-encryption"), ["change"]);
+    assert_eq!(status_of(&doc, "s3-object-write-logging"), ["change"]);
+    ok(acct.run(&[&["apply", "--yes"][..], &sel].concat()));
+    // The trail had no selectors (the service default): the default is written out
+    // explicitly next to the new one, so management events keep being recorded.
+    let es = home
+        .get_event_selectors()
+        .trail_name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        es.event_selectors(),
+        &[
+            EventSelector::builder()
+                .read_write_type(ReadWriteType::All)
+                .include_management_events(true)
+                .build(),
+            basic(
+                ReadWriteType::WriteOnly,
+                false,
+                "AWS::S3::Object",
+                &["arn:aws:s3"]
+            ),
+        ]
+    );
+    let logging = b.get_bucket_logging().bucket(&bucket).send().await.unwrap();
+    let le = logging.logging_enabled().expect("access logging on");
+    assert_eq!(le.target_bucket(), format!("cis-fix-access-logs-{id}"));
+    let key = home
+        .get_trail()
+        .name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap()
+        .kms_key_id
+        .expect("KMS key set");
+    let kms = aws_sdk_kms::Client::from_conf(
+        aws_sdk_kms::config::Builder::from(&acct.sdk)
+            .region(aws_config::Region::new("us-east-1"))
+            .build(),
+    );
+    let rotation = kms
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(rotation.key_rotation_enabled());
+    let kp = kms
+        .get_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap();
+    assert!(kp.policy().unwrap().contains("cloudtrail.amazonaws.com"));
+    let doc = plan(&acct, &sel);
+    assert!(
+        statuses(&doc).iter().all(|s| s.2 == "compliant"),
+        "{:?}",
+        statuses(&doc)
+    );
+
+    // Undo 3.4/3.5/3.8: logging off, key removed from the trail (the key stays), the
+    // default selector back.
+    ok(acct.run(&["undo", "--yes"]));
+    let logging = b.get_bucket_logging().bucket(&bucket).send().await.unwrap();
+    assert!(logging.logging_enabled().is_none());
+    let es = home
+        .get_event_selectors()
+        .trail_name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(es.event_selectors().len(), 1, "{es:?}");
+    assert_eq!(
+        es.event_selectors()[0].read_write_type(),
+        Some(&ReadWriteType::All)
+    );
+    let t = home
+        .get_trail()
+        .name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert!(t.kms_key_id().unwrap_or("").is_empty(), "{t:?}");
+    let k = kms.describe_key().key_id(&key).send().await.unwrap();
+    assert!(k.key_metadata().unwrap().enabled(), "the key is kept");
+
+    // Undo the creation: trail and role gone, bucket and log group kept.
+    ok(acct.run(&["undo", "--yes"]));
+    assert!(home.get_trail().name("cis-fix-trail").send().await.is_err());
+    assert!(b.head_bucket().bucket(&bucket).send().await.is_ok());
+    let iam = acct.iam();
+    assert!(iam
+        .get_role()
+        .role_name("cis-fix-cloudtrail-logs")
+        .send()
+        .await
+        .is_err());
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix("cis-fix-cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(groups.log_groups().len(), 1, "log group kept");
+}
+
+fn basic(rw: ReadWriteType, mgmt: bool, ty: &str, values: &[&str]) -> EventSelector {
+    EventSelector::builder()
+        .read_write_type(rw)
+        .include_management_events(mgmt)
+        .data_resources(
+            DataResource::builder()
+                .r#type(ty)
+                .set_values(Some(values.iter().map(|v| v.to_string()).collect()))
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn existing_trail_is_upgraded_in_place_and_keeps_its_selectors() {
+    let acct = TestAccount::new().await;
+    let id = acct.id.clone();
+    let bucket = format!("own-trail-logs-{id}");
+    let b = s3(&acct, "eu-west-1");
+    b.create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let home = ct(&acct, "eu-west-1");
+    home.create_trail()
+        .name("own")
+        .s3_bucket_name(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let original = vec![
+        basic(
+            ReadWriteType::All,
+            true,
+            "AWS::Lambda::Function",
+            &["arn:aws:lambda"],
+        ),
+        basic(
+            ReadWriteType::WriteOnly,
+            false,
+            "AWS::S3::Object",
+            &["arn:aws:s3:::some-bucket/"],
+        ),
+    ];
+    home.put_event_selectors()
+        .trail_name("own")
+        .set_event_selectors(Some(original.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // 3.1: the single-region, stopped trail is upgraded, not duplicated.
+    let doc = plan(&acct, &["-c", "3.1"]);
+    let item = &doc["plan"]["items"][0];
+    assert_eq!(item["action"], "update", "{item}");
+    assert_eq!(item["before"]["IsMultiRegionTrail"], false);
+    assert_eq!(item["after"]["IsMultiRegionTrail"], true);
+    ok(acct.run(&["apply", "--yes", "-c", "3.1"]));
+    let t = home
+        .get_trail()
+        .name("own")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert_eq!(t.is_multi_region_trail(), Some(true));
+    assert_eq!(
+        home.get_trail_status()
+            .name("own")
+            .send()
+            .await
+            .unwrap()
+            .is_logging(),
+        Some(true)
+    );
+    // Now recognised as it is: compliant, and still the only trail.
+    let doc = plan(&acct, &["-c", "3.1"]);
+    assert_eq!(status_of(&doc, "cloudtrail-multi-region"), ["compliant"]);
+    assert_eq!(
+        home.describe_trails()
+            .send()
+            .await
+            .unwrap()
+            .trail_list()
+            .len(),
+        1
+    );
+
+    // 3.2, 3.8 and 3.9 in one run; the two selector controls share one target.
+    let sel = ["-c", "3.2", "-c", "3.8", "-c", "3.9"];
+    let doc = plan(&acct, &sel);
+    assert!(
+        statuses(&doc).iter().all(|s| s.2 == "change"),
+        "{:?}",
+        statuses(&doc)
+    );
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    let t = home
+        .get_trail()
+        .name("own")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert_eq!(t.log_file_validation_enabled(), Some(true));
+    let now = home
+        .get_event_selectors()
+        .trail_name("own")
+        .send()
+        .await
+        .unwrap();
+    let now = now.event_selectors();
+    assert_eq!(now.len(), 4, "{now:?}");
+    assert_eq!(&now[..2], &original[..], "existing selectors kept exactly");
+    assert_eq!(
+        now[2],
+        basic(
+            ReadWriteType::WriteOnly,
+            false,
+            "AWS::S3::Object",
+            &["arn:aws:s3"]
+        )
+    );
+    assert_eq!(
+        now[3],
+        basic(
+            ReadWriteType::ReadOnly,
+            false,
+            "AWS::S3::Object",
+            &["arn:aws:s3"]
+        )
+    );
+    let doc = plan(&acct, &sel);
+    assert!(
+        statuses(&doc).iter().all(|s| s.2 == "compliant"),
+        "{:?}",
+        statuses(&doc)
+    );
+    let again = ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert!(
+        again.stdout.contains("Nothing to apply"),
+        "{}",
+        again.stdout
+    );
+
+    // Undo that run: selectors exactly as they were, validation off.
+    ok(acct.run(&["undo", "--yes"]));
+    let back = home
+        .get_event_selectors()
+        .trail_name("own")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.event_selectors(), &original[..]);
+    let t = home
+        .get_trail()
+        .name("own")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert_eq!(t.log_file_validation_enabled(), Some(false));
+
+    // Undo the upgrade: single-region and stopped again.
+    ok(acct.run(&["undo", "--yes"]));
+    let t = home
+        .get_trail()
+        .name("own")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert_eq!(t.is_multi_region_trail(), Some(false));
+    assert_eq!(
+        home.get_trail_status()
+            .name("own")
+            .send()
+            .await
+            .unwrap()
+            .is_logging(),
+        Some(false)
+    );
+}
+
+#[tokio::test]
+async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_region() {
+    let acct = TestAccount::new().await;
+    let bucket = format!("other-trail-logs-{}", acct.id);
+    s3(&acct, "ap-southeast-2")
+        .create_bucket()
+        .bucket(&bucket)
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApSoutheast2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let home = ct(&acct, "ap-southeast-2");
+    home.create_trail()
+        .name("homed-elsewhere")
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(true)
+        .send()
+        .await
+        .unwrap();
+    home.start_logging()
+        .name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap();
+    let mgmt = vec![AdvancedEventSelector::builder()
+        .name("management")
+        .field_selectors(
+            AdvancedFieldSelector::builder()
+                .field("eventCategory")
+                .equals("Management")
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()];
+    home.put_event_selectors()
+        .trail_name("homed-elsewhere")
+        .set_advanced_event_selectors(Some(mgmt.clone()))
+        .send()
+        .await
+        .unwrap();
+
+    // The run's region is eu-west-1: the trail is seen there as a shadow trail and counts.
+    let sel = ["-c", "3.1", "-c", "3.2", "-c", "3.9"];
+    let doc = plan(&acct, &sel);
+    let items = doc["plan"]["items"].as_array().unwrap();
+    let t31 = items
+        .iter()
+        .find(|i| i["control"] == "cloudtrail-multi-region")
+        .unwrap();
+    assert_eq!(t31["status"], "compliant", "{t31}");
+    assert!(t31["summary"].as_str().unwrap().contains("homed-elsewhere"));
+    let t32 = items
+        .iter()
+        .find(|i| i["control"] == "cloudtrail-log-validation")
+        .unwrap();
+    assert_eq!(t32["status"], "change", "{t32}");
+    assert_eq!(t32["calls"][0]["params"]["Region"], "ap-southeast-2");
+
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    let trails = home.describe_trails().send().await.unwrap();
+    assert_eq!(trails.trail_list().len(), 1, "no second trail");
+    assert_eq!(
+        trails.trail_list()[0].log_file_validation_enabled(),
+        Some(true)
+    );
+    // Advanced selectors stay advanced: one for S3 read events is added.
+    let es = home
+        .get_event_selectors()
+        .trail_name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap();
+    let adv = es.advanced_event_selectors();
+    assert_eq!(adv.len(), 2, "{es:?}");
+    assert_eq!(adv[0], mgmt[0]);
+    assert!(adv[1]
+        .field_selectors()
+        .iter()
+        .any(|f| f.field() == "readOnly" && f.equals() == ["true"]));
+    ok(acct.run(&["undo", "--yes"]));
+    let es = home
+        .get_event_selectors()
+        .trail_name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(es.advanced_event_selectors(), &mgmt[..]);
+    let t = home
+        .get_trail()
+        .name("homed-elsewhere")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert_eq!(t.log_file_validation_enabled(), Some(false));
+}
+
+#[tokio::test]
+async fn all_six_on_a_fresh_account_apply_once_then_nothing_then_undo() {
+    let acct = TestAccount::new().await;
+    let sel = [
+        "-c", "3.1", "-c", "3.2", "-c", "3.4", "-c", "3.5", "-c", "3.8", "-c", "3.9",
+    ];
+    let doc = plan(&acct, &sel);
+    let st = statuses(&doc);
+    assert_eq!(st.iter().filter(|s| s.2 == "blocked").count(), 5, "{st:?}");
+    // The five that wait are planned again once the trail exists, and applied.
+    let out = ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert!(!out.stdout.contains("not verified"), "{}", out.stdout);
+    let doc = plan(&acct, &sel);
+    assert!(
+        statuses(&doc).iter().all(|s| s.2 == "compliant"),
+        "{:?}",
+        statuses(&doc)
+    );
+    let again = ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert!(
+        again.stdout.contains("Nothing to apply"),
+        "{}",
+        again.stdout
+    );
+    let undo = ok(acct.run(&["undo", "--yes"]));
+    assert!(!undo.stdout.contains("NOT verified"), "{}", undo.stdout);
+    let trails = ct(&acct, "eu-west-1")
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    assert!(trails.trail_list().is_empty());
+}
