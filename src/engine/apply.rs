@@ -1,7 +1,7 @@
 //! Applying changes: for each approved change, re-read the target, refuse it if it moved,
 //! journal the previous state, write, record the result, and verify by re-reading.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -12,6 +12,15 @@ use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{Entry, JournalError, RunWriter};
 use crate::plan::{now_rfc3339, Item, Status};
 use crate::render::describe_moves;
+
+/// What this run has written so far, for the staleness check of later changes.
+#[derive(Default)]
+struct Changed {
+    /// (region, target) pairs some change of this run wrote.
+    written: HashSet<(Option<String>, String)>,
+    /// (control, (region, target)) → the state that control observed after its change.
+    seen: HashMap<(String, (Option<String>, String)), Value>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChangeResult {
@@ -98,9 +107,9 @@ pub async fn apply_changes(
     progress: &Progress,
 ) -> Result<Vec<ApplyOutcome>, JournalError> {
     progress.add_total(items.len());
-    // A target this run already changed is expected in its verified new state, not the
-    // state the plan saw (two controls can share one target, like the password policy).
-    let mut expected: HashMap<(Option<String>, String), Value> = HashMap::new();
+    // Targets this run already changed (two controls can share one: both password controls
+    // write the one password policy, 2.1.1 and 2.1.4 both change a bucket).
+    let mut expected = Changed::default();
     let mut out = Vec::new();
     for item in items {
         if interrupt.raised() {
@@ -127,7 +136,7 @@ async fn apply_one(
     params: &Params,
     item: &Item,
     journal: &mut RunWriter,
-    expected: &mut HashMap<(Option<String>, String), Value>,
+    expected: &mut Changed,
 ) -> Result<ChangeResult, JournalError> {
     let Some(control) = controls::find(&item.control) else {
         return Ok(ChangeResult::Failed(
@@ -141,8 +150,15 @@ async fn apply_one(
         Ok(None) => return Ok(ChangeResult::Stale("the target no longer exists".into())),
         Err(e) => return Ok(ChangeResult::Failed(format!("could not re-read: {e}"))),
     };
-    let want = expected.get(&key).unwrap_or(&item.finding.before);
-    if &fresh.before != want {
+    // A target an earlier change of this run wrote is expected as this control saw it after
+    // that write; one written only by another control's change has legitimately moved (that
+    // change was journaled and verified a moment ago), so it is taken as it is now.
+    let want = match expected.seen.get(&(item.control.clone(), key.clone())) {
+        Some(v) => Some(v),
+        None if expected.written.contains(&key) => None,
+        None => Some(&item.finding.before),
+    };
+    if let Some(want) = want.filter(|w| **w != fresh.before) {
         return Ok(ChangeResult::Stale(format!(
             "changed since it was planned ({})",
             describe_moves(want, &fresh.before)
@@ -150,7 +166,9 @@ async fn apply_one(
     }
     if fresh.status != Status::Change {
         // Already satisfied (another change of this run fixed it): nothing to write.
-        expected.insert(key, fresh.before);
+        expected
+            .seen
+            .insert((item.control.clone(), key), fresh.before);
         return Ok(ChangeResult::AlreadySatisfied);
     }
     let seq = journal.next_seq();
@@ -206,7 +224,8 @@ async fn apply_one(
         observed: observed.clone(),
         at: now_rfc3339(),
     })?;
-    expected.insert(key, observed);
+    expected.written.insert(key.clone());
+    expected.seen.insert((item.control.clone(), key), observed);
     Ok(if verified {
         ChangeResult::Verified
     } else {

@@ -139,3 +139,136 @@ async fn a_second_apply_is_a_no_op_for_every_control() {
         .collect();
     assert!(writes.is_empty(), "the second apply wrote {writes:?}");
 }
+
+/// Every fixer of the identity, storage, logging and monitoring sections, on one account.
+const SECTION_FIXERS: &[&str] = &[
+    "-c", "1.2", "-c", "1.9", "-c", "1.15", "-c", "1.16", "-c", "1.21", "-c", "2.1.1", "-c",
+    "2.1.4", "-c", "2.2.2", "-c", "2.2.3", "--section", "3", "--section", "4", "--regions",
+    REGION, "--alarm-email", "sec@example.com", "--set",
+    "security_contact={ name = \"Sec\", title = \"CISO\", email = \"sec@example.com\", phone = \"+15550100\" }",
+];
+
+/// An account failing them: a console user without MFA, a role with AdministratorAccess, a
+/// group with AWSCloudShellFullAccess, a bucket without a policy, a customer key without
+/// rotation, a public database without minor upgrades; no trail, recorder, flow logs,
+/// filters, Security Hub, support role or security contact.
+async fn seed_sections(acct: &TestAccount) {
+    let iam = acct.iam();
+    iam.create_user()
+        .user_name("console-user")
+        .send()
+        .await
+        .unwrap();
+    iam.create_login_profile()
+        .user_name("console-user")
+        .password("Initial-Password-1!")
+        .send()
+        .await
+        .unwrap();
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_role()
+        .role_name("too-powerful")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("too-powerful")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.create_group()
+        .group_name("shell-users")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_group_policy()
+        .group_name("shell-users")
+        .policy_arn("arn:aws:iam::aws:policy/AWSCloudShellFullAccess")
+        .send()
+        .await
+        .unwrap();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&acct.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket(format!("idempotency-data-{}", acct.id))
+        .create_bucket_configuration(
+            aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_kms::Client::new(&acct.sdk)
+        .create_key()
+        .send()
+        .await
+        .unwrap();
+    aws_sdk_rds::Client::new(&acct.sdk)
+        .create_db_instance()
+        .db_instance_identifier("orders")
+        .db_instance_class("db.t3.micro")
+        .engine("postgres")
+        .master_username("dbadmin")
+        .master_user_password("not-a-real-password-1")
+        .allocated_storage(20)
+        .publicly_accessible(true)
+        .auto_minor_version_upgrade(false)
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn every_section_applies_once_then_a_second_apply_is_a_no_op() {
+    let acct = TestAccount::new().await;
+    seed_sections(&acct).await;
+    let p = proxy::start(&endpoint());
+    let first = acct.run_via(
+        &p.url,
+        &[&["apply", "--yes", "--force-in-use"][..], SECTION_FIXERS].concat(),
+    );
+    assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
+    let bad: Vec<&str> = first
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.starts_with("  failed") || l.starts_with("  refused") || l.contains("NOT verified")
+        })
+        .collect();
+    assert!(bad.is_empty(), "{bad:?}\n{}", first.stdout);
+    // The trail's dependents (3.2–3.9, the fifteen filters) waited for 3.1 and were planned
+    // again within the same run.
+    assert!(
+        first.stdout.contains("planning what waited"),
+        "{}",
+        first.stdout
+    );
+
+    let again = acct.run(&[&["plan", "--detailed-exitcode"][..], SECTION_FIXERS].concat());
+    assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
+
+    let key = acct.creds.access_key_id();
+    let before_second = p.calls_by(key).len();
+    let second = acct.run_via(
+        &p.url,
+        &[&["apply", "--yes", "--force-in-use"][..], SECTION_FIXERS].concat(),
+    );
+    assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
+    assert!(
+        second.stdout.contains("Nothing to apply"),
+        "{}",
+        second.stdout
+    );
+    let writes: Vec<String> = p.calls_by(key)[before_second..]
+        .iter()
+        .filter(|c| !is_read(&c.operation))
+        .map(|c| c.operation.clone())
+        .collect();
+    assert!(writes.is_empty(), "the second apply wrote {writes:?}");
+}
