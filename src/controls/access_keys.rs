@@ -308,6 +308,20 @@ pub async fn last_used(
         .await
 }
 
+/// Each of a user's keys with its [`last_used`], in the user's key order.
+pub async fn keys_with_use(
+    cx: &Cx<'_>,
+    report: &CredentialReport,
+    u: &UserCreds,
+    now: OffsetDateTime,
+) -> Result<Vec<(KeyInfo, LastUsed)>, AwsError> {
+    let mut out = Vec::with_capacity(u.keys.len());
+    for k in &u.keys {
+        out.push((k.clone(), last_used(cx, report, &u.name, k, now).await?));
+    }
+    Ok(out)
+}
+
 /// A user's login profile (console password): its creation date, `None` when it has none.
 pub async fn login_profile(
     cx: &Cx<'_>,

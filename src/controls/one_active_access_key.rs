@@ -101,11 +101,7 @@ impl Control for OneActiveAccessKey {
         let me = caller(cx).await?;
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
-            let mut keys = Vec::new();
-            for k in &u.keys {
-                let last = ak::last_used(cx, &report, &u.name, k, now).await?;
-                keys.push((k.clone(), last));
-            }
+            let keys = ak::keys_with_use(cx, &report, &u, now).await?;
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
             out.extend(user_findings(&u.name, &keys, guarded));
         }

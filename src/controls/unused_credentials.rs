@@ -155,9 +155,8 @@ impl Control for UnusedCredentials {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            for k in &u.keys {
-                let last = ak::last_used(cx, &report, &u.name, k, now).await?;
-                out.push(key_finding(now, threshold, &u.name, k, &last, guarded));
+            for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
+                out.push(key_finding(now, threshold, &u.name, &k, &last, guarded));
             }
             let profile = ak::login_profile(cx, &u.name).await?;
             let last_used = u
