@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::access_keys::{self as ak, describe_use, key_after, key_before, KeyInfo, LastUsed};
+use super::access_keys::{self as ak, describe_use, key_before, KeyInfo, LastUsed};
 use super::{caller, Control, Cx, Kind, Scope};
 use crate::aws::AwsError;
-use crate::plan::{Action, Finding, Risk};
+use crate::plan::Finding;
 
 pub struct AccessKeyRotation;
 
@@ -49,27 +49,16 @@ pub fn key_finding(
         describe_use(last)
     );
     if guarded {
-        return ak::skipped(
-            target,
-            format!("{summary}; left alone: user {user} is running cis-fix (set include_caller=true to include it)"),
-            before,
-        );
+        return ak::left_alone(target, user, &summary, before);
     }
-    let mut f = Finding::change(
-        target,
+    let mut f = ak::in_use_deactivation(
+        user,
+        k,
+        last,
+        before,
         format!("{summary}: rotate it, then deactivate it"),
-        Action::Update,
-        before.clone(),
-        key_after(&before, false),
-        vec![ak::deactivate_call(user, &k.id)],
     )
-    .with_risk(Risk::High)
     .with_note("cis-fix only deactivates the old key, and only on explicit request: `apply --yes` skips it (pass --force-in-use), an interactive apply asks for it separately. Rotate first. Reversible: undo re-activates the key.");
-    f.in_use = vec![format!(
-        "whatever holds access key {} ({})",
-        k.id,
-        describe_use(last)
-    )];
     f.manual_steps = vec![
         format!("Create a new key: aws iam create-access-key --user-name {user} (a user may have two keys at once)."),
         format!("Give the new secret to whatever uses {} and check it works (the old key's last-used date stops moving).", k.id),
@@ -114,18 +103,15 @@ impl Control for AccessKeyRotation {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            for k in &u.keys {
-                let last = ak::last_used(cx, &report, &u.name, k, now).await?;
-                out.push(key_finding(now, &u.name, k, &last, guarded));
+            for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
+                out.push(key_finding(now, &u.name, &k, &last, guarded));
             }
         }
         Ok(out)
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
-        let (user, key) =
-            ak::parse_key_target(&f.target).ok_or_else(|| ak::internal(SLUG, &f.target))?;
-        ak::set_key_status(cx, user, key, false).await
+        ak::deactivate_key(cx, SLUG, &f.target).await
     }
 
     async fn undo(

@@ -15,6 +15,7 @@ use super::credential_report::{parse_date, CredentialReport};
 use super::Cx;
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::catalog::Benchmark;
+use crate::plan::{Action, ApiCall, Finding, Risk, Status};
 
 /// A report date this recent settles a key's last use without asking IAM: no threshold
 /// (45 or 90 days) can call such a key unused.
@@ -98,11 +99,43 @@ pub fn key_after(before: &Value, active: bool) -> Value {
     v
 }
 
-pub fn deactivate_call(user: &str, key: &str) -> crate::plan::ApiCall {
-    crate::plan::ApiCall::new(
+pub fn deactivate_call(user: &str, key: &str) -> ApiCall {
+    ApiCall::new(
         UPDATE_KEY,
         json!({ "UserName": user, "AccessKeyId": key, "Status": "Inactive" }),
     )
+}
+
+/// The change that deactivates key `k` of `user`. `before` is [`key_before`], and `after`
+/// differs from it only in the status, which is what lets the other key controls of the same
+/// run see the key satisfied. Risk and notes are the control's.
+pub fn deactivation(user: &str, k: &KeyInfo, before: Value, summary: String) -> Finding {
+    Finding::change(
+        key_target(user, &k.id),
+        summary,
+        Action::Update,
+        before.clone(),
+        key_after(&before, false),
+        vec![deactivate_call(user, &k.id)],
+    )
+}
+
+/// A [`deactivation`] of a key something may still hold: high risk and marked in use, so
+/// `apply --yes` alone skips it and an interactive apply asks for it on its own.
+pub fn in_use_deactivation(
+    user: &str,
+    k: &KeyInfo,
+    last: &LastUsed,
+    before: Value,
+    summary: String,
+) -> Finding {
+    let mut f = deactivation(user, k, before, summary).with_risk(Risk::High);
+    f.in_use = vec![format!(
+        "whatever holds access key {} ({})",
+        k.id,
+        describe_use(last)
+    )];
+    f
 }
 
 /// "last used 2024-05-01 (ec2)" / "never used".
@@ -275,6 +308,20 @@ pub async fn last_used(
         .await
 }
 
+/// Each of a user's keys with its [`last_used`], in the user's key order.
+pub async fn keys_with_use(
+    cx: &Cx<'_>,
+    report: &CredentialReport,
+    u: &UserCreds,
+    now: OffsetDateTime,
+) -> Result<Vec<(KeyInfo, LastUsed)>, AwsError> {
+    let mut out = Vec::with_capacity(u.keys.len());
+    for k in &u.keys {
+        out.push((k.clone(), last_used(cx, report, &u.name, k, now).await?));
+    }
+    Ok(out)
+}
+
 /// A user's login profile (console password): its creation date, `None` when it has none.
 pub async fn login_profile(
     cx: &Cx<'_>,
@@ -425,6 +472,12 @@ pub async fn set_key_status(
     Ok(())
 }
 
+/// Apply of a key change: deactivate the key the target names.
+pub async fn deactivate_key(cx: &Cx<'_>, slug: &str, target: &str) -> Result<(), AwsError> {
+    let (user, key) = parse_key_target(target).ok_or_else(|| internal(slug, target))?;
+    set_key_status(cx, user, key, false).await
+}
+
 /// Undo of a key change: put the recorded status back.
 pub async fn restore_key(
     cx: &Cx<'_>,
@@ -446,12 +499,21 @@ pub fn internal(slug: &str, target: &str) -> AwsError {
 }
 
 /// A finding the lock-out guard leaves alone: the caller's own credentials.
-pub fn skipped(target: String, summary: String, before: Value) -> crate::plan::Finding {
-    crate::plan::Finding {
-        status: crate::plan::Status::Skipped,
+pub fn skipped(target: String, summary: String, before: Value) -> Finding {
+    Finding {
+        status: Status::Skipped,
         before,
-        ..crate::plan::Finding::unknown(target, summary)
+        ..Finding::unknown(target, summary)
     }
+}
+
+/// [`skipped`] for a credential of `user`, the caller, that would change because of `why`.
+pub fn left_alone(target: String, user: &str, why: &str, before: Value) -> Finding {
+    skipped(
+        target,
+        format!("{why}; left alone: user {user} is running cis-fix (set include_caller=true to include it)"),
+        before,
+    )
 }
 
 #[cfg(test)]

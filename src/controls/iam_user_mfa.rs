@@ -569,6 +569,18 @@ mod tests {
         }
     }
 
+    /// `user_finding` in partition aws; `policy_groups` are the groups the policy is on.
+    fn finding(
+        u: ConsoleUser<'_>,
+        policy_groups: &[&str],
+        policy_exists: bool,
+        mfa_group: Option<&str>,
+        guarded: bool,
+    ) -> Finding {
+        let groups: Vec<String> = policy_groups.iter().map(|g| g.to_string()).collect();
+        user_finding(&u, &groups, policy_exists, mfa_group, ARN, "aws", guarded)
+    }
+
     #[test]
     fn policy_denies_all_but_mfa_setup_without_mfa() {
         let d = policy_document("aws");
@@ -599,15 +611,7 @@ mod tests {
 
     #[test]
     fn console_user_without_mfa_gets_the_policy() {
-        let f = user_finding(
-            &user("bob", 0, false, &[], &[]),
-            &[],
-            false,
-            None,
-            ARN,
-            "aws",
-            false,
-        );
+        let f = finding(user("bob", 0, false, &[], &[]), &[], false, None, false);
         assert_eq!(f.status, Status::Change);
         assert_eq!(f.target, "user bob");
         assert_eq!(f.calls[0].action, CREATE_POLICY);
@@ -616,27 +620,17 @@ mod tests {
         assert!(f.in_use.is_empty());
         assert!(f.reversible);
         // With the policy existing, only the attachment.
-        let f = user_finding(
-            &user("bob", 0, false, &[], &[]),
-            &[],
-            true,
-            None,
-            ARN,
-            "aws",
-            false,
-        );
+        let f = finding(user("bob", 0, false, &[], &[]), &[], true, None, false);
         assert_eq!(f.calls.len(), 1);
     }
 
     #[test]
     fn group_mode_adds_the_user_to_the_group() {
-        let f = user_finding(
-            &user("bob", 0, false, &["dev"], &[]),
+        let f = finding(
+            user("bob", 0, false, &["dev"], &[]),
             &[],
             true,
             Some("mfa"),
-            ARN,
-            "aws",
             false,
         );
         assert_eq!(f.after["groups"], json!(["dev", "mfa"]));
@@ -644,13 +638,11 @@ mod tests {
         let actions: Vec<&str> = f.calls.iter().map(|c| c.action.as_str()).collect();
         assert_eq!(actions, [CREATE_GROUP, ATTACH_GROUP, ADD_TO_GROUP]);
         // Group already carries the policy: just add the user.
-        let f = user_finding(
-            &user("bob", 0, false, &[], &[]),
-            &["mfa".into()],
+        let f = finding(
+            user("bob", 0, false, &[], &[]),
+            &["mfa"],
             true,
             Some("mfa"),
-            ARN,
-            "aws",
             false,
         );
         assert_eq!(f.calls.len(), 1);
@@ -658,33 +650,15 @@ mod tests {
 
     #[test]
     fn mfa_or_the_policy_is_compliant() {
-        let f = user_finding(
-            &user("bob", 1, false, &[], &[]),
-            &[],
-            true,
-            None,
-            ARN,
-            "aws",
-            false,
-        );
+        let f = finding(user("bob", 1, false, &[], &[]), &[], true, None, false);
         assert_eq!(f.status, Status::Compliant);
-        let f = user_finding(
-            &user("bob", 0, true, &[], &[]),
-            &[],
-            true,
-            None,
-            ARN,
-            "aws",
-            false,
-        );
+        let f = finding(user("bob", 0, true, &[], &[]), &[], true, None, false);
         assert_eq!(f.status, Status::Compliant);
-        let f = user_finding(
-            &user("bob", 0, false, &["mfa"], &[]),
-            &["mfa".into()],
+        let f = finding(
+            user("bob", 0, false, &["mfa"], &[]),
+            &["mfa"],
             true,
             None,
-            ARN,
-            "aws",
             false,
         );
         assert_eq!(f.status, Status::Compliant);
@@ -693,25 +667,21 @@ mod tests {
 
     #[test]
     fn caller_is_skipped_and_key_users_are_in_use() {
-        let f = user_finding(
-            &user("me", 0, false, &[], &["AKIA1"]),
+        let f = finding(
+            user("me", 0, false, &[], &["AKIA1"]),
             &[],
             false,
             None,
-            ARN,
-            "aws",
             true,
         );
         assert_eq!(f.status, Status::Skipped);
         assert!(f.summary.contains("WARNING"), "{}", f.summary);
         assert!(f.calls.is_empty());
-        let f = user_finding(
-            &user("me", 0, false, &[], &["AKIA1"]),
+        let f = finding(
+            user("me", 0, false, &[], &["AKIA1"]),
             &[],
             false,
             None,
-            ARN,
-            "aws",
             false,
         );
         assert_eq!(f.status, Status::Change);

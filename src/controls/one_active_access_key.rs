@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::access_keys::{self as ak, describe_use, key_after, key_before, KeyInfo, LastUsed};
+use super::access_keys::{self as ak, describe_use, key_before, KeyInfo, LastUsed};
 use super::{caller, Control, Cx, Kind, Scope};
 use crate::aws::AwsError;
-use crate::plan::{Action, Finding, Risk};
+use crate::plan::Finding;
 
 pub struct OneActiveAccessKey;
 
@@ -53,27 +53,10 @@ pub fn user_findings(user: &str, keys: &[(KeyInfo, LastUsed)], guarded: bool) ->
                 describe_use(last)
             );
             if guarded {
-                return ak::skipped(
-                    target,
-                    format!("{summary}; left alone: user {user} is running cis-fix (set include_caller=true to include it)"),
-                    before,
-                );
+                return ak::left_alone(target, user, &summary, before);
             }
-            let mut f = Finding::change(
-                target,
-                summary,
-                Action::Update,
-                before.clone(),
-                key_after(&before, false),
-                vec![ak::deactivate_call(user, &k.id)],
-            )
-            .with_risk(Risk::High)
-            .with_note("Deactivated only on explicit request: `apply --yes` skips it (pass --force-in-use), an interactive apply asks for it separately. Reversible: undo re-activates the key.");
-            f.in_use = vec![format!(
-                "whatever holds access key {} ({})",
-                k.id,
-                describe_use(last)
-            )];
+            let mut f = ak::in_use_deactivation(user, k, last, before, summary)
+                .with_note("Deactivated only on explicit request: `apply --yes` skips it (pass --force-in-use), an interactive apply asks for it separately. Reversible: undo re-activates the key.");
             f.manual_steps = vec![
                 format!("Find what uses key {} (CloudTrail events with this accessKeyId, or the key's last-used service) and switch it to key {kept} or to a role.", k.id),
                 format!("Deactivate it: aws iam update-access-key --user-name {user} --access-key-id {} --status Inactive", k.id),
@@ -118,11 +101,7 @@ impl Control for OneActiveAccessKey {
         let me = caller(cx).await?;
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
-            let mut keys = Vec::new();
-            for k in &u.keys {
-                let last = ak::last_used(cx, &report, &u.name, k, now).await?;
-                keys.push((k.clone(), last));
-            }
+            let keys = ak::keys_with_use(cx, &report, &u, now).await?;
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
             out.extend(user_findings(&u.name, &keys, guarded));
         }
@@ -130,9 +109,7 @@ impl Control for OneActiveAccessKey {
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
-        let (user, key) =
-            ak::parse_key_target(&f.target).ok_or_else(|| ak::internal(SLUG, &f.target))?;
-        ak::set_key_status(cx, user, key, false).await
+        ak::deactivate_key(cx, SLUG, &f.target).await
     }
 
     async fn undo(

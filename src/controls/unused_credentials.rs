@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use super::access_keys::{
-    self as ak, describe_use, fmt_date, key_after, key_before, unused_reason, KeyInfo, LastUsed,
+    self as ak, describe_use, fmt_date, key_before, unused_reason, KeyInfo, LastUsed,
 };
 use super::{caller, Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError};
@@ -25,10 +25,6 @@ const PASSWORD_PREFIX: &str = "console password of user ";
 
 pub fn password_target(user: &str) -> String {
     format!("{PASSWORD_PREFIX}{user}")
-}
-
-fn caller_note(user: &str) -> String {
-    format!("left alone: user {user} is running cis-fix (set include_caller=true to include it)")
 }
 
 /// One access key's finding as of `now`. Pure.
@@ -56,21 +52,14 @@ pub fn key_finding(
         return Finding::compliant(target, summary, before);
     };
     if guarded {
-        return ak::skipped(target, format!("{why}; {}", caller_note(user)), before);
+        return ak::left_alone(target, user, &why, before);
     }
-    Finding::change(
-        target,
-        format!("active key {why}: deactivate it"),
-        Action::Update,
-        before.clone(),
-        key_after(&before, false),
-        vec![ak::deactivate_call(user, &k.id)],
-    )
-    .with_risk(Risk::Medium)
-    .with_note(format!(
-        "Anything still holding key {} stops authenticating. Deactivation is reversible: undo (or UpdateAccessKey Active) turns it back on; delete the key once nothing complains.",
-        k.id
-    ))
+    ak::deactivation(user, k, before, format!("active key {why}: deactivate it"))
+        .with_risk(Risk::Medium)
+        .with_note(format!(
+            "Anything still holding key {} stops authenticating. Deactivation is reversible: undo (or UpdateAccessKey Active) turns it back on; delete the key once nothing complains.",
+            k.id
+        ))
 }
 
 /// A user's console password finding as of `now`: `profile` is `Some(created)` when the
@@ -104,7 +93,7 @@ pub fn password_finding(
         return Finding::compliant(target, format!("in use: {used}"), before);
     };
     if guarded {
-        return ak::skipped(target, format!("{why}; {}", caller_note(user)), before);
+        return ak::left_alone(target, user, &why, before);
     }
     let mut f = Finding::change(
         target,
@@ -166,9 +155,8 @@ impl Control for UnusedCredentials {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            for k in &u.keys {
-                let last = ak::last_used(cx, &report, &u.name, k, now).await?;
-                out.push(key_finding(now, threshold, &u.name, k, &last, guarded));
+            for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
+                out.push(key_finding(now, threshold, &u.name, &k, &last, guarded));
             }
             let profile = ak::login_profile(cx, &u.name).await?;
             let last_used = u
@@ -182,8 +170,8 @@ impl Control for UnusedCredentials {
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
-        if let Some((user, key)) = ak::parse_key_target(&f.target) {
-            return ak::set_key_status(cx, user, key, false).await;
+        if ak::parse_key_target(&f.target).is_some() {
+            return ak::deactivate_key(cx, SLUG, &f.target).await;
         }
         let user = f
             .target
