@@ -8,9 +8,8 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::cloudtrail_multi_region::{
-    block_public_access, bucket_region, ensure_bucket, merge_bucket_policy, str_field,
-};
+use super::buckets::{block_public_access, bucket_region, ensure_bucket, merge_bucket_policy};
+use super::cloudtrail_multi_region::str_field;
 use super::trails::{cis_or_organization_trail, trails};
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError};

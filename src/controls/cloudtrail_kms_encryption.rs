@@ -9,7 +9,8 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::cloudtrail_multi_region::{bucket_region, str_field};
+use super::buckets::bucket_region;
+use super::cloudtrail_multi_region::str_field;
 use super::trails::{cis_or_organization_trail, trails, TrailInfo};
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
