@@ -96,6 +96,22 @@ pub async fn ensure_bucket(cx: &Cx<'_>, bucket: &str, region: &str) -> Result<St
     }
 }
 
+/// The call [`ensure_bucket`] makes, for a plan.
+pub fn ensure_bucket_call(bucket: &str, region: &str) -> ApiCall {
+    ApiCall::new(
+        "s3:CreateBucket",
+        json!({ "Bucket": bucket, "Region": region, "IfMissing": true }),
+    )
+}
+
+/// The call [`block_public_access`] makes, for a plan.
+pub fn block_public_access_call(bucket: &str) -> ApiCall {
+    ApiCall::new(
+        "s3:PutPublicAccessBlock",
+        json!({ "Bucket": bucket, "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true }),
+    )
+}
+
 /// Create `bucket` in `region` with Block Public Access and `policy`, unless it exists (then
 /// it is used as it is: its policy is the owner's). Returns whether it was created.
 pub async fn create_if_missing(

@@ -11,7 +11,10 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::buckets::{block_public_access, ensure_bucket, merge_bucket_policy};
+use super::buckets::{
+    block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
+    merge_bucket_policy,
+};
 use super::trails::{cis_or_organization_trail, trails, unique_by_arn, TrailInfo};
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
@@ -300,18 +303,12 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
         "CloudWatchLogsRoleArn": n.role_arn,
     });
     let calls = vec![
-        ApiCall::new(
-            "s3:CreateBucket",
-            json!({ "Bucket": n.bucket, "Region": n.region, "IfMissing": true }),
-        ),
+        ensure_bucket_call(&n.bucket, &n.region),
         ApiCall::new(
             "s3:PutBucketPolicy",
             json!({ "Bucket": n.bucket, "Policy": policy, "MergedIntoExisting": true }),
         ),
-        ApiCall::new(
-            "s3:PutPublicAccessBlock",
-            json!({ "Bucket": n.bucket, "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true }),
-        ),
+        block_public_access_call(&n.bucket),
         ApiCall::new(
             "s3:PutBucketVersioning",
             json!({ "Bucket": n.bucket, "Status": "Enabled" }),
