@@ -8,10 +8,12 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::cloudtrail_multi_region::{
-    block_public_access, bucket_region, ensure_bucket, merge_bucket_policy, str_field,
+use super::buckets::{
+    block_public_access, block_public_access_call, bucket_region, ensure_bucket,
+    ensure_bucket_call, merge_bucket_policy,
 };
-use super::trails::{cis_or_organization_trail, trails};
+use super::cloudtrail_multi_region::str_field;
+use super::trails::trail_or_blocked;
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError};
 use crate::plan::{Action, ApiCall, Finding};
@@ -86,15 +88,17 @@ impl Control for CloudtrailBucketAccessLogging {
     }
 
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let all = trails(cx).await?;
         let account = &cx.aws.account.id;
         let part = &cx.aws.account.partition;
-        let Some(t) = cis_or_organization_trail(&all) else {
-            return Ok(vec![Finding::blocked(
-                "server access logging of the CloudTrail bucket",
-                "no multi-region trail yet, so no CloudTrail bucket to log",
-                &["cloudtrail-multi-region"],
-            )]);
+        let t = match trail_or_blocked(
+            cx,
+            "server access logging of the CloudTrail bucket",
+            "no multi-region trail yet, so no CloudTrail bucket to log",
+        )
+        .await?
+        {
+            Ok(t) => t,
+            Err(blocked) => return Ok(vec![blocked]),
         };
         let Some(bucket) = t.s3_bucket.clone() else {
             return Ok(vec![Finding::unknown(
@@ -176,8 +180,8 @@ impl Control for CloudtrailBucketAccessLogging {
             before,
             after,
             vec![
-                ApiCall::new("s3:CreateBucket", json!({ "Bucket": log_bucket, "Region": region, "IfMissing": true })),
-                ApiCall::new("s3:PutPublicAccessBlock", json!({ "Bucket": log_bucket, "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true })),
+                ensure_bucket_call(&log_bucket, &region),
+                block_public_access_call(&log_bucket),
                 ApiCall::new("s3:PutBucketPolicy", json!({ "Bucket": log_bucket, "MergedIntoExisting": true, "Statement": logging_statement(part, account, &bucket, &log_bucket, &prefix) })),
                 ApiCall::new("s3:PutBucketLogging", json!({ "Bucket": bucket, "TargetBucket": log_bucket, "TargetPrefix": prefix })),
             ],
@@ -207,31 +211,7 @@ impl Control for CloudtrailBucketAccessLogging {
             )],
         )
         .await?;
-        cx.aws
-            .s3(region)
-            .put_bucket_logging()
-            .bucket(bucket)
-            .bucket_logging_status(
-                aws_sdk_s3::types::BucketLoggingStatus::builder()
-                    .logging_enabled(
-                        aws_sdk_s3::types::LoggingEnabled::builder()
-                            .target_bucket(&log_bucket)
-                            .target_prefix(&prefix)
-                            .build()
-                            .map_err(|e| {
-                                AwsError::new(
-                                    crate::aws::ErrorKind::Service,
-                                    "s3:PutBucketLogging",
-                                    e.to_string(),
-                                )
-                            })?,
-                    )
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(aws_err("s3:PutBucketLogging"))?;
-        Ok(())
+        put_logging(cx, region, bucket, Some((&log_bucket, &prefix))).await
     }
 
     async fn undo(
@@ -243,30 +223,46 @@ impl Control for CloudtrailBucketAccessLogging {
     ) -> Result<(), AwsError> {
         let bucket = str_field(previous, "Bucket")?;
         let region = str_field(previous, "Region")?;
-        let mut status = aws_sdk_s3::types::BucketLoggingStatus::builder();
-        if let Some(e) = previous["LoggingEnabled"].as_object() {
-            status = status.logging_enabled(
-                aws_sdk_s3::types::LoggingEnabled::builder()
-                    .target_bucket(e["TargetBucket"].as_str().unwrap_or_default())
-                    .target_prefix(e["TargetPrefix"].as_str().unwrap_or_default())
-                    .build()
-                    .map_err(|e| {
-                        AwsError::new(
-                            crate::aws::ErrorKind::Service,
-                            "s3:PutBucketLogging",
-                            e.to_string(),
-                        )
-                    })?,
-            );
-        }
-        cx.aws
-            .s3(region)
-            .put_bucket_logging()
-            .bucket(bucket)
-            .bucket_logging_status(status.build())
-            .send()
-            .await
-            .map_err(aws_err("s3:PutBucketLogging"))?;
-        Ok(())
+        let target = previous["LoggingEnabled"].as_object().map(|e| {
+            (
+                e["TargetBucket"].as_str().unwrap_or_default(),
+                e["TargetPrefix"].as_str().unwrap_or_default(),
+            )
+        });
+        put_logging(cx, region, bucket, target).await
     }
+}
+
+/// Set `bucket`'s server access logging: to `(target bucket, prefix)`, or off with `None`.
+async fn put_logging(
+    cx: &Cx<'_>,
+    region: &str,
+    bucket: &str,
+    target: Option<(&str, &str)>,
+) -> Result<(), AwsError> {
+    let mut status = aws_sdk_s3::types::BucketLoggingStatus::builder();
+    if let Some((target_bucket, prefix)) = target {
+        status = status.logging_enabled(
+            aws_sdk_s3::types::LoggingEnabled::builder()
+                .target_bucket(target_bucket)
+                .target_prefix(prefix)
+                .build()
+                .map_err(|e| {
+                    AwsError::new(
+                        crate::aws::ErrorKind::Service,
+                        "s3:PutBucketLogging",
+                        e.to_string(),
+                    )
+                })?,
+        );
+    }
+    cx.aws
+        .s3(region)
+        .put_bucket_logging()
+        .bucket(bucket)
+        .bucket_logging_status(status.build())
+        .send()
+        .await
+        .map_err(aws_err("s3:PutBucketLogging"))?;
+    Ok(())
 }

@@ -9,8 +9,9 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::cloudtrail_multi_region::{bucket_region, str_field};
-use super::trails::{cis_or_organization_trail, trails, TrailInfo};
+use super::buckets::bucket_region;
+use super::cloudtrail_multi_region::str_field;
+use super::trails::{trail_or_blocked, TrailInfo};
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::plan::{Action, ApiCall, Finding, Risk};
@@ -124,16 +125,19 @@ impl Control for CloudtrailKmsEncryption {
     }
 
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let all = trails(cx).await?;
         let account = &cx.aws.account.id;
         let part = &cx.aws.account.partition;
-        let Some(t) = cis_or_organization_trail(&all) else {
-            return Ok(vec![Finding::blocked(
-                "KMS encryption of the CloudTrail trail",
-                "no multi-region trail yet to encrypt",
-                &["cloudtrail-multi-region"],
-            )]);
+        let t = match trail_or_blocked(
+            cx,
+            "KMS encryption of the CloudTrail trail",
+            "no multi-region trail yet to encrypt",
+        )
+        .await?
+        {
+            Ok(t) => t,
+            Err(blocked) => return Ok(vec![blocked]),
         };
+        let t = &t;
         // The key lives with the bucket; the trail's home region when that can't be read.
         let key_region = match &t.s3_bucket {
             Some(b) if t.changeable_from(account) => bucket_region(cx, b)

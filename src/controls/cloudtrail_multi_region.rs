@@ -11,6 +11,10 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
+use super::buckets::{
+    block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
+    merge_bucket_policy,
+};
 use super::trails::{cis_or_organization_trail, trails, unique_by_arn, TrailInfo};
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
@@ -283,7 +287,7 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
     let n = names(cx);
     let account = &cx.aws.account.id;
     let part = &cx.aws.account.partition;
-    let policy = bucket_policy_doc(
+    let policy = super::buckets::bucket_policy_doc(
         None,
         trail_bucket_statements(part, account, &n.bucket, &n.arn),
     )
@@ -299,18 +303,12 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
         "CloudWatchLogsRoleArn": n.role_arn,
     });
     let calls = vec![
-        ApiCall::new(
-            "s3:CreateBucket",
-            json!({ "Bucket": n.bucket, "Region": n.region, "IfMissing": true }),
-        ),
+        ensure_bucket_call(&n.bucket, &n.region),
         ApiCall::new(
             "s3:PutBucketPolicy",
             json!({ "Bucket": n.bucket, "Policy": policy, "MergedIntoExisting": true }),
         ),
-        ApiCall::new(
-            "s3:PutPublicAccessBlock",
-            json!({ "Bucket": n.bucket, "BlockPublicAcls": true, "IgnorePublicAcls": true, "BlockPublicPolicy": true, "RestrictPublicBuckets": true }),
-        ),
+        block_public_access_call(&n.bucket),
         ApiCall::new(
             "s3:PutBucketVersioning",
             json!({ "Bucket": n.bucket, "Status": "Enabled" }),
@@ -444,29 +442,6 @@ pub fn trail_bucket_statements(
     ]
 }
 
-/// `existing` (a bucket policy, if any) with `ours` merged in: statements with the same Sid
-/// are replaced, every other statement is kept as it was.
-pub fn bucket_policy_doc(existing: Option<&str>, ours: Vec<Value>) -> Result<Value, String> {
-    let mut doc = match existing {
-        Some(s) if !s.trim().is_empty() => serde_json::from_str::<Value>(s)
-            .map_err(|e| format!("the existing bucket policy is not JSON: {e}"))?,
-        _ => json!({ "Version": "2012-10-17", "Statement": [] }),
-    };
-    let mut statements = match doc.get("Statement") {
-        Some(Value::Array(a)) => a.clone(),
-        Some(Value::Object(_)) => vec![doc["Statement"].clone()],
-        _ => Vec::new(),
-    };
-    let sids: Vec<&Value> = ours.iter().map(|s| &s["Sid"]).collect();
-    statements.retain(|s| !sids.contains(&&s["Sid"]));
-    statements.extend(ours);
-    doc["Statement"] = Value::Array(statements);
-    if doc.get("Version").is_none() {
-        doc["Version"] = json!("2012-10-17");
-    }
-    Ok(doc)
-}
-
 pub(super) fn str_field<'v>(v: &'v Value, key: &str) -> Result<&'v str, AwsError> {
     v[key].as_str().ok_or_else(|| {
         AwsError::new(
@@ -475,122 +450,6 @@ pub(super) fn str_field<'v>(v: &'v Value, key: &str) -> Result<&'v str, AwsError
             format!("internal: recorded state has no {key}"),
         )
     })
-}
-
-/// The region a bucket lives in, `None` when it does not exist. Asked of us-east-1 in the
-/// commercial partition, which answers for buckets of every region (a regional endpoint may
-/// refuse a request for a bucket elsewhere).
-pub(super) async fn bucket_region(cx: &Cx<'_>, bucket: &str) -> Result<Option<String>, AwsError> {
-    let ask = if cx.aws.account.partition == "aws" {
-        "us-east-1"
-    } else {
-        cx.aws.home_region.as_str()
-    };
-    match cx
-        .aws
-        .s3(ask)
-        .get_bucket_location()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(aws_err("s3:GetBucketLocation"))
-    {
-        Ok(out) => Ok(Some(match out.location_constraint().map(|c| c.as_str()) {
-            None | Some("") => "us-east-1".to_string(),
-            Some("EU") => "eu-west-1".to_string(),
-            Some(r) => r.to_string(),
-        })),
-        Err(e) if e.is_code("NoSuchBucket") => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// Create `bucket` in `region` unless this account already has it; returns the region it
-/// lives in. A name taken by another account is an error, never "reused".
-pub(super) async fn ensure_bucket(
-    cx: &Cx<'_>,
-    bucket: &str,
-    region: &str,
-) -> Result<String, AwsError> {
-    let taken = |e: AwsError| {
-        AwsError::new(
-            e.kind,
-            &e.operation,
-            format!(
-                "bucket {bucket} exists but is not this account's ({}); choose another name with --set (trail_bucket / access_log_bucket)",
-                e.message
-            ),
-        )
-    };
-    match bucket_region(cx, bucket).await {
-        Ok(Some(r)) => return Ok(r),
-        Ok(None) => {}
-        Err(e) if e.kind == ErrorKind::AccessDenied => return Err(taken(e)),
-        Err(e) => return Err(e),
-    }
-    let mut req = cx.aws.s3(region).create_bucket().bucket(bucket);
-    if region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        );
-    }
-    match req.send().await.map_err(aws_err("s3:CreateBucket")) {
-        Ok(_) => Ok(region.to_string()),
-        Err(e) if e.is_code("BucketAlreadyOwnedByYou") => Ok(region.to_string()),
-        Err(e) if e.is_code("BucketAlreadyExists") => Err(taken(e)),
-        Err(e) => Err(e),
-    }
-}
-
-/// Merge `ours` into the bucket's policy and write it.
-pub(super) async fn merge_bucket_policy(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    ours: Vec<Value>,
-) -> Result<(), AwsError> {
-    let existing = match s3
-        .get_bucket_policy()
-        .bucket(bucket)
-        .send()
-        .await
-        .map_err(aws_err("s3:GetBucketPolicy"))
-    {
-        Ok(p) => p.policy().map(str::to_string),
-        Err(e) if e.is_code("NoSuchBucketPolicy") => None,
-        Err(e) => return Err(e),
-    };
-    let doc = bucket_policy_doc(existing.as_deref(), ours)
-        .map_err(|m| AwsError::new(ErrorKind::Service, "s3:GetBucketPolicy", m))?;
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(doc.to_string())
-        .send()
-        .await
-        .map_err(aws_err("s3:PutBucketPolicy"))?;
-    Ok(())
-}
-
-/// All four Block Public Access flags on the bucket.
-pub(super) async fn block_public_access(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-) -> Result<(), AwsError> {
-    s3.put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(
-            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(aws_err("s3:PutPublicAccessBlock"))?;
-    Ok(())
 }
 
 async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
@@ -809,6 +668,7 @@ async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo]) -> Result<(), AwsError> 
 mod tests {
     use super::*;
     use crate::aws::AwsContext;
+    use crate::controls::buckets::bucket_policy_doc;
     use crate::controls::{Params, Reads};
     use crate::plan::Status;
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};

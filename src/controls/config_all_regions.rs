@@ -17,6 +17,7 @@ use aws_sdk_config::types::{
 };
 use serde_json::{json, Value};
 
+use super::buckets::{create_if_missing, create_if_missing_calls, deny_insecure_transport};
 use super::{region_of, Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::plan::{Action, ApiCall, Finding, Risk};
@@ -382,102 +383,6 @@ fn config_bucket_policy(partition: &str, account: &str, bucket: &str) -> Value {
     })
 }
 
-/// The statement every log bucket cis-fix creates carries (CIS 2.1.1 asks for it anyway).
-pub(super) fn deny_insecure_transport(bucket_arn: &str) -> Value {
-    json!({
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, format!("{bucket_arn}/*")],
-        "Condition": { "Bool": { "aws:SecureTransport": "false" } },
-    })
-}
-
-/// The calls that ensure a log bucket: only made when the bucket does not exist.
-pub(super) fn bucket_calls(bucket: &str, region: &str, policy: &Value) -> Vec<ApiCall> {
-    vec![
-        ApiCall::new(
-            "s3:CreateBucket",
-            json!({ "Bucket": bucket, "Region": region, "OnlyIfMissing": true }),
-        ),
-        ApiCall::new(
-            "s3:PutPublicAccessBlock",
-            json!({ "Bucket": bucket, "BlockPublicAcls": true, "IgnorePublicAcls": true,
-                    "BlockPublicPolicy": true, "RestrictPublicBuckets": true,
-                    "OnlyIfMissing": true }),
-        ),
-        ApiCall::new(
-            "s3:PutBucketPolicy",
-            json!({ "Bucket": bucket, "Policy": policy, "OnlyIfMissing": true }),
-        ),
-    ]
-}
-
-/// Create `bucket` in `region` with Block Public Access and `policy`, unless it exists (then
-/// it is used as it is: its policy is the owner's). Returns whether it was created.
-pub(super) async fn ensure_bucket(
-    cx: &Cx<'_>,
-    bucket: &str,
-    region: &str,
-    policy: &Value,
-) -> Result<bool, AwsError> {
-    let s3 = cx.aws.s3(region);
-    match s3.head_bucket().bucket(bucket).send().await {
-        Ok(_) => return Ok(false),
-        Err(e) => {
-            let status = e.raw_response().map(|r| r.status().as_u16());
-            let missing =
-                e.as_service_error().is_some_and(|s| s.is_not_found()) || status == Some(404);
-            match status {
-                // It exists, in another region: use it.
-                Some(301) => return Ok(false),
-                Some(403) => {
-                    return Err(AwsError::new(
-                        ErrorKind::AccessDenied,
-                        "s3:HeadBucket",
-                        format!(
-                            "bucket {bucket} exists but this account cannot use it (another \
-                             account may own the name); choose another name in the settings"
-                        ),
-                    ))
-                }
-                _ if !missing => return Err(AwsError::from_sdk("s3:HeadBucket", e)),
-                _ => {}
-            }
-        }
-    }
-    let mut create = s3.create_bucket().bucket(bucket);
-    if region != "us-east-1" {
-        create = create.create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
-                .build(),
-        );
-    }
-    create.send().await.map_err(aws_err("s3:CreateBucket"))?;
-    s3.put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(
-            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(aws_err("s3:PutPublicAccessBlock"))?;
-    s3.put_bucket_policy()
-        .bucket(bucket)
-        .policy(policy.to_string())
-        .send()
-        .await
-        .map_err(aws_err("s3:PutBucketPolicy"))?;
-    Ok(true)
-}
-
 /// The AWS Config service-linked role's ARN: found by its path, created when missing.
 async fn ensure_config_role(cx: &Cx<'_>) -> Result<String, AwsError> {
     let iam = cx.aws.iam();
@@ -575,7 +480,7 @@ pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
     };
     let policy = config_bucket_policy(s.partition, s.account, s.bucket);
     let channel_calls = |calls: &mut Vec<ApiCall>| {
-        calls.extend(bucket_calls(s.bucket, s.home_region, &policy));
+        calls.extend(create_if_missing_calls(s.bucket, s.home_region, &policy));
         calls.push(ApiCall::new(
             "config:PutDeliveryChannel",
             json!({ "DeliveryChannel": { "name": CHANNEL_NAME, "s3BucketName": s.bucket } }),
@@ -847,7 +752,7 @@ impl Control for ConfigAllRegions {
         };
         if st.channel.is_none() {
             let policy = config_bucket_policy(s.partition, s.account, &bucket);
-            ensure_bucket(cx, &bucket, s.home_region, &policy).await?;
+            create_if_missing(cx, &bucket, s.home_region, &policy).await?;
             cfg.put_delivery_channel()
                 .delivery_channel(
                     DeliveryChannel::builder()

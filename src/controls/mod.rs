@@ -5,6 +5,7 @@ mod access_analyzer;
 mod access_key_rotation;
 mod access_keys;
 mod alarm_topic;
+mod buckets;
 mod caller;
 mod cloudshell_full_access;
 mod cloudtrail_bucket_access_logging;

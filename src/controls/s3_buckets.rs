@@ -5,13 +5,14 @@
 //! Buckets are listed account-wide, but every per-bucket call goes to an S3 client in the
 //! bucket's own region (a call to another region's endpoint is redirected or refused).
 
-use aws_sdk_s3::types::{BucketLocationConstraint, Permission, Type};
+use aws_sdk_s3::types::{Permission, Type};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::buckets::location;
 use super::Cx;
-use crate::aws::{AwsContext, AwsError};
+use crate::aws::AwsError;
 
 /// Per-bucket reads in flight at once (the controls read every bucket).
 const CONCURRENCY: usize = 8;
@@ -36,16 +37,6 @@ impl Bucket {
 /// The target string → the bucket name.
 pub fn name_of_target(target: &str) -> &str {
     target.strip_prefix("bucket ").unwrap_or(target)
-}
-
-/// GetBucketLocation's answer → the region: empty/None is us-east-1, and the legacy "EU"
-/// is eu-west-1.
-pub fn region_of_location(loc: Option<&BucketLocationConstraint>) -> String {
-    match loc.map(|l| l.as_str()) {
-        None | Some("") => "us-east-1".to_string(),
-        Some("EU") => "eu-west-1".to_string(),
-        Some(r) => r.to_string(),
-    }
 }
 
 /// Every bucket of the account with its region, sorted by name. ListBuckets once; each
@@ -78,7 +69,7 @@ pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
                 .map(|(name, region)| async move {
                     let region = match region.filter(|r| !r.is_empty()) {
                         Some(r) => r,
-                        None => location(aws, &name).await?,
+                        None => location(&aws.s3(&aws.home_region), &name).await?,
                     };
                     Ok::<_, AwsError>(Bucket { name, region })
                 })
@@ -91,17 +82,6 @@ pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
             Ok(out)
         })
         .await
-}
-
-async fn location(aws: &AwsContext, name: &str) -> Result<String, AwsError> {
-    let out = aws
-        .s3(&aws.home_region)
-        .get_bucket_location()
-        .bucket(name)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk("s3:GetBucketLocation", e))?;
-    Ok(region_of_location(out.location_constraint()))
 }
 
 /// The bucket policy's text as stored; `None` when the bucket has none.
@@ -166,6 +146,21 @@ impl Pab {
         .collect()
     }
 
+    /// The flags as S3 or S3 Control report them: one it leaves out is off.
+    fn from_flags(
+        block_public_acls: Option<bool>,
+        ignore_public_acls: Option<bool>,
+        block_public_policy: Option<bool>,
+        restrict_public_buckets: Option<bool>,
+    ) -> Pab {
+        Pab {
+            block_public_acls: block_public_acls.unwrap_or(false),
+            ignore_public_acls: ignore_public_acls.unwrap_or(false),
+            block_public_policy: block_public_policy.unwrap_or(false),
+            restrict_public_buckets: restrict_public_buckets.unwrap_or(false),
+        }
+    }
+
     pub fn to_value(self) -> Value {
         json!(self)
     }
@@ -203,6 +198,15 @@ impl Pab {
     }
 }
 
+/// A public-access block read that failed: no block configured is `None`, not an error.
+fn none_if_unset(err: AwsError) -> Result<Option<Pab>, AwsError> {
+    if err.is_code("NoSuchPublicAccessBlockConfiguration") {
+        Ok(None)
+    } else {
+        Err(err)
+    }
+}
+
 /// The bucket's own public-access block; `None` when it has none.
 pub async fn bucket_pab(cx: &Cx<'_>, b: &Bucket) -> Result<Option<Pab>, AwsError> {
     let aws = cx.aws;
@@ -215,20 +219,15 @@ pub async fn bucket_pab(cx: &Cx<'_>, b: &Bucket) -> Result<Option<Pab>, AwsError
                 .send()
                 .await
             {
-                Ok(out) => Ok(out.public_access_block_configuration().map(|c| Pab {
-                    block_public_acls: c.block_public_acls().unwrap_or(false),
-                    ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                    block_public_policy: c.block_public_policy().unwrap_or(false),
-                    restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                Ok(out) => Ok(out.public_access_block_configuration().map(|c| {
+                    Pab::from_flags(
+                        c.block_public_acls(),
+                        c.ignore_public_acls(),
+                        c.block_public_policy(),
+                        c.restrict_public_buckets(),
+                    )
                 })),
-                Err(e) => {
-                    let err = AwsError::from_sdk("s3:GetBucketPublicAccessBlock", e);
-                    if err.is_code("NoSuchPublicAccessBlockConfiguration") {
-                        Ok(None)
-                    } else {
-                        Err(err)
-                    }
-                }
+                Err(e) => none_if_unset(AwsError::from_sdk("s3:GetBucketPublicAccessBlock", e)),
             }
         })
         .await
@@ -246,20 +245,15 @@ pub async fn account_pab(cx: &Cx<'_>) -> Result<Option<Pab>, AwsError> {
                 .send()
                 .await
             {
-                Ok(out) => Ok(out.public_access_block_configuration().map(|c| Pab {
-                    block_public_acls: c.block_public_acls().unwrap_or(false),
-                    ignore_public_acls: c.ignore_public_acls().unwrap_or(false),
-                    block_public_policy: c.block_public_policy().unwrap_or(false),
-                    restrict_public_buckets: c.restrict_public_buckets().unwrap_or(false),
+                Ok(out) => Ok(out.public_access_block_configuration().map(|c| {
+                    Pab::from_flags(
+                        c.block_public_acls(),
+                        c.ignore_public_acls(),
+                        c.block_public_policy(),
+                        c.restrict_public_buckets(),
+                    )
                 })),
-                Err(e) => {
-                    let err = AwsError::from_sdk("s3:GetAccountPublicAccessBlock", e);
-                    if err.is_code("NoSuchPublicAccessBlockConfiguration") {
-                        Ok(None)
-                    } else {
-                        Err(err)
-                    }
-                }
+                Err(e) => none_if_unset(AwsError::from_sdk("s3:GetAccountPublicAccessBlock", e)),
             }
         })
         .await
@@ -388,23 +382,6 @@ pub async fn bucket_for_target(cx: &Cx<'_>, target: &str) -> Result<Bucket, AwsE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn location_constraints_map_to_regions() {
-        assert_eq!(region_of_location(None), "us-east-1");
-        assert_eq!(
-            region_of_location(Some(&BucketLocationConstraint::from(""))),
-            "us-east-1"
-        );
-        assert_eq!(
-            region_of_location(Some(&BucketLocationConstraint::Eu)),
-            "eu-west-1"
-        );
-        assert_eq!(
-            region_of_location(Some(&BucketLocationConstraint::EuCentral1)),
-            "eu-central-1"
-        );
-    }
 
     #[test]
     fn pab_round_trips_and_names_what_is_off() {

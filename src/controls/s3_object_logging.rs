@@ -14,7 +14,7 @@ use aws_sdk_cloudtrail::types::{
 use serde_json::{json, Value};
 
 use super::cloudtrail_multi_region::str_field;
-use super::trails::{cis_or_organization_trail, trails, TrailInfo};
+use super::trails::{trail_or_blocked, TrailInfo};
 use super::{Control, Cx, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::plan::{Action, ApiCall, Finding, Risk};
@@ -372,16 +372,19 @@ impl Control for S3ObjectLogging {
     }
 
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let all = trails(cx).await?;
         let part = &cx.aws.account.partition;
         let word = self.kind_word();
-        let Some(t) = cis_or_organization_trail(&all) else {
-            return Ok(vec![Finding::blocked(
-                "event selectors of the CloudTrail trail",
-                format!("no multi-region trail yet to record S3 object {word} events"),
-                &["cloudtrail-multi-region"],
-            )]);
+        let t = match trail_or_blocked(
+            cx,
+            "event selectors of the CloudTrail trail",
+            format!("no multi-region trail yet to record S3 object {word} events"),
+        )
+        .await?
+        {
+            Ok(t) => t,
+            Err(blocked) => return Ok(vec![blocked]),
         };
+        let t = &t;
         let Some(basic) = &t.event_selectors else {
             return Ok(vec![Finding::manual(
                 target(t),

@@ -7,6 +7,7 @@ use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteT
 
 use super::Cx;
 use crate::aws::{aws_err, AwsError};
+use crate::plan::Finding;
 
 /// One trail and the state the CIS controls look at.
 #[derive(Debug, Clone)]
@@ -115,6 +116,21 @@ pub fn cis_or_organization_trail(trails: &[TrailInfo]) -> Option<&TrailInfo> {
                 t.organization && t.multi_region && t.logging.is_none() && t.management_read_write()
             })
             .min_by_key(|t| t.name.clone())
+    })
+}
+
+/// The trail a control that builds on 3.1 works on ([`cis_or_organization_trail`]), or,
+/// while there is none, the finding that the control waits for 3.1: `subject` is its target
+/// and `why` its summary.
+pub async fn trail_or_blocked(
+    cx: &Cx<'_>,
+    subject: &str,
+    why: impl Into<String>,
+) -> Result<Result<TrailInfo, Finding>, AwsError> {
+    let all = trails(cx).await?;
+    Ok(match cis_or_organization_trail(&all) {
+        Some(t) => Ok(t.clone()),
+        None => Err(Finding::blocked(subject, why, &["cloudtrail-multi-region"])),
     })
 }
 

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_ec2::types::{self as ec2, FlowLogsResourceType, LogDestinationType, TrafficType};
 use serde_json::{json, Value};
 
-use super::config_all_regions::{bucket_calls, deny_insecure_transport, ensure_bucket};
+use super::buckets::{create_if_missing, create_if_missing_calls, deny_insecure_transport};
 use super::{region_of, Control, Cx, FlowLogDestination, Kind, Scope};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::plan::{Action, ApiCall, Finding};
@@ -236,7 +236,7 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
         FlowLogDestination::S3 => (
             "s3",
             s.bucket_arn(),
-            bucket_calls(
+            create_if_missing_calls(
                 &s.bucket,
                 &s.bucket_region,
                 &bucket_policy(&s.partition, &s.account, &s.bucket),
@@ -470,7 +470,7 @@ impl Control for VpcFlowLogs {
             }
             FlowLogDestination::S3 => {
                 let policy = bucket_policy(&s.partition, &s.account, &s.bucket);
-                ensure_bucket(cx, &s.bucket, &s.bucket_region, &policy).await?;
+                create_if_missing(cx, &s.bucket, &s.bucket_region, &policy).await?;
                 req = req
                     .log_destination_type(LogDestinationType::S3)
                     .log_destination(s.bucket_arn());
