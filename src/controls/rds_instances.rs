@@ -116,8 +116,9 @@ pub struct RdsFlagFix {
 impl RdsFlagFix {
     fn finding(&self, db: &DbInstance) -> Finding {
         let key = self.setting.key();
-        let before = json!({ key: self.setting.current(db) });
-        if self.setting.current(db) == self.want {
+        let current = self.setting.current(db);
+        let before = json!({ key: current });
+        if current == self.want {
             return Finding::compliant(
                 target(db),
                 format!("{} ({})", self.compliant, describe(db)),
