@@ -84,61 +84,52 @@ async fn policy(acct: &TestAccount, region: &str, name: &str) -> Option<Value> {
     }
 }
 
+/// A GetPublicAccessBlock answer as the four flags; `None` when there is no public access
+/// block. S3 and S3 Control answer alike, in different types.
+macro_rules! pab_flags {
+    ($answer:expr) => {
+        match $answer {
+            Ok(out) => {
+                let c = out.public_access_block_configuration().unwrap();
+                Some([
+                    c.block_public_acls().unwrap_or(false),
+                    c.ignore_public_acls().unwrap_or(false),
+                    c.block_public_policy().unwrap_or(false),
+                    c.restrict_public_buckets().unwrap_or(false),
+                ])
+            }
+            Err(e) => {
+                let e = e.into_service_error();
+                assert_eq!(
+                    aws_smithy_types::error::metadata::ProvideErrorMetadata::code(&e),
+                    Some("NoSuchPublicAccessBlockConfiguration"),
+                    "{e:?}"
+                );
+                None
+            }
+        }
+    };
+}
+
 /// The bucket's four flags; `None` when it has no public access block.
 async fn bucket_pab(acct: &TestAccount, region: &str, name: &str) -> Option<[bool; 4]> {
-    match s3(acct, region)
-        .get_public_access_block()
-        .bucket(name)
-        .send()
-        .await
-    {
-        Ok(out) => {
-            let c = out.public_access_block_configuration().unwrap();
-            Some([
-                c.block_public_acls().unwrap_or(false),
-                c.ignore_public_acls().unwrap_or(false),
-                c.block_public_policy().unwrap_or(false),
-                c.restrict_public_buckets().unwrap_or(false),
-            ])
-        }
-        Err(e) => {
-            let e = e.into_service_error();
-            assert_eq!(
-                aws_sdk_s3::error::ProvideErrorMetadata::code(&e),
-                Some("NoSuchPublicAccessBlockConfiguration"),
-                "{e:?}"
-            );
-            None
-        }
-    }
+    pab_flags!(
+        s3(acct, region)
+            .get_public_access_block()
+            .bucket(name)
+            .send()
+            .await
+    )
 }
 
 async fn account_pab(acct: &TestAccount) -> Option<[bool; 4]> {
-    match s3control(acct)
-        .get_public_access_block()
-        .account_id(&acct.id)
-        .send()
-        .await
-    {
-        Ok(out) => {
-            let c = out.public_access_block_configuration().unwrap();
-            Some([
-                c.block_public_acls().unwrap_or(false),
-                c.ignore_public_acls().unwrap_or(false),
-                c.block_public_policy().unwrap_or(false),
-                c.restrict_public_buckets().unwrap_or(false),
-            ])
-        }
-        Err(e) => {
-            let e = e.into_service_error();
-            assert_eq!(
-                aws_sdk_s3control::error::ProvideErrorMetadata::code(&e),
-                Some("NoSuchPublicAccessBlockConfiguration"),
-                "{e:?}"
-            );
-            None
-        }
-    }
+    pab_flags!(
+        s3control(acct)
+            .get_public_access_block()
+            .account_id(&acct.id)
+            .send()
+            .await
+    )
 }
 
 fn items<'a>(doc: &'a Value, control: &str) -> Vec<&'a Value> {
@@ -159,6 +150,20 @@ fn item<'a>(doc: &'a Value, control: &str, target: &str) -> &'a Value {
 
 fn assert_ok(out: &crate::harness::Output) {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+}
+
+/// After an apply: the plan is clean, and applying again (`apply`, then `sel`) has nothing
+/// to do.
+fn assert_settled(acct: &TestAccount, apply: &[&str], sel: &[&str]) {
+    let again = acct.run(&[&["plan", "--detailed-exitcode"][..], sel].concat());
+    assert_eq!(again.code, 0, "{}", again.stdout);
+    let second = acct.run(&[apply, sel].concat());
+    assert_ok(&second);
+    assert!(
+        second.stdout.contains("Nothing to apply"),
+        "{}",
+        second.stdout
+    );
 }
 
 #[tokio::test]
@@ -245,15 +250,7 @@ async fn deny_http_keeps_every_statement_and_undo_restores_the_policy() {
         ])
     );
 
-    let again = acct.run(&[&["plan", "--detailed-exitcode"][..], &sel].concat());
-    assert_eq!(again.code, 0, "{}", again.stdout);
-    let second = acct.run(&[&["apply", "--yes"][..], &sel].concat());
-    assert_ok(&second);
-    assert!(
-        second.stdout.contains("Nothing to apply"),
-        "{}",
-        second.stdout
-    );
+    assert_settled(&acct, &["apply", "--yes"], &sel);
 
     assert_ok(&acct.run(&["undo", "--yes"]));
     assert_eq!(
@@ -355,15 +352,7 @@ async fn block_public_access_account_and_buckets_names_public_buckets_and_undoes
         Some([true; 4])
     );
 
-    let again = acct.run(&[&["plan", "--detailed-exitcode"][..], &sel].concat());
-    assert_eq!(again.code, 0, "{}", again.stdout);
-    let second = acct.run(&[&["apply", "--yes", "--force-in-use"][..], &sel].concat());
-    assert_ok(&second);
-    assert!(
-        second.stdout.contains("Nothing to apply"),
-        "{}",
-        second.stdout
-    );
+    assert_settled(&acct, &["apply", "--yes", "--force-in-use"], &sel);
 
     // Two runs applied: undo the latest (account + public bucket), then the first (eu bucket).
     assert_ok(&acct.run(&["undo", "--yes"]));
@@ -454,15 +443,7 @@ async fn rds_two_regions_fixed_and_undone_and_check_only_controls_give_steps() {
         assert_eq!(db_state(&acct, r, &format!("db-{r}")).await, (false, true));
     }
 
-    let again = acct.run(&[&["plan", "--detailed-exitcode"][..], &sel].concat());
-    assert_eq!(again.code, 0, "{}", again.stdout);
-    let second = acct.run(&[&["apply", "--yes", "--force-in-use"][..], &sel].concat());
-    assert_ok(&second);
-    assert!(
-        second.stdout.contains("Nothing to apply"),
-        "{}",
-        second.stdout
-    );
+    assert_settled(&acct, &["apply", "--yes", "--force-in-use"], &sel);
 
     assert_ok(&acct.run(&["undo", "--yes"]));
     assert_ok(&acct.run(&["undo", "--yes"]));
