@@ -243,6 +243,17 @@ impl TestAccount {
     pub fn run_via(&self, endpoint: &str, args: &[&str]) -> Output {
         run(self.command(endpoint), args)
     }
+
+    /// The binary run as an IAM user of this account, with that user's own access key (no
+    /// session token), sharing this account's journal.
+    pub fn run_as_user(&self, key_id: &str, secret: &str, args: &[&str]) -> Output {
+        let mut cmd = base_command();
+        cmd.env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("CIS_FIX_STATE_DIR", self.state_dir());
+        run(cmd, args)
+    }
 }
 
 /// The binary with a clean environment: no credentials at all.
