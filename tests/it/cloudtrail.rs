@@ -145,14 +145,7 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         }),
         "{policy}"
     );
-    let bpa = b
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap()
-        .public_access_block_configuration
-        .unwrap();
+    let bpa = acct.public_access_block("us-east-1", &bucket).await;
     assert_eq!(
         (
             bpa.block_public_acls(),

@@ -200,6 +200,22 @@ impl TestAccount {
             .unwrap_or_default()
     }
 
+    /// The bucket's Block Public Access settings, re-read.
+    pub async fn public_access_block(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+        self.s3(region)
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap()
+            .public_access_block_configuration
+            .unwrap()
+    }
+
     /// Creates the bucket `{prefix}-{account id}` in `region` and returns its name. Bucket
     /// names are global across the emulator's accounts, hence the account id.
     pub async fn create_bucket(&self, region: &str, prefix: &str) -> String {

@@ -224,15 +224,7 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
     assert_eq!((all, global, on), (true, false, true));
     assert_eq!(channel_bucket(&acct, HOME).await.as_deref(), Some(&*bucket));
     assert_eq!(channel_bucket(&acct, AWAY).await.as_deref(), Some(&*bucket));
-    let pab = acct
-        .s3(HOME)
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap()
-        .public_access_block_configuration
-        .unwrap();
+    let pab = acct.public_access_block(HOME, &bucket).await;
     assert_eq!(pab.block_public_policy(), Some(true));
     let policy = acct
         .s3(HOME)
