@@ -4,27 +4,40 @@
 //! existing single-region trail that is upgraded in place and keeps its selectors, one with
 //! a logging multi-region trail homed in another region that is recognised as it is.
 
+use aws_sdk_cloudtrail::operation::get_event_selectors::GetEventSelectorsOutput;
 use aws_sdk_cloudtrail::types::{
-    AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType,
+    AdvancedEventSelector, AdvancedFieldSelector, DataResource, EventSelector, ReadWriteType, Trail,
 };
+use aws_sdk_cloudtrail::Client as CloudTrail;
 
-use crate::harness::{plan_json, statuses, TestAccount};
+use crate::harness::{call_actions, plan_item, plan_json, statuses, TestAccount};
 
-fn s3(acct: &TestAccount, region: &str) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&acct.sdk)
-            .region(aws_config::Region::new(region.to_string()))
-            .force_path_style(true)
-            .build(),
-    )
+/// The trail `name`, re-read in its home region.
+async fn read_trail(home: &CloudTrail, name: &str) -> Trail {
+    home.get_trail()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap()
 }
 
-fn ct(acct: &TestAccount, region: &str) -> aws_sdk_cloudtrail::Client {
-    aws_sdk_cloudtrail::Client::from_conf(
-        aws_sdk_cloudtrail::config::Builder::from(&acct.sdk)
-            .region(aws_config::Region::new(region.to_string()))
-            .build(),
-    )
+async fn read_selectors(home: &CloudTrail, name: &str) -> GetEventSelectorsOutput {
+    home.get_event_selectors()
+        .trail_name(name)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn is_logging(home: &CloudTrail, name: &str) -> Option<bool> {
+    home.get_trail_status()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .is_logging()
 }
 
 fn status_of(doc: &serde_json::Value, control: &str) -> Vec<String> {
@@ -67,14 +80,8 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
     let item = &doc["plan"]["items"][0];
     assert_eq!(item["status"], "change", "{item}");
     assert_eq!(item["action"], "create");
-    let calls: Vec<&str> = item["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["action"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        calls,
+        call_actions(item),
         [
             "s3:CreateBucket",
             "s3:PutBucketPolicy",
@@ -103,15 +110,8 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         .concat(),
     ));
 
-    let home = ct(&acct, "us-east-1");
-    let trail = home
-        .get_trail()
-        .name("cis-fix-trail")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let home = acct.cloudtrail("us-east-1");
+    let trail = read_trail(&home, "cis-fix-trail").await;
     assert!(
         trail.trail_arn().unwrap().contains(":us-east-1:"),
         "{trail:?}"
@@ -124,22 +124,17 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         trail.cloud_watch_logs_log_group_arn(),
         Some(format!("arn:aws:logs:us-east-1:{id}:log-group:cis-fix-cloudtrail:*").as_str())
     );
-    let status = home
-        .get_trail_status()
-        .name("cis-fix-trail")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(status.is_logging(), Some(true));
+    assert_eq!(is_logging(&home, "cis-fix-trail").await, Some(true));
     // Seen from the run's region as a shadow trail.
-    let shadow = ct(&acct, "eu-west-1")
+    let shadow = acct
+        .cloudtrail("eu-west-1")
         .describe_trails()
         .send()
         .await
         .unwrap();
     assert_eq!(shadow.trail_list().len(), 1);
 
-    let b = s3(&acct, "us-east-1");
+    let b = acct.s3("us-east-1");
     let policy = b.get_bucket_policy().bucket(&bucket).send().await.unwrap();
     let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let trail_arn = format!("arn:aws:cloudtrail:us-east-1:{id}:trail/cis-fix-trail");
@@ -150,14 +145,7 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         }),
         "{policy}"
     );
-    let bpa = b
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap()
-        .public_access_block_configuration
-        .unwrap();
+    let bpa = acct.public_access_block("us-east-1", &bucket).await;
     assert_eq!(
         (
             bpa.block_public_acls(),
@@ -194,18 +182,8 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
             .as_str(),
         "AES256"
     );
-    let logs = aws_sdk_cloudwatchlogs::Client::from_conf(
-        aws_sdk_cloudwatchlogs::config::Builder::from(&acct.sdk)
-            .region(aws_config::Region::new("us-east-1"))
-            .build(),
-    );
-    let groups = logs
-        .describe_log_groups()
-        .log_group_name_prefix("cis-fix-cloudtrail")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(groups.log_groups()[0].retention_in_days(), Some(365));
+    let groups = acct.log_groups("us-east-1", "cis-fix-cloudtrail").await;
+    assert_eq!(groups[0].retention_in_days(), Some(365));
 
     // Everything 3.1 and 3.2 check now passes, and a second apply does nothing.
     let sel = [&["-c", "3.1", "-c", "3.2"][..], &set].concat();
@@ -234,12 +212,7 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
     ok(acct.run(&[&["apply", "--yes"][..], &sel].concat()));
     // The trail had no selectors (the service default): the default is written out
     // explicitly next to the new one, so management events keep being recorded.
-    let es = home
-        .get_event_selectors()
-        .trail_name("cis-fix-trail")
-        .send()
-        .await
-        .unwrap();
+    let es = read_selectors(&home, "cis-fix-trail").await;
     assert_eq!(
         es.event_selectors(),
         &[
@@ -258,21 +231,11 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
     let logging = b.get_bucket_logging().bucket(&bucket).send().await.unwrap();
     let le = logging.logging_enabled().expect("access logging on");
     assert_eq!(le.target_bucket(), format!("cis-fix-access-logs-{id}"));
-    let key = home
-        .get_trail()
-        .name("cis-fix-trail")
-        .send()
+    let key = read_trail(&home, "cis-fix-trail")
         .await
-        .unwrap()
-        .trail
-        .unwrap()
         .kms_key_id
         .expect("KMS key set");
-    let kms = aws_sdk_kms::Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&acct.sdk)
-            .region(aws_config::Region::new("us-east-1"))
-            .build(),
-    );
+    let kms = acct.kms("us-east-1");
     let rotation = kms
         .get_key_rotation_status()
         .key_id(&key)
@@ -300,25 +263,13 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
     ok(acct.run(&["undo", "--yes"]));
     let logging = b.get_bucket_logging().bucket(&bucket).send().await.unwrap();
     assert!(logging.logging_enabled().is_none());
-    let es = home
-        .get_event_selectors()
-        .trail_name("cis-fix-trail")
-        .send()
-        .await
-        .unwrap();
+    let es = read_selectors(&home, "cis-fix-trail").await;
     assert_eq!(es.event_selectors().len(), 1, "{es:?}");
     assert_eq!(
         es.event_selectors()[0].read_write_type(),
         Some(&ReadWriteType::All)
     );
-    let t = home
-        .get_trail()
-        .name("cis-fix-trail")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let t = read_trail(&home, "cis-fix-trail").await;
     assert!(t.kms_key_id().unwrap_or("").is_empty(), "{t:?}");
     let k = kms.describe_key().key_id(&key).send().await.unwrap();
     assert!(k.key_metadata().unwrap().enabled(), "the key is kept");
@@ -334,13 +285,8 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
         .send()
         .await
         .is_err());
-    let groups = logs
-        .describe_log_groups()
-        .log_group_name_prefix("cis-fix-cloudtrail")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(groups.log_groups().len(), 1, "log group kept");
+    let groups = acct.log_groups("us-east-1", "cis-fix-cloudtrail").await;
+    assert_eq!(groups.len(), 1, "log group kept");
 }
 
 fn basic(rw: ReadWriteType, mgmt: bool, ty: &str, values: &[&str]) -> EventSelector {
@@ -359,20 +305,8 @@ fn basic(rw: ReadWriteType, mgmt: bool, ty: &str, values: &[&str]) -> EventSelec
 #[tokio::test]
 async fn existing_trail_is_upgraded_in_place_and_keeps_its_selectors() {
     let acct = TestAccount::new().await;
-    let id = acct.id.clone();
-    let bucket = format!("own-trail-logs-{id}");
-    let b = s3(&acct, "eu-west-1");
-    b.create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let home = ct(&acct, "eu-west-1");
+    let bucket = acct.create_bucket("eu-west-1", "own-trail-logs").await;
+    let home = acct.cloudtrail("eu-west-1");
     home.create_trail()
         .name("own")
         .s3_bucket_name(&bucket)
@@ -407,24 +341,9 @@ async fn existing_trail_is_upgraded_in_place_and_keeps_its_selectors() {
     assert_eq!(item["before"]["IsMultiRegionTrail"], false);
     assert_eq!(item["after"]["IsMultiRegionTrail"], true);
     ok(acct.run(&["apply", "--yes", "-c", "3.1"]));
-    let t = home
-        .get_trail()
-        .name("own")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let t = read_trail(&home, "own").await;
     assert_eq!(t.is_multi_region_trail(), Some(true));
-    assert_eq!(
-        home.get_trail_status()
-            .name("own")
-            .send()
-            .await
-            .unwrap()
-            .is_logging(),
-        Some(true)
-    );
+    assert_eq!(is_logging(&home, "own").await, Some(true));
     // Now recognised as it is: compliant, and still the only trail.
     let doc = plan(&acct, &["-c", "3.1"]);
     assert_eq!(status_of(&doc, "cloudtrail-multi-region"), ["compliant"]);
@@ -447,21 +366,9 @@ async fn existing_trail_is_upgraded_in_place_and_keeps_its_selectors() {
         statuses(&doc)
     );
     ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
-    let t = home
-        .get_trail()
-        .name("own")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let t = read_trail(&home, "own").await;
     assert_eq!(t.log_file_validation_enabled(), Some(true));
-    let now = home
-        .get_event_selectors()
-        .trail_name("own")
-        .send()
-        .await
-        .unwrap();
+    let now = read_selectors(&home, "own").await;
     let now = now.event_selectors();
     assert_eq!(now.len(), 4, "{now:?}");
     assert_eq!(&now[..2], &original[..], "existing selectors kept exactly");
@@ -498,61 +405,25 @@ async fn existing_trail_is_upgraded_in_place_and_keeps_its_selectors() {
 
     // Undo that run: selectors exactly as they were, validation off.
     ok(acct.run(&["undo", "--yes"]));
-    let back = home
-        .get_event_selectors()
-        .trail_name("own")
-        .send()
-        .await
-        .unwrap();
+    let back = read_selectors(&home, "own").await;
     assert_eq!(back.event_selectors(), &original[..]);
-    let t = home
-        .get_trail()
-        .name("own")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let t = read_trail(&home, "own").await;
     assert_eq!(t.log_file_validation_enabled(), Some(false));
 
     // Undo the upgrade: single-region and stopped again.
     ok(acct.run(&["undo", "--yes"]));
-    let t = home
-        .get_trail()
-        .name("own")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let t = read_trail(&home, "own").await;
     assert_eq!(t.is_multi_region_trail(), Some(false));
-    assert_eq!(
-        home.get_trail_status()
-            .name("own")
-            .send()
-            .await
-            .unwrap()
-            .is_logging(),
-        Some(false)
-    );
+    assert_eq!(is_logging(&home, "own").await, Some(false));
 }
 
 #[tokio::test]
 async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_region() {
     let acct = TestAccount::new().await;
-    let bucket = format!("other-trail-logs-{}", acct.id);
-    s3(&acct, "ap-southeast-2")
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::ApSoutheast2)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let home = ct(&acct, "ap-southeast-2");
+    let bucket = acct
+        .create_bucket("ap-southeast-2", "other-trail-logs")
+        .await;
+    let home = acct.cloudtrail("ap-southeast-2");
     home.create_trail()
         .name("homed-elsewhere")
         .s3_bucket_name(&bucket)
@@ -586,17 +457,10 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
     // The run's region is eu-west-1: the trail is seen there as a shadow trail and counts.
     let sel = ["-c", "3.1", "-c", "3.2", "-c", "3.9"];
     let doc = plan(&acct, &sel);
-    let items = doc["plan"]["items"].as_array().unwrap();
-    let t31 = items
-        .iter()
-        .find(|i| i["control"] == "cloudtrail-multi-region")
-        .unwrap();
+    let t31 = plan_item(&doc, "cloudtrail-multi-region");
     assert_eq!(t31["status"], "compliant", "{t31}");
     assert!(t31["summary"].as_str().unwrap().contains("homed-elsewhere"));
-    let t32 = items
-        .iter()
-        .find(|i| i["control"] == "cloudtrail-log-validation")
-        .unwrap();
+    let t32 = plan_item(&doc, "cloudtrail-log-validation");
     assert_eq!(t32["status"], "change", "{t32}");
     assert_eq!(t32["calls"][0]["params"]["Region"], "ap-southeast-2");
 
@@ -608,12 +472,7 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
         Some(true)
     );
     // Advanced selectors stay advanced: one for S3 read events is added.
-    let es = home
-        .get_event_selectors()
-        .trail_name("homed-elsewhere")
-        .send()
-        .await
-        .unwrap();
+    let es = read_selectors(&home, "homed-elsewhere").await;
     let adv = es.advanced_event_selectors();
     assert_eq!(adv.len(), 2, "{es:?}");
     assert_eq!(adv[0], mgmt[0]);
@@ -622,21 +481,9 @@ async fn a_logging_trail_homed_elsewhere_is_recognised_and_changed_in_its_home_r
         .iter()
         .any(|f| f.field() == "readOnly" && f.equals() == ["true"]));
     ok(acct.run(&["undo", "--yes"]));
-    let es = home
-        .get_event_selectors()
-        .trail_name("homed-elsewhere")
-        .send()
-        .await
-        .unwrap();
+    let es = read_selectors(&home, "homed-elsewhere").await;
     assert_eq!(es.advanced_event_selectors(), &mgmt[..]);
-    let t = home
-        .get_trail()
-        .name("homed-elsewhere")
-        .send()
-        .await
-        .unwrap()
-        .trail
-        .unwrap();
+    let t = read_trail(&home, "homed-elsewhere").await;
     assert_eq!(t.log_file_validation_enabled(), Some(false));
 }
 
@@ -666,7 +513,8 @@ async fn all_six_on_a_fresh_account_apply_once_then_nothing_then_undo() {
     );
     let undo = ok(acct.run(&["undo", "--yes"]));
     assert!(!undo.stdout.contains("NOT verified"), "{}", undo.stdout);
-    let trails = ct(&acct, "eu-west-1")
+    let trails = acct
+        .cloudtrail("eu-west-1")
         .describe_trails()
         .send()
         .await

@@ -150,12 +150,87 @@ impl TestAccount {
             .unwrap()
     }
 
+    /// This account's SDK configuration with another region, for any service's
+    /// `Client::new`.
+    pub fn sdk_in(&self, region: &str) -> SdkConfig {
+        self.sdk
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build()
+    }
+
     pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        aws_sdk_ec2::Client::from_conf(
-            aws_sdk_ec2::config::Builder::from(&self.sdk)
-                .region(Region::new(region.to_string()))
+        aws_sdk_ec2::Client::new(&self.sdk_in(region))
+    }
+
+    /// S3 with path-style addressing: the emulator's endpoint has no per-bucket host names.
+    pub fn s3(&self, region: &str) -> aws_sdk_s3::Client {
+        aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&self.sdk_in(region))
+                .force_path_style(true)
                 .build(),
         )
+    }
+
+    pub fn cloudtrail(&self, region: &str) -> aws_sdk_cloudtrail::Client {
+        aws_sdk_cloudtrail::Client::new(&self.sdk_in(region))
+    }
+
+    pub fn logs(&self, region: &str) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.sdk_in(region))
+    }
+
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::new(&self.sdk_in(region))
+    }
+
+    /// The CloudWatch Logs groups in `region` whose names start with `prefix`, re-read.
+    pub async fn log_groups(
+        &self,
+        region: &str,
+        prefix: &str,
+    ) -> Vec<aws_sdk_cloudwatchlogs::types::LogGroup> {
+        self.logs(region)
+            .describe_log_groups()
+            .log_group_name_prefix(prefix)
+            .send()
+            .await
+            .unwrap()
+            .log_groups
+            .unwrap_or_default()
+    }
+
+    /// The bucket's Block Public Access settings, re-read.
+    pub async fn public_access_block(
+        &self,
+        region: &str,
+        bucket: &str,
+    ) -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+        self.s3(region)
+            .get_public_access_block()
+            .bucket(bucket)
+            .send()
+            .await
+            .unwrap()
+            .public_access_block_configuration
+            .unwrap()
+    }
+
+    /// Creates the bucket `{prefix}-{account id}` in `region` and returns its name. Bucket
+    /// names are global across the emulator's accounts, hence the account id.
+    pub async fn create_bucket(&self, region: &str, prefix: &str) -> String {
+        let name = format!("{prefix}-{}", self.id);
+        let mut req = self.s3(region).create_bucket().bucket(&name);
+        // us-east-1 is the one region S3 refuses as a location constraint.
+        if region != "us-east-1" {
+            req = req.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(region))
+                    .build(),
+            );
+        }
+        req.send().await.expect("create bucket");
+        name
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -183,6 +258,17 @@ impl TestAccount {
 
     pub fn run_via(&self, endpoint: &str, args: &[&str]) -> Output {
         run(self.command(endpoint), args)
+    }
+
+    /// The binary run as an IAM user of this account, with that user's own access key (no
+    /// session token), sharing this account's journal.
+    pub fn run_as_user(&self, key_id: &str, secret: &str, args: &[&str]) -> Output {
+        let mut cmd = base_command();
+        cmd.env("AWS_ACCESS_KEY_ID", key_id)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .env("AWS_ENDPOINT_URL", endpoint())
+            .env("CIS_FIX_STATE_DIR", self.state_dir());
+        run(cmd, args)
     }
 }
 
@@ -236,5 +322,25 @@ pub fn statuses(doc: &serde_json::Value) -> Vec<(String, Option<String>, String)
                 i["status"].as_str().unwrap().to_string(),
             )
         })
+        .collect()
+}
+
+/// The first plan item of `control`; panics naming the control when there is none.
+pub fn plan_item<'a>(doc: &'a serde_json::Value, control: &str) -> &'a serde_json::Value {
+    doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["control"] == control)
+        .unwrap_or_else(|| panic!("no item for {control}: {doc}"))
+}
+
+/// The API actions a plan item would call, in order.
+pub fn call_actions(item: &serde_json::Value) -> Vec<&str> {
+    item["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["action"].as_str().unwrap())
         .collect()
 }

@@ -6,7 +6,9 @@
 //! per region); its plan/apply/undo logic is unit-tested with the SDK's StaticReplayClient in
 //! src/controls/access_analyzer.rs.
 
-use crate::harness::{base_command, endpoint, plan_json, run, statuses, Output, TestAccount};
+use serde_json::Value;
+
+use crate::harness::{plan_json, statuses, Output, TestAccount};
 
 const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 const FULL_ADMIN: &str =
@@ -68,6 +70,16 @@ fn items(out: &Output, control: &str) -> Vec<(String, String)> {
     v
 }
 
+/// The plan item for `target`.
+fn by_target<'a>(doc: &'a Value, target: &str) -> &'a Value {
+    doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["target"] == target)
+        .unwrap()
+}
+
 fn non_compliant(v: &[(String, String)]) -> Vec<(String, String)> {
     v.iter()
         .filter(|(_, s)| s != "compliant")
@@ -87,6 +99,38 @@ async fn create_role(acct: &TestAccount, name: &str) {
         .send()
         .await
         .unwrap();
+}
+
+/// Attaches `policy` to the user, group or role `name` (the kinds of `attached`).
+async fn attach(acct: &TestAccount, kind: &str, name: &str, policy: &str) {
+    let iam = acct.iam();
+    match kind {
+        "user" => {
+            iam.attach_user_policy()
+                .user_name(name)
+                .policy_arn(policy)
+                .send()
+                .await
+                .unwrap();
+        }
+        "group" => {
+            iam.attach_group_policy()
+                .group_name(name)
+                .policy_arn(policy)
+                .send()
+                .await
+                .unwrap();
+        }
+        "role" => {
+            iam.attach_role_policy()
+                .role_name(name)
+                .policy_arn(policy)
+                .send()
+                .await
+                .unwrap();
+        }
+        _ => panic!("no principal kind {kind}"),
+    }
 }
 
 async fn create_policy(acct: &TestAccount, name: &str, doc: &str) -> String {
@@ -119,36 +163,11 @@ async fn full_admin_attachments_are_detached_and_undo_reattaches() {
         .unwrap();
     create_role(&acct, "app").await;
     create_role(&acct, "breakglass").await;
-    iam.attach_user_policy()
-        .user_name("dev")
-        .policy_arn(&full)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_user_policy()
-        .user_name("dev")
-        .policy_arn(&narrow)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_group_policy()
-        .group_name("ops")
-        .policy_arn(&full)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_role_policy()
-        .role_name("app")
-        .policy_arn(&full)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_role_policy()
-        .role_name("breakglass")
-        .policy_arn(admin_arn())
-        .send()
-        .await
-        .unwrap();
+    attach(&acct, "user", "dev", &full).await;
+    attach(&acct, "user", "dev", &narrow).await;
+    attach(&acct, "group", "ops", &full).await;
+    attach(&acct, "role", "app", &full).await;
+    attach(&acct, "role", "breakglass", &admin_arn()).await;
 
     let sel = ["--control", "no-full-admin-policies"];
     let plan = acct.run(&[&["plan", "--format", "json"][..], &sel].concat());
@@ -163,12 +182,7 @@ async fn full_admin_attachments_are_detached_and_undo_reattaches() {
         ]
     );
     let doc = plan_json(&plan);
-    let group = doc["plan"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["target"] == "FullAdmin attached to group ops")
-        .unwrap();
+    let group = by_target(&doc, "FullAdmin attached to group ops");
     assert_eq!(group["destructive"], true);
     assert_eq!(group["reversible"], true);
     assert!(
@@ -180,12 +194,7 @@ async fn full_admin_attachments_are_detached_and_undo_reattaches() {
         group["notes"].to_string().contains("break-glass"),
         "{group}"
     );
-    let app = doc["plan"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["target"] == "FullAdmin attached to role app")
-        .unwrap();
+    let app = by_target(&doc, "FullAdmin attached to role app");
     assert!(
         app["summary"]
             .as_str()
@@ -247,19 +256,9 @@ async fn the_caller_keeps_the_admin_it_runs_with() {
         .send()
         .await
         .unwrap();
-    iam.attach_group_policy()
-        .group_name("admins")
-        .policy_arn(&full)
-        .send()
-        .await
-        .unwrap();
+    attach(&acct, "group", "admins", &full).await;
     create_role(&acct, "other").await;
-    iam.attach_role_policy()
-        .role_name("other")
-        .policy_arn(&full)
-        .send()
-        .await
-        .unwrap();
+    attach(&acct, "role", "other", &full).await;
     let key = iam
         .create_access_key()
         .user_name("runner")
@@ -268,14 +267,8 @@ async fn the_caller_keeps_the_admin_it_runs_with() {
         .unwrap()
         .access_key
         .unwrap();
-    let as_runner = |args: &[&str]| {
-        let mut cmd = base_command();
-        cmd.env("AWS_ACCESS_KEY_ID", key.access_key_id())
-            .env("AWS_SECRET_ACCESS_KEY", key.secret_access_key())
-            .env("AWS_ENDPOINT_URL", endpoint())
-            .env("CIS_FIX_STATE_DIR", acct.state_dir());
-        run(cmd, args)
-    };
+    let as_runner =
+        |args: &[&str]| acct.run_as_user(key.access_key_id(), key.secret_access_key(), args);
 
     let sel = ["--control", "no-full-admin-policies"];
     let plan = as_runner(&[&["plan", "--format", "json"][..], &sel].concat());
@@ -296,12 +289,7 @@ async fn the_caller_keeps_the_admin_it_runs_with() {
             t("FullAdmin attached to role other", "change"),
         ]
     );
-    let skipped = doc["plan"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["target"] == "FullAdmin attached to group admins")
-        .unwrap();
+    let skipped = by_target(&doc, "FullAdmin attached to group admins");
     let why = skipped["summary"].as_str().unwrap();
     assert!(
         why.contains("runs as user runner") && why.contains("lock itself out"),
@@ -384,13 +372,13 @@ async fn support_role_is_created_and_undo_deletes_it() {
 async fn support_role_held_by_an_existing_role_is_compliant() {
     let acct = TestAccount::new().await;
     create_role(&acct, "helpdesk").await;
-    acct.iam()
-        .attach_role_policy()
-        .role_name("helpdesk")
-        .policy_arn("arn:aws:iam::aws:policy/AWSSupportAccess")
-        .send()
-        .await
-        .unwrap();
+    attach(
+        &acct,
+        "role",
+        "helpdesk",
+        "arn:aws:iam::aws:policy/AWSSupportAccess",
+    )
+    .await;
     let plan = acct.run(&["plan", "--control", "1.16", "--format", "json"]);
     assert_eq!(
         items(&plan, "support-role"),
@@ -405,18 +393,8 @@ async fn cloudshell_full_access_is_detached_and_undo_reattaches() {
     let iam = acct.iam();
     iam.create_user().user_name("analyst").send().await.unwrap();
     create_role(&acct, "console").await;
-    iam.attach_user_policy()
-        .user_name("analyst")
-        .policy_arn(cs)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_role_policy()
-        .role_name("console")
-        .policy_arn(cs)
-        .send()
-        .await
-        .unwrap();
+    attach(&acct, "user", "analyst", cs).await;
+    attach(&acct, "role", "console", cs).await;
     let sel = ["--control", "cloudshell-full-access-restricted"];
     let plan = acct.run(&[&["plan", "--format", "json"][..], &sel].concat());
     assert_eq!(plan.code, 0, "{}", plan.stderr);

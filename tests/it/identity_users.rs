@@ -11,16 +11,26 @@
 
 use aws_sdk_iam::types::StatusType;
 
-use crate::harness::{base_command, endpoint, plan_json, run, Output, TestAccount};
+use crate::harness::{endpoint, plan_json, Output, TestAccount};
 use crate::proxy::{self, Fault, FaultRule};
 
 const MFA: &str = "iam-user-mfa";
 const UNUSED: &str = "unused-credentials-disabled";
 
+async fn user(acct: &TestAccount, name: &str) {
+    acct.iam()
+        .create_user()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// A user with a console password.
 async fn console_user(acct: &TestAccount, name: &str) {
-    let iam = acct.iam();
-    iam.create_user().user_name(name).send().await.unwrap();
-    iam.create_login_profile()
+    user(acct, name).await;
+    acct.iam()
+        .create_login_profile()
         .user_name(name)
         .password("Correct-Horse-Battery-9")
         .send()
@@ -43,12 +53,7 @@ async fn key_for(acct: &TestAccount, name: &str) -> (String, String) {
 
 /// The binary run as an IAM user of the account (its own access key).
 fn run_as(acct: &TestAccount, key: &(String, String), args: &[&str]) -> Output {
-    let mut cmd = base_command();
-    cmd.env("AWS_ACCESS_KEY_ID", &key.0)
-        .env("AWS_SECRET_ACCESS_KEY", &key.1)
-        .env("AWS_ENDPOINT_URL", endpoint())
-        .env("CIS_FIX_STATE_DIR", acct.state_dir());
-    run(cmd, args)
+    acct.run_as_user(&key.0, &key.1, args)
 }
 
 fn policy_arn(acct: &TestAccount) -> String {
@@ -134,12 +139,7 @@ async fn forced_mfa_policy_for_console_users_apply_and_undo() {
     let acct = TestAccount::new().await;
     console_user(&acct, "alice").await;
     console_user(&acct, "bob").await;
-    acct.iam()
-        .create_user()
-        .user_name("svc")
-        .send()
-        .await
-        .unwrap();
+    user(&acct, "svc").await;
     // bob has MFA already.
     let dev = acct
         .iam()
@@ -391,12 +391,7 @@ const OLD_KEY_USE: &str = "<GetAccessKeyLastUsedResponse xmlns=\"https://iam.ama
 #[tokio::test]
 async fn unused_access_key_is_deactivated_and_undo_reactivates_it() {
     let acct = TestAccount::new().await;
-    acct.iam()
-        .create_user()
-        .user_name("erin")
-        .send()
-        .await
-        .unwrap();
+    user(&acct, "erin").await;
     let (key, _) = key_for(&acct, "erin").await;
     let target = format!("access key {key} of user erin");
     let sel = ["--control", UNUSED];
@@ -449,12 +444,7 @@ async fn key_status(acct: &TestAccount, user: &str) -> StatusType {
 #[tokio::test]
 async fn second_active_key_is_retired_only_on_explicit_request() {
     let acct = TestAccount::new().await;
-    acct.iam()
-        .create_user()
-        .user_name("frank")
-        .send()
-        .await
-        .unwrap();
+    user(&acct, "frank").await;
     let (k1, _) = key_for(&acct, "frank").await;
     let (k2, _) = key_for(&acct, "frank").await;
     let sel = ["--control", "one-active-access-key"];
@@ -519,7 +509,7 @@ async fn second_active_key_is_retired_only_on_explicit_request() {
 async fn key_age_and_user_policies_are_reported() {
     let acct = TestAccount::new().await;
     let iam = acct.iam();
-    iam.create_user().user_name("gina").send().await.unwrap();
+    user(&acct, "gina").await;
     let (key, _) = key_for(&acct, "gina").await;
     iam.put_user_policy()
         .user_name("gina")
@@ -547,7 +537,7 @@ async fn key_age_and_user_policies_are_reported() {
         .send()
         .await
         .unwrap();
-    iam.create_user().user_name("hank").send().await.unwrap();
+    user(&acct, "hank").await;
 
     let plan = acct.run(&[
         "plan",
@@ -597,12 +587,7 @@ fn key_used_days_ago(user: &str, days: i64) -> &'static str {
 #[tokio::test]
 async fn benchmark_1_2_counts_90_days_unused_not_45() {
     let acct = TestAccount::new().await;
-    acct.iam()
-        .create_user()
-        .user_name("ivan")
-        .send()
-        .await
-        .unwrap();
+    user(&acct, "ivan").await;
     let (key, _) = key_for(&acct, "ivan").await;
     let target = format!("access key {key} of user ivan");
     let proxy = proxy::start(&endpoint());
@@ -642,12 +627,7 @@ async fn the_five_controls_read_each_user_once_per_plan() {
     let acct = TestAccount::new().await;
     console_user(&acct, "judy").await;
     key_for(&acct, "judy").await;
-    acct.iam()
-        .create_user()
-        .user_name("kim")
-        .send()
-        .await
-        .unwrap();
+    user(&acct, "kim").await;
     key_for(&acct, "kim").await;
     let proxy = proxy::start(&endpoint());
     let out = acct.run_via(

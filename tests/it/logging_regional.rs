@@ -7,10 +7,10 @@
 //! (`config_all_regions::tests`). The emulator cannot create AWS-managed KMS keys; that case
 //! is covered by a replayed ListKeys/DescribeKey in `kms_key_rotation::tests`.
 
-use aws_config::Region;
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use serde_json::Value;
 
-use crate::harness::{plan_json, statuses, TestAccount};
+use crate::harness::{call_actions, plan_item, plan_json, statuses, TestAccount};
 
 const REGIONS: &str = "eu-west-1,us-east-1";
 /// The run's home region (the harness's AWS_REGION): global resource types go there only.
@@ -18,35 +18,7 @@ const HOME: &str = "eu-west-1";
 const AWAY: &str = "us-east-1";
 
 fn config(acct: &TestAccount, region: &str) -> aws_sdk_config::Client {
-    aws_sdk_config::Client::from_conf(
-        aws_sdk_config::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
-
-fn kms(acct: &TestAccount, region: &str) -> aws_sdk_kms::Client {
-    aws_sdk_kms::Client::from_conf(
-        aws_sdk_kms::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
-
-fn logs(acct: &TestAccount, region: &str) -> aws_sdk_cloudwatchlogs::Client {
-    aws_sdk_cloudwatchlogs::Client::from_conf(
-        aws_sdk_cloudwatchlogs::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
-
-fn s3(acct: &TestAccount) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&acct.sdk)
-            .force_path_style(true)
-            .build(),
-    )
+    aws_sdk_config::Client::new(&acct.sdk_in(region))
 }
 
 fn sel<'a>(controls: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
@@ -57,6 +29,11 @@ fn sel<'a>(controls: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
     v.extend(["--regions", REGIONS]);
     v.extend(extra);
     v
+}
+
+/// The plan JSON document of `plan --format json` with `args`.
+fn plan_doc(acct: &TestAccount, args: &[&str]) -> Value {
+    plan_json(&acct.run(&[&["plan", "--format", "json"][..], args].concat()))
 }
 
 fn run_ok(acct: &TestAccount, args: &[&str]) -> String {
@@ -128,7 +105,7 @@ async fn channel_bucket(acct: &TestAccount, region: &str) -> Option<String> {
 }
 
 async fn rotation(acct: &TestAccount, region: &str, key: &str) -> bool {
-    kms(acct, region)
+    acct.kms(region)
         .get_key_rotation_status()
         .key_id(key)
         .send()
@@ -138,7 +115,7 @@ async fn rotation(acct: &TestAccount, region: &str, key: &str) -> bool {
 }
 
 async fn new_key(acct: &TestAccount, region: &str, spec: KeySpec) -> String {
-    let mut req = kms(acct, region).create_key().key_spec(spec.clone());
+    let mut req = acct.kms(region).create_key().key_spec(spec.clone());
     if spec != KeySpec::SymmetricDefault {
         req = req.key_usage(KeyUsageType::SignVerify);
     }
@@ -200,7 +177,7 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
     // Customer-managed keys that are not rotation targets.
     let asym = new_key(&acct, HOME, KeySpec::Rsa2048).await;
     let disabled = new_key(&acct, HOME, KeySpec::SymmetricDefault).await;
-    kms(&acct, HOME)
+    acct.kms(HOME)
         .disable_key()
         .key_id(&disabled)
         .send()
@@ -247,16 +224,10 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
     assert_eq!((all, global, on), (true, false, true));
     assert_eq!(channel_bucket(&acct, HOME).await.as_deref(), Some(&*bucket));
     assert_eq!(channel_bucket(&acct, AWAY).await.as_deref(), Some(&*bucket));
-    let pab = s3(&acct)
-        .get_public_access_block()
-        .bucket(&bucket)
-        .send()
-        .await
-        .unwrap()
-        .public_access_block_configuration
-        .unwrap();
+    let pab = acct.public_access_block(HOME, &bucket).await;
     assert_eq!(pab.block_public_policy(), Some(true));
-    let policy = s3(&acct)
+    let policy = acct
+        .s3(HOME)
         .get_bucket_policy()
         .bucket(&bucket)
         .send()
@@ -302,13 +273,8 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
             })
             .collect();
         assert_eq!(got, want, "{region}");
-        let groups = logs(&acct, region)
-            .describe_log_groups()
-            .log_group_name_prefix("cis-fix-vpc-flow-logs")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(groups.log_groups()[0].retention_in_days(), Some(365));
+        let groups = acct.log_groups(region, "cis-fix-vpc-flow-logs").await;
+        assert_eq!(groups[0].retention_in_days(), Some(365));
     }
     let role = acct
         .iam()
@@ -329,7 +295,7 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
     // Second plan: compliant; second apply: nothing to do.
     let again = acct.run(&[&["plan", "--detailed-exitcode"][..], &args].concat());
     assert_eq!(again.code, 0, "{}\n{}", again.stdout, again.stderr);
-    let doc = plan_json(&acct.run(&[&["plan", "--format", "json"][..], &args].concat()));
+    let doc = plan_doc(&acct, &args);
     let st = statuses(&doc);
     assert!(
         st.iter().all(|s| s.2 == "compliant" || s.2 == "skipped"),
@@ -337,13 +303,7 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
     );
     // The emulator lacks DescribeDeliveryChannelStatus: the compliant finding says the
     // status is unknown instead of failing the plan.
-    let cfg_item = doc["plan"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["control"] == "config-all-regions")
-        .unwrap()
-        .clone();
+    let cfg_item = plan_item(&doc, "config-all-regions");
     assert_eq!(cfg_item["status"], "compliant");
     assert!(
         cfg_item["notes"]
@@ -361,17 +321,12 @@ async fn fresh_account_all_three_in_two_regions_apply_idempotent_undo() {
         assert!(recorder(&acct, region).await.is_none(), "{region}\n{undo}");
         assert_eq!(channel_bucket(&acct, region).await, None, "{region}");
         assert!(flow_logs(&acct, region).await.is_empty(), "{region}");
-        let groups = logs(&acct, region)
-            .describe_log_groups()
-            .log_group_name_prefix("cis-fix-vpc-flow-logs")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(groups.log_groups().len(), 1, "log group kept in {region}");
+        let groups = acct.log_groups(region, "cis-fix-vpc-flow-logs").await;
+        assert_eq!(groups.len(), 1, "log group kept in {region}");
     }
     assert!(!rotation(&acct, HOME, &home_key).await);
     assert!(!rotation(&acct, AWAY, &away_key).await);
-    s3(&acct)
+    acct.s3(HOME)
         .head_bucket()
         .bucket(&bucket)
         .send()
@@ -425,19 +380,16 @@ async fn stopped_recorder_is_started_in_place_and_undo_stops_it() {
         seed_recorder(&acct, region, g, true).await;
     }
     let args = sel(&["config-all-regions"], &[]);
-    let plan = acct.run(&[&["plan", "--format", "json"][..], &args].concat());
-    let doc = plan_json(&plan);
+    let doc = plan_doc(&acct, &args);
     for item in doc["plan"]["items"].as_array().unwrap() {
         assert_eq!(item["status"], "change");
         assert_eq!(item["action"], "update");
         assert_eq!(item["destructive"], false);
-        let calls: Vec<&str> = item["calls"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["action"].as_str().unwrap())
-            .collect();
-        assert_eq!(calls, ["config:StartConfigurationRecorder"], "{item}");
+        assert_eq!(
+            call_actions(item),
+            ["config:StartConfigurationRecorder"],
+            "{item}"
+        );
         assert!(
             item["summary"]
                 .as_str()
@@ -481,8 +433,7 @@ async fn narrow_recorder_is_widened_in_place_with_a_diff_and_undo_restores_it() 
         seed_recorder(&acct, region, g, false).await;
     }
     let args = sel(&["config-all-regions"], &[]);
-    let plan = acct.run(&[&["plan", "--format", "json"][..], &args].concat());
-    let doc = plan_json(&plan);
+    let doc = plan_doc(&acct, &args);
     for item in doc["plan"]["items"].as_array().unwrap() {
         let summary = item["summary"].as_str().unwrap();
         assert_eq!(item["action"], "update", "{item}");
@@ -541,8 +492,7 @@ async fn flow_logs_all_traffic_to_s3_and_undo() {
             "flow_log_destination=s3",
         ],
     );
-    let plan = acct.run(&[&["plan", "--format", "json"][..], &args].concat());
-    let doc = plan_json(&plan);
+    let doc = plan_doc(&acct, &args);
     let items = doc["plan"]["items"].as_array().unwrap();
     assert!(!items.is_empty());
     let bucket = format!("cis-fix-flow-logs-{}", acct.id);
@@ -578,7 +528,8 @@ async fn flow_logs_all_traffic_to_s3_and_undo() {
             .collect();
         assert_eq!(got, want, "{region}");
     }
-    let loc = s3(&acct)
+    let loc = acct
+        .s3(HOME)
         .get_bucket_location()
         .bucket(&bucket)
         .send()
@@ -596,7 +547,7 @@ async fn flow_logs_all_traffic_to_s3_and_undo() {
     for region in [HOME, AWAY] {
         assert!(flow_logs(&acct, region).await.is_empty(), "{region}");
     }
-    s3(&acct)
+    acct.s3(HOME)
         .head_bucket()
         .bucket(&bucket)
         .send()
@@ -608,18 +559,7 @@ async fn flow_logs_all_traffic_to_s3_and_undo() {
 async fn existing_reject_flow_log_is_compliant_and_no_keys_is_compliant() {
     let acct = TestAccount::new().await;
     // A VPC already logging rejected traffic to its owner's bucket.
-    let bucket = format!("own-flow-logs-{}", acct.id);
-    s3(&acct)
-        .create_bucket()
-        .bucket(&bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let bucket = acct.create_bucket(HOME, "own-flow-logs").await;
     let vpc = vpcs(&acct, HOME).await.remove(0);
     acct.ec2(HOME)
         .create_flow_logs()

@@ -4,10 +4,7 @@
 //! The prerequisite trail is seeded here with the SDK (not through the 3.1 control), so
 //! these tests depend only on the monitoring controls.
 
-use aws_config::Region;
-use serde_json::Value;
-
-use crate::harness::{plan_json, statuses, TestAccount};
+use crate::harness::{call_actions, plan_item, plan_json, statuses, TestAccount};
 
 /// v5.0 ids of the fifteen filter controls.
 const FILTER_IDS: [&str; 15] = [
@@ -15,51 +12,20 @@ const FILTER_IDS: [&str; 15] = [
     "4.14", "4.15",
 ];
 
-fn logs(acct: &TestAccount, region: &str) -> aws_sdk_cloudwatchlogs::Client {
-    aws_sdk_cloudwatchlogs::Client::from_conf(
-        aws_sdk_cloudwatchlogs::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
-}
-
 fn cloudwatch(acct: &TestAccount, region: &str) -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::from_conf(
-        aws_sdk_cloudwatch::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
+    aws_sdk_cloudwatch::Client::new(&acct.sdk_in(region))
 }
 
 fn sns(acct: &TestAccount, region: &str) -> aws_sdk_sns::Client {
-    aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
+    aws_sdk_sns::Client::new(&acct.sdk_in(region))
 }
 
 /// A multi-region trail homed in `home`, logging, delivering to a CloudWatch Logs group
 /// there. Returns the log group's name.
 async fn seed_trail(acct: &TestAccount, home: &str) -> String {
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&acct.sdk)
-            .region(Region::new(home.to_string()))
-            .force_path_style(true)
-            .build(),
-    );
-    let bucket = format!("monitoring-trail-{}", acct.id);
-    let mut req = s3.create_bucket().bucket(&bucket);
-    if home != "us-east-1" {
-        req = req.create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(home))
-                .build(),
-        );
-    }
-    req.send().await.unwrap();
+    let bucket = acct.create_bucket(home, "monitoring-trail").await;
     let group = "cloudtrail-cis".to_string();
-    logs(acct, home)
+    acct.logs(home)
         .create_log_group()
         .log_group_name(&group)
         .send()
@@ -75,11 +41,7 @@ async fn seed_trail(acct: &TestAccount, home: &str) -> String {
         .send()
         .await
         .unwrap();
-    let ct = aws_sdk_cloudtrail::Client::from_conf(
-        aws_sdk_cloudtrail::config::Builder::from(&acct.sdk)
-            .region(Region::new(home.to_string()))
-            .build(),
-    );
+    let ct = acct.cloudtrail(home);
     ct.create_trail()
         .name("org-activity")
         .s3_bucket_name(&bucket)
@@ -101,11 +63,39 @@ async fn seed_trail(acct: &TestAccount, home: &str) -> String {
     group
 }
 
+/// Puts a metric filter of the account's own on `group`, counting 1 into `namespace`/`metric`.
+async fn put_filter(
+    acct: &TestAccount,
+    region: &str,
+    group: &str,
+    name: &str,
+    pattern: &str,
+    (namespace, metric): (&str, &str),
+) {
+    acct.logs(region)
+        .put_metric_filter()
+        .log_group_name(group)
+        .filter_name(name)
+        .filter_pattern(pattern)
+        .metric_transformations(
+            aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
+                .metric_name(metric)
+                .metric_namespace(namespace)
+                .metric_value("1")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 /// (name, pattern, metric) of every filter on the group, by name. moto 5.2.5 appends a
 /// second entry when PutMetricFilter replaces a filter of the same name (AWS replaces it);
 /// the last one listed is the current one.
 async fn filters(acct: &TestAccount, region: &str, group: &str) -> Vec<(String, String, String)> {
-    let out = logs(acct, region)
+    let out = acct
+        .logs(region)
         .describe_metric_filters()
         .log_group_name(group)
         .send()
@@ -170,15 +160,6 @@ fn args<'a>(head: &[&'a str], tail: &'a [String]) -> Vec<&'a str> {
         .collect()
 }
 
-fn item<'a>(doc: &'a Value, control: &str) -> &'a Value {
-    doc["plan"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["control"] == control)
-        .unwrap_or_else(|| panic!("no item for {control}: {doc}"))
-}
-
 #[tokio::test]
 async fn all_fifteen_are_created_in_the_log_groups_region_and_undone() {
     let acct = TestAccount::new().await;
@@ -196,20 +177,14 @@ async fn all_fifteen_are_created_in_the_log_groups_region_and_undone() {
         st.iter().all(|s| s.2 == "change" && s.1.is_none()),
         "{st:?}"
     );
-    let first = item(&doc, "metric-filter-unauthorized-api-calls");
+    let first = plan_item(&doc, "metric-filter-unauthorized-api-calls");
     assert_eq!(
         first["target"],
         format!("metric filter cis-unauthorized-api-calls on log group {group}")
     );
     let topic = format!("arn:aws:sns:us-east-1:{}:cis-fix-alarms", acct.id);
-    let actions: Vec<&str> = first["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["action"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        actions,
+        call_actions(first),
         [
             "sns:CreateTopic",
             "sns:Subscribe",
@@ -273,30 +248,16 @@ async fn all_fifteen_are_created_in_the_log_groups_region_and_undone() {
 async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm() {
     let acct = TestAccount::new().await;
     let group = seed_trail(&acct, "eu-west-1").await;
-    let lg = logs(&acct, "eu-west-1");
-    let put = |name: &'static str, pattern: &'static str, metric: &'static str| {
-        lg.put_metric_filter()
-            .log_group_name(&group)
-            .filter_name(name)
-            .filter_pattern(pattern)
-            .metric_transformations(
-                aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
-                    .metric_name(metric)
-                    .metric_namespace("Security")
-                    .metric_value("1")
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-    };
     // Root usage as Security Hub / ASR print it (no spaces), with an alarm on its metric.
-    put(
+    put_filter(
+        &acct,
+        "eu-west-1",
+        &group,
         "root-activity",
         r#"{$.userIdentity.type="Root" && $.userIdentity.invokedBy NOT EXISTS && $.eventType !="AwsServiceEvent"}"#,
-        "RootActivity",
+        ("Security", "RootActivity"),
     )
-    .await
-    .unwrap();
+    .await;
     let own_topic = sns(&acct, "eu-west-1")
         .create_topic()
         .name("secops")
@@ -323,13 +284,15 @@ async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm()
         .await
         .unwrap();
     // CloudTrail changes with the terms in another order and unquoted, but no alarm.
-    put(
+    put_filter(
+        &acct,
+        "eu-west-1",
+        &group,
         "trail-changes",
         "{($.eventName=StopLogging)||($.eventName=DeleteTrail)||($.eventName=CreateTrail)||($.eventName=UpdateTrail)||($.eventName=StartLogging)}",
-        "TrailChanges",
+        ("Security", "TrailChanges"),
     )
-    .await
-    .unwrap();
+    .await;
 
     // Alarms notify the team's own topic, given by ARN.
     let mut tail = sel(&["4.3", "4.5"]);
@@ -337,17 +300,11 @@ async fn an_equivalent_filter_counts_and_one_without_alarm_gets_only_the_alarm()
     let plan = acct.run(&args(&["plan", "--format", "json"], &tail));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let doc = plan_json(&plan);
-    let root = item(&doc, "metric-filter-root-usage");
+    let root = plan_item(&doc, "metric-filter-root-usage");
     assert_eq!(root["status"], "compliant", "{root}");
-    let trail = item(&doc, "metric-filter-cloudtrail-changes");
+    let trail = plan_item(&doc, "metric-filter-cloudtrail-changes");
     assert_eq!(trail["status"], "change", "{trail}");
-    let calls: Vec<&str> = trail["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(calls, ["cloudwatch:PutMetricAlarm"]);
+    assert_eq!(call_actions(trail), ["cloudwatch:PutMetricAlarm"]);
 
     let out = acct.run(&args(&["apply", "--yes"], &tail));
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -383,26 +340,19 @@ async fn an_outdated_pattern_is_updated_and_undo_restores_it() {
     let acct = TestAccount::new().await;
     let group = seed_trail(&acct, "eu-west-1").await;
     let v12 = r#"{ ($.errorCode = "*UnauthorizedOperation") || ($.errorCode = "AccessDenied*") }"#;
-    logs(&acct, "eu-west-1")
-        .put_metric_filter()
-        .log_group_name(&group)
-        .filter_name("cis-unauthorized-api-calls")
-        .filter_pattern(v12)
-        .metric_transformations(
-            aws_sdk_cloudwatchlogs::types::MetricTransformation::builder()
-                .metric_name("UnauthorizedAPICalls")
-                .metric_namespace("CISBenchmark")
-                .metric_value("1")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    put_filter(
+        &acct,
+        "eu-west-1",
+        &group,
+        "cis-unauthorized-api-calls",
+        v12,
+        ("CISBenchmark", "UnauthorizedAPICalls"),
+    )
+    .await;
     let tail = sel(&["4.1"]);
     let plan = acct.run(&args(&["plan", "--format", "json"], &tail));
     let doc = plan_json(&plan);
-    let it = item(&doc, "metric-filter-unauthorized-api-calls");
+    let it = plan_item(&doc, "metric-filter-unauthorized-api-calls");
     assert_eq!(it["status"], "change");
     assert_eq!(it["action"], "update");
     assert_eq!(it["destructive"], true);
@@ -444,18 +394,14 @@ async fn without_a_trail_the_filters_wait_for_3_1() {
     let plan = acct.run(&args(&["plan", "--format", "json"], &sel(&["4.3"])));
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let doc = plan_json(&plan);
-    let it = item(&doc, "metric-filter-root-usage");
+    let it = plan_item(&doc, "metric-filter-root-usage");
     assert_eq!(it["status"], "blocked", "{it}");
     assert_eq!(it["needs"][0], "cloudtrail-multi-region");
     assert!(it["summary"].as_str().unwrap().contains("3.1"), "{it}");
 }
 
 async fn hub_enabled(acct: &TestAccount, region: &str) -> bool {
-    let sh = aws_sdk_securityhub::Client::from_conf(
-        aws_sdk_securityhub::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    );
+    let sh = aws_sdk_securityhub::Client::new(&acct.sdk_in(region));
     match sh.describe_hub().send().await {
         Ok(_) => true,
         Err(e) => {
@@ -479,7 +425,7 @@ async fn security_hub_is_enabled_per_region_and_undo_disables_it() {
     let st = statuses(&doc);
     assert_eq!(st.len(), 2, "{st:?}");
     assert!(st.iter().all(|s| s.2 == "change"), "{st:?}");
-    let it = item(&doc, "security-hub-enabled");
+    let it = plan_item(&doc, "security-hub-enabled");
     assert_eq!(it["calls"][0]["action"], "securityhub:EnableSecurityHub");
     let notes = it["notes"].to_string();
     // moto 5.2.5 has no standards API (HTTP 404 HTML): the plan says the standard is not
