@@ -171,10 +171,11 @@ pub fn create_if_missing_calls(bucket: &str, region: &str, policy: &Value) -> Ve
     ]
 }
 
-/// The statement every log bucket cis-fix creates carries (CIS 2.1.1 asks for it anyway).
+/// The statement every log bucket cis-fix creates carries, so its own buckets pass CIS 2.1.1
+/// (`s3-deny-http` adds the same statement to other buckets).
 pub fn deny_insecure_transport(bucket_arn: &str) -> Value {
     json!({
-        "Sid": "DenyInsecureTransport",
+        "Sid": super::s3_deny_http::SID,
         "Effect": "Deny",
         "Principal": "*",
         "Action": "s3:*",

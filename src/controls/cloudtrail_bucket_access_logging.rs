@@ -24,6 +24,21 @@ fn target(bucket: &str) -> String {
     format!("server access logging of CloudTrail bucket {bucket}")
 }
 
+/// What cis-fix merges into the access-log bucket's policy: log delivery for `source`, and the
+/// deny of plain HTTP that CIS 2.1.1 asks of every bucket.
+pub fn log_bucket_statements(
+    part: &str,
+    account: &str,
+    source: &str,
+    target: &str,
+    prefix: &str,
+) -> Vec<Value> {
+    vec![
+        logging_statement(part, account, source, target, prefix),
+        super::buckets::deny_insecure_transport(&format!("arn:{part}:s3:::{target}")),
+    ]
+}
+
 /// The statement that lets S3 server access logging deliver `source`'s logs into `target`
 /// under `prefix`. moto (like S3) checks that the Resource covers the prefix.
 pub fn logging_statement(
@@ -182,7 +197,7 @@ impl Control for CloudtrailBucketAccessLogging {
             vec![
                 ensure_bucket_call(&log_bucket, &region),
                 block_public_access_call(&log_bucket),
-                ApiCall::new("s3:PutBucketPolicy", json!({ "Bucket": log_bucket, "MergedIntoExisting": true, "Statement": logging_statement(part, account, &bucket, &log_bucket, &prefix) })),
+                ApiCall::new("s3:PutBucketPolicy", json!({ "Bucket": log_bucket, "MergedIntoExisting": true, "Statements": log_bucket_statements(part, account, &bucket, &log_bucket, &prefix) })),
                 ApiCall::new("s3:PutBucketLogging", json!({ "Bucket": bucket, "TargetBucket": log_bucket, "TargetPrefix": prefix })),
             ],
         )
@@ -202,13 +217,7 @@ impl Control for CloudtrailBucketAccessLogging {
         merge_bucket_policy(
             &s3,
             &log_bucket,
-            vec![logging_statement(
-                part,
-                account,
-                bucket,
-                &log_bucket,
-                &prefix,
-            )],
+            log_bucket_statements(part, account, bucket, &log_bucket, &prefix),
         )
         .await?;
         put_logging(cx, region, bucket, Some((&log_bucket, &prefix))).await

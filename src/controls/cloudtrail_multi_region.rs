@@ -439,6 +439,8 @@ pub fn trail_bucket_statements(
                 "aws:SourceArn": trail_arn,
             } },
         }),
+        // cis-fix's own log bucket passes CIS 2.1.1 from the start.
+        super::buckets::deny_insecure_transport(&format!("arn:{part}:s3:::{bucket}")),
     ]
 }
 
@@ -751,9 +753,10 @@ mod tests {
         );
         let doc = bucket_policy_doc(Some(&existing), ours).unwrap();
         let st = doc["Statement"].as_array().unwrap();
-        assert_eq!(st.len(), 3);
+        assert_eq!(st.len(), 4);
         assert_eq!(st[0]["Sid"], "Theirs");
         assert_eq!(st[2]["Resource"], "arn:aws:s3:::b/AWSLogs/111122223333/*");
+        assert_eq!(st[3]["Condition"]["Bool"]["aws:SecureTransport"], "false");
         assert_eq!(
             st[2]["Condition"]["StringEquals"]["aws:SourceArn"],
             "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t"

@@ -112,14 +112,9 @@ pub fn deny_statement(bucket_arn: &str, existing: Option<&Value>) -> Value {
         sid = format!("{SID}{n}");
         n += 1;
     }
-    json!({
-        "Sid": sid,
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Resource": [bucket_arn, format!("{bucket_arn}/*")],
-        "Condition": { "Bool": { "aws:SecureTransport": "false" } }
-    })
+    let mut st = super::buckets::deny_insecure_transport(bucket_arn);
+    st["Sid"] = json!(sid);
+    st
 }
 
 /// The policy with the deny appended: every key of the document (Version, Id, …) and every
