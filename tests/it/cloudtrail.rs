@@ -138,11 +138,22 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
     let policy = b.get_bucket_policy().bucket(&bucket).send().await.unwrap();
     let policy: serde_json::Value = serde_json::from_str(policy.policy().unwrap()).unwrap();
     let trail_arn = format!("arn:aws:cloudtrail:us-east-1:{id}:trail/cis-fix-trail");
+    let statements = policy["Statement"].as_array().unwrap();
+    let (allows, denies): (Vec<_>, Vec<_>) =
+        statements.iter().partition(|s| s["Effect"] == "Allow");
+    // Only this trail may write: every Allow is for CloudTrail, scoped to the trail's ARN.
+    assert_eq!(allows.len(), 2, "{policy}");
     assert!(
-        policy["Statement"].as_array().unwrap().iter().all(|s| {
+        allows.iter().all(|s| {
             s["Principal"]["Service"] == "cloudtrail.amazonaws.com"
                 && s["Condition"]["StringEquals"]["aws:SourceArn"] == trail_arn.as_str()
         }),
+        "{policy}"
+    );
+    // And the bucket passes CIS 2.1.1 from the start.
+    assert_eq!(denies.len(), 1, "{policy}");
+    assert_eq!(
+        denies[0]["Condition"]["Bool"]["aws:SecureTransport"], "false",
         "{policy}"
     );
     let bpa = acct.public_access_block("us-east-1", &bucket).await;
