@@ -233,19 +233,18 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
     cx.reads
         .shared("iam:users-with-keys", || async {
             let iam = cx.aws.iam();
-            let mut users = Vec::new();
-            let mut pages = iam.list_users().into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.map_err(aws_err("iam:ListUsers"))?;
-                for u in page.users() {
-                    users.push(UserCreds {
-                        name: u.user_name().to_string(),
-                        created: to_time(u.create_date()),
-                        password_last_used: u.password_last_used().and_then(to_time),
-                        keys: Vec::new(),
-                    });
-                }
-            }
+            let mut users: Vec<UserCreds> = cx
+                .reads
+                .iam_users(cx.aws)
+                .await?
+                .iter()
+                .map(|u| UserCreds {
+                    name: u.user_name().to_string(),
+                    created: to_time(u.create_date()),
+                    password_last_used: u.password_last_used().and_then(to_time),
+                    keys: Vec::new(),
+                })
+                .collect();
             for u in &mut users {
                 let mut pages = iam
                     .list_access_keys()

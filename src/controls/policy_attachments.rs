@@ -81,14 +81,10 @@ async fn principals_and_trust(cx: &Cx<'_>) -> Result<PrincipalsAndTrust, AwsErro
             let iam = cx.aws.iam();
             let mut out = Vec::new();
             let mut trust = BTreeMap::new();
-            let mut pages = iam.list_users().into_paginator().send();
-            while let Some(p) = pages.next().await {
-                let p = p.map_err(aws_err("iam:ListUsers"))?;
-                out.extend(p.users().iter().map(|u| Principal {
-                    kind: PrincipalKind::User,
-                    name: u.user_name().to_string(),
-                }));
-            }
+            out.extend(cx.reads.iam_users(cx.aws).await?.iter().map(|u| Principal {
+                kind: PrincipalKind::User,
+                name: u.user_name().to_string(),
+            }));
             let mut pages = iam.list_groups().into_paginator().send();
             while let Some(p) = pages.next().await {
                 let p = p.map_err(aws_err("iam:ListGroups"))?;

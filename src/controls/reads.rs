@@ -126,6 +126,23 @@ impl Reads {
             .clone()
     }
 
+    /// Every IAM user (ListUsers, all pages), shared by the controls that look at users.
+    pub async fn iam_users(
+        &self,
+        aws: &AwsContext,
+    ) -> Result<Vec<aws_sdk_iam::types::User>, AwsError> {
+        self.shared("iam:ListUsers", || async {
+            let mut out = Vec::new();
+            let mut pages = aws.iam().list_users().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("iam:ListUsers"))?;
+                out.extend(page.users().iter().cloned());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     /// IAM GetAccountSummary, keyed by the summary key name (`AccountMFAEnabled`, …).
     pub async fn account_summary(
         &self,

@@ -188,6 +188,10 @@ async fn plan_sends_only_read_calls_and_reads_shared_data_once() {
     assert_eq!(count("GetAccountPasswordPolicy", None), 1, "{calls:?}");
     assert_eq!(count("GetAccountSummary", None), 1, "{calls:?}");
     assert_eq!(count("DescribeRegions", None), 1, "{calls:?}");
+    // The user list feeds the key, MFA and admin-attachment controls; the trails every
+    // logging and monitoring control.
+    assert_eq!(count("ListUsers", None), 1, "{calls:?}");
+    assert_eq!(count("DescribeTrails", None), 1, "{calls:?}");
     assert_eq!(count("GetEbsEncryptionByDefault", Some("eu-west-1")), 1);
     assert_eq!(count("GetEbsEncryptionByDefault", Some("us-east-1")), 1);
     assert_eq!(
