@@ -72,7 +72,12 @@ impl AwsError {
         match &err {
             SdkError::ServiceError(_) => {
                 let code = err.code().map(str::to_string);
-                let message = err.message().unwrap_or("").to_string();
+                let mut message = err.message().unwrap_or("").to_string();
+                if code.is_none() && message.is_empty() {
+                    // An HTML error page (an emulator without this API, a proxy): say so
+                    // rather than print an empty reason.
+                    message = "the endpoint answered with no AWS error code or message (is this API available there?)".into();
+                }
                 let kind = classify_code(code.as_deref(), &message);
                 AwsError {
                     kind,
