@@ -102,6 +102,10 @@ pub async fn run(
         Exit::Refused
     };
     if pending.is_empty() {
+        // What waits for a control outside this selection is shown, with how to include it.
+        for i in plan.items.iter().filter(|i| i.finding.status == Status::Blocked) {
+            print!("{}", render::item_text(i, true));
+        }
         println!("\nNothing to apply. {}", render::summary_line(&plan));
         return Ok(base.worst(if plan.counts().error > 0 {
             Exit::Failed

@@ -100,6 +100,24 @@ async fn creates_a_trail_in_another_region_with_its_dependents_and_undoes_it() {
     let notes = item["notes"].to_string();
     assert!(notes.contains("are kept because they hold logs"), "{notes}");
 
+    // Applying 3.2 alone changes nothing and says what it waits for and how to include it.
+    let alone = acct.run(&[&["apply", "--yes", "-c", "3.2"][..], &set].concat());
+    assert_eq!(alone.code, 0, "{}\n{}", alone.stdout, alone.stderr);
+    assert!(
+        alone.stdout.contains("waits for: cloudtrail-multi-region")
+            && alone.stdout.contains("--with-dependencies")
+            && alone.stdout.contains("Nothing to apply"),
+        "{}",
+        alone.stdout
+    );
+    let none = acct
+        .cloudtrail("us-east-1")
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    assert!(none.trail_list().is_empty(), "{none:?}");
+
     // Applying 3.2 with its dependencies creates the trail (with validation on), then
     // plans 3.2 again, which is then already satisfied.
     ok(acct.run(
