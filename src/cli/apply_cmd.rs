@@ -103,7 +103,11 @@ pub async fn run(
     };
     if pending.is_empty() {
         // What waits for a control outside this selection is shown, with how to include it.
-        for i in plan.items.iter().filter(|i| i.finding.status == Status::Blocked) {
+        for i in plan
+            .items
+            .iter()
+            .filter(|i| i.finding.status == Status::Blocked)
+        {
             print!("{}", render::item_text(i, true));
         }
         println!("\nNothing to apply. {}", render::summary_line(&plan));

@@ -217,3 +217,31 @@ async fn a_full_state_dir_stops_apply_before_any_change() {
     out.assert_one_line_error(3, "stopped before the next change");
     assert!(acct.password_policy().await.is_none(), "nothing changed");
 }
+
+#[test]
+fn bad_parameters_are_one_line_before_any_aws_call() {
+    // No credentials and no endpoint: a parameter error must come first.
+    let bad = |args: &[&str], want: &str| {
+        let out = run(base_command(), &[&["plan"][..], args].concat());
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
+    };
+    bad(&["--set", "trail_nme=x"], "did you mean trail_name?");
+    bad(
+        &["--set", "log_retention_days=42"],
+        "not a CloudWatch Logs retention",
+    );
+    bad(&["--set", "flow_log_traffic=ACCEPT"], "must be REJECT");
+    bad(
+        &["--set", "trail_bucket=Not_A_Bucket"],
+        "not a valid S3 bucket name",
+    );
+    bad(&["--alarm-email", "nobody"], "not an e-mail address");
+    bad(
+        &["--set", "security_contact={ name = \"x\", mail = \"y\" }"],
+        "unknown field `mail`",
+    );
+    bad(&["--set", "no-equals-sign"], "is not KEY=VALUE");
+}
