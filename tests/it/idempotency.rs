@@ -195,21 +195,7 @@ async fn seed_sections(acct: &TestAccount) {
         .send()
         .await
         .unwrap();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&acct.sdk)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(format!("idempotency-data-{}", acct.id))
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    acct.create_bucket(REGION, "idempotency-data").await;
     aws_sdk_kms::Client::new(&acct.sdk)
         .create_key()
         .send()

@@ -3,27 +3,12 @@
 //! manual steps. Bucket names are global across the emulator's accounts, so every name
 //! carries the account id.
 
-use aws_config::Region;
-use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
 use serde_json::{json, Value};
 
 use crate::harness::{plan_json, statuses, TestAccount};
 
-fn s3(acct: &TestAccount, region: &str) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .force_path_style(true)
-            .build(),
-    )
-}
-
 fn rds(acct: &TestAccount, region: &str) -> aws_sdk_rds::Client {
-    aws_sdk_rds::Client::from_conf(
-        aws_sdk_rds::config::Builder::from(&acct.sdk)
-            .region(Region::new(region.to_string()))
-            .build(),
-    )
+    aws_sdk_rds::Client::new(&acct.sdk_in(region))
 }
 
 /// S3 Control with the emulator's endpoint used as is (the SDK's rules would put the account
@@ -51,21 +36,10 @@ fn s3control(acct: &TestAccount) -> aws_sdk_s3control::Client {
     )
 }
 
-async fn create_bucket(acct: &TestAccount, region: &str, name: &str) {
-    let mut req = s3(acct, region).create_bucket().bucket(name);
-    if region != "us-east-1" {
-        req = req.create_bucket_configuration(
-            CreateBucketConfiguration::builder()
-                .location_constraint(BucketLocationConstraint::from(region))
-                .build(),
-        );
-    }
-    req.send().await.expect("create bucket");
-}
-
 /// The bucket policy as JSON; `None` when it has none.
 async fn policy(acct: &TestAccount, region: &str, name: &str) -> Option<Value> {
-    match s3(acct, region)
+    match acct
+        .s3(region)
         .get_bucket_policy()
         .bucket(name)
         .send()
@@ -114,7 +88,7 @@ macro_rules! pab_flags {
 /// The bucket's four flags; `None` when it has no public access block.
 async fn bucket_pab(acct: &TestAccount, region: &str, name: &str) -> Option<[bool; 4]> {
     pab_flags!(
-        s3(acct, region)
+        acct.s3(region)
             .get_public_access_block()
             .bucket(name)
             .send()
@@ -169,10 +143,8 @@ fn assert_settled(acct: &TestAccount, apply: &[&str], sel: &[&str]) {
 #[tokio::test]
 async fn deny_http_keeps_every_statement_and_undo_restores_the_policy() {
     let acct = TestAccount::new().await;
-    let with = format!("cis-with-policy-{}", acct.id);
-    let without = format!("cis-no-policy-{}", acct.id);
-    create_bucket(&acct, "us-east-1", &with).await;
-    create_bucket(&acct, "eu-west-1", &without).await;
+    let with = acct.create_bucket("us-east-1", "cis-with-policy").await;
+    let without = acct.create_bucket("eu-west-1", "cis-no-policy").await;
     let original = json!({
         "Version": "2012-10-17",
         "Id": "owner-policy",
@@ -185,7 +157,7 @@ async fn deny_http_keeps_every_statement_and_undo_restores_the_policy() {
              "Action": "s3:DeleteBucket", "Resource": format!("arn:aws:s3:::{with}")}
         ]
     });
-    s3(&acct, "us-east-1")
+    acct.s3("us-east-1")
         .put_bucket_policy()
         .bucket(&with)
         .policy(original.to_string())
@@ -278,16 +250,14 @@ async fn deny_http_keeps_every_statement_and_undo_restores_the_policy() {
 #[tokio::test]
 async fn block_public_access_account_and_buckets_names_public_buckets_and_undoes() {
     let acct = TestAccount::new().await;
-    let public = format!("cis-public-{}", acct.id);
-    let private = format!("cis-private-eu-{}", acct.id);
-    create_bucket(&acct, "us-east-1", &public).await;
-    create_bucket(&acct, "eu-west-1", &private).await;
+    let public = acct.create_bucket("us-east-1", "cis-public").await;
+    let private = acct.create_bucket("eu-west-1", "cis-private-eu").await;
     let public_policy = json!({
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
                        "Resource": format!("arn:aws:s3:::{public}/*")}]
     });
-    s3(&acct, "us-east-1")
+    acct.s3("us-east-1")
         .put_bucket_policy()
         .bucket(&public)
         .policy(public_policy.to_string())
@@ -301,7 +271,7 @@ async fn block_public_access_account_and_buckets_names_public_buckets_and_undoes
         .block_public_policy(false)
         .restrict_public_buckets(true)
         .build();
-    s3(&acct, "eu-west-1")
+    acct.s3("eu-west-1")
         .put_public_access_block()
         .bucket(&private)
         .public_access_block_configuration(partial)
