@@ -13,8 +13,8 @@ use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
 use cis_fix::aws::{AwsContext, AwsOptions, RegionSpec};
 use cis_fix::catalog::{Benchmark, Catalog, Selection};
-use cis_fix::controls::Params;
 use cis_fix::engine::{build_plan, DEFAULT_CONCURRENCY};
+use cis_fix::remediations::Params;
 
 const PASSES: usize = 3;
 

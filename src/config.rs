@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::aws::RegionSpec;
-use crate::controls::Params;
+use crate::remediations::Params;
 
 pub const DEFAULT_FILE: &str = "cis-fix.toml";
 

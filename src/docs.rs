@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::catalog::{Benchmark, Catalog, Entry, Fixable};
-use crate::controls::{self, Control, Kind};
+use crate::remediations::{self as controls, Control, Kind};
 
 /// IAM actions every run needs, whatever the controls: who am I, and which regions exist.
 pub const RUN_ACTIONS: &[&str] = &["ec2:DescribeRegions", "sts:GetCallerIdentity"];
@@ -280,7 +280,7 @@ pub fn controls_markdown() -> String {
     let _ = writeln!(out, "# Control reference\n");
     let _ = writeln!(
         out,
-        "<!-- Generated from remediations/catalog.toml and src/controls by `{UPDATE_COMMAND}`; \
+        "<!-- Generated from remediations/catalog.toml and remediations/src by `{UPDATE_COMMAND}`; \
          do not edit by hand. -->\n"
     );
     let _ = writeln!(

@@ -7,11 +7,11 @@ use console::style;
 
 use super::args::{GlobalArgs, SelectionArgs};
 use super::{context, plan_cmd};
-use crate::controls::Params;
 use crate::engine::{self, ChangeResult};
 use crate::exit::{Exit, Fatal};
 use crate::plan::{Item, Status};
 use crate::prompt::{Prompter, TerminalPrompter};
+use crate::remediations::Params;
 use crate::{render, saved_plan};
 
 /// The answers `apply` may take without asking.

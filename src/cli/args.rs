@@ -162,11 +162,11 @@ pub struct ParamArgs {
 }
 
 fn parse_trusted_cidr(s: &str) -> Result<String, String> {
-    crate::controls::parse_cidr(s)
+    crate::remediations::parse_cidr(s)
 }
 
 fn parse_set_arg(s: &str) -> Result<(String, toml::Value), String> {
-    crate::controls::parse_set(s)
+    crate::remediations::parse_set(s)
 }
 
 impl ParamArgs {
@@ -201,7 +201,7 @@ impl ParamArgs {
     pub fn params_with(
         &self,
         cfg: &crate::config::Config,
-    ) -> Result<crate::controls::Params, crate::exit::Fatal> {
+    ) -> Result<crate::remediations::Params, crate::exit::Fatal> {
         cfg.params
             .clone()
             .overlay(&self.table())

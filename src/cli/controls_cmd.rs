@@ -6,8 +6,8 @@ use serde_json::json;
 use super::args::SelectionArgs;
 use super::context;
 use crate::catalog::{Assessment, Entry, Fixable};
-use crate::controls::{self, Kind};
 use crate::exit::{Exit, Fatal};
+use crate::remediations::{self as controls, Kind};
 
 /// What cis-fix does about a control, and why.
 pub fn handling(e: &Entry) -> (&'static str, String) {

@@ -14,12 +14,12 @@ use super::context;
 use crate::aws::AwsContext;
 use crate::catalog::{Benchmark, Catalog, Entry};
 use crate::config::{Config, DEFAULT_FILE};
-use crate::controls::{self, parse_cidr, Params};
 use crate::engine::{self, ChangeResult, Interrupt};
 use crate::exit::{Exit, Fatal};
 use crate::journal::{Journal, RunWriter};
 use crate::plan::{Item, Plan, Status};
 use crate::prompt::TerminalPrompter;
+use crate::remediations::{self as controls, parse_cidr, Params};
 use crate::render;
 
 /// What happened to each control, for the closing summary.

@@ -4,9 +4,9 @@ use std::io::Write;
 
 use super::args::{PolicyPurpose, SelectionArgs};
 use super::context;
-use crate::controls::{self, Control};
 use crate::docs::{self, Purpose};
 use crate::exit::{Exit, Fatal};
+use crate::remediations::{self as controls, Control};
 
 pub fn run(sel: &SelectionArgs, purpose: PolicyPurpose) -> Result<Exit, Fatal> {
     let cat = context::catalog()?;

@@ -126,7 +126,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
                         "a saved plan keeps the parameters it was made with: drop --set/--trusted-cidr/--alarm-*, or make a new plan with them",
                     ));
                 }
-                crate::controls::Params::default()
+                crate::remediations::Params::default()
             } else {
                 params.params_with(&cfg)?
             };

@@ -4,10 +4,10 @@ use std::path::Path;
 
 use super::args::{GlobalArgs, OutputFormat, SelectionArgs};
 use super::context;
-use crate::controls::Params;
 use crate::engine;
 use crate::exit::{Exit, Fatal};
 use crate::plan::Plan;
+use crate::remediations::Params;
 use crate::{render, saved_plan};
 
 /// Resolve the selection, connect, and build the plan: shared by `plan` and `apply`.

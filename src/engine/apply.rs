@@ -8,9 +8,9 @@ use serde_json::Value;
 use super::observe::{observe, unknown_control};
 use super::{Interrupt, Progress};
 use crate::aws::AwsContext;
-use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{Entry, JournalError, RunWriter};
 use crate::plan::{now_rfc3339, Item, Status};
+use crate::remediations::{self as controls, Cx, Params, Reads};
 use crate::render::describe_moves;
 
 /// What this run has written so far, for the staleness check of later changes.

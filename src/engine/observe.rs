@@ -1,8 +1,8 @@
 //! Re-reading one target with fresh (unshared) reads.
 
 use crate::aws::{AwsContext, AwsError, ErrorKind};
-use crate::controls::{Control, Cx, Params, Reads};
 use crate::plan::Finding;
+use crate::remediations::{Control, Cx, Params, Reads};
 
 /// What `control` sees now for `target` in `region`. `Ok(None)`: the target is gone.
 pub async fn observe(

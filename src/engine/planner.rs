@@ -6,8 +6,8 @@ use futures::stream::{self, StreamExt};
 use super::Progress;
 use crate::aws::AwsContext;
 use crate::catalog::{Benchmark, Entry};
-use crate::controls::{self, Cx, Params, Reads, Scope};
 use crate::plan::{now_rfc3339, Finding, Item, Plan, Status, PLAN_SCHEMA_VERSION};
+use crate::remediations::{self as controls, Cx, Params, Reads, Scope};
 
 pub const DEFAULT_CONCURRENCY: usize = 8;
 

@@ -6,9 +6,9 @@ use serde_json::Value;
 use super::observe::{observe, unknown_control};
 use super::Interrupt;
 use crate::aws::AwsContext;
-use crate::controls::{self, Cx, Params, Reads};
 use crate::journal::{ChangeRecord, ChangeRef, Entry, JournalError, Run, RunWriter};
 use crate::plan::now_rfc3339;
+use crate::remediations::{self as controls, Cx, Params, Reads};
 use crate::render::describe_moves;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -149,8 +149,8 @@ pub fn item_text(item: &Item, detail: bool) -> String {
 }
 
 /// The parameters a plan was made with, as `key=value` pairs (the benchmark is in the header).
-pub fn params_line(params: &crate::controls::Params) -> String {
-    let shown = crate::controls::Params {
+pub fn params_line(params: &crate::remediations::Params) -> String {
+    let shown = crate::remediations::Params {
         benchmark: None,
         ..params.clone()
     };
@@ -271,7 +271,7 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
 #[cfg(test)]
 mod params_tests {
     use super::params_line;
-    use crate::controls::Params;
+    use crate::remediations::Params;
 
     #[test]
     fn shows_the_parameters_set_but_not_the_benchmark() {

@@ -4,7 +4,7 @@
 //! MOTO_IAM_LOAD_MANAGED_POLICIES=true, set by scripts/emulator.sh) and server certificates.
 //! It has no Access Analyzer: 1.19 is checked here only for not breaking the plan (unknown
 //! per region); its plan/apply/undo logic is unit-tested with the SDK's StaticReplayClient in
-//! src/controls/access_analyzer.rs.
+//! remediations/src/identity/access_analyzer.rs.
 
 use serde_json::Value;
 
@@ -583,7 +583,7 @@ async fn security_contact_replaced_and_undo_restores_the_old_one() {
 
 /// moto 5.2.5 has no Access Analyzer (HTTP 500 HTML): each selected region is reported
 /// unknown and the plan does not fail. The create/undo logic is covered by unit tests with
-/// recorded answers (src/controls/access_analyzer.rs).
+/// recorded answers (remediations/src/identity/access_analyzer.rs).
 #[tokio::test]
 async fn access_analyzer_without_the_emulator_api_is_unknown_per_region() {
     let acct = TestAccount::new().await;

@@ -7,7 +7,7 @@
 //! real last-used values), so the unused-credential paths of 1.11 run through the recording
 //! proxy, which answers GetAccessKeyLastUsed / GetLoginProfile with old dates while every
 //! write goes to the emulator. The 45/90-day logic itself is unit-tested on fixtures in
-//! `src/controls/access_keys.rs` and `unused_credentials.rs`.
+//! `remediations/src/resources/access_keys.rs` and `unused_credentials.rs`.
 
 use aws_sdk_iam::types::StatusType;
 

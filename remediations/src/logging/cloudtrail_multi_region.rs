@@ -1,0 +1,755 @@
+//! CIS 5.0 3.1: CloudTrail is enabled in all regions.
+//!
+//! One account-wide finding. A trail that already satisfies the control (an organization
+//! trail or a multi-region trail homed in another region included) makes it compliant: no
+//! duplicate is ever added. Otherwise the cheapest fix wins: start logging on a stopped
+//! multi-region trail, upgrade a single-region trail in place (in its home region: UpdateTrail
+//! only works there), and only then create a trail with its bucket, log group and role.
+//! The bucket, log group and role are shared prerequisites (3.4, 3.5 and the monitoring
+//! section build on them): ensured idempotently and kept out of `before`.
+
+use async_trait::async_trait;
+use serde_json::{json, Value};
+
+use crate::aws::{aws_err, AwsError, ErrorKind};
+use crate::control::{Control, Cx, Description, Kind, Scope};
+use crate::plan::{Action, ApiCall, Finding, Risk};
+use crate::resources::buckets::{
+    block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
+    merge_bucket_policy,
+};
+use crate::resources::trails::{
+    cis_or_organization_trail, str_field, trails, unique_by_arn, TrailInfo,
+};
+
+pub struct CloudtrailMultiRegion;
+
+const DESCRIPTION: Description = Description {
+    slug: "cloudtrail-multi-region",
+    scope: Scope::Global,
+    kind: Kind::Fix,
+    read_actions: &[
+            "cloudtrail:DescribeTrails",
+            "cloudtrail:GetTrailStatus",
+            "cloudtrail:GetEventSelectors",
+        ],
+    write_actions: &[
+            "cloudtrail:CreateTrail",
+            "cloudtrail:UpdateTrail",
+            "cloudtrail:StartLogging",
+            "cloudtrail:StopLogging",
+            "cloudtrail:DeleteTrail",
+            "s3:CreateBucket",
+            "s3:GetBucketLocation",
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketVersioning",
+            "s3:GetEncryptionConfiguration",
+            "s3:PutEncryptionConfiguration",
+            "logs:CreateLogGroup",
+            "logs:DescribeLogGroups",
+            "logs:PutRetentionPolicy",
+            "iam:CreateRole",
+            "iam:PutRolePolicy",
+            "iam:PassRole",
+            "iam:DeleteRolePolicy",
+            "iam:DeleteRole",
+        ],
+    change_profile: "medium; reversible: undo deletes a trail cis-fix created (and its delivery role), puts an upgraded trail back to single-region and stops logging it started; the log bucket and log group are kept (they hold logs); S3 storage, CloudWatch Logs ingestion and one paid copy of management events per extra trail cost money",
+};
+
+pub const TARGET: &str = "CloudTrail multi-region trail";
+/// The role CloudTrail assumes to deliver to CloudWatch Logs.
+pub const LOG_ROLE: &str = "cis-fix-cloudtrail-logs";
+
+#[async_trait]
+impl Control for CloudtrailMultiRegion {
+    fn description(&self) -> &Description {
+        &DESCRIPTION
+    }
+    async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
+        let all = trails(cx).await?;
+        Ok(vec![plan_for(cx, &all)])
+    }
+
+    async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
+        if f.before["Trail"].is_null() {
+            return create(cx).await;
+        }
+        let arn = str_field(&f.before, "Arn")?;
+        let home = str_field(&f.before, "HomeRegion")?;
+        let ct = cx.aws.cloudtrail(home);
+        if f.before["IsMultiRegionTrail"] != json!(true) {
+            ct.update_trail()
+                .name(arn)
+                .is_multi_region_trail(true)
+                .include_global_service_events(true)
+                .send()
+                .await
+                .map_err(aws_err("cloudtrail:UpdateTrail"))?;
+        }
+        if f.before["IsLogging"] != json!(true) {
+            ct.start_logging()
+                .name(arn)
+                .send()
+                .await
+                .map_err(aws_err("cloudtrail:StartLogging"))?;
+        }
+        Ok(())
+    }
+
+    async fn undo(
+        &self,
+        cx: &Cx<'_>,
+        _region: Option<&str>,
+        _target: &str,
+        previous: &Value,
+    ) -> Result<(), AwsError> {
+        let all = trails(cx).await?;
+        if previous["Trail"].is_null() {
+            return remove_created(cx, &all).await;
+        }
+        let arn = str_field(previous, "Arn")?;
+        let Some(t) = all.iter().find(|t| t.arn == arn) else {
+            return Err(AwsError::new(
+                ErrorKind::Service,
+                "cloudtrail:DescribeTrails",
+                format!("trail {arn} no longer exists; nothing to restore"),
+            ));
+        };
+        let ct = cx.aws.cloudtrail(&t.home_region);
+        let was_multi = previous["IsMultiRegionTrail"] == json!(true);
+        let was_global = previous["IncludeGlobalServiceEvents"] == json!(true);
+        if t.multi_region != was_multi || t.include_global_events != was_global {
+            ct.update_trail()
+                .name(arn)
+                .is_multi_region_trail(was_multi)
+                .include_global_service_events(was_global)
+                .send()
+                .await
+                .map_err(aws_err("cloudtrail:UpdateTrail"))?;
+        }
+        if previous["IsLogging"] == json!(false) && t.logging == Some(true) {
+            ct.stop_logging()
+                .name(arn)
+                .send()
+                .await
+                .map_err(aws_err("cloudtrail:StopLogging"))?;
+        }
+        Ok(())
+    }
+}
+
+/// What 3.1 records about a trail: only the settings it changes, so that other controls'
+/// changes to the same trail (validation, KMS) don't make its undo refuse.
+fn trail_state(t: &TrailInfo) -> Value {
+    json!({
+        "Trail": t.name,
+        "Arn": t.arn,
+        "HomeRegion": t.home_region,
+        "OrganizationTrail": t.organization,
+        "IsMultiRegionTrail": t.multi_region,
+        "IncludeGlobalServiceEvents": t.include_global_events,
+        "IsLogging": t.logging,
+    })
+}
+
+fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
+    let account = &cx.aws.account.id;
+    if let Some(t) = cis_or_organization_trail(all) {
+        let mut f = Finding::compliant(
+            TARGET,
+            format!(
+                "trail {} (home {}{}) is multi-region, logging, and records read and write management events",
+                t.name,
+                t.home_region,
+                if t.organization { ", organization trail" } else { "" }
+            ),
+            trail_state(t),
+        );
+        if t.logging.is_none() {
+            f = f.with_note(
+                "The organization trail's logging status can't be read from a member account; its management account runs it.",
+            );
+        }
+        return f;
+    }
+    let own: Vec<&TrailInfo> = unique_by_arn(all)
+        .into_iter()
+        .filter(|t| t.changeable_from(account))
+        .collect();
+    // A multi-region trail that is stopped: start it.
+    if let Some(t) = own.iter().find(|t| t.multi_region) {
+        if !t.management_read_write() {
+            return Finding::manual(
+                TARGET,
+                format!(
+                    "multi-region trail {} does not record both read and write management events",
+                    t.name
+                ),
+                trail_state(t),
+                &[
+                    "Edit the trail's event selectors to record management events of type All (read and write); cis-fix does not rewrite another trail's management selectors.",
+                ],
+            );
+        }
+        let mut after = trail_state(t);
+        after["IsLogging"] = json!(true);
+        return Finding::change(
+            TARGET,
+            format!("multi-region trail {} exists but is not logging", t.name),
+            Action::Update,
+            trail_state(t),
+            after,
+            vec![ApiCall::new(
+                "cloudtrail:StartLogging",
+                json!({ "Name": t.arn, "Region": t.home_region }),
+            )],
+        )
+        .with_note("Undo stops logging again.");
+    }
+    // A single-region trail recording management events: upgrade it in its home region.
+    if let Some(t) = own.iter().find(|t| t.management_read_write()) {
+        let mut after = trail_state(t);
+        after["IsMultiRegionTrail"] = json!(true);
+        after["IncludeGlobalServiceEvents"] = json!(true);
+        after["IsLogging"] = json!(true);
+        let mut calls = vec![ApiCall::new(
+            "cloudtrail:UpdateTrail",
+            json!({
+                "Name": t.arn,
+                "Region": t.home_region,
+                "IsMultiRegionTrail": true,
+                "IncludeGlobalServiceEvents": true,
+            }),
+        )];
+        if t.logging != Some(true) {
+            calls.push(ApiCall::new(
+                "cloudtrail:StartLogging",
+                json!({ "Name": t.arn, "Region": t.home_region }),
+            ));
+        }
+        return Finding::change(
+            TARGET,
+            format!(
+                "no multi-region trail; single-region trail {} ({}) is upgraded to all regions",
+                t.name, t.home_region
+            ),
+            Action::Update,
+            trail_state(t),
+            after,
+            calls,
+        )
+        .with_risk(Risk::Medium)
+        .with_note("The trail keeps its name, bucket and settings; it starts recording in every region (more log volume).")
+        .with_note("Undo puts it back to single-region with its previous global-service-events setting.");
+    }
+    create_finding(cx, all)
+}
+
+/// The names and ARNs of everything the create path makes.
+struct Names {
+    trail: String,
+    region: String,
+    arn: String,
+    bucket: String,
+    log_group: String,
+    log_group_arn: String,
+    role_arn: String,
+    retention: i32,
+}
+
+fn names(cx: &Cx<'_>) -> Names {
+    let account = &cx.aws.account.id;
+    let part = &cx.aws.account.partition;
+    let region = cx.params.trail_region(&cx.aws.home_region);
+    let trail = cx.params.trail_name();
+    let log_group = cx.params.trail_log_group();
+    Names {
+        arn: format!("arn:{part}:cloudtrail:{region}:{account}:trail/{trail}"),
+        bucket: cx.params.trail_bucket(account),
+        log_group_arn: format!("arn:{part}:logs:{region}:{account}:log-group:{log_group}:*"),
+        role_arn: format!("arn:{part}:iam::{account}:role/{LOG_ROLE}"),
+        retention: cx.params.log_retention_days(),
+        trail,
+        region,
+        log_group,
+    }
+}
+
+fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
+    let n = names(cx);
+    let account = &cx.aws.account.id;
+    let part = &cx.aws.account.partition;
+    let policy = crate::resources::buckets::bucket_policy_doc(
+        None,
+        trail_bucket_statements(part, account, &n.bucket, &n.arn),
+    )
+    .unwrap_or(Value::Null);
+    let trail_params = json!({
+        "Name": n.trail,
+        "Region": n.region,
+        "S3BucketName": n.bucket,
+        "IsMultiRegionTrail": true,
+        "IncludeGlobalServiceEvents": true,
+        "EnableLogFileValidation": true,
+        "CloudWatchLogsLogGroupArn": n.log_group_arn,
+        "CloudWatchLogsRoleArn": n.role_arn,
+    });
+    let calls = vec![
+        ensure_bucket_call(&n.bucket, &n.region),
+        ApiCall::new(
+            "s3:PutBucketPolicy",
+            json!({ "Bucket": n.bucket, "Policy": policy, "MergedIntoExisting": true }),
+        ),
+        block_public_access_call(&n.bucket),
+        ApiCall::new(
+            "s3:PutBucketVersioning",
+            json!({ "Bucket": n.bucket, "Status": "Enabled" }),
+        ),
+        ApiCall::new(
+            "s3:PutBucketEncryption",
+            json!({ "Bucket": n.bucket, "SSEAlgorithm": "AES256", "IfNoneSet": true }),
+        ),
+        ApiCall::new(
+            "logs:CreateLogGroup",
+            json!({ "logGroupName": n.log_group, "Region": n.region, "IfMissing": true }),
+        ),
+        ApiCall::new(
+            "logs:PutRetentionPolicy",
+            json!({ "logGroupName": n.log_group, "retentionInDays": n.retention, "IfNoneSet": true }),
+        ),
+        ApiCall::new(
+            "iam:CreateRole",
+            json!({ "RoleName": LOG_ROLE, "AssumeRolePolicyDocument": role_trust(account), "IfMissing": true }),
+        ),
+        ApiCall::new(
+            "iam:PutRolePolicy",
+            json!({ "RoleName": LOG_ROLE, "PolicyName": LOG_ROLE, "PolicyDocument": role_policy(part, account, &n.region, &n.log_group) }),
+        ),
+        ApiCall::new("cloudtrail:CreateTrail", trail_params.clone()),
+        ApiCall::new(
+            "cloudtrail:StartLogging",
+            json!({ "Name": n.arn, "Region": n.region }),
+        ),
+    ];
+    let others: Vec<String> = all
+        .iter()
+        .map(|t| {
+            format!(
+                "{} ({}{})",
+                t.name,
+                t.home_region,
+                if t.multi_region { ", multi-region" } else { "" }
+            )
+        })
+        .collect();
+    let summary = if others.is_empty() {
+        "no trail: a multi-region trail is created".to_string()
+    } else {
+        format!(
+            "no trail qualifies ({}): a multi-region trail is created",
+            others.join(", ")
+        )
+    };
+    Finding::change(
+        TARGET,
+        summary,
+        Action::Create,
+        json!({ "Trail": null }),
+        json!({
+            "Trail": n.trail,
+            "Arn": n.arn,
+            "HomeRegion": n.region,
+            "IsMultiRegionTrail": true,
+            "IncludeGlobalServiceEvents": true,
+            "LogFileValidationEnabled": true,
+            "IsLogging": true,
+            "S3BucketName": n.bucket,
+            "CloudWatchLogsLogGroupArn": n.log_group_arn,
+            "CloudWatchLogsRoleArn": n.role_arn,
+        }),
+        calls,
+    )
+    .with_risk(Risk::Medium)
+    .with_note(format!(
+        "Costs: S3 storage for the logs in {}, CloudWatch Logs ingestion and storage for {} ({} days' retention); the first copy of management events is free.",
+        n.bucket, n.log_group, n.retention
+    ))
+    .with_note(format!(
+        "Undo deletes the trail and the role {LOG_ROLE}; the bucket {} and the log group {} are kept because they hold logs.",
+        n.bucket, n.log_group
+    ))
+    .with_note("An existing bucket, log group or role of the same name is reused; the bucket policy statements are merged into any existing policy.")
+}
+
+fn role_trust(account: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudtrail.amazonaws.com" },
+            "Action": "sts:AssumeRole",
+            "Condition": { "StringEquals": { "aws:SourceAccount": account } },
+        }],
+    })
+}
+
+fn role_policy(part: &str, account: &str, region: &str, group: &str) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": format!("arn:{part}:logs:{region}:{account}:log-group:{group}:log-stream:*"),
+        }],
+    })
+}
+
+/// The statements that let CloudTrail deliver this trail's logs, and only this trail's.
+pub fn trail_bucket_statements(
+    part: &str,
+    account: &str,
+    bucket: &str,
+    trail_arn: &str,
+) -> Vec<Value> {
+    vec![
+        json!({
+            "Sid": "CisFixCloudTrailAclCheck",
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudtrail.amazonaws.com" },
+            "Action": "s3:GetBucketAcl",
+            "Resource": format!("arn:{part}:s3:::{bucket}"),
+            "Condition": { "StringEquals": { "aws:SourceArn": trail_arn } },
+        }),
+        json!({
+            "Sid": "CisFixCloudTrailWrite",
+            "Effect": "Allow",
+            "Principal": { "Service": "cloudtrail.amazonaws.com" },
+            "Action": "s3:PutObject",
+            "Resource": format!("arn:{part}:s3:::{bucket}/AWSLogs/{account}/*"),
+            "Condition": { "StringEquals": {
+                "s3:x-amz-acl": "bucket-owner-full-control",
+                "aws:SourceArn": trail_arn,
+            } },
+        }),
+        // cis-fix's own log bucket passes CIS 2.1.1 from the start.
+        crate::resources::buckets::deny_insecure_transport(&format!("arn:{part}:s3:::{bucket}")),
+    ]
+}
+
+async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
+    let n = names(cx);
+    let account = &cx.aws.account.id;
+    let part = &cx.aws.account.partition;
+
+    // The bucket, in the trail's region when cis-fix creates it.
+    let bucket_region = ensure_bucket(cx, &n.bucket, &n.region).await?;
+    let s3 = cx.aws.s3(&bucket_region);
+    merge_bucket_policy(
+        &s3,
+        &n.bucket,
+        trail_bucket_statements(part, account, &n.bucket, &n.arn),
+    )
+    .await?;
+    block_public_access(&s3, &n.bucket).await?;
+    s3.put_bucket_versioning()
+        .bucket(&n.bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(aws_err("s3:PutBucketVersioning"))?;
+    // Keep an existing default encryption (it may be a KMS key); add SSE-S3 where none.
+    let has_encryption = match s3
+        .get_bucket_encryption()
+        .bucket(&n.bucket)
+        .send()
+        .await
+        .map_err(aws_err("s3:GetBucketEncryption"))
+    {
+        Ok(o) => o
+            .server_side_encryption_configuration()
+            .is_some_and(|c| !c.rules().is_empty()),
+        Err(e) if e.is_code("ServerSideEncryptionConfigurationNotFoundError") => false,
+        Err(e) => return Err(e),
+    };
+    if !has_encryption {
+        use aws_sdk_s3::types::{
+            ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+            ServerSideEncryptionRule,
+        };
+        let by_default = ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(ServerSideEncryption::Aes256)
+            .build()
+            .map_err(|e| {
+                AwsError::new(ErrorKind::Service, "s3:PutBucketEncryption", e.to_string())
+            })?;
+        let conf = ServerSideEncryptionConfiguration::builder()
+            .rules(
+                ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(by_default)
+                    .build(),
+            )
+            .build()
+            .map_err(|e| {
+                AwsError::new(ErrorKind::Service, "s3:PutBucketEncryption", e.to_string())
+            })?;
+        s3.put_bucket_encryption()
+            .bucket(&n.bucket)
+            .server_side_encryption_configuration(conf)
+            .send()
+            .await
+            .map_err(aws_err("s3:PutBucketEncryption"))?;
+    }
+
+    // The log group, with retention unless it already has one.
+    let logs = cx.aws.logs(&n.region);
+    match logs
+        .create_log_group()
+        .log_group_name(&n.log_group)
+        .send()
+        .await
+        .map_err(aws_err("logs:CreateLogGroup"))
+    {
+        Ok(_) => {}
+        Err(e) if e.is_code("ResourceAlreadyExistsException") => {}
+        Err(e) => return Err(e),
+    }
+    let groups = logs
+        .describe_log_groups()
+        .log_group_name_prefix(&n.log_group)
+        .send()
+        .await
+        .map_err(aws_err("logs:DescribeLogGroups"))?;
+    let retention = groups
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(n.log_group.as_str()))
+        .and_then(|g| g.retention_in_days());
+    if retention.is_none() {
+        logs.put_retention_policy()
+            .log_group_name(&n.log_group)
+            .retention_in_days(n.retention)
+            .send()
+            .await
+            .map_err(aws_err("logs:PutRetentionPolicy"))?;
+    }
+
+    // The delivery role.
+    let iam = cx.aws.iam();
+    match iam
+        .create_role()
+        .role_name(LOG_ROLE)
+        .assume_role_policy_document(role_trust(account).to_string())
+        .description("cis-fix: CloudTrail delivers to CloudWatch Logs")
+        .send()
+        .await
+        .map_err(aws_err("iam:CreateRole"))
+    {
+        Ok(_) => {}
+        Err(e) if e.is_code("EntityAlreadyExists") => {}
+        Err(e) => return Err(e),
+    }
+    iam.put_role_policy()
+        .role_name(LOG_ROLE)
+        .policy_name(LOG_ROLE)
+        .policy_document(role_policy(part, account, &n.region, &n.log_group).to_string())
+        .send()
+        .await
+        .map_err(aws_err("iam:PutRolePolicy"))?;
+
+    // The trail. A role or bucket policy written a moment ago may not be visible to
+    // CloudTrail yet (IAM is eventually consistent): retry those refusals for a while.
+    let ct = cx.aws.cloudtrail(&n.region);
+    let mut attempt = 0;
+    loop {
+        let r = ct
+            .create_trail()
+            .name(&n.trail)
+            .s3_bucket_name(&n.bucket)
+            .is_multi_region_trail(true)
+            .include_global_service_events(true)
+            .enable_log_file_validation(true)
+            .cloud_watch_logs_log_group_arn(&n.log_group_arn)
+            .cloud_watch_logs_role_arn(&n.role_arn)
+            .send()
+            .await
+            .map_err(aws_err("cloudtrail:CreateTrail"));
+        match r {
+            Ok(_) => break,
+            Err(e)
+                if attempt < 8
+                    && (e.is_code("InvalidCloudWatchLogsRoleArnException")
+                        || e.is_code("InsufficientS3BucketPolicyException")) =>
+            {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    ct.start_logging()
+        .name(&n.arn)
+        .send()
+        .await
+        .map_err(aws_err("cloudtrail:StartLogging"))?;
+    Ok(())
+}
+
+/// Undo of a create: delete the trail cis-fix made (by its configured name, homed in this
+/// account) and the delivery role when no other trail uses it. Bucket and log group stay.
+async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo]) -> Result<(), AwsError> {
+    let n = names(cx);
+    let account = &cx.aws.account.id;
+    let ours = all
+        .iter()
+        .find(|t| t.name == n.trail && t.changeable_from(account));
+    if let Some(t) = ours {
+        // By name in its home region (moto 5.2.5's DeleteTrail ignores ARNs silently).
+        cx.aws
+            .cloudtrail(&t.home_region)
+            .delete_trail()
+            .name(&t.name)
+            .send()
+            .await
+            .map_err(aws_err("cloudtrail:DeleteTrail"))?;
+    }
+    let role_in_use = all.iter().any(|t| {
+        Some(&t.arn) != ours.map(|o| &o.arn) && t.log_role_arn.as_deref() == Some(&n.role_arn)
+    });
+    if !role_in_use {
+        let iam = cx.aws.iam();
+        match iam
+            .delete_role_policy()
+            .role_name(LOG_ROLE)
+            .policy_name(LOG_ROLE)
+            .send()
+            .await
+            .map_err(aws_err("iam:DeleteRolePolicy"))
+        {
+            Ok(_) => {}
+            Err(e) if e.is_code("NoSuchEntity") => {}
+            Err(e) => return Err(e),
+        }
+        match iam
+            .delete_role()
+            .role_name(LOG_ROLE)
+            .send()
+            .await
+            .map_err(aws_err("iam:DeleteRole"))
+        {
+            Ok(_) => {}
+            Err(e) if e.is_code("NoSuchEntity") => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aws::AwsContext;
+    use crate::plan::Status;
+    use crate::resources::buckets::bucket_policy_doc;
+    use crate::{params::Params, resources::Reads};
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_runtime_api::http::{Request as HttpRequest, Response as HttpResponse};
+    use aws_smithy_types::body::SdkBody;
+
+    fn event(status: u16, body: &str) -> ReplayEvent {
+        let mut req = HttpRequest::new(SdkBody::empty());
+        req.set_uri("https://cloudtrail.us-east-1.amazonaws.com/")
+            .unwrap();
+        let mut resp =
+            HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_string()));
+        resp.headers_mut()
+            .insert("content-type", "application/x-amz-json-1.1");
+        ReplayEvent::new(req, resp)
+    }
+
+    /// moto has no organizations: an organization trail seen from a member account, whose
+    /// status and selectors the member may not read, replayed from canned answers.
+    #[tokio::test]
+    async fn an_organization_trail_seen_from_a_member_is_compliant_and_left_alone() {
+        let http = StaticReplayClient::new(vec![
+            event(
+                200,
+                r#"{"trailList":[{"Name":"org","TrailARN":"arn:aws:cloudtrail:us-east-1:999988887777:trail/org","HomeRegion":"us-east-1","IsMultiRegionTrail":true,"IsOrganizationTrail":true,"LogFileValidationEnabled":false,"IncludeGlobalServiceEvents":true,"S3BucketName":"org-logs"}]}"#,
+            ),
+            event(
+                400,
+                r#"{"__type":"TrailNotFoundException","message":"Unknown trail"}"#,
+            ),
+            event(
+                400,
+                r#"{"__type":"TrailNotFoundException","message":"Unknown trail"}"#,
+            ),
+        ]);
+        let aws = AwsContext::for_replay(
+            aws_smithy_runtime_api::client::http::SharedHttpClient::new(http.clone()),
+            "111122223333",
+            "eu-west-1",
+        );
+        let reads = Reads::default();
+        let params = Params::default();
+        let cx = Cx {
+            aws: &aws,
+            reads: &reads,
+            params: &params,
+        };
+        let f = CloudtrailMultiRegion.plan(&cx, None).await.unwrap();
+        assert_eq!(f[0].status, Status::Compliant, "{f:?}");
+        assert!(f[0].summary.contains("organization trail"));
+        let v = crate::registry::find("cloudtrail-log-validation")
+            .unwrap()
+            .plan(&cx, None)
+            .await
+            .unwrap();
+        assert_eq!(v[0].status, Status::Manual, "{v:?}");
+        let s = crate::registry::find("s3-object-write-logging")
+            .unwrap()
+            .plan(&cx, None)
+            .await
+            .unwrap();
+        assert_eq!(s[0].status, Status::Manual, "{s:?}");
+        // One read of the trails for all three controls.
+        assert_eq!(http.actual_requests().count(), 3);
+    }
+
+    #[test]
+    fn bucket_policy_merge_keeps_other_statements_and_replaces_ours() {
+        let existing = json!({
+            "Version": "2012-10-17",
+            "Statement": [
+                { "Sid": "Theirs", "Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "x" },
+                { "Sid": "CisFixCloudTrailWrite", "Effect": "Allow", "Action": "s3:PutObject", "Resource": "old" }
+            ]
+        })
+        .to_string();
+        let ours = trail_bucket_statements(
+            "aws",
+            "111122223333",
+            "b",
+            "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t",
+        );
+        let doc = bucket_policy_doc(Some(&existing), ours).unwrap();
+        let st = doc["Statement"].as_array().unwrap();
+        assert_eq!(st.len(), 4);
+        assert_eq!(st[0]["Sid"], "Theirs");
+        assert_eq!(st[2]["Resource"], "arn:aws:s3:::b/AWSLogs/111122223333/*");
+        assert_eq!(st[3]["Condition"]["Bool"]["aws:SecureTransport"], "false");
+        assert_eq!(
+            st[2]["Condition"]["StringEquals"]["aws:SourceArn"],
+            "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t"
+        );
+        assert!(bucket_policy_doc(Some("{not json"), vec![]).is_err());
+        let fresh = bucket_policy_doc(None, vec![json!({"Sid": "A"})]).unwrap();
+        assert_eq!(fresh["Statement"].as_array().unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,440 @@
+//! CIS 5.0 3.6: automatic rotation is on for every enabled, customer-managed, symmetric KMS
+//! key, in every selected region. Each key is its own target; undo turns rotation off again.
+
+use async_trait::async_trait;
+use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, MultiRegionKeyType};
+use serde_json::{json, Value};
+
+use crate::aws::{aws_err, AwsError, ErrorKind};
+use crate::control::{region_of, Control, Cx, Description, Kind, Scope};
+use crate::plan::{Action, ApiCall, Finding, Status};
+
+pub struct KmsKeyRotation;
+
+const DESCRIPTION: Description = Description {
+    slug: "kms-key-rotation",
+    scope: Scope::Regional,
+    kind: Kind::Fix,
+    read_actions: &[
+        "kms:ListKeys",
+        "kms:DescribeKey",
+        "kms:GetKeyRotationStatus",
+    ],
+    write_actions: &["kms:EnableKeyRotation", "kms:DisableKeyRotation"],
+    change_profile:
+        "low; per key, reversible (undo turns rotation off again); old key material is kept, so \
+         nothing encrypted before becomes unreadable",
+};
+
+const KEY_PREFIX: &str = "KMS key ";
+/// The one finding of a region without a single customer-managed key.
+const NO_KEYS_TARGET: &str = "customer-managed KMS keys";
+
+fn key_target(id: &str) -> String {
+    format!("{KEY_PREFIX}{id}")
+}
+
+fn key_id_of(target: &str) -> Result<&str, AwsError> {
+    target.strip_prefix(KEY_PREFIX).ok_or_else(|| {
+        AwsError::new(
+            ErrorKind::Service,
+            "kms",
+            format!("internal: '{target}' is not a KMS key target"),
+        )
+    })
+}
+
+/// What the control makes of one key (pure: depends on the key's metadata only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum KeyClass {
+    /// AWS-managed (or otherwise not the customer's): AWS rotates these itself. Not reported.
+    NotOurs,
+    /// Customer-managed but automatic rotation does not apply; the reason.
+    Skip(String),
+    /// Enabled customer-managed symmetric key: rotation must be on.
+    Target,
+    /// The key's metadata or rotation status could not be read (a key policy that does not
+    /// let this principal in): reported as an error for that key, the others go on.
+    Unreadable(String),
+}
+
+pub(crate) fn classify(m: &KeyMetadata) -> KeyClass {
+    if m.key_manager() != Some(&KeyManagerType::Customer) {
+        return KeyClass::NotOurs;
+    }
+    if m.key_spec() != Some(&KeySpec::SymmetricDefault) {
+        let spec = m.key_spec().map(|s| s.as_str()).unwrap_or("unknown");
+        return KeyClass::Skip(format!(
+            "key spec {spec}: automatic rotation only exists for symmetric encryption keys"
+        ));
+    }
+    match m.key_state() {
+        Some(KeyState::Enabled) => {}
+        Some(KeyState::PendingDeletion) | Some(KeyState::PendingReplicaDeletion) => {
+            return KeyClass::Skip("pending deletion".into())
+        }
+        other => {
+            let s = other.map(|s| s.as_str()).unwrap_or("unknown");
+            return KeyClass::Skip(format!(
+                "key state {s}: rotation can only be turned on for enabled keys"
+            ));
+        }
+    }
+    let origin = m.origin().map(|o| o.as_str()).unwrap_or("AWS_KMS");
+    if origin != "AWS_KMS" {
+        return KeyClass::Skip(format!(
+            "key material origin {origin}: AWS KMS cannot rotate imported or external key material"
+        ));
+    }
+    if m.multi_region_configuration()
+        .and_then(|c| c.multi_region_key_type())
+        == Some(&MultiRegionKeyType::Replica)
+    {
+        return KeyClass::Skip(
+            "multi-Region replica: rotation is set on its primary key and shared".into(),
+        );
+    }
+    KeyClass::Target
+}
+
+/// One key as this control sees it. `rotation` is read only for targets.
+#[derive(Debug, Clone)]
+pub(crate) struct KeyInfo {
+    pub id: String,
+    pub class: KeyClass,
+    pub rotation: Option<bool>,
+}
+
+/// Every key of the region: ListKeys (all pages), DescribeKey each, and
+/// GetKeyRotationStatus for the targets only (never for AWS-managed keys).
+pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>, AwsError> {
+    let mut ids = Vec::new();
+    let mut pages = kms.list_keys().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err("kms:ListKeys"))?;
+        ids.extend(
+            page.keys()
+                .iter()
+                .filter_map(|k| k.key_id().map(str::to_string)),
+        );
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let meta = match kms.describe_key().key_id(&id).send().await {
+            Ok(o) => o.key_metadata,
+            Err(e) => {
+                let err = AwsError::from_sdk("kms:DescribeKey", e);
+                if err.kind != ErrorKind::AccessDenied {
+                    return Err(err);
+                }
+                out.push(KeyInfo {
+                    id,
+                    class: KeyClass::Unreadable(err.to_string()),
+                    rotation: None,
+                });
+                continue;
+            }
+        };
+        let Some(meta) = meta else { continue };
+        let mut class = classify(&meta);
+        let mut rotation = None;
+        if class == KeyClass::Target {
+            match kms.get_key_rotation_status().key_id(&id).send().await {
+                Ok(o) => rotation = Some(o.key_rotation_enabled()),
+                Err(e) => {
+                    let err = AwsError::from_sdk("kms:GetKeyRotationStatus", e);
+                    if err.kind != ErrorKind::AccessDenied {
+                        return Err(err);
+                    }
+                    class = KeyClass::Unreadable(err.to_string());
+                }
+            }
+        }
+        out.push(KeyInfo {
+            id: meta.key_id().to_string(),
+            class,
+            rotation,
+        });
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// The findings of one region's keys (pure).
+pub(crate) fn findings(keys: &[KeyInfo]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for k in keys {
+        let target = key_target(&k.id);
+        match &k.class {
+            KeyClass::NotOurs => {}
+            KeyClass::Unreadable(why) => out.push(Finding::error(
+                target,
+                format!(
+                    "could not read the key (its key policy may not allow this principal): {why}"
+                ),
+            )),
+            KeyClass::Skip(why) => out.push(Finding {
+                status: Status::Skipped,
+                ..Finding::compliant(target, format!("not a rotation target: {why}"), Value::Null)
+            }),
+            KeyClass::Target => {
+                let on = k.rotation.unwrap_or(false);
+                let before = json!({ "KeyRotationEnabled": on });
+                out.push(if on {
+                    Finding::compliant(target, "automatic key rotation is on", before)
+                } else {
+                    Finding::change(
+                        target,
+                        "automatic key rotation is off",
+                        Action::Update,
+                        before,
+                        json!({ "KeyRotationEnabled": true }),
+                        vec![ApiCall::new(
+                            "kms:EnableKeyRotation",
+                            json!({ "KeyId": k.id }),
+                        )],
+                    )
+                    .with_note(
+                        "KMS creates new key material every year and keeps the old material, so \
+                         data encrypted before stays readable; each rotation adds a monthly \
+                         key-material charge (up to the second rotation).",
+                    )
+                });
+            }
+        }
+    }
+    if out.is_empty() {
+        out.push(Finding::compliant(
+            NO_KEYS_TARGET,
+            "no customer-managed KMS keys in this region (AWS-managed keys are rotated by AWS)",
+            json!({ "CustomerManagedKeys": 0 }),
+        ));
+    }
+    out
+}
+
+#[async_trait]
+impl Control for KmsKeyRotation {
+    fn description(&self) -> &Description {
+        &DESCRIPTION
+    }
+    async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
+        let region = region_of(region)?;
+        let keys = cx
+            .reads
+            .shared(&format!("kms:keys-rotation:{region}"), || async {
+                read_keys(&cx.aws.kms(region)).await
+            })
+            .await?;
+        Ok(findings(&keys))
+    }
+
+    async fn apply(&self, cx: &Cx<'_>, region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
+        cx.aws
+            .kms(region_of(region)?)
+            .enable_key_rotation()
+            .key_id(key_id_of(&f.target)?)
+            .send()
+            .await
+            .map_err(aws_err("kms:EnableKeyRotation"))?;
+        Ok(())
+    }
+
+    async fn undo(
+        &self,
+        cx: &Cx<'_>,
+        region: Option<&str>,
+        target: &str,
+        previous: &Value,
+    ) -> Result<(), AwsError> {
+        if previous["KeyRotationEnabled"] == json!(false) {
+            cx.aws
+                .kms(region_of(region)?)
+                .disable_key_rotation()
+                .key_id(key_id_of(target)?)
+                .send()
+                .await
+                .map_err(aws_err("kms:DisableKeyRotation"))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kms::config::retry::RetryConfig;
+    use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_kms::types::OriginType;
+    use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+    use aws_smithy_runtime_api::http::{Request as HttpRequest, Response as HttpResponse};
+    use aws_smithy_types::body::SdkBody;
+
+    fn meta(manager: KeyManagerType, spec: KeySpec, state: KeyState) -> KeyMetadata {
+        KeyMetadata::builder()
+            .key_id("k1")
+            .key_manager(manager)
+            .key_spec(spec)
+            .key_state(state)
+            .origin(OriginType::AwsKms)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn only_enabled_customer_symmetric_keys_are_targets() {
+        use KeyManagerType::*;
+        assert_eq!(
+            classify(&meta(
+                Customer,
+                KeySpec::SymmetricDefault,
+                KeyState::Enabled
+            )),
+            KeyClass::Target
+        );
+        assert_eq!(
+            classify(&meta(Aws, KeySpec::SymmetricDefault, KeyState::Enabled)),
+            KeyClass::NotOurs
+        );
+        for (spec, state, want) in [
+            (KeySpec::Rsa2048, KeyState::Enabled, "symmetric"),
+            (KeySpec::Hmac256, KeyState::Enabled, "symmetric"),
+            (KeySpec::SymmetricDefault, KeyState::Disabled, "Disabled"),
+            (
+                KeySpec::SymmetricDefault,
+                KeyState::PendingDeletion,
+                "pending deletion",
+            ),
+        ] {
+            match classify(&meta(Customer, spec.clone(), state)) {
+                KeyClass::Skip(why) => assert!(why.contains(want), "{spec:?}: {why}"),
+                c => panic!("{spec:?}: {c:?}"),
+            }
+        }
+        let imported = KeyMetadata::builder()
+            .key_id("k2")
+            .key_manager(Customer)
+            .key_spec(KeySpec::SymmetricDefault)
+            .key_state(KeyState::Enabled)
+            .origin(OriginType::External)
+            .build()
+            .unwrap();
+        assert!(matches!(classify(&imported), KeyClass::Skip(_)));
+    }
+
+    #[test]
+    fn findings_per_key_and_none() {
+        let f = findings(&[]);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].status, Status::Compliant);
+        assert_eq!(f[0].target, NO_KEYS_TARGET);
+
+        let keys = vec![
+            KeyInfo {
+                id: "a".into(),
+                class: KeyClass::Target,
+                rotation: Some(false),
+            },
+            KeyInfo {
+                id: "b".into(),
+                class: KeyClass::Target,
+                rotation: Some(true),
+            },
+            KeyInfo {
+                id: "c".into(),
+                class: KeyClass::NotOurs,
+                rotation: None,
+            },
+            KeyInfo {
+                id: "d".into(),
+                class: KeyClass::Skip("pending deletion".into()),
+                rotation: None,
+            },
+        ];
+        let f = findings(&keys);
+        assert_eq!(f.len(), 3, "AWS-managed key c is not reported");
+        assert_eq!(f[0].target, "KMS key a");
+        assert_eq!(f[0].status, Status::Change);
+        assert_eq!(f[0].before, json!({ "KeyRotationEnabled": false }));
+        assert_eq!(f[0].calls[0].params, json!({ "KeyId": "a" }));
+        assert_eq!(f[1].status, Status::Compliant);
+        assert_eq!(f[2].status, Status::Skipped);
+        assert_eq!(key_id_of(&f[0].target).unwrap(), "a");
+        assert!(key_id_of(NO_KEYS_TARGET).is_err());
+    }
+
+    fn event(body: &str) -> ReplayEvent {
+        event_status(200, body)
+    }
+
+    fn event_status(status: u16, body: &str) -> ReplayEvent {
+        let mut req = HttpRequest::new(SdkBody::empty());
+        req.set_uri("https://kms.eu-west-1.amazonaws.com/").unwrap();
+        let resp = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_string()));
+        ReplayEvent::new(req, resp)
+    }
+
+    fn client(http: &StaticReplayClient) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(http.clone())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// A key whose key policy shuts this principal out is an error for that key only.
+    #[tokio::test]
+    async fn a_key_that_cannot_be_read_is_an_error_finding() {
+        let http = StaticReplayClient::new(vec![
+            event(r#"{"Keys":[{"KeyId":"locked"}],"Truncated":false}"#),
+            event_status(
+                400,
+                r#"{"__type":"AccessDeniedException","message":"not allowed by the key policy"}"#,
+            ),
+        ]);
+        let keys = read_keys(&client(&http)).await.unwrap();
+        let f = findings(&keys);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].target, "KMS key locked");
+        assert_eq!(f[0].status, Status::Error);
+        assert!(f[0].summary.contains("key policy"), "{}", f[0].summary);
+    }
+
+    /// The emulator cannot make an AWS-managed key (every key it creates is CUSTOMER), so
+    /// this replays what KMS answers for one: the read never asks for its rotation status.
+    #[tokio::test]
+    async fn aws_managed_keys_are_read_but_never_asked_about() {
+        let http = StaticReplayClient::new(vec![
+            event(
+                r#"{"Keys":[{"KeyId":"aws-1","KeyArn":"arn:aws:kms:eu-west-1:111122223333:key/aws-1"}],"Truncated":false}"#,
+            ),
+            event(
+                r#"{"KeyMetadata":{"KeyId":"aws-1","Arn":"arn:aws:kms:eu-west-1:111122223333:key/aws-1","KeyManager":"AWS","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
+            ),
+        ]);
+        let keys = read_keys(&client(&http)).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].class, KeyClass::NotOurs);
+        assert_eq!(keys[0].rotation, None);
+        let sent: Vec<String> = http
+            .actual_requests()
+            .map(|r| {
+                r.headers()
+                    .get("x-amz-target")
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            sent,
+            ["TrentService.ListKeys", "TrentService.DescribeKey"],
+            "no rotation read or write for an AWS-managed key"
+        );
+        let f = findings(&keys);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].target, NO_KEYS_TARGET);
+    }
+}

@@ -1,0 +1,623 @@
+//! IAM users' credentials as the user-credential controls (1.9, 1.11–1.14) see them: one
+//! memoised read per phase of every user with its access keys, and per-user / per-key reads
+//! (login profile, MFA devices, policies, key last-used) memoised so that no control asks
+//! twice. The date logic is pure and takes `now`, because the emulator cannot backdate.
+//!
+//! Every access-key finding (1.11, 1.12 and 1.13) uses the same target and the same `before`
+//! ([`key_before`]): when one control of a run deactivates a key, the others see the state
+//! they expect and report the key already satisfied instead of refusing it as stale.
+
+use serde_json::{json, Value};
+use time::format_description::well_known::Rfc3339;
+use time::{Duration, OffsetDateTime};
+
+use crate::aws::{aws_err, AwsError, ErrorKind};
+use crate::catalog::Benchmark;
+use crate::control::Cx;
+use crate::plan::{Action, ApiCall, Finding, Risk, Status};
+use crate::resources::credential_report::{parse_date, CredentialReport};
+
+/// A report date this recent settles a key's last use without asking IAM: no threshold
+/// (45 or 90 days) can call such a key unused.
+const REPORT_SETTLES_DAYS: i64 = 30;
+/// CIS 1.13 (every version): keys are rotated every 90 days or less.
+pub const MAX_KEY_AGE_DAYS: i64 = 90;
+
+pub const GET_LAST_USED: &str = "iam:GetAccessKeyLastUsed";
+pub const UPDATE_KEY: &str = "iam:UpdateAccessKey";
+
+/// Days without use after which credentials count as unused: 45 from CIS 1.4 on, 90 in 1.2.
+pub fn unused_threshold_days(b: Benchmark) -> i64 {
+    match b {
+        Benchmark::V1_2 => 90,
+        _ => 45,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyInfo {
+    pub id: String,
+    pub active: bool,
+    pub created: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserCreds {
+    pub name: String,
+    pub created: Option<OffsetDateTime>,
+    /// From ListUsers (`PasswordLastUsed`); AWS omits it for never-used passwords.
+    pub password_last_used: Option<OffsetDateTime>,
+    /// Sorted by creation date, then id.
+    pub keys: Vec<KeyInfo>,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LastUsed {
+    pub date: Option<OffsetDateTime>,
+    pub service: Option<String>,
+}
+
+pub fn to_time(d: &aws_smithy_types::DateTime) -> Option<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp(d.secs()).ok()
+}
+
+pub fn fmt_date(d: Option<OffsetDateTime>) -> Value {
+    d.and_then(|d| d.format(&Rfc3339).ok())
+        .map(Value::String)
+        .unwrap_or(Value::Null)
+}
+
+pub fn day(d: OffsetDateTime) -> String {
+    d.date().to_string()
+}
+
+pub fn key_target(user: &str, key: &str) -> String {
+    format!("access key {key} of user {user}")
+}
+
+/// (user, key id) of a key target.
+pub fn parse_key_target(target: &str) -> Option<(&str, &str)> {
+    let rest = target.strip_prefix("access key ")?;
+    let (key, user) = rest.split_once(" of user ")?;
+    Some((user, key))
+}
+
+/// The observed state of one access key, identical for every control that reports it.
+pub fn key_before(user: &str, k: &KeyInfo, last: &LastUsed) -> Value {
+    json!({
+        "user": user,
+        "key": k.id,
+        "status": if k.active { "Active" } else { "Inactive" },
+        "created": fmt_date(k.created),
+        "last_used": fmt_date(last.date),
+    })
+}
+
+pub fn key_after(before: &Value, active: bool) -> Value {
+    let mut v = before.clone();
+    v["status"] = json!(if active { "Active" } else { "Inactive" });
+    v
+}
+
+pub fn deactivate_call(user: &str, key: &str) -> ApiCall {
+    ApiCall::new(
+        UPDATE_KEY,
+        json!({ "UserName": user, "AccessKeyId": key, "Status": "Inactive" }),
+    )
+}
+
+/// The change that deactivates key `k` of `user`. `before` is [`key_before`], and `after`
+/// differs from it only in the status, which is what lets the other key controls of the same
+/// run see the key satisfied. Risk and notes are the control's.
+pub fn deactivation(user: &str, k: &KeyInfo, before: Value, summary: String) -> Finding {
+    Finding::change(
+        key_target(user, &k.id),
+        summary,
+        Action::Update,
+        before.clone(),
+        key_after(&before, false),
+        vec![deactivate_call(user, &k.id)],
+    )
+}
+
+/// A [`deactivation`] of a key something may still hold: high risk and marked in use, so
+/// `apply --yes` alone skips it and an interactive apply asks for it on its own.
+pub fn in_use_deactivation(
+    user: &str,
+    k: &KeyInfo,
+    last: &LastUsed,
+    before: Value,
+    summary: String,
+) -> Finding {
+    let mut f = deactivation(user, k, before, summary).with_risk(Risk::High);
+    f.in_use = vec![format!(
+        "whatever holds access key {} ({})",
+        k.id,
+        describe_use(last)
+    )];
+    f
+}
+
+/// "last used 2024-05-01 (ec2)" / "never used".
+pub fn describe_use(last: &LastUsed) -> String {
+    match (last.date, &last.service) {
+        (Some(d), Some(s)) if !s.is_empty() && s != "N/A" => {
+            format!("last used {} ({s})", day(d))
+        }
+        (Some(d), _) => format!("last used {}", day(d)),
+        (None, _) => "never used".into(),
+    }
+}
+
+/// Why a credential counts as unused as of `now`, or `None` when it was used recently
+/// enough. `created` is when it was issued; a credential never used is unused once it is
+/// `threshold_days` old.
+pub fn unused_reason(
+    now: OffsetDateTime,
+    threshold_days: i64,
+    created: Option<OffsetDateTime>,
+    last_used: Option<OffsetDateTime>,
+) -> Option<String> {
+    let limit = Duration::days(threshold_days);
+    match (last_used, created) {
+        (Some(t), _) if now - t >= limit => Some(format!(
+            "last used {} days ago (CIS: unused for {threshold_days} days or more)",
+            (now - t).whole_days()
+        )),
+        (Some(_), _) => None,
+        (None, Some(c)) if now - c >= limit => Some(format!(
+            "never used, issued {} days ago (CIS: unused for {threshold_days} days or more)",
+            (now - c).whole_days()
+        )),
+        _ => None,
+    }
+}
+
+/// The age in days of a key older than the rotation limit, else `None`.
+pub fn overdue_days(now: OffsetDateTime, created: Option<OffsetDateTime>) -> Option<i64> {
+    let c = created?;
+    let age = now - c;
+    (age > Duration::days(MAX_KEY_AGE_DAYS)).then(|| age.whole_days())
+}
+
+/// Which of a user's active keys to keep when only one may stay active: the most recently
+/// used one (a never-used key counts from its creation), ties going to the newer key.
+/// Returns the ids to retire. Pure, so it is tested on fixtures.
+pub fn keys_to_retire(active: &[(&KeyInfo, &LastUsed)]) -> Vec<String> {
+    let recency = |(k, l): &(&KeyInfo, &LastUsed)| (l.date.or(k.created), k.created);
+    let Some(keep) = active.iter().max_by_key(|e| recency(e)).map(|(k, _)| &k.id) else {
+        return Vec::new();
+    };
+    active
+        .iter()
+        .filter(|(k, _)| &k.id != keep)
+        .map(|(k, _)| k.id.clone())
+        .collect()
+}
+
+/// The report's last-use date of a key, matched by its creation time (the report's
+/// `access_key_N_last_rotated`), when it is recent enough to settle the question;
+/// `None` when IAM must be asked.
+pub fn settled_by_report(
+    report: &CredentialReport,
+    user: &str,
+    key: &KeyInfo,
+    now: OffsetDateTime,
+) -> Option<OffsetDateTime> {
+    let created = key.created?;
+    let row = report
+        .rows
+        .iter()
+        .find(|r| r.get("user").map(String::as_str) == Some(user))?;
+    (1..=2).find_map(|n| {
+        let rotated = parse_date(row.get(&format!("access_key_{n}_last_rotated")))?;
+        if rotated.unix_timestamp() != created.unix_timestamp() {
+            return None;
+        }
+        parse_date(row.get(&format!("access_key_{n}_last_used_date")))
+            .filter(|d| now - *d < Duration::days(REPORT_SETTLES_DAYS))
+    })
+}
+
+/// The report's `password_last_used` of a user, when it is a date.
+pub fn report_password_last_used(report: &CredentialReport, user: &str) -> Option<OffsetDateTime> {
+    report
+        .rows
+        .iter()
+        .find(|r| r.get("user").map(String::as_str) == Some(user))
+        .and_then(|r| parse_date(r.get("password_last_used")))
+}
+
+/// Every IAM user with its access keys (ListUsers, ListAccessKeys), sorted by name.
+pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
+    cx.reads
+        .shared("iam:users-with-keys", || async {
+            let iam = cx.aws.iam();
+            let mut users: Vec<UserCreds> = cx
+                .reads
+                .iam_users(cx.aws)
+                .await?
+                .iter()
+                .map(|u| UserCreds {
+                    name: u.user_name().to_string(),
+                    created: to_time(u.create_date()),
+                    password_last_used: u.password_last_used().and_then(to_time),
+                    keys: Vec::new(),
+                })
+                .collect();
+            for u in &mut users {
+                let mut pages = iam
+                    .list_access_keys()
+                    .user_name(&u.name)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(aws_err("iam:ListAccessKeys"))?;
+                    for k in page.access_key_metadata() {
+                        u.keys.push(KeyInfo {
+                            id: k.access_key_id().unwrap_or_default().to_string(),
+                            active: k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
+                            created: k.create_date().and_then(to_time),
+                        });
+                    }
+                }
+                u.keys
+                    .sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+            }
+            users.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(users)
+        })
+        .await
+}
+
+/// When a key was last used: from the credential report when it shows recent use, else
+/// from iam:GetAccessKeyLastUsed (asked once per key and phase).
+pub async fn last_used(
+    cx: &Cx<'_>,
+    report: &CredentialReport,
+    user: &str,
+    key: &KeyInfo,
+    now: OffsetDateTime,
+) -> Result<LastUsed, AwsError> {
+    if let Some(d) = settled_by_report(report, user, key, now) {
+        return Ok(LastUsed {
+            date: Some(d),
+            service: None,
+        });
+    }
+    let id = key.id.clone();
+    cx.reads
+        .shared(&format!("iam:key-last-used:{id}"), || async move {
+            let out = cx
+                .aws
+                .iam()
+                .get_access_key_last_used()
+                .access_key_id(id)
+                .send()
+                .await
+                .map_err(aws_err(GET_LAST_USED))?;
+            let l = out.access_key_last_used();
+            Ok(LastUsed {
+                date: l.and_then(|l| l.last_used_date()).and_then(to_time),
+                service: l
+                    .map(|l| l.service_name().to_string())
+                    .filter(|s| s != "N/A"),
+            })
+        })
+        .await
+}
+
+/// Each of a user's keys with its [`last_used`], in the user's key order.
+pub async fn keys_with_use(
+    cx: &Cx<'_>,
+    report: &CredentialReport,
+    u: &UserCreds,
+    now: OffsetDateTime,
+) -> Result<Vec<(KeyInfo, LastUsed)>, AwsError> {
+    let mut out = Vec::with_capacity(u.keys.len());
+    for k in &u.keys {
+        out.push((k.clone(), last_used(cx, report, &u.name, k, now).await?));
+    }
+    Ok(out)
+}
+
+/// A user's login profile (console password): its creation date, `None` when it has none.
+pub async fn login_profile(
+    cx: &Cx<'_>,
+    user: &str,
+) -> Result<Option<Option<OffsetDateTime>>, AwsError> {
+    let u = user.to_string();
+    cx.reads
+        .shared(&format!("iam:login-profile:{user}"), || async move {
+            match cx.aws.iam().get_login_profile().user_name(u).send().await {
+                Ok(out) => Ok(Some(
+                    out.login_profile().and_then(|p| to_time(p.create_date())),
+                )),
+                Err(e) => {
+                    let e = AwsError::from_sdk("iam:GetLoginProfile", e);
+                    if e.is_code("NoSuchEntity") {
+                        Ok(None)
+                    } else {
+                        Err(e)
+                    }
+                }
+            }
+        })
+        .await
+}
+
+/// How many MFA devices a user has.
+pub async fn mfa_devices(cx: &Cx<'_>, user: &str) -> Result<usize, AwsError> {
+    let u = user.to_string();
+    cx.reads
+        .shared(&format!("iam:mfa-devices:{user}"), || async move {
+            let mut n = 0;
+            let mut pages = cx
+                .aws
+                .iam()
+                .list_mfa_devices()
+                .user_name(u)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                n += page
+                    .map_err(aws_err("iam:ListMFADevices"))?
+                    .mfa_devices()
+                    .len();
+            }
+            Ok(n)
+        })
+        .await
+}
+
+/// A user's attached managed policies as (name, arn), sorted.
+pub async fn attached_policies(cx: &Cx<'_>, user: &str) -> Result<Vec<(String, String)>, AwsError> {
+    let u = user.to_string();
+    cx.reads
+        .shared(
+            &format!("iam:attached-user-policies:{user}"),
+            || async move {
+                let mut out = Vec::new();
+                let mut pages = cx
+                    .aws
+                    .iam()
+                    .list_attached_user_policies()
+                    .user_name(u)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(aws_err("iam:ListAttachedUserPolicies"))?;
+                    out.extend(page.attached_policies().iter().map(|p| {
+                        (
+                            p.policy_name().unwrap_or_default().to_string(),
+                            p.policy_arn().unwrap_or_default().to_string(),
+                        )
+                    }));
+                }
+                out.sort();
+                Ok(out)
+            },
+        )
+        .await
+}
+
+/// A user's inline policy names, sorted.
+pub async fn inline_policies(cx: &Cx<'_>, user: &str) -> Result<Vec<String>, AwsError> {
+    let u = user.to_string();
+    cx.reads
+        .shared(&format!("iam:user-policies:{user}"), || async move {
+            let mut out = Vec::new();
+            let mut pages = cx
+                .aws
+                .iam()
+                .list_user_policies()
+                .user_name(u)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("iam:ListUserPolicies"))?;
+                out.extend(page.policy_names().iter().cloned());
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+}
+
+/// The groups a user is in, sorted.
+pub async fn groups_of(cx: &Cx<'_>, user: &str) -> Result<Vec<String>, AwsError> {
+    let u = user.to_string();
+    cx.reads
+        .shared(&format!("iam:groups-for-user:{user}"), || async move {
+            let mut out = Vec::new();
+            let mut pages = cx
+                .aws
+                .iam()
+                .list_groups_for_user()
+                .user_name(u)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("iam:ListGroupsForUser"))?;
+                out.extend(page.groups().iter().map(|g| g.group_name().to_string()));
+            }
+            out.sort();
+            Ok(out)
+        })
+        .await
+}
+
+/// Set a key's status (apply deactivates, undo re-activates).
+pub async fn set_key_status(
+    cx: &Cx<'_>,
+    user: &str,
+    key: &str,
+    active: bool,
+) -> Result<(), AwsError> {
+    use aws_sdk_iam::types::StatusType;
+    cx.aws
+        .iam()
+        .update_access_key()
+        .user_name(user)
+        .access_key_id(key)
+        .status(if active {
+            StatusType::Active
+        } else {
+            StatusType::Inactive
+        })
+        .send()
+        .await
+        .map_err(aws_err(UPDATE_KEY))?;
+    Ok(())
+}
+
+/// Apply of a key change: deactivate the key the target names.
+pub async fn deactivate_key(cx: &Cx<'_>, slug: &str, target: &str) -> Result<(), AwsError> {
+    let (user, key) = parse_key_target(target).ok_or_else(|| internal(slug, target))?;
+    set_key_status(cx, user, key, false).await
+}
+
+/// Undo of a key change: put the recorded status back.
+pub async fn restore_key(
+    cx: &Cx<'_>,
+    slug: &str,
+    target: &str,
+    previous: &Value,
+) -> Result<(), AwsError> {
+    let (user, key) = parse_key_target(target).ok_or_else(|| internal(slug, target))?;
+    let active = previous.get("status").and_then(Value::as_str) == Some("Active");
+    set_key_status(cx, user, key, active).await
+}
+
+pub fn internal(slug: &str, target: &str) -> AwsError {
+    AwsError::new(
+        ErrorKind::Service,
+        slug,
+        format!("internal: unexpected target '{target}'"),
+    )
+}
+
+/// A finding the lock-out guard leaves alone: the caller's own credentials.
+pub fn skipped(target: String, summary: String, before: Value) -> Finding {
+    Finding {
+        status: Status::Skipped,
+        before,
+        ..Finding::unknown(target, summary)
+    }
+}
+
+/// [`skipped`] for a credential of `user`, the caller, that would change because of `why`.
+pub fn left_alone(target: String, user: &str, why: &str, before: Value) -> Finding {
+    skipped(
+        target,
+        format!("{why}; left alone: user {user} is running cis-fix (set include_caller=true to include it)"),
+        before,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2024-06-30 12:00 UTC);
+
+    fn key(id: &str, created: OffsetDateTime) -> KeyInfo {
+        KeyInfo {
+            id: id.into(),
+            active: true,
+            created: Some(created),
+        }
+    }
+
+    #[test]
+    fn thresholds_per_benchmark() {
+        assert_eq!(unused_threshold_days(Benchmark::V1_2), 90);
+        assert_eq!(unused_threshold_days(Benchmark::V1_4), 45);
+        assert_eq!(unused_threshold_days(Benchmark::V5_0), 45);
+    }
+
+    #[test]
+    fn unused_at_45_days_not_44() {
+        let created = Some(datetime!(2023-01-01 0:00 UTC));
+        assert!(unused_reason(NOW, 45, created, Some(NOW - Duration::days(44))).is_none());
+        let r = unused_reason(NOW, 45, created, Some(NOW - Duration::days(45))).unwrap();
+        assert!(r.contains("last used 45 days ago"), "{r}");
+        // The same key under 1.2's 90 days is still in use.
+        assert!(unused_reason(NOW, 90, created, Some(NOW - Duration::days(60))).is_none());
+        assert!(unused_reason(NOW, 90, created, Some(NOW - Duration::days(91))).is_some());
+    }
+
+    #[test]
+    fn never_used_counts_from_issue() {
+        let r = unused_reason(NOW, 45, Some(NOW - Duration::days(100)), None).unwrap();
+        assert!(r.contains("never used, issued 100 days ago"), "{r}");
+        assert!(unused_reason(NOW, 45, Some(NOW - Duration::days(3)), None).is_none());
+        assert!(unused_reason(NOW, 45, None, None).is_none());
+    }
+
+    #[test]
+    fn rotation_age() {
+        assert_eq!(overdue_days(NOW, Some(NOW - Duration::days(90))), None);
+        assert_eq!(overdue_days(NOW, Some(NOW - Duration::days(91))), Some(91));
+        assert_eq!(overdue_days(NOW, None), None);
+    }
+
+    #[test]
+    fn retire_the_least_recently_used_key() {
+        let a = key("AKIAOLD", NOW - Duration::days(400));
+        let b = key("AKIANEW", NOW - Duration::days(10));
+        let used = |d: i64| LastUsed {
+            date: Some(NOW - Duration::days(d)),
+            service: None,
+        };
+        let never = LastUsed::default();
+        // The old key is still the one in use; the new one was never used.
+        assert_eq!(keys_to_retire(&[(&a, &used(1)), (&b, &never)]), ["AKIANEW"]);
+        // The new key took over.
+        assert_eq!(
+            keys_to_retire(&[(&a, &used(20)), (&b, &used(2))]),
+            ["AKIAOLD"]
+        );
+        // Neither used: keep the newer.
+        assert_eq!(keys_to_retire(&[(&a, &never), (&b, &never)]), ["AKIAOLD"]);
+        assert!(keys_to_retire(&[(&a, &never)]).is_empty());
+    }
+
+    fn report(rotated: &str, used: &str) -> CredentialReport {
+        CredentialReport::parse(&format!(
+            "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n\
+bob,arn:aws:iam::111122223333:user/bob,2021-01-01T00:00:00+00:00,true,2024-06-01T00:00:00+00:00,N/A,N/A,false,true,2021-01-01T00:00:00+00:00,N/A,N/A,N/A,true,{rotated},{used},us-east-1,s3,false,N/A,false,N/A\n"
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn report_settles_only_recent_use_of_the_matching_key() {
+        let k = key("AKIA2", datetime!(2024-01-01 0:00 UTC));
+        let r = report("2024-01-01T00:00:00+00:00", "2024-06-20T00:00:00+00:00");
+        assert_eq!(
+            settled_by_report(&r, "bob", &k, NOW),
+            Some(datetime!(2024-06-20 0:00 UTC))
+        );
+        // Old use is confirmed with IAM (the report can be hours old).
+        let r = report("2024-01-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00");
+        assert_eq!(settled_by_report(&r, "bob", &k, NOW), None);
+        // Another key (different creation time) is not matched.
+        let r = report("2024-02-01T00:00:00+00:00", "2024-06-20T00:00:00+00:00");
+        assert_eq!(settled_by_report(&r, "bob", &k, NOW), None);
+        assert_eq!(settled_by_report(&r, "alice", &k, NOW), None);
+        assert_eq!(
+            report_password_last_used(&r, "bob"),
+            Some(datetime!(2024-06-01 0:00 UTC))
+        );
+    }
+
+    #[test]
+    fn key_targets_round_trip() {
+        let t = key_target("bob", "AKIA1");
+        assert_eq!(t, "access key AKIA1 of user bob");
+        assert_eq!(parse_key_target(&t), Some(("bob", "AKIA1")));
+        assert_eq!(parse_key_target("user bob"), None);
+    }
+}

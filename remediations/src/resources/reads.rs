@@ -1,0 +1,349 @@
+//! Reads shared between controls within one phase (planning, or one re-read during apply),
+//! so that e.g. the password policy or the credential report is fetched once.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use crate::resources::credential_report::CredentialReport;
+use crate::resources::password_policy::PasswordPolicyDoc;
+use aws_sdk_ec2::types as ec2;
+
+use crate::aws::{aws_err, AwsContext, AwsError};
+
+type Cell<T> = OnceCell<Result<T, AwsError>>;
+
+/// One memoised read per region.
+struct RegionMemo<T>(Mutex<HashMap<String, Arc<Cell<T>>>>);
+
+impl<T: Clone> RegionMemo<T> {
+    fn new() -> Self {
+        RegionMemo(Mutex::new(HashMap::new()))
+    }
+
+    async fn get<F, Fut>(&self, region: &str, f: F) -> Result<T, AwsError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let cell = {
+            let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            m.entry(region.to_string()).or_default().clone()
+        };
+        cell.get_or_init(f).await.clone()
+    }
+}
+
+pub struct Reads {
+    password_policy: Cell<Option<PasswordPolicyDoc>>,
+    account_summary: Cell<HashMap<String, i32>>,
+    credential_report: Cell<CredentialReport>,
+    assigned_virtual_mfa: Cell<Vec<String>>,
+    ebs_encryption_by_default: RegionMemo<bool>,
+    vpcs: RegionMemo<Vec<ec2::Vpc>>,
+    security_groups: RegionMemo<Vec<ec2::SecurityGroup>>,
+    security_group_rules: RegionMemo<Vec<ec2::SecurityGroupRule>>,
+    network_interfaces: RegionMemo<Vec<ec2::NetworkInterface>>,
+    network_acls: RegionMemo<Vec<ec2::NetworkAcl>>,
+    route_tables: RegionMemo<Vec<ec2::RouteTable>>,
+    instances: RegionMemo<Vec<ec2::Instance>>,
+    /// Reads a control module keeps for itself (see [`Reads::shared`]), by key.
+    shared: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+}
+
+/// Collect every page of an EC2 describe call into one list.
+macro_rules! all_pages {
+    ($aws:expr, $region:expr, $op:ident, $action:literal, $items:ident) => {{
+        let mut out = Vec::new();
+        let mut pages = $aws.ec2($region).$op().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err($action))?;
+            out.extend(page.$items().iter().cloned());
+        }
+        Ok(out)
+    }};
+}
+
+impl Default for Reads {
+    fn default() -> Self {
+        Reads {
+            password_policy: OnceCell::new(),
+            account_summary: OnceCell::new(),
+            credential_report: OnceCell::new(),
+            assigned_virtual_mfa: OnceCell::new(),
+            ebs_encryption_by_default: RegionMemo::new(),
+            vpcs: RegionMemo::new(),
+            security_groups: RegionMemo::new(),
+            security_group_rules: RegionMemo::new(),
+            network_interfaces: RegionMemo::new(),
+            network_acls: RegionMemo::new(),
+            route_tables: RegionMemo::new(),
+            instances: RegionMemo::new(),
+            shared: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Reads {
+    /// A read memoised under `key` for this phase: the first caller runs `f`, every other
+    /// caller (any control, any task) gets its result. Keys name the service, the call and
+    /// the region, e.g. `"cloudtrail:trails"` or `"s3:bucket-policy:NAME"`; one key always
+    /// holds one type.
+    pub async fn shared<T, F, Fut>(&self, key: &str, f: F) -> Result<T, AwsError>
+    where
+        T: Clone + Send + Sync + 'static,
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<T, AwsError>>,
+    {
+        let cell: Arc<Cell<T>> = {
+            let mut m = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let any = m
+                .entry(key.to_string())
+                .or_insert_with(|| Arc::new(Cell::<T>::new()) as Arc<dyn Any + Send + Sync>)
+                .clone();
+            any.downcast::<Cell<T>>().map_err(|_| {
+                AwsError::new(
+                    crate::aws::ErrorKind::Service,
+                    "internal",
+                    format!("internal: shared read {key} used with two types"),
+                )
+            })?
+        };
+        cell.get_or_init(f).await.clone()
+    }
+
+    /// The account password policy; `None` when the account has none.
+    pub async fn password_policy(
+        &self,
+        aws: &AwsContext,
+    ) -> Result<Option<PasswordPolicyDoc>, AwsError> {
+        self.password_policy
+            .get_or_init(|| crate::resources::password_policy::read(aws))
+            .await
+            .clone()
+    }
+
+    /// Every IAM user (ListUsers, all pages), shared by the controls that look at users.
+    pub async fn iam_users(
+        &self,
+        aws: &AwsContext,
+    ) -> Result<Vec<aws_sdk_iam::types::User>, AwsError> {
+        self.shared("iam:ListUsers", || async {
+            let mut out = Vec::new();
+            let mut pages = aws.iam().list_users().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("iam:ListUsers"))?;
+                out.extend(page.users().iter().cloned());
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// IAM GetAccountSummary, keyed by the summary key name (`AccountMFAEnabled`, …).
+    pub async fn account_summary(
+        &self,
+        aws: &AwsContext,
+    ) -> Result<HashMap<String, i32>, AwsError> {
+        self.account_summary
+            .get_or_init(|| async {
+                let out = aws
+                    .iam()
+                    .get_account_summary()
+                    .send()
+                    .await
+                    .map_err(aws_err("iam:GetAccountSummary"))?;
+                Ok(out
+                    .summary_map()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.as_str().to_string(), *v))
+                            .collect()
+                    })
+                    .unwrap_or_default())
+            })
+            .await
+            .clone()
+    }
+
+    pub async fn credential_report(&self, aws: &AwsContext) -> Result<CredentialReport, AwsError> {
+        self.credential_report
+            .get_or_init(|| CredentialReport::fetch(aws))
+            .await
+            .clone()
+    }
+
+    /// Serial numbers of assigned virtual MFA devices, with the ARN of the user each is
+    /// assigned to (`serial|user-arn`).
+    pub async fn assigned_virtual_mfa(&self, aws: &AwsContext) -> Result<Vec<String>, AwsError> {
+        self.assigned_virtual_mfa
+            .get_or_init(|| async {
+                let mut out = Vec::new();
+                let mut pages = aws
+                    .iam()
+                    .list_virtual_mfa_devices()
+                    .assignment_status(aws_sdk_iam::types::AssignmentStatusType::Assigned)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(aws_err("iam:ListVirtualMFADevices"))?;
+                    for d in page.virtual_mfa_devices() {
+                        let user = d.user().map(|u| u.arn()).unwrap_or_default();
+                        out.push(format!("{}|{user}", d.serial_number()));
+                    }
+                }
+                Ok(out)
+            })
+            .await
+            .clone()
+    }
+
+    pub async fn ebs_encryption_by_default(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<bool, AwsError> {
+        self.ebs_encryption_by_default
+            .get(region, || async {
+                let out = aws
+                    .ec2(region)
+                    .get_ebs_encryption_by_default()
+                    .send()
+                    .await
+                    .map_err(aws_err("ec2:GetEbsEncryptionByDefault"))?;
+                Ok(out.ebs_encryption_by_default().unwrap_or(false))
+            })
+            .await
+    }
+
+    pub async fn vpcs(&self, aws: &AwsContext, region: &str) -> Result<Vec<ec2::Vpc>, AwsError> {
+        self.vpcs
+            .get(region, || async {
+                all_pages!(aws, region, describe_vpcs, "ec2:DescribeVpcs", vpcs)
+            })
+            .await
+    }
+
+    pub async fn security_groups(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::SecurityGroup>, AwsError> {
+        self.security_groups
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_security_groups,
+                    "ec2:DescribeSecurityGroups",
+                    security_groups
+                )
+            })
+            .await
+    }
+
+    /// Every security-group rule of the region, with its `sgr-` id.
+    pub async fn security_group_rules(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::SecurityGroupRule>, AwsError> {
+        self.security_group_rules
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_security_group_rules,
+                    "ec2:DescribeSecurityGroupRules",
+                    security_group_rules
+                )
+            })
+            .await
+    }
+
+    pub async fn network_interfaces(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::NetworkInterface>, AwsError> {
+        self.network_interfaces
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_network_interfaces,
+                    "ec2:DescribeNetworkInterfaces",
+                    network_interfaces
+                )
+            })
+            .await
+    }
+
+    pub async fn network_acls(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::NetworkAcl>, AwsError> {
+        self.network_acls
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_network_acls,
+                    "ec2:DescribeNetworkAcls",
+                    network_acls
+                )
+            })
+            .await
+    }
+
+    pub async fn route_tables(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::RouteTable>, AwsError> {
+        self.route_tables
+            .get(region, || async {
+                all_pages!(
+                    aws,
+                    region,
+                    describe_route_tables,
+                    "ec2:DescribeRouteTables",
+                    route_tables
+                )
+            })
+            .await
+    }
+
+    /// Every instance of the region that is not terminated.
+    pub async fn instances(
+        &self,
+        aws: &AwsContext,
+        region: &str,
+    ) -> Result<Vec<ec2::Instance>, AwsError> {
+        self.instances
+            .get(region, || async {
+                let mut out = Vec::new();
+                let mut pages = aws.ec2(region).describe_instances().into_paginator().send();
+                while let Some(page) = pages.next().await {
+                    let page = page.map_err(aws_err("ec2:DescribeInstances"))?;
+                    for r in page.reservations() {
+                        out.extend(
+                            r.instances()
+                                .iter()
+                                .filter(|i| {
+                                    i.state().and_then(|s| s.name())
+                                        != Some(&ec2::InstanceStateName::Terminated)
+                                })
+                                .cloned(),
+                        );
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+}

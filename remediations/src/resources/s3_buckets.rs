@@ -1,0 +1,399 @@
+//! Reads of the account's S3 buckets shared by the storage controls (CIS 5.0 2.1.x), each
+//! memoised for the phase: the bucket list once, each bucket's region once, and each
+//! bucket's policy, public-access block, policy status, ACL and versioning at most once.
+//!
+//! Buckets are listed account-wide, but every per-bucket call goes to an S3 client in the
+//! bucket's own region (a call to another region's endpoint is redirected or refused).
+
+use aws_sdk_s3::types::{Permission, Type};
+use futures::stream::{self, StreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::aws::AwsError;
+use crate::control::Cx;
+use crate::resources::buckets::location;
+
+/// Per-bucket reads in flight at once (the controls read every bucket).
+const CONCURRENCY: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bucket {
+    pub name: String,
+    pub region: String,
+}
+
+impl Bucket {
+    /// The stable plan target.
+    pub fn target(&self) -> String {
+        format!("bucket {}", self.name)
+    }
+
+    pub fn arn(&self, partition: &str) -> String {
+        format!("arn:{partition}:s3:::{}", self.name)
+    }
+}
+
+/// The target string → the bucket name.
+pub fn name_of_target(target: &str) -> &str {
+    target.strip_prefix("bucket ").unwrap_or(target)
+}
+
+/// Every bucket of the account with its region, sorted by name. ListBuckets once; each
+/// bucket's region from the listing when S3 gives it (BucketRegion), else GetBucketLocation.
+pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
+    let aws = cx.aws;
+    cx.reads
+        .shared("s3:buckets", || async move {
+            let s3 = aws.s3(&aws.home_region);
+            let mut listed: Vec<(String, Option<String>)> = Vec::new();
+            let mut token: Option<String> = None;
+            loop {
+                let out = s3
+                    .list_buckets()
+                    .set_continuation_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::from_sdk("s3:ListAllMyBuckets", e))?;
+                for b in out.buckets() {
+                    if let Some(n) = b.name() {
+                        listed.push((n.to_string(), b.bucket_region().map(str::to_string)));
+                    }
+                }
+                token = out.continuation_token().map(str::to_string);
+                if token.is_none() {
+                    break;
+                }
+            }
+            let mut out: Vec<Bucket> = stream::iter(listed)
+                .map(|(name, region)| async move {
+                    let region = match region.filter(|r| !r.is_empty()) {
+                        Some(r) => r,
+                        None => location(&aws.s3(&aws.home_region), &name).await?,
+                    };
+                    Ok::<_, AwsError>(Bucket { name, region })
+                })
+                .buffered(CONCURRENCY)
+                .collect::<Vec<_>>()
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()?;
+            out.sort_by(|a, b| a.name.cmp(&b.name));
+            Ok(out)
+        })
+        .await
+}
+
+/// The bucket policy's text as stored; `None` when the bucket has none.
+pub async fn policy(cx: &Cx<'_>, b: &Bucket) -> Result<Option<String>, AwsError> {
+    let aws = cx.aws;
+    cx.reads
+        .shared(&format!("s3:bucket-policy:{}", b.name), || async move {
+            match aws
+                .s3(&b.region)
+                .get_bucket_policy()
+                .bucket(&b.name)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.policy().map(str::to_string)),
+                Err(e) => {
+                    let err = AwsError::from_sdk("s3:GetBucketPolicy", e);
+                    if err.is_code("NoSuchBucketPolicy") {
+                        Ok(None)
+                    } else {
+                        Err(err)
+                    }
+                }
+            }
+        })
+        .await
+}
+
+/// The four Block Public Access flags (bucket or account level).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Pab {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
+}
+
+impl Pab {
+    pub const ALL: Pab = Pab {
+        block_public_acls: true,
+        ignore_public_acls: true,
+        block_public_policy: true,
+        restrict_public_buckets: true,
+    };
+
+    pub fn all_on(&self) -> bool {
+        *self == Pab::ALL
+    }
+
+    /// The flags that are off, by name.
+    pub fn off(&self) -> Vec<&'static str> {
+        [
+            ("BlockPublicAcls", self.block_public_acls),
+            ("IgnorePublicAcls", self.ignore_public_acls),
+            ("BlockPublicPolicy", self.block_public_policy),
+            ("RestrictPublicBuckets", self.restrict_public_buckets),
+        ]
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(n, _)| n)
+        .collect()
+    }
+
+    /// The flags as S3 or S3 Control report them: one it leaves out is off.
+    fn from_flags(
+        block_public_acls: Option<bool>,
+        ignore_public_acls: Option<bool>,
+        block_public_policy: Option<bool>,
+        restrict_public_buckets: Option<bool>,
+    ) -> Pab {
+        Pab {
+            block_public_acls: block_public_acls.unwrap_or(false),
+            ignore_public_acls: ignore_public_acls.unwrap_or(false),
+            block_public_policy: block_public_policy.unwrap_or(false),
+            restrict_public_buckets: restrict_public_buckets.unwrap_or(false),
+        }
+    }
+
+    pub fn to_value(self) -> Value {
+        json!(self)
+    }
+
+    /// A journaled configuration: `null` means there was none.
+    pub fn from_value(v: &Value) -> Result<Option<Pab>, AwsError> {
+        if v.is_null() {
+            return Ok(None);
+        }
+        serde_json::from_value(v.clone()).map(Some).map_err(|e| {
+            AwsError::new(
+                crate::aws::ErrorKind::Service,
+                "s3:PutBucketPublicAccessBlock",
+                format!("internal: unreadable public access block {v}: {e}"),
+            )
+        })
+    }
+
+    pub fn to_s3(self) -> aws_sdk_s3::types::PublicAccessBlockConfiguration {
+        aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(self.block_public_acls)
+            .ignore_public_acls(self.ignore_public_acls)
+            .block_public_policy(self.block_public_policy)
+            .restrict_public_buckets(self.restrict_public_buckets)
+            .build()
+    }
+
+    pub fn to_s3control(self) -> aws_sdk_s3control::types::PublicAccessBlockConfiguration {
+        aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(self.block_public_acls)
+            .ignore_public_acls(self.ignore_public_acls)
+            .block_public_policy(self.block_public_policy)
+            .restrict_public_buckets(self.restrict_public_buckets)
+            .build()
+    }
+}
+
+/// A public-access block read that failed: no block configured is `None`, not an error.
+fn none_if_unset(err: AwsError) -> Result<Option<Pab>, AwsError> {
+    if err.is_code("NoSuchPublicAccessBlockConfiguration") {
+        Ok(None)
+    } else {
+        Err(err)
+    }
+}
+
+/// The bucket's own public-access block; `None` when it has none.
+pub async fn bucket_pab(cx: &Cx<'_>, b: &Bucket) -> Result<Option<Pab>, AwsError> {
+    let aws = cx.aws;
+    cx.reads
+        .shared(&format!("s3:bucket-pab:{}", b.name), || async move {
+            match aws
+                .s3(&b.region)
+                .get_public_access_block()
+                .bucket(&b.name)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.public_access_block_configuration().map(|c| {
+                    Pab::from_flags(
+                        c.block_public_acls(),
+                        c.ignore_public_acls(),
+                        c.block_public_policy(),
+                        c.restrict_public_buckets(),
+                    )
+                })),
+                Err(e) => none_if_unset(AwsError::from_sdk("s3:GetBucketPublicAccessBlock", e)),
+            }
+        })
+        .await
+}
+
+/// The account-level public-access block (S3 Control); `None` when there is none.
+pub async fn account_pab(cx: &Cx<'_>) -> Result<Option<Pab>, AwsError> {
+    let aws = cx.aws;
+    cx.reads
+        .shared("s3control:account-pab", || async move {
+            match aws
+                .s3control()
+                .get_public_access_block()
+                .account_id(&aws.account.id)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.public_access_block_configuration().map(|c| {
+                    Pab::from_flags(
+                        c.block_public_acls(),
+                        c.ignore_public_acls(),
+                        c.block_public_policy(),
+                        c.restrict_public_buckets(),
+                    )
+                })),
+                Err(e) => none_if_unset(AwsError::from_sdk("s3:GetAccountPublicAccessBlock", e)),
+            }
+        })
+        .await
+}
+
+/// Why the bucket is public today, one line per reason; empty when it is not. From
+/// GetBucketPolicyStatus (only asked when the bucket has a policy: without one S3 answers
+/// NoSuchBucketPolicy) and from ACL grants to AllUsers / AuthenticatedUsers.
+pub async fn public_reasons(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<String>, AwsError> {
+    let has_policy = policy(cx, b).await?.is_some();
+    let aws = cx.aws;
+    cx.reads
+        .shared(&format!("s3:public-reasons:{}", b.name), || async move {
+            let s3 = aws.s3(&b.region);
+            let mut out = Vec::new();
+            if has_policy {
+                match s3.get_bucket_policy_status().bucket(&b.name).send().await {
+                    Ok(st) => {
+                        if st.policy_status().and_then(|p| p.is_public()) == Some(true) {
+                            out.push(format!(
+                                "bucket {}: its bucket policy makes it public",
+                                b.name
+                            ));
+                        }
+                    }
+                    Err(e) => {
+                        let err = AwsError::from_sdk("s3:GetBucketPolicyStatus", e);
+                        if !err.is_code("NoSuchBucketPolicy") {
+                            return Err(err);
+                        }
+                    }
+                }
+            }
+            let acl = s3
+                .get_bucket_acl()
+                .bucket(&b.name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetBucketAcl", e))?;
+            for g in acl.grants() {
+                let Some(grantee) = g.grantee() else { continue };
+                if grantee.r#type() != &Type::Group {
+                    continue;
+                }
+                let uri = grantee.uri().unwrap_or_default();
+                let who = if uri.ends_with("/global/AllUsers") {
+                    "everyone (AllUsers)"
+                } else if uri.ends_with("/global/AuthenticatedUsers") {
+                    "any AWS user (AuthenticatedUsers)"
+                } else {
+                    continue;
+                };
+                let perm = g.permission().map(Permission::as_str).unwrap_or("?");
+                out.push(format!("bucket {}: its ACL grants {perm} to {who}", b.name));
+            }
+            Ok(out)
+        })
+        .await
+}
+
+/// Versioning status and MFA Delete status as S3 reports them (`None` when never set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioning {
+    pub status: Option<String>,
+    pub mfa_delete: Option<String>,
+}
+
+pub async fn versioning(cx: &Cx<'_>, b: &Bucket) -> Result<Versioning, AwsError> {
+    let aws = cx.aws;
+    cx.reads
+        .shared(&format!("s3:versioning:{}", b.name), || async move {
+            let out = aws
+                .s3(&b.region)
+                .get_bucket_versioning()
+                .bucket(&b.name)
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk("s3:GetBucketVersioning", e))?;
+            Ok(Versioning {
+                status: out.status().map(|s| s.as_str().to_string()),
+                mfa_delete: out.mfa_delete().map(|s| s.as_str().to_string()),
+            })
+        })
+        .await
+}
+
+/// Run `f` for every bucket, a few at a time, results in the buckets' order.
+pub async fn each<'b, T, F, Fut>(buckets: &'b [Bucket], f: F) -> Vec<(&'b Bucket, T)>
+where
+    F: Fn(&'b Bucket) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    // The futures are made up front: a mapping closure inside the stream trips the
+    // compiler's higher-ranked lifetime check under async_trait.
+    let futs: Vec<_> = buckets.iter().map(&f).collect();
+    let results: Vec<T> = stream::iter(futs).buffered(CONCURRENCY).collect().await;
+    buckets.iter().zip(results).collect()
+}
+
+/// An error for a summary: an answer the SDK could not read carries neither an AWS code
+/// nor a message, so say that instead of "failed: ".
+pub fn describe_err(e: &AwsError) -> String {
+    if e.code.is_none() && e.message.is_empty() {
+        format!("{}: the answer could not be read", e.operation)
+    } else {
+        e.to_string()
+    }
+}
+
+/// The bucket of a target, looked up in the (memoised) listing.
+pub async fn bucket_for_target(cx: &Cx<'_>, target: &str) -> Result<Bucket, AwsError> {
+    let name = name_of_target(target);
+    buckets(cx)
+        .await?
+        .into_iter()
+        .find(|b| b.name == name)
+        .ok_or_else(|| {
+            AwsError::new(
+                crate::aws::ErrorKind::Service,
+                "s3:ListAllMyBuckets",
+                format!("bucket {name} no longer exists"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pab_round_trips_and_names_what_is_off() {
+        let p = Pab {
+            block_public_acls: true,
+            ignore_public_acls: false,
+            block_public_policy: true,
+            restrict_public_buckets: false,
+        };
+        assert_eq!(p.off(), vec!["IgnorePublicAcls", "RestrictPublicBuckets"]);
+        assert_eq!(Pab::from_value(&p.to_value()).unwrap(), Some(p));
+        assert_eq!(Pab::from_value(&Value::Null).unwrap(), None);
+        assert!(Pab::ALL.all_on());
+    }
+}
