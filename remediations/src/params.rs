@@ -97,6 +97,24 @@ pub struct Params {
     /// Name of the support role cis-fix creates (default `cis-fix-support`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub support_role_name: Option<String>,
+    /// Let a role cis-fix creates trust a principal of another account (off: only principals
+    /// of the account being fixed; `--allow-cross-account-trust`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_cross_account_trust: bool,
+
+    // --- safety ---
+    /// Names of break-glass principals: a change that takes access from a user, group or role
+    /// whose name contains one of these (case, `-`, `_` and spaces ignored) is asked about on
+    /// its own, and `--yes` skips it unless `--allow-destructive` (default
+    /// `["break-glass", "emergency"]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub break_glass_patterns: Option<Vec<String>>,
+    /// The broadest IPv4 range accepted as trusted, as a prefix length (default 8: a /8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_cidr_min_prefix: Option<u8>,
+    /// The broadest IPv6 range accepted as trusted, as a prefix length (default 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_cidr_min_prefix_v6: Option<u8>,
 
     /// The benchmark the plan was made for (`--benchmark`, set by the planner, not a
     /// setting): Security Hub subscribes that version's CIS standard.
@@ -125,7 +143,17 @@ pub const KEYS: &[&str] = &[
     "include_caller",
     "support_role_trust",
     "support_role_name",
+    "allow_cross_account_trust",
+    "break_glass_patterns",
+    "trusted_cidr_min_prefix",
+    "trusted_cidr_min_prefix_v6",
 ];
+
+/// Break-glass names when `break_glass_patterns` is not set.
+pub const DEFAULT_BREAK_GLASS: &[&str] = &["break-glass", "emergency"];
+/// Default broadest trusted ranges: a /8 for IPv4, a /32 for IPv6.
+pub const DEFAULT_MIN_PREFIX_V4: u8 = 8;
+pub const DEFAULT_MIN_PREFIX_V6: u8 = 32;
 
 /// Retention values CloudWatch Logs accepts.
 const RETENTION_DAYS: &[i32] = &[
@@ -167,8 +195,47 @@ impl Params {
 
     /// Check values a control would otherwise only reject mid-apply.
     pub fn validate(&self) -> Result<(), String> {
+        for (key, v, max) in [
+            ("trusted_cidr_min_prefix", self.trusted_cidr_min_prefix, 32),
+            (
+                "trusted_cidr_min_prefix_v6",
+                self.trusted_cidr_min_prefix_v6,
+                128,
+            ),
+        ] {
+            if let Some(n) = v.filter(|n| !(2..=max).contains(n)) {
+                return Err(format!(
+                    "{key}: {n} is not a prefix length from 2 to {max} (a /0 or /1 is half the internet or more, never trusted)"
+                ));
+            }
+        }
         for c in &self.trusted_cidrs {
-            parse_cidr(c).map_err(|e| format!("trusted_cidrs: {e}"))?;
+            let canonical = parse_cidr(c).map_err(|e| format!("trusted_cidrs: {e}"))?;
+            let (ip, len) = canonical.split_once('/').unwrap_or_default();
+            let len: u8 = len.parse().unwrap_or(0);
+            let (min, key) = if ip.contains(':') {
+                (
+                    self.trusted_cidr_min_prefix_v6(),
+                    "trusted_cidr_min_prefix_v6",
+                )
+            } else {
+                (self.trusted_cidr_min_prefix(), "trusted_cidr_min_prefix")
+            };
+            if len < min {
+                return Err(format!(
+                    "trusted_cidrs: '{c}' is broader than a /{min}; a trusted range must be /{min} or narrower (set {key} to change the limit)"
+                ));
+            }
+        }
+        if let Some(t) = &self.support_role_trust {
+            principal_account(t).map_err(|e| format!("support_role_trust: {e}"))?;
+        }
+        if let Some(p) = &self.break_glass_patterns {
+            if let Some(bad) = p.iter().find(|p| normalise_name(p).is_empty()) {
+                return Err(format!(
+                    "break_glass_patterns: '{bad}' has no letters or digits to match a name with"
+                ));
+            }
         }
         if let Some(d) = self.log_retention_days {
             if !RETENTION_DAYS.contains(&d) {
@@ -291,10 +358,79 @@ impl Params {
         self.benchmark.unwrap_or_default()
     }
 
+    pub fn trusted_cidr_min_prefix(&self) -> u8 {
+        self.trusted_cidr_min_prefix
+            .unwrap_or(DEFAULT_MIN_PREFIX_V4)
+    }
+    pub fn trusted_cidr_min_prefix_v6(&self) -> u8 {
+        self.trusted_cidr_min_prefix_v6
+            .unwrap_or(DEFAULT_MIN_PREFIX_V6)
+    }
+
+    /// The break-glass pattern `name` matches, if any: `name` contains the pattern, both
+    /// compared without case, `-`, `_` or spaces (`BreakGlass_Admin` matches `break-glass`).
+    pub fn break_glass_match(&self, name: &str) -> Option<String> {
+        let name = normalise_name(name);
+        let hit = |p: &str| !normalise_name(p).is_empty() && name.contains(&normalise_name(p));
+        match &self.break_glass_patterns {
+            Some(list) => list.iter().find(|p| hit(p)).cloned(),
+            None => DEFAULT_BREAK_GLASS
+                .iter()
+                .find(|p| hit(p))
+                .map(|p| p.to_string()),
+        }
+    }
+
+    /// Parameters that only make sense once the account is known: a trust in another account
+    /// needs `allow_cross_account_trust`.
+    pub fn check_for_account(&self, account: &str) -> Result<(), String> {
+        if let Some(t) = &self.support_role_trust {
+            let other = principal_account(t)?;
+            if other != account && !self.allow_cross_account_trust {
+                return Err(format!(
+                    "support_role_trust '{t}' is a principal of account {other}, not of this account {account}; cis-fix creates roles trusted only by this account's principals unless --allow-cross-account-trust is given"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     pub fn support_role_name(&self) -> String {
         self.support_role_name
             .clone()
             .unwrap_or_else(|| "cis-fix-support".into())
+    }
+}
+
+/// Lower case, letters and digits only: how break-glass names are compared.
+fn normalise_name(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// The account of an IAM principal given as `arn:PARTITION:iam::ACCOUNT:root|user/…|role/…`
+/// or a bare 12-digit account id. Wildcards, services and anything else are refused: a role
+/// cis-fix creates is trusted by one named principal.
+pub fn principal_account(p: &str) -> Result<String, String> {
+    let digits = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+    if digits(p) {
+        return Ok(p.to_string());
+    }
+    let parts: Vec<&str> = p.splitn(6, ':').collect();
+    let kind_ok = |r: &str| {
+        r == "root" || ((r.starts_with("user/") || r.starts_with("role/")) && !r.ends_with('/'))
+    };
+    match parts.as_slice() {
+        ["arn", part, "iam", "", account, resource]
+            if !part.is_empty() && digits(account) && kind_ok(resource) && !p.contains('*') && !p.contains('?') =>
+        {
+            Ok(account.to_string())
+        }
+        _ => Err(format!(
+            "'{p}' is not an IAM principal; use an account id, or an ARN like arn:aws:iam::111122223333:root or …:role/NAME (no wildcards)"
+        )),
     }
 }
 
@@ -352,6 +488,9 @@ pub fn parse_cidr(s: &str) -> Result<String, String> {
     if len == 0 {
         return Err(format!("'{s}' is the whole internet, not a trusted range"));
     }
+    if len == 1 {
+        return Err(format!("'{s}' is half the internet, not a trusted range"));
+    }
     Ok(format!("{ip}/{len}"))
 }
 
@@ -399,6 +538,85 @@ mod tests {
 
     fn table(s: &str) -> toml::Table {
         toml::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn trusted_ranges_broader_than_the_limit_or_half_the_internet_are_refused() {
+        for c in ["0.0.0.0/1", "128.0.0.0/1", "::/1", "8000::/1"] {
+            assert!(
+                parse_cidr(c).unwrap_err().contains("half the internet"),
+                "{c}"
+            );
+        }
+        let refuse = |t: &str, want: &str| {
+            let e = Params::from_table(table(t)).unwrap_err();
+            assert!(e.contains(want), "{t}: {e}");
+        };
+        refuse("trusted_cidrs = [\"10.0.0.0/7\"]", "broader than a /8");
+        refuse("trusted_cidrs = [\"2001:db8::/31\"]", "broader than a /32");
+        refuse("trusted_cidr_min_prefix = 1", "never trusted");
+        refuse(
+            "trusted_cidr_min_prefix = 16\ntrusted_cidrs = [\"10.0.0.0/8\"]",
+            "set trusted_cidr_min_prefix",
+        );
+        let ok = Params::from_table(table(
+            "trusted_cidr_min_prefix = 4\ntrusted_cidrs = [\"16.0.0.0/4\", \"10.0.0.0/8\", \"2001:db8::/32\"]",
+        ));
+        assert!(ok.is_ok(), "{ok:?}");
+    }
+
+    #[test]
+    fn support_role_trust_is_one_principal_of_this_account_unless_allowed() {
+        for bad in [
+            "*",
+            "arn:aws:iam::*:root",
+            "arn:aws:iam::111122223333:role/*",
+            "ec2.amazonaws.com",
+            "arn:aws:s3:::b",
+            "12345",
+        ] {
+            let e =
+                Params::from_table(table(&format!("support_role_trust = \"{bad}\""))).unwrap_err();
+            assert!(e.contains("not an IAM principal"), "{bad}: {e}");
+        }
+        let p = Params::from_table(table(
+            "support_role_trust = \"arn:aws:iam::999988887777:root\"",
+        ))
+        .unwrap();
+        let e = p.check_for_account("111122223333").unwrap_err();
+        assert!(e.contains("--allow-cross-account-trust"), "{e}");
+        assert!(p.check_for_account("999988887777").is_ok());
+        let p = Params {
+            allow_cross_account_trust: true,
+            ..p
+        };
+        assert!(p.check_for_account("111122223333").is_ok());
+        let p = Params::from_table(table(
+            "support_role_trust = \"arn:aws:iam::111122223333:role/ops\"",
+        ))
+        .unwrap();
+        assert!(p.check_for_account("111122223333").is_ok());
+    }
+
+    #[test]
+    fn break_glass_names_match_without_case_or_separators() {
+        let p = Params::default();
+        assert_eq!(
+            p.break_glass_match("BreakGlass_Admin").as_deref(),
+            Some("break-glass")
+        );
+        assert_eq!(
+            p.break_glass_match("role emergency-access").as_deref(),
+            Some("emergency")
+        );
+        assert_eq!(p.break_glass_match("ops-admin"), None);
+        let p = Params::from_table(table("break_glass_patterns = [\"firecall\"]")).unwrap();
+        assert_eq!(
+            p.break_glass_match("FireCall-1").as_deref(),
+            Some("firecall")
+        );
+        assert_eq!(p.break_glass_match("break-glass"), None);
+        assert!(Params::from_table(table("break_glass_patterns = [\"--\"]")).is_err());
     }
 
     #[test]

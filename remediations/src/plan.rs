@@ -200,6 +200,31 @@ impl Finding {
         self.notes.push(note.into());
         self
     }
+
+    /// Every reason this change is asked about on its own even under `--yes`: the control's
+    /// own (`caution`), a destructive change of high risk, and a target named like a
+    /// break-glass principal (`break_glass_patterns`). Empty for anything but a change.
+    pub fn cautions(&self, params: &Params) -> Vec<String> {
+        if self.status != Status::Change {
+            return Vec::new();
+        }
+        let mut out = self.caution.clone();
+        let mut add = |why: String| {
+            if !out.contains(&why) {
+                out.push(why);
+            }
+        };
+        if self.destructive && self.risk == Risk::High {
+            add("destructive and high risk".to_string());
+        }
+        if let Some(p) = params.break_glass_match(&self.target) {
+            add(format!(
+                "{} is named like a break-glass principal (matches '{p}')",
+                self.target
+            ));
+        }
+        out
+    }
 }
 
 /// A finding placed in the plan.
@@ -271,6 +296,14 @@ impl Plan {
             }
         }
         c
+    }
+
+    /// Record in each change the reasons it is asked about on its own (see
+    /// [`Finding::cautions`]), so every view of the plan shows them.
+    pub fn mark_cautions(&mut self) {
+        for i in &mut self.items {
+            i.finding.caution = i.finding.cautions(&self.params);
+        }
     }
 
     pub fn changes(&self) -> impl Iterator<Item = &Item> {

@@ -20,6 +20,9 @@ pub struct ApplyFlags {
     pub yes: bool,
     pub allow_irreversible: bool,
     pub force_in_use: bool,
+    /// With `yes`: also apply changes with a caution (destructive and high risk, access taken
+    /// from a role another account trusts or from a break-glass principal).
+    pub allow_destructive: bool,
 }
 
 pub async fn run(
@@ -51,6 +54,9 @@ pub async fn run(
             }
             let plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
             let aws = context::connect(g).await?;
+            plan.params
+                .check_for_account(&aws.account.id)
+                .map_err(|e| Fatal::refused(format!("{}: {e}", path.display())))?;
             if plan.account.id != aws.account.id {
                 return Err(Fatal::refused(format!(
                     "{} is a plan for account {}, but these credentials are for account {} ({})",
@@ -123,7 +129,13 @@ pub async fn run(
     } else {
         Box::new(TerminalPrompter)
     };
-    let approved = approve(&pending, prompter.as_mut(), flags, &aws.account.id)?;
+    let approved = approve(
+        &pending,
+        prompter.as_mut(),
+        flags,
+        &aws.account.id,
+        &plan.params,
+    )?;
     if approved.is_empty() {
         println!("Nothing approved; nothing changed.");
         return Ok(Exit::Refused);
@@ -216,7 +228,13 @@ pub async fn run(
         if pending.is_empty() {
             continue;
         }
-        let approved = match approve(&pending, prompter.as_mut(), flags, &aws.account.id) {
+        let approved = match approve(
+            &pending,
+            prompter.as_mut(),
+            flags,
+            &aws.account.id,
+            &plan.params,
+        ) {
             Ok(a) => a,
             Err(e) if e.exit == Exit::Refused => {
                 println!("Declined; the changes above were not made.");
@@ -359,14 +377,17 @@ async fn apply_round(
     Ok(exit)
 }
 
-/// One confirmation for the batch, then a separate one for each destructive, irreversible or
-/// in-use change. Without prompts (--yes), irreversible changes need --allow-irreversible and
-/// in-use targets --force-in-use.
+/// One confirmation for the batch, then a separate one for each destructive, irreversible,
+/// in-use or cautioned change. `--yes` answers the batch question only: without prompts,
+/// cautioned changes (destructive and high risk, access taken from a role another account
+/// trusts or from a break-glass principal) need --allow-destructive, irreversible changes
+/// --allow-irreversible and in-use targets --force-in-use; each skip names its flag.
 pub(super) fn approve<'a>(
     pending: &[&'a Item],
     prompter: &mut dyn Prompter,
     flags: ApplyFlags,
     account: &str,
+    params: &Params,
 ) -> Result<Vec<&'a Item>, Fatal> {
     let ask = |p: &mut dyn Prompter, q: &str| p.confirm(q).map_err(|e| Fatal::usage(e.to_string()));
     let n = pending.len();
@@ -389,7 +410,15 @@ pub(super) fn approve<'a>(
                 i.where_()
             )
         };
+        let caution = f.cautions(params);
         if flags.yes {
+            if !caution.is_empty() && !flags.allow_destructive {
+                skip(&format!(
+                    "{}; pass --allow-destructive to apply it with --yes",
+                    caution.join("; ")
+                ));
+                continue;
+            }
             if !f.in_use.is_empty() && !flags.force_in_use {
                 skip(&format!(
                     "in use by {} item(s); pass --force-in-use to change it with --yes",
@@ -401,8 +430,10 @@ pub(super) fn approve<'a>(
                 skip("cannot be undone; pass --allow-irreversible to apply it with --yes");
                 continue;
             }
-        } else if f.destructive || !f.reversible || !f.in_use.is_empty() {
-            let what = if !f.in_use.is_empty() {
+        } else if f.destructive || !f.reversible || !f.in_use.is_empty() || !caution.is_empty() {
+            let what = if !caution.is_empty() {
+                format!("needs its own answer: {}", caution.join("; "))
+            } else if !f.in_use.is_empty() {
                 format!("is IN USE by {}", f.in_use.join(", "))
             } else if f.reversible {
                 "replaces existing configuration (journaled)".to_string()
@@ -454,7 +485,14 @@ mod tests {
             item(3, false, false),
         );
         let mut p = Scripted::new(&[true, false, true]);
-        let got = approve(&[&a, &b, &c], &mut p, ApplyFlags::default(), "1").unwrap();
+        let got = approve(
+            &[&a, &b, &c],
+            &mut p,
+            ApplyFlags::default(),
+            "1",
+            &Params::default(),
+        )
+        .unwrap();
         assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(p.asked.len(), 3);
     }
@@ -467,6 +505,7 @@ mod tests {
             &mut Scripted::new(&[false]),
             ApplyFlags::default(),
             "1",
+            &Params::default(),
         )
         .unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
@@ -480,23 +519,41 @@ mod tests {
             yes: true,
             ..Default::default()
         };
-        assert!(approve(&[&busy], &mut crate::prompt::AssumeYes, yes, "1")
-            .unwrap()
-            .is_empty());
+        assert!(approve(
+            &[&busy],
+            &mut crate::prompt::AssumeYes,
+            yes,
+            "1",
+            &Params::default()
+        )
+        .unwrap()
+        .is_empty());
         let forced = ApplyFlags {
             force_in_use: true,
             ..yes
         };
         assert_eq!(
-            approve(&[&busy], &mut crate::prompt::AssumeYes, forced, "1")
-                .unwrap()
-                .len(),
+            approve(
+                &[&busy],
+                &mut crate::prompt::AssumeYes,
+                forced,
+                "1",
+                &Params::default()
+            )
+            .unwrap()
+            .len(),
             1
         );
         let mut p = Scripted::new(&[true, false]);
-        assert!(approve(&[&busy], &mut p, ApplyFlags::default(), "1")
-            .unwrap()
-            .is_empty());
+        assert!(approve(
+            &[&busy],
+            &mut p,
+            ApplyFlags::default(),
+            "1",
+            &Params::default()
+        )
+        .unwrap()
+        .is_empty());
         assert!(
             p.asked[1].contains("IN USE by eni-1 (instance i-1)"),
             "{:?}",
@@ -515,6 +572,7 @@ mod tests {
                 ..Default::default()
             },
             "1",
+            &Params::default(),
         )
         .unwrap();
         assert_eq!(got.len(), 1);
@@ -527,8 +585,63 @@ mod tests {
                 ..Default::default()
             },
             "1",
+            &Params::default(),
         )
         .unwrap();
         assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn yes_answers_the_batch_only_cautioned_changes_need_allow_destructive() {
+        let plain = item(1, true, true);
+        let mut high = item(2, true, true);
+        high.finding.risk = crate::plan::Risk::High;
+        let mut trusted = item(3, true, true);
+        trusted.finding.caution =
+            vec!["role OrganizationAccountAccessRole is trusted by account 999988887777".into()];
+        let mut glass = item(4, true, false);
+        glass.finding.target = "AdministratorAccess attached to role Break_Glass".into();
+        let all = [&plain, &high, &trusted, &glass];
+        let yes = ApplyFlags {
+            yes: true,
+            ..Default::default()
+        };
+        let got = approve(
+            &all,
+            &mut crate::prompt::AssumeYes,
+            yes,
+            "1",
+            &Params::default(),
+        )
+        .unwrap();
+        assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1]);
+        let allowed = ApplyFlags {
+            allow_destructive: true,
+            ..yes
+        };
+        let got = approve(
+            &all,
+            &mut crate::prompt::AssumeYes,
+            allowed,
+            "1",
+            &Params::default(),
+        )
+        .unwrap();
+        assert_eq!(got.len(), 4);
+        // Without --yes each cautioned change gets its own question, naming why.
+        let mut p = Scripted::new(&[true, true, false, false, false]);
+        let got = approve(&all, &mut p, ApplyFlags::default(), "1", &Params::default()).unwrap();
+        assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1]);
+        assert!(
+            p.asked[2].contains("destructive and high risk"),
+            "{:?}",
+            p.asked
+        );
+        assert!(
+            p.asked[3].contains("trusted by account 999988887777"),
+            "{:?}",
+            p.asked
+        );
+        assert!(p.asked[4].contains("break-glass"), "{:?}", p.asked);
     }
 }

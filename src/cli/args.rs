@@ -159,6 +159,10 @@ pub struct ParamArgs {
     /// log_retention_days=90, flow_log_traffic=ALL …). Repeatable; wins over the file.
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_set_arg)]
     pub set: Vec<(String, toml::Value)>,
+    /// Let a role cis-fix creates (the support role of 1.16) trust a principal of another
+    /// account; without it only this account's principals are trusted.
+    #[arg(long)]
+    pub allow_cross_account_trust: bool,
 }
 
 fn parse_trusted_cidr(s: &str) -> Result<String, String> {
@@ -176,6 +180,7 @@ impl ParamArgs {
             && self.alarm_topic.is_none()
             && self.alarm_email.is_none()
             && self.set.is_empty()
+            && !self.allow_cross_account_trust
     }
 
     /// The flags as a table of parameter values (later flags win).
@@ -193,6 +198,12 @@ impl ParamArgs {
         }
         if let Some(v) = &self.alarm_email {
             t.insert("alarm_email".into(), toml::Value::String(v.clone()));
+        }
+        if self.allow_cross_account_trust {
+            t.insert(
+                "allow_cross_account_trust".into(),
+                toml::Value::Boolean(true),
+            );
         }
         t
     }
@@ -257,6 +268,11 @@ pub enum Command {
         /// With --yes, also change targets that are in use (their blast radius is in the plan).
         #[arg(long)]
         force_in_use: bool,
+        /// With --yes, also make the changes marked "asked separately": destructive and high
+        /// risk, or taking access from a role another account trusts or from a break-glass
+        /// principal (break_glass_patterns).
+        #[arg(long)]
+        allow_destructive: bool,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {

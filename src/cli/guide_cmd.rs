@@ -490,6 +490,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                         &mut TerminalPrompter,
                         ApplyFlags::default(),
                         &aws.account.id,
+                        &params,
                     ) {
                         Ok(a) => a,
                         Err(f) if f.exit == Exit::Refused => {

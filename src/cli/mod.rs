@@ -113,11 +113,13 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             yes,
             allow_irreversible,
             force_in_use,
+            allow_destructive,
         } => {
             let flags = apply_cmd::ApplyFlags {
                 yes: *yes,
                 allow_irreversible: *allow_irreversible,
                 force_in_use: *force_in_use,
+                allow_destructive: *allow_destructive,
             };
             // A saved plan carries its own parameters; only flags given now can conflict.
             let params = if plan_file.is_some() {

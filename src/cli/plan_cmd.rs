@@ -19,9 +19,12 @@ pub async fn make_plan(
     let cat = context::catalog()?;
     let entries = context::resolve(cat, &sel.selection())?;
     let aws = context::connect(g).await?;
+    params
+        .check_for_account(&aws.account.id)
+        .map_err(|e| Fatal::usage(format!("invalid parameter: {e}")))?;
     let regions = context::regions(g, &aws, &entries).await?;
     let progress = engine::Progress::for_terminal("reading the account", g.quiet);
-    let plan = engine::build_plan(
+    let mut plan = engine::build_plan(
         &aws,
         sel.benchmark,
         &entries,
@@ -32,6 +35,7 @@ pub async fn make_plan(
     )
     .await;
     progress.clear();
+    plan.mark_cautions();
     Ok((aws, plan))
 }
 

@@ -78,6 +78,13 @@ pub fn plan_markdown(plan: &Plan) -> String {
                 "**irreversible**"
             }
         );
+        if !f.caution.is_empty() {
+            let _ = writeln!(
+                s,
+                "\n**Asked separately, even with `--yes`** (skipped unless `--allow-destructive`): {}",
+                f.caution.join("; ")
+            );
+        }
         for n in &f.notes {
             let _ = writeln!(s, "\n> {n}");
         }

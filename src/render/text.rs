@@ -109,6 +109,16 @@ pub fn item_text(item: &Item, detail: bool) -> String {
             "      calls: {} · risk: {risk} · {rev}",
             calls.join(", ")
         );
+        if !f.caution.is_empty() {
+            let _ = writeln!(
+                s,
+                "      {} {}",
+                style("ASKED SEPARATELY, even with --yes (which skips it unless --allow-destructive):")
+                    .red()
+                    .bold(),
+                f.caution.join("; ")
+            );
+        }
         if !f.in_use.is_empty() {
             let _ = writeln!(
                 s,

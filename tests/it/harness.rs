@@ -272,9 +272,12 @@ impl TestAccount {
     }
 }
 
-/// The binary with a clean environment: no credentials at all.
+/// The binary with a clean environment: no credentials at all. `CIS_FIX_TEST_BIN` runs the
+/// tests against another build (e.g. an older one, to show a new test failing there first).
 pub fn base_command() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cis-fix"));
+    let bin = std::env::var_os("CIS_FIX_TEST_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_cis-fix").into());
+    let mut cmd = Command::new(bin);
     cmd.env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())

@@ -102,6 +102,12 @@ impl Control for SupportRole {
                 cx.aws.account.partition, cx.aws.account.id
             )
         });
+        if let Err(why) = cx.params.check_for_account(&cx.aws.account.id) {
+            return Ok(vec![Finding {
+                status: crate::plan::Status::Skipped,
+                ..Finding::unknown(TARGET, format!("refused: {why}"))
+            }]);
+        }
         let doc = trust_policy(&trust);
         Ok(vec![Finding::change(
             TARGET,

@@ -161,6 +161,9 @@ impl Control for SgOpenIngress {
                 &v6
             };
             if trusted.is_empty() {
+                // Nobody keeps access through this group: the bastion's SSH goes dark. Its own
+                // question even under --yes (--allow-destructive).
+                f = f.with_risk(Risk::High);
                 f = f.with_note(
                     "Anyone who reaches these ports through this rule loses access. Give --trusted-cidr to keep access for your own range (it is authorized before the open rule is revoked).",
                 );

@@ -153,6 +153,28 @@ pub fn trust_principals(doc: &Value) -> Vec<String> {
     out
 }
 
+/// The trust-policy principals of a role that are not of `account`: other accounts' ARNs or
+/// ids, and `*`. Services (`ec2.amazonaws.com`) and federated providers are not accounts.
+pub fn foreign_trust(principals: &[String], account: &str) -> Vec<String> {
+    principals
+        .iter()
+        .filter(|p| {
+            if p.as_str() == "*" {
+                return true;
+            }
+            let acct = if p.len() == 12 && p.bytes().all(|b| b.is_ascii_digit()) {
+                Some(p.as_str())
+            } else if p.starts_with("arn:") && p.split(':').nth(2) == Some("iam") {
+                p.split(':').nth(4)
+            } else {
+                None
+            };
+            acct.is_some_and(|a| a != account)
+        })
+        .cloned()
+        .collect()
+}
+
 /// Who `policy_arn` is attached to, sorted; `None` when the policy does not exist.
 pub async fn entities_for_policy(
     cx: &Cx<'_>,
@@ -482,9 +504,11 @@ pub async fn plan_pairs(
                     format!("group {} (members: {})", p.name, members.join(", "))
                 };
             }
+            let mut foreign = Vec::new();
             if p.kind == PrincipalKind::Role {
                 if let Some(who) = role_trust(cx).await?.get(&p.name).filter(|w| !w.is_empty()) {
                     affected = format!("role {} (assumable by {})", p.name, who.join(", "));
+                    foreign = foreign_trust(who, &cx.aws.account.id);
                 }
             }
             if guards_caller(&me, p) && !cx.params.include_caller {
@@ -516,6 +540,14 @@ pub async fn plan_pairs(
             )
             .with_risk(w.risk);
             f.destructive = true;
+            if !foreign.is_empty() {
+                f.caution.push(format!(
+                    "takes {} from role {}, which another account can assume ({})",
+                    policy.name,
+                    p.name,
+                    foreign.join(", ")
+                ));
+            }
             for n in w.notes {
                 f = f.with_note(*n);
             }
@@ -646,6 +678,25 @@ pub const WRITE_ACTIONS: &[&str] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreign_trust_is_other_accounts_and_anyone() {
+        let who: Vec<String> = [
+            "arn:aws:iam::111122223333:root",
+            "arn:aws:iam::999988887777:root",
+            "444455556666",
+            "*",
+            "ec2.amazonaws.com",
+            "arn:aws:iam::111122223333:saml-provider/okta",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            foreign_trust(&who, "111122223333"),
+            ["arn:aws:iam::999988887777:root", "444455556666", "*"]
+        );
+    }
 
     #[test]
     fn full_admin_forms() {
