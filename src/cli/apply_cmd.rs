@@ -412,34 +412,44 @@ pub(super) fn approve<'a>(
         };
         let caution = f.cautions(params);
         if flags.yes {
-            if !caution.is_empty() && !flags.allow_destructive {
-                skip(&format!(
-                    "{}; pass --allow-destructive to apply it with --yes",
-                    caution.join("; ")
-                ));
-                continue;
+            // Every question --yes does not answer, with the flag that answers it.
+            let mut why: Vec<String> = Vec::new();
+            let mut need: Vec<&str> = Vec::new();
+            if !f.reversible && !flags.allow_irreversible {
+                why.push("cannot be undone".into());
+                need.push("--allow-irreversible");
             }
             if !f.in_use.is_empty() && !flags.force_in_use {
-                skip(&format!(
-                    "in use by {} item(s); pass --force-in-use to change it with --yes",
-                    f.in_use.len()
-                ));
-                continue;
+                why.push(format!("in use by {} item(s)", f.in_use.len()));
+                need.push("--force-in-use");
             }
-            if !f.reversible && !flags.allow_irreversible {
-                skip("cannot be undone; pass --allow-irreversible to apply it with --yes");
+            if !caution.is_empty() && !flags.allow_destructive {
+                why.extend(caution.iter().cloned());
+                need.push("--allow-destructive");
+            }
+            if !need.is_empty() {
+                skip(&format!(
+                    "{}; pass {} to apply it with --yes",
+                    why.join("; "),
+                    need.join(" and ")
+                ));
                 continue;
             }
         } else if f.destructive || !f.reversible || !f.in_use.is_empty() || !caution.is_empty() {
-            let what = if !caution.is_empty() {
-                format!("needs its own answer: {}", caution.join("; "))
-            } else if !f.in_use.is_empty() {
-                format!("is IN USE by {}", f.in_use.join(", "))
-            } else if f.reversible {
-                "replaces existing configuration (journaled)".to_string()
-            } else {
-                "CANNOT be undone".to_string()
-            };
+            let mut parts = Vec::new();
+            if !caution.is_empty() {
+                parts.push(format!("needs its own answer: {}", caution.join("; ")));
+            }
+            if !f.in_use.is_empty() {
+                parts.push(format!("is IN USE by {}", f.in_use.join(", ")));
+            }
+            if !f.reversible {
+                parts.push("CANNOT be undone".to_string());
+            }
+            if parts.is_empty() {
+                parts.push("replaces existing configuration (journaled)".to_string());
+            }
+            let what = parts.join("; ");
             let q = format!(
                 "{} {} on {} [{}] {what}. Apply it?",
                 i.id,

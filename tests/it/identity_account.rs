@@ -205,7 +205,7 @@ async fn full_admin_attachments_are_detached_and_undo_reattaches() {
     // A policy without "*:*" is no target.
     assert!(!plan.stdout.contains("ReadObjects"), "{}", plan.stdout);
 
-    let out = acct.run(&[&["apply", "--yes"][..], &sel].concat());
+    let out = acct.run(&[&["apply", "--yes", "--allow-destructive"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(attached(&acct, &full).await.is_empty());
     assert!(attached(&acct, &admin_arn()).await.is_empty());
@@ -312,7 +312,7 @@ async fn the_caller_keeps_the_admin_it_runs_with() {
         ]
     );
 
-    let out = as_runner(&[&["apply", "--yes"][..], &sel].concat());
+    let out = as_runner(&[&["apply", "--yes", "--allow-destructive"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(attached(&acct, &full).await, vec![pair("group", "admins")]);
 }

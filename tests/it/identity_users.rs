@@ -350,7 +350,7 @@ async fn unused_console_password_is_deleted_only_with_allow_irreversible() {
     let out = acct.run_via(&proxy.url, &[&["apply", "--yes"][..], &sel].concat());
     assert!(
         out.stdout
-            .contains("cannot be undone; pass --allow-irreversible"),
+            .contains("cannot be undone; destructive and high risk; pass --allow-irreversible and --allow-destructive"),
         "{}",
         out.stdout
     );
@@ -372,7 +372,7 @@ async fn unused_console_password_is_deleted_only_with_allow_irreversible() {
     ));
     let out = acct.run_via(
         &proxy.url,
-        &[&["apply", "--yes", "--allow-irreversible"][..], &sel].concat(),
+        &[&["apply", "--yes", "--allow-irreversible", "--allow-destructive"][..], &sel].concat(),
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let gone = acct

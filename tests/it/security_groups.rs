@@ -185,7 +185,7 @@ async fn default_group_in_use_is_skipped_under_yes_and_shows_the_instance() {
         "nothing revoked without confirmation"
     );
 
-    let forced = acct.run(&[&["apply", "--yes", "--force-in-use"][..], &sel].concat());
+    let forced = acct.run(&[&["apply", "--yes", "--force-in-use", "--allow-destructive"][..], &sel].concat());
     assert_eq!(forced.code, 0, "{}\n{}", forced.stdout, forced.stderr);
     assert!(rules(&acct, &gid).await.is_empty());
 }
@@ -265,7 +265,7 @@ async fn open_admin_ports_and_cifs_are_revoked_rule_by_rule_and_undone() {
     ] {
         assert_eq!(item_for(&doc, c, &gid)["status"], "change", "{c}");
     }
-    let out = acct.run(&[&["apply", "--yes"][..], &sel].concat());
+    let out = acct.run(&[&["apply", "--yes", "--allow-destructive"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let now = rules(&acct, &gid).await;
     assert!(
