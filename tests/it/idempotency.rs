@@ -101,7 +101,11 @@ async fn a_second_apply_is_a_no_op_for_every_control() {
     let p = proxy::start(&endpoint());
     let first = acct.run_via(
         &p.url,
-        &[&["apply", "--yes", "--force-in-use", "--allow-destructive"][..], ALL_FIXERS].concat(),
+        &[
+            &["apply", "--yes", "--force-in-use", "--allow-destructive"][..],
+            ALL_FIXERS,
+        ]
+        .concat(),
     );
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     assert!(
@@ -130,7 +134,11 @@ fn assert_second_apply_writes_nothing(acct: &TestAccount, p: &proxy::Recorder, s
     let before_second = p.calls_by(key).len();
     let second = acct.run_via(
         &p.url,
-        &[&["apply", "--yes", "--force-in-use", "--allow-destructive"][..], selection].concat(),
+        &[
+            &["apply", "--yes", "--force-in-use", "--allow-destructive"][..],
+            selection,
+        ]
+        .concat(),
     );
     assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
     assert!(
@@ -223,7 +231,11 @@ async fn every_section_applies_once_then_a_second_apply_is_a_no_op() {
     let p = proxy::start(&endpoint());
     let first = acct.run_via(
         &p.url,
-        &[&["apply", "--yes", "--force-in-use", "--allow-destructive"][..], SECTION_FIXERS].concat(),
+        &[
+            &["apply", "--yes", "--force-in-use", "--allow-destructive"][..],
+            SECTION_FIXERS,
+        ]
+        .concat(),
     );
     assert_eq!(first.code, 0, "{}\n{}", first.stdout, first.stderr);
     let bad: Vec<&str> = first

@@ -372,7 +372,16 @@ async fn unused_console_password_is_deleted_only_with_allow_irreversible() {
     ));
     let out = acct.run_via(
         &proxy.url,
-        &[&["apply", "--yes", "--allow-irreversible", "--allow-destructive"][..], &sel].concat(),
+        &[
+            &[
+                "apply",
+                "--yes",
+                "--allow-irreversible",
+                "--allow-destructive",
+            ][..],
+            &sel,
+        ]
+        .concat(),
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let gone = acct

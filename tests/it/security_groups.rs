@@ -185,7 +185,13 @@ async fn default_group_in_use_is_skipped_under_yes_and_shows_the_instance() {
         "nothing revoked without confirmation"
     );
 
-    let forced = acct.run(&[&["apply", "--yes", "--force-in-use", "--allow-destructive"][..], &sel].concat());
+    let forced = acct.run(
+        &[
+            &["apply", "--yes", "--force-in-use", "--allow-destructive"][..],
+            &sel,
+        ]
+        .concat(),
+    );
     assert_eq!(forced.code, 0, "{}\n{}", forced.stdout, forced.stderr);
     assert!(rules(&acct, &gid).await.is_empty());
 }

@@ -111,7 +111,11 @@ async fn snapshot(acct: &TestAccount) -> BTreeMap<String, String> {
 }
 
 fn apply_args() -> Vec<&'static str> {
-    [&["apply", "--yes", "--force-in-use", "--allow-destructive"][..], ALL_FIXERS].concat()
+    [
+        &["apply", "--yes", "--force-in-use", "--allow-destructive"][..],
+        ALL_FIXERS,
+    ]
+    .concat()
 }
 
 #[tokio::test]
