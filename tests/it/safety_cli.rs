@@ -162,8 +162,8 @@ async fn sdk_trace_logs_never_show_the_credentials() {
             let out = run(cmd, &args);
             assert_eq!(out.code, 0, "{filter}: {}", out.stderr);
             assert!(
-                out.stderr.lines().count() > 20,
-                "{filter}: the trace is on: {}",
+                out.stderr.contains("DEBUG") || out.stderr.contains("TRACE"),
+                "{filter}: the SDK's logs are on: {}",
                 out.stderr
             );
             for s in &secrets {
