@@ -6,8 +6,34 @@ use std::collections::VecDeque;
 pub enum PromptError {
     #[error("could not read the answer from the terminal: {0}")]
     Terminal(String),
+    /// Ctrl-C at the prompt: the terminal is raw while a prompt reads a key, so Ctrl-C
+    /// arrives as a key, which dialoguer turns into an interrupted read (and a SIGINT).
+    #[error("interrupted at the prompt (Ctrl-C)")]
+    Interrupted,
     #[error("no more scripted answers")]
     Exhausted,
+}
+
+/// Whether a prompt ended because the user pressed Ctrl-C.
+pub fn is_ctrl_c(e: &dialoguer::Error) -> bool {
+    matches!(e, dialoguer::Error::IO(io) if io.kind() == std::io::ErrorKind::Interrupted)
+}
+
+/// Show the cursor again. dialoguer hides it while a menu or a yes/no question is up and
+/// does not show it when the prompt ends in an error (Ctrl-C); the terminal's line mode is
+/// already back by then (console restores it before it reports the key).
+pub fn restore_terminal() {
+    let _ = console::Term::stderr().show_cursor();
+}
+
+/// Restores the terminal when dropped: held for an interactive command, it covers every
+/// way out of it, errors and early returns included.
+pub struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
 }
 
 pub trait Prompter {
@@ -25,7 +51,14 @@ impl Prompter for TerminalPrompter {
             .default(false)
             .interact_on_opt(&console::Term::stderr())
             .map(|a| a.unwrap_or(false))
-            .map_err(|e| PromptError::Terminal(e.to_string()))
+            .map_err(|e| {
+                restore_terminal();
+                if is_ctrl_c(&e) {
+                    PromptError::Interrupted
+                } else {
+                    PromptError::Terminal(e.to_string())
+                }
+            })
     }
 }
 

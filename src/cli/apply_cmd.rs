@@ -81,11 +81,12 @@ pub async fn run(
 
     if !g.quiet {
         println!(
-            "{} account {} ({}) · {}\n",
+            "{} account {} ({}) · {}\n  credentials: {}\n",
             style("cis-fix apply").bold(),
             aws.account.id,
             aws.account.caller_arn,
-            plan.benchmark
+            plan.benchmark,
+            aws.credentials
         );
         for i in &pending {
             print!("{}", render::item_text(i, true));

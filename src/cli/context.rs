@@ -43,7 +43,7 @@ pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
     let aws = AwsContext::connect(&opts)
         .await
         .map_err(|e| Fatal::usage(e.to_string()))?;
-    tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, region = %aws.home_region, "connected");
+    tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, credentials = %aws.credentials, region = %aws.home_region, "connected");
     Ok(aws)
 }
 

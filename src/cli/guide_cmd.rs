@@ -2,6 +2,10 @@
 //! section; for each it explains what the control is and why it matters, shows the current
 //! state and the diff, and asks: apply / skip / adjust / explain more / quit. Everything
 //! applied goes into one journaled run, so the session can be undone like any apply.
+//!
+//! Ctrl-C, at a prompt or while a change is applied, ends the session like quitting does:
+//! the change in flight finishes, the journal run is finished, the summary is printed, the
+//! terminal is restored, and the exit code is 3.
 
 use std::io::IsTerminal;
 
@@ -18,7 +22,9 @@ use crate::engine::{self, ChangeResult, Interrupt};
 use crate::exit::{Exit, Fatal};
 use crate::journal::{Journal, RunWriter};
 use crate::plan::{Item, Plan, Status};
-use crate::prompt::TerminalPrompter;
+use crate::prompt::{
+    is_ctrl_c, restore_terminal, PromptError, Prompter, TerminalGuard, TerminalPrompter,
+};
 use crate::remediations::{self as controls, parse_cidr, Params};
 use crate::render;
 
@@ -33,6 +39,46 @@ struct Tally {
     not_covered: usize,
 }
 
+/// Why a prompt of the session gave no answer.
+enum NoAnswer {
+    /// Ctrl-C: end the session cleanly.
+    Interrupted,
+    Failed(Fatal),
+}
+
+impl From<Fatal> for NoAnswer {
+    fn from(f: Fatal) -> Self {
+        NoAnswer::Failed(f)
+    }
+}
+
+type Answer<T> = Result<T, NoAnswer>;
+
+/// A dialoguer result as an answer of the session.
+fn answered<T>(r: dialoguer::Result<T>) -> Answer<T> {
+    r.map_err(|e| {
+        restore_terminal();
+        if is_ctrl_c(&e) {
+            NoAnswer::Interrupted
+        } else {
+            NoAnswer::Failed(Fatal::usage(format!("could not read the answer: {e}")))
+        }
+    })
+}
+
+/// The yes/no questions of `approve`, noting a Ctrl-C on the session's interrupt flag.
+struct SessionPrompter<'a>(&'a Interrupt);
+
+impl Prompter for SessionPrompter<'_> {
+    fn confirm(&mut self, question: &str) -> Result<bool, PromptError> {
+        let r = TerminalPrompter.confirm(question);
+        if matches!(r, Err(PromptError::Interrupted)) {
+            self.0.raise();
+        }
+        r
+    }
+}
+
 enum Choice {
     Apply,
     Skip,
@@ -41,14 +87,15 @@ enum Choice {
     Quit,
 }
 
-fn ask_choice() -> Result<Choice, Fatal> {
+fn ask_choice() -> Answer<Choice> {
     let items = ["apply", "skip", "adjust parameters", "explain more", "quit"];
-    let pick = Select::new()
-        .with_prompt("What now?")
-        .items(&items)
-        .default(0)
-        .interact_on_opt(&console::Term::stderr())
-        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    let pick = answered(
+        Select::new()
+            .with_prompt("What now?")
+            .items(&items)
+            .default(0)
+            .interact_on_opt(&console::Term::stderr()),
+    )?;
     Ok(match pick {
         Some(0) => Choice::Apply,
         Some(1) => Choice::Skip,
@@ -102,16 +149,17 @@ fn explain(b: Benchmark, e: &Entry, plan: &Plan) {
 
 /// Ask once, before the first write, for the account id or alias: a guard against
 /// hardening the wrong account.
-fn confirm_account(aws: &AwsContext, alias: Option<&str>) -> Result<bool, Fatal> {
+fn confirm_account(aws: &AwsContext, alias: Option<&str>) -> Answer<bool> {
     let want = match alias {
         Some(a) => format!("the account id ({}) or its alias ({a})", aws.account.id),
         None => format!("the account id ({})", aws.account.id),
     };
-    let typed: String = Input::new()
-        .with_prompt(format!("Before the first change, type {want} to confirm"))
-        .allow_empty(true)
-        .interact_text_on(&console::Term::stderr())
-        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    let typed: String = answered(
+        Input::new()
+            .with_prompt(format!("Before the first change, type {want} to confirm"))
+            .allow_empty(true)
+            .interact_text_on(&console::Term::stderr()),
+    )?;
     let typed = typed.trim();
     Ok(typed == aws.account.id || alias.is_some_and(|a| a == typed))
 }
@@ -159,28 +207,30 @@ fn relevant_params(slug: &str) -> &'static [&'static str] {
     }
 }
 
-fn read_line(prompt: &str, initial: &str) -> Result<String, Fatal> {
-    Input::new()
-        .with_prompt(prompt)
-        .with_initial_text(initial)
-        .allow_empty(true)
-        .interact_text_on(&console::Term::stderr())
-        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))
+fn read_line(prompt: &str, initial: &str) -> Answer<String> {
+    answered(
+        Input::new()
+            .with_prompt(prompt)
+            .with_initial_text(initial)
+            .allow_empty(true)
+            .interact_text_on(&console::Term::stderr()),
+    )
 }
 
 /// Ask for one parameter of this control (straight away when it has only one) and apply it
 /// to `params`; a bad value is reported and changes nothing.
-fn adjust(slug: &str, params: &mut Params) -> Result<(), Fatal> {
+fn adjust(slug: &str, params: &mut Params) -> Answer<()> {
     let keys = relevant_params(slug);
     let key = if keys.len() == 1 {
         keys[0]
     } else {
-        let pick = Select::new()
-            .with_prompt("Which parameter?")
-            .items(keys)
-            .default(0)
-            .interact_on_opt(&console::Term::stderr())
-            .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+        let pick = answered(
+            Select::new()
+                .with_prompt("Which parameter?")
+                .items(keys)
+                .default(0)
+                .interact_on_opt(&console::Term::stderr()),
+        )?;
         match pick {
             Some(n) => keys[n],
             None => return Ok(()),
@@ -214,15 +264,14 @@ fn adjust(slug: &str, params: &mut Params) -> Result<(), Fatal> {
             }
             Ok(toml::Value::Table(t))
         }
-        "include_caller" => Ok(toml::Value::Boolean(
+        "include_caller" => Ok(toml::Value::Boolean(answered(
             Confirm::new()
                 .with_prompt(
                     "Let changes include the principal running cis-fix (it may lock you out)?",
                 )
                 .default(params.include_caller)
-                .interact_on(&console::Term::stderr())
-                .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?,
-        )),
+                .interact_on(&console::Term::stderr()),
+        )?)),
         _ => {
             let now = toml::Table::try_from(&*params)
                 .ok()
@@ -265,7 +314,7 @@ fn adjust(slug: &str, params: &mut Params) -> Result<(), Fatal> {
 }
 
 /// Offer to keep adjusted parameters in cis-fix.toml, showing exactly what is written.
-fn offer_to_save(params: &Params, initial: &Params) -> Result<(), Fatal> {
+fn offer_to_save(params: &Params, initial: &Params) -> Answer<()> {
     if params == initial {
         return Ok(());
     }
@@ -291,11 +340,12 @@ fn offer_to_save(params: &Params, initial: &Params) -> Result<(), Fatal> {
     };
     text.push_str(&toml::to_string(&settings).unwrap_or_default());
     println!("\nThe parameters you adjusted can be saved to {DEFAULT_FILE} so plan and apply reuse them:\n\n{text}");
-    let save = Confirm::new()
-        .with_prompt(format!("Write {DEFAULT_FILE}?"))
-        .default(false)
-        .interact_on(&console::Term::stderr())
-        .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
+    let save = answered(
+        Confirm::new()
+            .with_prompt(format!("Write {DEFAULT_FILE}?"))
+            .default(false)
+            .interact_on(&console::Term::stderr()),
+    )?;
     if save {
         std::fs::write(DEFAULT_FILE, text)
             .map_err(|e| Fatal::usage(format!("cannot write {DEFAULT_FILE}: {e}")))?;
@@ -304,12 +354,40 @@ fn offer_to_save(params: &Params, initial: &Params) -> Result<(), Fatal> {
     Ok(())
 }
 
+/// What the session has done so far; the journal run and the summary are built from it
+/// however the session ends.
+struct Session {
+    params: Params,
+    tally: Tally,
+    writer: Option<RunWriter>,
+    confirmed: bool,
+    quit: bool,
+    interrupted: bool,
+}
+
+/// What the session works with, fixed for its length.
+struct Setup<'a> {
+    g: &'a GlobalArgs,
+    cat: &'a Catalog,
+    b: Benchmark,
+    entries: &'a [&'a Entry],
+    regions: &'a [String],
+    aws: &'a AwsContext,
+    alias: Option<&'a str>,
+    journal: &'a Journal,
+    interrupt: &'a Interrupt,
+}
+
 pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result<Exit, Fatal> {
     if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
         return Err(Fatal::refused(
             "guide is interactive and needs a terminal; use `cis-fix plan` and `cis-fix apply --yes` in scripts",
         ));
     }
+    // From here on Ctrl-C ends the session cleanly instead of killing the process, and the
+    // terminal is restored on every way out.
+    let interrupt = Interrupt::install();
+    let _terminal = TerminalGuard;
     let cat: &Catalog = context::catalog()?;
     let b = sel.benchmark;
     let entries = context::resolve(cat, &sel.selection())?;
@@ -336,6 +414,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
             .unwrap_or_default()
     );
     println!("  caller    {}", aws.account.caller_arn);
+    println!("  credentials {}", aws.credentials);
     println!(
         "  regions   {}",
         if regions.is_empty() {
@@ -356,20 +435,101 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
         entries.len()
     );
 
-    let initial = params.clone();
-    let mut params = params.clone();
-    let mut tally = Tally::default();
-    let mut writer: Option<RunWriter> = None;
-    let mut confirmed = false;
-    let interrupt = Interrupt::default();
-    let mut section = String::new();
-    let mut quit = false;
+    let setup = Setup {
+        g,
+        cat,
+        b,
+        entries: &entries,
+        regions: &regions,
+        aws: &aws,
+        alias: alias.as_deref(),
+        journal: &journal,
+        interrupt: &interrupt,
+    };
+    let mut s = Session {
+        params: params.clone(),
+        tally: Tally::default(),
+        writer: None,
+        confirmed: false,
+        quit: false,
+        interrupted: false,
+    };
+    let walked = walk(&setup, &mut s).await;
+    s.interrupted |= interrupt.raised();
+    // However the session ended, its journal run ends too: never "did not finish".
+    let stopped = s.quit || s.interrupted || walked.is_err();
+    let finished = match s.writer.as_mut() {
+        Some(w) => w.finish(stopped).map_err(|e| Fatal {
+            exit: Exit::Failed,
+            message: format!("{e} (run {})", w.run_id()),
+        }),
+        None => Ok(()),
+    };
+    walked?;
+    finished?;
+    summary(&s);
+    if !s.interrupted {
+        match offer_to_save(&s.params, params) {
+            Ok(()) => {}
+            Err(NoAnswer::Interrupted) => s.interrupted = true,
+            Err(NoAnswer::Failed(f)) => return Err(f),
+        }
+    }
+    Ok(if s.interrupted || !s.tally.failed.is_empty() {
+        Exit::Failed
+    } else {
+        Exit::Ok
+    })
+}
 
-    'controls: for e in &entries {
+fn summary(s: &Session) {
+    let tally = &s.tally;
+    println!("\n{}", style("Summary").bold().underlined());
+    let list = |name: &str, v: &[String]| {
+        if !v.is_empty() {
+            println!("  {name} ({}): {}", v.len(), v.join(", "));
+        }
+    };
+    list("applied and verified", &tally.applied);
+    list("skipped", &tally.skipped);
+    list("failed", &tally.failed);
+    list("left for manual action", &tally.manual);
+    println!(
+        "  already compliant: {} · not covered by cis-fix yet: {}",
+        tally.compliant, tally.not_covered
+    );
+    if s.interrupted {
+        println!(
+            "  Interrupted (Ctrl-C): the session stopped; everything applied so far is journaled."
+        );
+    } else if s.quit {
+        println!("  You quit half-way: everything applied so far is journaled.");
+    }
+    match &s.writer {
+        Some(w) => println!(
+            "  Run {} is journaled; undo it with `cis-fix undo {}`.",
+            w.run_id(),
+            w.run_id()
+        ),
+        None => println!("  Nothing was changed."),
+    }
+}
+
+/// Walk the controls until the end, quit or Ctrl-C. An error ends the walk; the caller
+/// still finishes the journal run.
+async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
+    let b = x.b;
+    let mut section = String::new();
+    'controls: for e in x.entries {
+        if x.interrupt.raised() {
+            s.interrupted = true;
+            return Ok(());
+        }
         let id = e.id_in(b).unwrap_or("-");
         let top = id.split('.').next().unwrap_or(id).to_string();
         if top != section {
-            let name = cat
+            let name = x
+                .cat
                 .info(b)
                 .and_then(|i| i.sections.get(&top))
                 .cloned()
@@ -383,7 +543,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
             section = top;
         }
         if controls::find(&e.slug).is_none() {
-            tally.not_covered += 1;
+            s.tally.not_covered += 1;
             println!(
                 "  {} {}  {}: not covered by cis-fix yet",
                 style("-").dim(),
@@ -392,18 +552,14 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
             );
             continue;
         }
-        let mut plan = engine::build_plan(
-            &aws,
-            b,
-            &[*e],
-            &regions,
-            &params,
-            usize::from(g.concurrency),
-            &engine::Progress::hidden(),
-        )
-        .await;
+        let mut plan = plan_one(x, e, &s.params).await;
         let mut show = true;
         loop {
+            // A Ctrl-C while the account was read: stop before asking anything.
+            if x.interrupt.raised() {
+                s.interrupted = true;
+                return Ok(());
+            }
             let changes: Vec<&Item> = plan.changes().collect();
             if show {
                 println!(
@@ -427,9 +583,9 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                     )
                 });
                 if manual {
-                    tally.manual.push(label(b, e));
+                    s.tally.manual.push(label(b, e));
                 } else {
-                    tally.compliant += 1;
+                    s.tally.compliant += 1;
                 }
                 continue 'controls;
             }
@@ -447,152 +603,172 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
                     "reversible (journaled for undo)".to_string()
                 }
             );
-            match ask_choice()? {
+            let choice = match ask_choice() {
+                Ok(c) => c,
+                Err(NoAnswer::Interrupted) => {
+                    s.interrupted = true;
+                    return Ok(());
+                }
+                Err(NoAnswer::Failed(f)) => return Err(f),
+            };
+            match choice {
                 Choice::Skip => {
-                    tally
+                    s.tally
                         .skipped
                         .push(format!("{} (skipped by you)", label(b, e)));
                     continue 'controls;
                 }
                 Choice::Quit => {
-                    quit = true;
-                    break 'controls;
+                    s.quit = true;
+                    return Ok(());
                 }
                 Choice::Explain => explain(b, e, &plan),
                 Choice::Adjust => {
+                    match adjust(&e.slug, &mut s.params) {
+                        Ok(()) => {}
+                        Err(NoAnswer::Interrupted) => {
+                            s.interrupted = true;
+                            return Ok(());
+                        }
+                        Err(NoAnswer::Failed(f)) => return Err(f),
+                    }
                     // Only new parameters warrant reading the account again.
-                    adjust(&e.slug, &mut params)?;
-                    plan = engine::build_plan(
-                        &aws,
-                        b,
-                        &[*e],
-                        &regions,
-                        &params,
-                        usize::from(g.concurrency),
-                        &engine::Progress::hidden(),
-                    )
-                    .await;
+                    plan = plan_one(x, e, &s.params).await;
                     show = true;
                 }
                 Choice::Apply => {
-                    if !confirmed {
-                        if !confirm_account(&aws, alias.as_deref())? {
-                            println!(
-                                "  {} that is not this account; nothing applied",
-                                style("!").red()
-                            );
-                            continue;
+                    if !s.confirmed {
+                        match confirm_account(x.aws, x.alias) {
+                            Ok(true) => s.confirmed = true,
+                            Ok(false) => {
+                                println!(
+                                    "  {} that is not this account; nothing applied",
+                                    style("!").red()
+                                );
+                                continue;
+                            }
+                            Err(NoAnswer::Interrupted) => {
+                                s.interrupted = true;
+                                return Ok(());
+                            }
+                            Err(NoAnswer::Failed(f)) => return Err(f),
                         }
-                        confirmed = true;
                     }
                     let approved = match approve(
                         &changes,
-                        &mut TerminalPrompter,
+                        &mut SessionPrompter(x.interrupt),
                         ApplyFlags::default(),
-                        &aws.account.id,
-                        &params,
+                        &x.aws.account.id,
+                        &s.params,
                     ) {
                         Ok(a) => a,
+                        Err(_) if x.interrupt.raised() => {
+                            s.interrupted = true;
+                            return Ok(());
+                        }
                         Err(f) if f.exit == Exit::Refused => {
-                            tally.skipped.push(format!("{} (declined)", label(b, e)));
+                            s.tally.skipped.push(format!("{} (declined)", label(b, e)));
                             continue 'controls;
                         }
                         Err(f) => return Err(f),
                     };
-                    if writer.is_none() {
-                        writer = Some(
-                            journal
-                                .start_run("apply", &aws.account.id, b.key())
-                                .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?,
-                        );
-                    }
-                    let w = writer.as_mut().expect("run started");
-                    let outcomes = engine::apply_changes(
-                        &aws,
-                        &params,
-                        &approved,
-                        w,
-                        &interrupt,
-                        &engine::Progress::hidden(),
-                    )
-                    .await
-                    .map_err(|e| Fatal {
-                        exit: Exit::Failed,
-                        message: e.to_string(),
-                    })?;
-                    let ok = outcomes.iter().all(|o| {
-                        matches!(
-                            o.result,
-                            ChangeResult::Verified | ChangeResult::AlreadySatisfied
-                        )
-                    });
-                    for o in &outcomes {
-                        println!(
-                            "  {} {}",
-                            if matches!(
-                                o.result,
-                                ChangeResult::Verified | ChangeResult::AlreadySatisfied
-                            ) {
-                                style("applied, verified").green()
-                            } else {
-                                style("not applied or not verified").red()
-                            },
-                            o.label
-                        );
-                    }
-                    if ok && approved.len() == changes.len() {
-                        tally.applied.push(label(b, e));
-                    } else if ok {
-                        tally.applied.push(format!(
-                            "{} (partly: {} of {} changes)",
-                            label(b, e),
-                            approved.len(),
-                            changes.len()
-                        ));
-                    } else {
-                        tally.failed.push(label(b, e));
+                    apply_approved(x, s, e, &changes, &approved).await?;
+                    if x.interrupt.raised() {
+                        s.interrupted = true;
+                        return Ok(());
                     }
                     continue 'controls;
                 }
             }
         }
     }
+    Ok(())
+}
 
-    if let Some(w) = writer.as_mut() {
-        w.finish(quit).map_err(|e| Fatal {
-            exit: Exit::Failed,
-            message: e.to_string(),
-        })?;
+async fn plan_one(x: &Setup<'_>, e: &Entry, params: &Params) -> Plan {
+    let mut plan = engine::build_plan(
+        x.aws,
+        x.b,
+        &[e],
+        x.regions,
+        params,
+        usize::from(x.g.concurrency),
+        &engine::Progress::hidden(),
+    )
+    .await;
+    plan.mark_cautions();
+    plan
+}
+
+/// Apply what was approved of one control in the session's journal run, and tally it.
+async fn apply_approved(
+    x: &Setup<'_>,
+    s: &mut Session,
+    e: &Entry,
+    changes: &[&Item],
+    approved: &[&Item],
+) -> Result<(), Fatal> {
+    if approved.is_empty() {
+        s.tally
+            .skipped
+            .push(format!("{} (declined)", label(x.b, e)));
+        return Ok(());
     }
-    println!("\n{}", style("Summary").bold().underlined());
-    let list = |name: &str, v: &[String]| {
-        if !v.is_empty() {
-            println!("  {name} ({}): {}", v.len(), v.join(", "));
-        }
-    };
-    list("applied and verified", &tally.applied);
-    list("skipped", &tally.skipped);
-    list("failed", &tally.failed);
-    list("left for manual action", &tally.manual);
-    println!(
-        "  already compliant: {} · not covered by cis-fix yet: {}",
-        tally.compliant, tally.not_covered
-    );
-    if quit {
-        println!("  You quit half-way: everything applied so far is journaled.");
+    if s.writer.is_none() {
+        s.writer = Some(
+            x.journal
+                .start_run("apply", &x.aws.account.id, x.b.key())
+                .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?,
+        );
     }
-    match &writer {
-        Some(w) => println!(
-            "  Run {} is journaled; undo it with `cis-fix undo {}`.",
-            w.run_id(),
-            w.run_id()
-        ),
-        None => println!("  Nothing was changed."),
+    let w = s.writer.as_mut().expect("run started");
+    let outcomes = engine::apply_changes(
+        x.aws,
+        &s.params,
+        approved,
+        w,
+        x.interrupt,
+        &engine::Progress::hidden(),
+    )
+    .await
+    .map_err(|e| Fatal {
+        exit: Exit::Failed,
+        message: e.to_string(),
+    })?;
+    let done =
+        |r: &ChangeResult| matches!(r, ChangeResult::Verified | ChangeResult::AlreadySatisfied);
+    for o in &outcomes {
+        println!(
+            "  {} {}",
+            if done(&o.result) {
+                style("applied, verified").green()
+            } else if matches!(o.result, ChangeResult::NotStarted) {
+                style("not started (interrupted)").yellow()
+            } else {
+                style("not applied or not verified").red()
+            },
+            o.label
+        );
     }
-    offer_to_save(&params, &initial)?;
-    Ok(if tally.failed.is_empty() {
-        Exit::Ok
+    let applied = outcomes.iter().filter(|o| done(&o.result)).count();
+    let not_started = outcomes
+        .iter()
+        .filter(|o| matches!(o.result, ChangeResult::NotStarted))
+        .count();
+    let label = label(x.b, e);
+    if applied + not_started < outcomes.len() {
+        s.tally.failed.push(label);
+    } else if applied == changes.len() {
+        s.tally.applied.push(label);
+    } else if applied > 0 {
+        s.tally.applied.push(format!(
+            "{label} (partly: {applied} of {} changes)",
+            changes.len()
+        ));
     } else {
-        Exit::Failed
-    })
+        s.tally
+            .skipped
+            .push(format!("{label} (interrupted before it started)"));
+    }
+    Ok(())
 }

@@ -39,6 +39,15 @@ pub async fn make_plan(
     Ok((aws, plan))
 }
 
+/// The plan text with where the credentials came from right under its header line, so
+/// environment keys winning over an intended profile cannot go unnoticed.
+fn with_credentials(text: &str, source: &str) -> String {
+    match text.split_once('\n') {
+        Some((header, rest)) => format!("{header}\n  credentials: {source}\n{rest}"),
+        None => text.to_string(),
+    }
+}
+
 /// How `plan` shows its result.
 pub struct View {
     pub format: OutputFormat,
@@ -53,7 +62,7 @@ pub async fn run(
     out: Option<&Path>,
     view: View,
 ) -> Result<Exit, Fatal> {
-    let (_aws, plan) = make_plan(g, sel, params).await?;
+    let (aws, plan) = make_plan(g, sel, params).await?;
     match view.format {
         OutputFormat::Json => println!(
             "{}",
@@ -61,7 +70,13 @@ pub async fn run(
         ),
         OutputFormat::Markdown => print!("{}", render::plan_markdown(&plan)),
         OutputFormat::Text if g.quiet => println!("{}", render::summary_line(&plan)),
-        OutputFormat::Text => print!("{}", render::plan_text(&plan, view.show_compliant)),
+        OutputFormat::Text => print!(
+            "{}",
+            with_credentials(
+                &render::plan_text(&plan, view.show_compliant),
+                &aws.credentials.to_string()
+            )
+        ),
     }
     if let Some(path) = out {
         saved_plan::save(path, &plan).map_err(|e| Fatal::usage(e.to_string()))?;

@@ -21,6 +21,7 @@ mod nacl;
 mod password_policy;
 mod proxy;
 mod safety_apply;
+mod safety_cli;
 mod saved_plans;
 mod security_groups;
 mod soak;

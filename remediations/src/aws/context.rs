@@ -1,10 +1,16 @@
 //! The AWS context of one run: SDK configuration, who we are, and the clients.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::credential_feature::AwsCredentialFeature as Feature;
+use aws_credential_types::provider::{future, ProvideCredentials, SharedCredentialsProvider};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
 
@@ -36,6 +42,8 @@ pub struct Account {
 pub struct AwsContext {
     sdk: SdkConfig,
     pub account: Account,
+    /// Where the credentials came from (a profile, the environment, an instance role, ...).
+    pub credentials: CredentialSource,
     pub home_region: String,
     calls: CallLog,
     iam: aws_sdk_iam::Client,
@@ -70,6 +78,7 @@ impl std::fmt::Debug for AwsContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AwsContext")
             .field("account", &self.account)
+            .field("credentials", &self.credentials)
             .field("home_region", &self.home_region)
             .finish_non_exhaustive()
     }
@@ -79,10 +88,15 @@ impl AwsContext {
     /// Load the SDK configuration and ask STS who we are. Fails with one clear error when
     /// credentials are missing, expired or rejected.
     pub async fn connect(opts: &AwsOptions) -> Result<AwsContext, AwsError> {
+        // A profile that is not there is an error before any call, never a silent fallback
+        // to whatever else the chain finds.
+        if let Some(p) = &opts.profile {
+            ProfileFiles::from_env().require(p)?;
+        }
         let budget =
             super::rate::RateBudget::new(opts.max_rps.unwrap_or(super::rate::DEFAULT_MAX_RPS));
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(super::rate::budgeted_client(budget));
+        let http = super::rate::budgeted_client(budget);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
         }
@@ -104,6 +118,33 @@ impl AwsContext {
             loader = loader.retry_config(rc);
         }
         let sdk = loader.load().await;
+        // The SDK's default chain reads the environment's keys before any profile, even one
+        // named with `profile_name`. An explicit profile must win, as `--profile` does in the
+        // AWS CLI: its credentials come from the profile alone.
+        let chain = match &opts.profile {
+            Some(p) => Some(SharedCredentialsProvider::new(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(
+                        &ProviderConfig::without_region()
+                            .with_region(sdk.region().cloned())
+                            .with_http_client(http),
+                    )
+                    .profile_name(p)
+                    .build(),
+            )),
+            None => sdk.credentials_provider(),
+        };
+        let seen = Arc::new(OnceLock::new());
+        let sdk = match chain {
+            Some(inner) => sdk
+                .into_builder()
+                .credentials_provider(SharedCredentialsProvider::new(Observed {
+                    inner,
+                    seen: seen.clone(),
+                }))
+                .build(),
+            None => sdk,
+        };
         let home_region = sdk
             .region()
             .map(|r| r.to_string())
@@ -136,9 +177,20 @@ impl AwsContext {
                 .interceptor(calls.clone())
                 .build(),
         );
+        // GetCallerIdentity resolved the credentials, so the observer has seen them.
+        let profile = opts
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| "default".into());
+        let credentials = seen
+            .get()
+            .map(|f: &Vec<Feature>| CredentialSource::classify(f, &profile))
+            .unwrap_or(CredentialSource::Unknown);
         Ok(AwsContext {
             sdk,
             account,
+            credentials,
             home_region,
             calls,
             iam,
@@ -180,6 +232,7 @@ impl AwsContext {
                 caller_arn: format!("arn:aws:iam::{account_id}:user/replay"),
                 partition: "aws".into(),
             },
+            credentials: CredentialSource::Static,
             home_region: region.to_string(),
             calls,
             iam,
@@ -366,4 +419,269 @@ pub enum RegionsError {
     NotEnabled(String),
     #[error("could not list the account's regions: {0}")]
     Aws(#[from] AwsError),
+}
+
+/// Where a run's credentials came from, shown in the header of `plan`, `apply` and `guide`:
+/// with keys in the environment and a profile on the command line, the operator sees which
+/// one is in use before anything changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// A profile of the shared config and credentials files; `how` names what it holds when
+    /// it is more than keys (SSO, an assumed role, a credential process, web identity).
+    Profile {
+        name: String,
+        how: Option<&'static str>,
+    },
+    /// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`.
+    Environment,
+    /// `AWS_WEB_IDENTITY_TOKEN_FILE` and `AWS_ROLE_ARN` (e.g. EKS service accounts).
+    WebIdentity,
+    /// The container credentials endpoint (ECS task role, EKS pod identity).
+    Container,
+    /// The EC2 instance metadata service.
+    InstanceRole,
+    /// Fixed credentials given in code (replay tests).
+    Static,
+    Unknown,
+}
+
+impl CredentialSource {
+    /// From the features the SDK's providers record on the credentials they return.
+    /// `profile` is the profile the chain would read (`--profile`, `AWS_PROFILE`, `default`).
+    pub fn classify(features: &[Feature], profile: &str) -> CredentialSource {
+        let has = |f: &[Feature]| f.iter().any(|f| features.contains(f));
+        let how = if has(&[Feature::CredentialsSso, Feature::CredentialsProfileSso]) {
+            Some("SSO")
+        } else if has(&[
+            Feature::CredentialsProcess,
+            Feature::CredentialsProfileProcess,
+        ]) {
+            Some("credential_process")
+        } else if has(&[
+            Feature::CredentialsProfileStsWebIdToken,
+            Feature::CredentialsStsAssumeRoleWebId,
+        ]) {
+            Some("web identity")
+        } else if has(&[Feature::CredentialsStsAssumeRole]) {
+            Some("assumed role")
+        } else if has(&[Feature::CredentialsImds]) {
+            Some("instance role")
+        } else if has(&[Feature::CredentialsHttp]) {
+            Some("container role")
+        } else if has(&[Feature::CredentialsEnvVars]) {
+            Some("environment")
+        } else {
+            None
+        };
+        if has(&[Feature::CredentialsProfile]) {
+            CredentialSource::Profile {
+                name: profile.to_string(),
+                how,
+            }
+        } else if has(&[Feature::CredentialsEnvVars]) {
+            CredentialSource::Environment
+        } else if how == Some("web identity") {
+            CredentialSource::WebIdentity
+        } else if has(&[Feature::CredentialsHttp]) {
+            CredentialSource::Container
+        } else if has(&[Feature::CredentialsImds]) {
+            CredentialSource::InstanceRole
+        } else if how == Some("SSO") {
+            CredentialSource::Profile {
+                name: profile.to_string(),
+                how,
+            }
+        } else {
+            CredentialSource::Unknown
+        }
+    }
+}
+
+impl fmt::Display for CredentialSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CredentialSource::Profile { name, how: None } => write!(f, "profile {name}"),
+            CredentialSource::Profile {
+                name,
+                how: Some(how),
+            } => write!(f, "profile {name} ({how})"),
+            CredentialSource::Environment => f.write_str("environment (AWS_ACCESS_KEY_ID)"),
+            CredentialSource::WebIdentity => {
+                f.write_str("web identity (AWS_WEB_IDENTITY_TOKEN_FILE)")
+            }
+            CredentialSource::Container => f.write_str("container role (ECS/EKS)"),
+            CredentialSource::InstanceRole => f.write_str("instance role (EC2 instance metadata)"),
+            CredentialSource::Static => f.write_str("static credentials"),
+            CredentialSource::Unknown => f.write_str("unknown source"),
+        }
+    }
+}
+
+/// The run's credentials provider, noting where the first credentials it hands out came
+/// from. It sits under the SDK's identity cache, so it adds no call of its own.
+#[derive(Debug)]
+struct Observed {
+    inner: SharedCredentialsProvider,
+    seen: Arc<OnceLock<Vec<Feature>>>,
+}
+
+impl ProvideCredentials for Observed {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let creds = self.inner.provide_credentials().await?;
+            let features = creds
+                .get_property::<Vec<Feature>>()
+                .cloned()
+                .unwrap_or_default();
+            let _ = self.seen.set(features);
+            Ok(creds)
+        })
+    }
+}
+
+/// The shared config and credentials files, where the SDK looks for them.
+struct ProfileFiles {
+    config: PathBuf,
+    credentials: PathBuf,
+}
+
+impl ProfileFiles {
+    fn from_env() -> ProfileFiles {
+        let home = std::env::var_os("HOME")
+            .or_else(|| std::env::var_os("USERPROFILE"))
+            .map(PathBuf::from)
+            .unwrap_or_default();
+        let pick = |var: &str, default: &str| match std::env::var(var) {
+            Ok(v) if !v.is_empty() => match v.strip_prefix("~/") {
+                Some(rest) => home.join(rest),
+                None => PathBuf::from(v),
+            },
+            _ => home.join(".aws").join(default),
+        };
+        ProfileFiles {
+            config: pick("AWS_CONFIG_FILE", "config"),
+            credentials: pick("AWS_SHARED_CREDENTIALS_FILE", "credentials"),
+        }
+    }
+
+    /// `Ok` when `name` is a profile of either file; otherwise one line naming both files
+    /// and the profiles they do have.
+    fn require(&self, name: &str) -> Result<(), AwsError> {
+        let read = |p: &PathBuf, config: bool| {
+            std::fs::read_to_string(p)
+                .map(|t| profile_names(&t, config))
+                .unwrap_or_default()
+        };
+        let mut names = read(&self.config, true);
+        names.extend(read(&self.credentials, false));
+        if names.iter().any(|n| n == name) {
+            return Ok(());
+        }
+        names.sort();
+        names.dedup();
+        let known = if names.is_empty() {
+            "they define no profile".to_string()
+        } else {
+            format!("profiles there: {}", names.join(", "))
+        };
+        Err(AwsError::new(
+            ErrorKind::Config,
+            "config:profile",
+            format!(
+                "profile '{name}' not found in {} (AWS_CONFIG_FILE) or {} (AWS_SHARED_CREDENTIALS_FILE); {known}",
+                self.config.display(),
+                self.credentials.display()
+            ),
+        ))
+    }
+}
+
+/// The profile names a shared file defines: `[profile NAME]` and `[default]` in the config
+/// file, `[NAME]` in the credentials file (SSO sessions and services are not profiles).
+fn profile_names(text: &str, config: bool) -> Vec<String> {
+    text.lines()
+        .filter_map(|line| {
+            let inner = line.trim().strip_prefix('[')?;
+            let header = inner[..inner.find(']')?].trim();
+            if !config {
+                return Some(header.to_string());
+            }
+            if header == "default" {
+                return Some(header.to_string());
+            }
+            let rest = header.strip_prefix("profile")?;
+            rest.starts_with(char::is_whitespace)
+                .then(|| rest.trim().to_string())
+        })
+        .filter(|n| !n.is_empty())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn profile_names_follow_each_file_s_syntax() {
+        let config = "[default]\nregion = eu-west-1\n[profile prod-admin]\nsso_session = s\n[sso-session s]\n[ profile  spaced ] # note\n[profileless]\n";
+        assert_eq!(
+            profile_names(config, true),
+            vec!["default", "prod-admin", "spaced"]
+        );
+        assert_eq!(
+            profile_names("[dev]\naws_access_key_id = x\n[ other ]\n", false),
+            vec!["dev", "other"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_profile_names_both_files() {
+        let dir = std::env::temp_dir().join(format!("cis-fix-profiles-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let files = ProfileFiles {
+            config: dir.join("config"),
+            credentials: dir.join("credentials"),
+        };
+        std::fs::write(&files.credentials, "[prod-admin]\n").unwrap();
+        assert!(files.require("prod-admin").is_ok());
+        let e = files.require("nope").unwrap_err().to_string();
+        assert!(e.contains("profile 'nope' not found"), "{e}");
+        assert!(e.contains(&files.config.display().to_string()), "{e}");
+        assert!(e.contains(&files.credentials.display().to_string()), "{e}");
+        assert!(e.contains("profiles there: prod-admin"), "{e}");
+        assert!(!e.contains('\n'));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sources_are_named() {
+        let env = CredentialSource::classify(&[Feature::CredentialsEnvVars], "default");
+        assert_eq!(env, CredentialSource::Environment);
+        let p = CredentialSource::classify(&[Feature::CredentialsProfile], "prod-admin");
+        assert_eq!(p.to_string(), "profile prod-admin");
+        let sso = CredentialSource::classify(
+            &[Feature::CredentialsSso, Feature::CredentialsProfile],
+            "prod-admin",
+        );
+        assert_eq!(sso.to_string(), "profile prod-admin (SSO)");
+        let role = CredentialSource::classify(
+            &[
+                Feature::CredentialsProfile,
+                Feature::CredentialsStsAssumeRole,
+            ],
+            "ops",
+        );
+        assert_eq!(role.to_string(), "profile ops (assumed role)");
+        assert_eq!(
+            CredentialSource::classify(&[Feature::CredentialsImds], "default"),
+            CredentialSource::InstanceRole
+        );
+        assert_eq!(
+            CredentialSource::classify(&[Feature::CredentialsProfileStsWebIdToken], "default"),
+            CredentialSource::WebIdentity
+        );
+    }
 }
