@@ -2,6 +2,7 @@
 //! uses the same regions, rate budget and trusted ranges. Command-line flags win over it.
 //!
 //! ```toml
+//! profile = "prod-admin"                # as --profile: wins over AWS_* keys in the environment
 //! regions = ["eu-west-1", "us-east-1"]   # or "all" / "home"
 //! max_rps = 10
 //! trusted_cidrs = ["10.0.0.0/8"]
@@ -19,6 +20,8 @@ pub const DEFAULT_FILE: &str = "cis-fix.toml";
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Config {
+    /// AWS profile, as `--profile`: wins over credentials in the environment.
+    pub profile: Option<String>,
     pub regions: Option<RegionSpec>,
     pub max_rps: Option<u32>,
     /// Control parameters (trusted ranges, trail and bucket names, alarm e-mail, …).
@@ -36,6 +39,7 @@ enum RegionsValue {
 
 #[derive(Debug, Deserialize)]
 struct File {
+    profile: Option<String>,
     regions: Option<RegionsValue>,
     max_rps: Option<i64>,
     /// Everything else is a control parameter; unknown keys are rejected there.
@@ -105,8 +109,16 @@ impl Config {
             Some(n) if (1..=1000).contains(&n) => Some(n as u32),
             Some(n) => return Err(err(format!("max_rps: {n} is not in 1..=1000"))),
         };
+        if let Some(p) = &f.profile {
+            if p.trim().is_empty() || p.chars().any(char::is_whitespace) {
+                return Err(err(format!(
+                    "profile: '{p}' is not a profile name (no spaces; as in ~/.aws/config)"
+                )));
+            }
+        }
         let params = Params::from_table(f.params).map_err(err)?;
         Ok(Config {
+            profile: f.profile,
             regions,
             max_rps,
             params,

@@ -125,6 +125,10 @@ pub async fn run(
         }));
     }
 
+    // Installed before the first question: Ctrl-C at a prompt then ends the prompt (declined,
+    // cursor shown again) instead of killing the process with the terminal half-restored.
+    let interrupt = engine::Interrupt::install();
+    let _terminal = crate::prompt::TerminalGuard;
     let mut prompter: Box<dyn Prompter> = if yes {
         Box::new(crate::prompt::AssumeYes)
     } else {
@@ -145,7 +149,6 @@ pub async fn run(
     let mut writer = journal
         .start_run("apply", &aws.account.id, plan.benchmark.key())
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
-    let interrupt = engine::Interrupt::install();
     let mut tally = Tally::default();
     let mut exit = base.worst(if approved.len() < pending.len() {
         Exit::Refused
@@ -390,7 +393,14 @@ pub(super) fn approve<'a>(
     account: &str,
     params: &Params,
 ) -> Result<Vec<&'a Item>, Fatal> {
-    let ask = |p: &mut dyn Prompter, q: &str| p.confirm(q).map_err(|e| Fatal::usage(e.to_string()));
+    let ask = |p: &mut dyn Prompter, q: &str| {
+        p.confirm(q).map_err(|e| match e {
+            crate::prompt::PromptError::Interrupted => {
+                Fatal::refused("interrupted at the prompt (Ctrl-C); nothing more was changed")
+            }
+            e => Fatal::usage(e.to_string()),
+        })
+    };
     let n = pending.len();
     if !ask(
         prompter,

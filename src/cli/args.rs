@@ -26,7 +26,8 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// AWS profile from your shared config (default: the standard credential chain).
+    /// AWS profile from your shared config; wins over AWS_* keys in the environment, as in the
+    /// AWS CLI (also `profile` in cis-fix.toml; default: the standard credential chain).
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
     /// Home region: where global services are called (default: AWS_REGION or the profile's).

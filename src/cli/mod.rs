@@ -79,6 +79,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
         tracing::info!(file = %p.display(), "settings file");
     }
     // Flags win; the file fills in what they leave unset.
+    cli.global.profile = cli.global.profile.take().or(cfg.profile.clone());
     cli.global.regions = cli.global.regions.take().or(cfg.regions.clone());
     cli.global.max_rps = cli.global.max_rps.or(cfg.max_rps);
     let g = &cli.global;

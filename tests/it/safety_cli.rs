@@ -128,6 +128,23 @@ async fn an_unknown_profile_is_one_line_naming_the_files_before_any_aws_call() {
         assert!(out.stderr.contains(&file), "{}", out.stderr);
         assert!(out.stderr.contains(&config), "{}", out.stderr);
     }
+    // `profile` in cis-fix.toml is the same as --profile.
+    let settings = dir.path().join("cis-fix.toml");
+    std::fs::write(&settings, "profile = \"nope\"\n").unwrap();
+    let mut cmd = a.command(&p.url);
+    cmd.env("AWS_SHARED_CREDENTIALS_FILE", &file)
+        .env("AWS_CONFIG_FILE", &config);
+    let out = run(
+        cmd,
+        &[
+            "plan",
+            "--config",
+            &settings.display().to_string(),
+            "-c",
+            "1.7",
+        ],
+    );
+    out.assert_one_line_error(1, "profile 'nope'");
     assert!(
         p.calls_by(a.creds.access_key_id()).is_empty(),
         "no AWS call: {:?}",
