@@ -212,7 +212,11 @@ async fn admin_group(iam: &aws_sdk_iam::Client, name: &str, inline: Option<&str>
 async fn members(iam: &aws_sdk_iam::Client, group: &str) -> Option<Vec<String>> {
     match iam.get_group().group_name(group).send().await {
         Ok(g) => {
-            let mut m: Vec<String> = g.users().iter().map(|u| u.user_name().to_string()).collect();
+            let mut m: Vec<String> = g
+                .users()
+                .iter()
+                .map(|u| u.user_name().to_string())
+                .collect();
             m.sort();
             Some(m)
         }
@@ -341,30 +345,21 @@ async fn mfa_group_the_caller_belongs_to_is_refused_and_the_caller_keeps_access(
     em.enforce_iam();
 
     let sel = ["--control", "1.9", "--set", "mfa_group=admins"];
-    let plan = em.run(
-        &ops,
-        state.path(),
-        &[&["plan", "--format", "json"][..], &sel].concat(),
-    );
-    assert_eq!(plan.code, 0, "{}\n{}", plan.stdout, plan.stderr);
-    let doc = plan_json(&plan);
-    let dave = user_item(&doc, "dave");
-    assert_ne!(dave["status"], "change", "{dave}");
-    assert!(summary(dave).contains("admins"), "{dave}");
-    assert!(summary(dave).contains("ops"), "names the caller: {dave}");
-    assert!(dave["calls"].as_array().is_none_or(|c| c.is_empty()));
-
     let out = em.run(
         &ops,
         state.path(),
         &[&["apply", "--yes"][..], &sel].concat(),
     );
     // ops can still act: the same session plans again, and reads IAM.
-    let again = em.run(&ops, state.path(), &["plan", "--control", "1.9"]);
+    let plan = em.run(
+        &ops,
+        state.path(),
+        &[&["plan", "--format", "json"][..], &sel].concat(),
+    );
     assert_eq!(
-        again.code, 0,
+        plan.code, 0,
         "ops locked out after apply:\n{}\n{}\nplan again:\n{}\n{}",
-        out.stdout, out.stderr, again.stdout, again.stderr
+        out.stdout, out.stderr, plan.stdout, plan.stderr
     );
     let as_ops = aws_sdk_iam::Client::new(&em.sdk(ops.clone()).await);
     as_ops
@@ -372,6 +367,17 @@ async fn mfa_group_the_caller_belongs_to_is_refused_and_the_caller_keeps_access(
         .send()
         .await
         .expect("ops can still list users");
+    // The plan refuses the group and names the caller, so apply wrote nothing.
+    let doc = plan_json(&plan);
+    let dave = user_item(&doc, "dave");
+    assert_eq!(dave["status"], "skipped", "{dave}");
+    assert!(summary(dave).contains("admins"), "{dave}");
+    assert!(
+        summary(dave).contains("user ops"),
+        "names the caller: {dave}"
+    );
+    assert!(dave["calls"].as_array().is_none_or(|c| c.is_empty()));
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     em.relax_iam();
     assert_eq!(group_policies(&iam, "admins").await, [ADMIN]);
     assert_eq!(members(&iam, "admins").await.unwrap(), ["ops"]);
@@ -388,7 +394,11 @@ async fn mfa_group_the_caller_belongs_to_is_refused_and_the_caller_keeps_access(
 async fn mfa_group_the_caller_belongs_to_is_refused_at_plan_time() {
     let acct = TestAccount::new().await;
     let iam = acct.iam();
-    iam.create_group().group_name("ops-team").send().await.unwrap();
+    iam.create_group()
+        .group_name("ops-team")
+        .send()
+        .await
+        .unwrap();
     console_user(&iam, "ops").await;
     iam.add_user_to_group()
         .group_name("ops-team")
@@ -478,8 +488,15 @@ async fn a_failed_group_apply_leaves_the_account_as_it_was() {
     ));
     let out = acct.run_via(&proxy.url, &[&["apply", "--yes"][..], &sel].concat());
     assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    assert_eq!(proxy.count(acct.creds.access_key_id(), "AttachGroupPolicy"), 1);
-    assert_eq!(members(&iam, "cis-mfa").await, None, "the group is gone again");
+    assert_eq!(
+        proxy.count(acct.creds.access_key_id(), "AttachGroupPolicy"),
+        1
+    );
+    assert_eq!(
+        members(&iam, "cis-mfa").await,
+        None,
+        "the group is gone again"
+    );
     assert!(
         !policy_exists(&iam, &policy_arn(&acct.id)).await,
         "the policy created by this apply is gone again"
@@ -493,7 +510,11 @@ async fn a_failed_group_apply_leaves_the_account_as_it_was() {
     assert!(groups.groups().is_empty());
 
     // A group that existed before keeps existing, without dave.
-    iam.create_group().group_name("cis-mfa").send().await.unwrap();
+    iam.create_group()
+        .group_name("cis-mfa")
+        .send()
+        .await
+        .unwrap();
     let out = acct.run_via(&proxy.url, &[&["apply", "--yes"][..], &sel].concat());
     assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(members(&iam, "cis-mfa").await, Some(vec![]));
@@ -528,7 +549,11 @@ async fn mfa_group_with_permissions_is_refused() {
     assert_eq!(group_policies(&iam, "platform-admins").await, [ADMIN]);
 
     // A group that exists without permissions is fine.
-    iam.create_group().group_name("mfa-users").send().await.unwrap();
+    iam.create_group()
+        .group_name("mfa-users")
+        .send()
+        .await
+        .unwrap();
     let sel = ["--control", MFA, "--set", "mfa_group=mfa-users"];
     let out = acct.run(&[&["apply", "--yes"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
@@ -585,7 +610,10 @@ async fn a_look_alike_policy_is_not_used_nor_deleted() {
     let dave = user_item(&doc, "dave");
     assert_ne!(dave["status"], "change", "{dave}");
     assert!(summary(dave).contains("differs"), "{dave}");
-    assert!(summary(dave).contains("\"*\""), "names the difference: {dave}");
+    assert!(
+        summary(dave).contains("\"*\""),
+        "names the difference: {dave}"
+    );
     assert!(
         dave["prerequisites"]["forced_mfa_policy"]["document_sha256"].is_string(),
         "{dave}"
@@ -600,7 +628,12 @@ async fn a_look_alike_policy_is_not_used_nor_deleted() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(attachments(&iam, &arn).await, (vec!["erin".into()], vec![]));
     let undo = acct.run(&["undo", "--yes"]);
-    assert!(undo.code == 0 || undo.code == 1, "{}\n{}", undo.stdout, undo.stderr);
+    assert!(
+        undo.code == 0 || undo.code == 1,
+        "{}\n{}",
+        undo.stdout,
+        undo.stderr
+    );
     assert!(policy_exists(&iam, &arn).await, "never deleted");
 }
 
@@ -692,14 +725,19 @@ async fn a_caller_without_an_iam_user_does_not_break_the_identity_plan() {
     let items = doc["plan"]["items"].as_array().unwrap();
     let errors: Vec<&Value> = items.iter().filter(|i| i["status"] == "error").collect();
     assert!(
-        errors.iter().all(|i| !summary(i).contains("ListGroupsForUser")),
+        errors
+            .iter()
+            .all(|i| !summary(i).contains("ListGroupsForUser")),
         "{errors:#?}"
     );
     assert_eq!(user_item(&doc, "dave")["status"], "change");
     let noted = items.iter().any(|i| {
         i["notes"].as_array().is_some_and(|n| {
-            n.iter()
-                .any(|n| n.as_str().unwrap_or_default().contains("user moto was not found"))
+            n.iter().any(|n| {
+                n.as_str()
+                    .unwrap_or_default()
+                    .contains("user moto was not found")
+            })
         })
     });
     assert!(noted, "a note says the caller's user was not found: {doc}");
