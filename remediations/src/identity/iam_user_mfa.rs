@@ -371,7 +371,8 @@ pub fn user_finding(u: &ConsoleUser<'_>, s: &Setting<'_>, guarded: bool) -> Find
             }
         }
     }
-    let in_group = s.group.filter(|g| !u.groups.contains(&g.name));
+    // The group the user still has to join (none when already a member).
+    let to_join = s.group.filter(|g| !u.groups.contains(&g.name));
     let summary = format!(
         "console user {name} has no MFA: {} (until {name} enrols an MFA device, everything except MFA setup is denied)",
         match s.group {
@@ -419,7 +420,7 @@ pub fn user_finding(u: &ConsoleUser<'_>, s: &Setting<'_>, guarded: bool) -> Find
                     json!({ "GroupName": g.name, "Path": PATH }),
                 ));
             }
-            if in_group.is_some() {
+            if to_join.is_some() {
                 calls.push(ApiCall::new(
                     ADD_TO_GROUP,
                     json!({ "GroupName": g.name, "UserName": name }),
