@@ -22,6 +22,7 @@ mod password_policy;
 mod proxy;
 mod safety_apply;
 mod safety_cli;
+mod safety_identity;
 mod saved_plans;
 mod security_groups;
 mod soak;

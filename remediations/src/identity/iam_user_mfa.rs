@@ -1,18 +1,29 @@
 //! CIS 5.0 1.9 (1.2: 1.2): MFA for every IAM user with a console password.
 //!
-//! Enrolling a device needs the user's own device, so cis-fix does the next best thing, the
-//! founding recipe: a customer-managed policy (`cis-fix-force-mfa`) that lets a user see
-//! account information and manage their own password and MFA device, and denies everything
-//! else (except MFA setup and sts:GetSessionToken) while `aws:MultiFactorAuthPresent` is
+//! Enrolling a device needs the user's own device, so cis-fix does the next best thing: a
+//! customer-managed policy (`cis-fix-force-mfa`, AWS's documented self-managed-MFA policy,
+//! see `resources/mfa_policy.rs`) that lets a user enrol and manage their own MFA device and
+//! change their password, and denies everything else while `aws:MultiFactorAuthPresent` is
 //! false (BoolIfExists, so access-key calls without an MFA session are denied too). It is
 //! attached to each console user without MFA, or through the group `mfa_group` names. A user
-//! counts as handled once they have MFA or the policy applies to them.
+//! counts as handled once they have MFA or cis-fix's policy applies to them.
 //!
-//! The policy (and a group cis-fix creates) are shared prerequisites: ensured by every apply,
-//! kept out of `before`. Undo detaches the policy (or takes the user out of the group it was
-//! added to), and deletes the policy once nothing has it attached, and a cis-fix group once
-//! it is empty. The caller is skipped unless `include_caller`: the policy would lock out the
-//! session running cis-fix.
+//! Safe on a production account:
+//! - the caller is skipped unless `include_caller` (the policy would lock out the session
+//!   running cis-fix), and so is an `mfa_group` the caller belongs to;
+//! - an existing `mfa_group` is used only if it carries no permissions besides the forced-MFA
+//!   policy: adding users to a group with AdministratorAccess would grant it;
+//! - an existing policy under cis-fix's name is used only if its default version is cis-fix's
+//!   document (a look-alike allowing `*:*` is refused, and never deleted by undo);
+//! - apply writes in the order create policy → create group → add the user → attach the policy
+//!   to the group, and takes back what it wrote when a later step fails, so a failed change
+//!   (which the journal never undoes) leaves the account as it was.
+//!
+//! The policy (and a group cis-fix creates) are shared prerequisites: created by the apply
+//! that needs them first, kept out of `before`; their observed state is the finding's
+//! `prerequisites`. Undo detaches the policy (or takes the user out of the group it was added
+//! to), deletes the policy once nothing has it attached if it carries cis-fix's tag, and
+//! deletes a group under cis-fix's path once it is empty.
 
 use async_trait::async_trait;
 use serde_json::{json, Value};
@@ -21,8 +32,10 @@ use crate::aws::{aws_err, AwsError};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::access_keys as ak;
-use crate::resources::caller;
-use crate::resources::mfa_policy::{policy_arn, policy_document, PATH, POLICY_NAME};
+use crate::resources::caller::{caller, caller_note, Caller};
+use crate::resources::mfa_policy::{
+    self, policy_document, Observed, CREATED_BY_KEY, CREATED_BY_VALUE, PATH, POLICY_NAME,
+};
 
 pub struct IamUserMfa;
 
@@ -31,29 +44,33 @@ const DESCRIPTION: Description = Description {
     scope: Scope::Global,
     kind: Kind::Fix,
     read_actions: &[
-            "iam:ListUsers",
-            "iam:ListAccessKeys",
-            "iam:GetLoginProfile",
-            "iam:ListMFADevices",
-            "iam:ListAttachedUserPolicies",
-            "iam:ListGroupsForUser",
-            "iam:GetPolicy",
-            LIST_ENTITIES,
-        ],
+        "iam:ListUsers",
+        "iam:ListAccessKeys",
+        "iam:GetLoginProfile",
+        "iam:ListMFADevices",
+        "iam:ListAttachedUserPolicies",
+        "iam:ListGroupsForUser",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+        LIST_ENTITIES,
+        GET_GROUP,
+        "iam:ListAttachedGroupPolicies",
+        "iam:ListGroupPolicies",
+    ],
     write_actions: &[
-            CREATE_POLICY,
-            DELETE_POLICY,
-            ATTACH_USER,
-            DETACH_USER,
-            CREATE_GROUP,
-            DELETE_GROUP,
-            "iam:GetGroup",
-            ATTACH_GROUP,
-            DETACH_GROUP,
-            ADD_TO_GROUP,
-            REMOVE_FROM_GROUP,
-        ],
-    change_profile: "medium (the user must enrol MFA at the next sign-in; high when the user's access keys are in use, asked separately); the caller is skipped unless include_caller; reversible: undo detaches the policy or removes the user from the group, and deletes what cis-fix created once unused",
+        CREATE_POLICY,
+        TAG_POLICY,
+        DELETE_POLICY,
+        ATTACH_USER,
+        DETACH_USER,
+        CREATE_GROUP,
+        DELETE_GROUP,
+        ATTACH_GROUP,
+        DETACH_GROUP,
+        ADD_TO_GROUP,
+        REMOVE_FROM_GROUP,
+    ],
+    change_profile: "medium (the user must enrol MFA at the next sign-in; high when the user's access keys are in use, asked separately); the caller, and an mfa_group the caller is in, are skipped unless include_caller; an mfa_group with permissions of its own, or an existing policy named cis-fix-force-mfa with another document, is refused; reversible: undo detaches the policy or removes the user from the group, and deletes what cis-fix created once unused",
 };
 
 const SLUG: &str = "iam-user-mfa";
@@ -62,9 +79,11 @@ const USER_PREFIX: &str = "user ";
 const ATTACH_USER: &str = "iam:AttachUserPolicy";
 const DETACH_USER: &str = "iam:DetachUserPolicy";
 const CREATE_POLICY: &str = "iam:CreatePolicy";
+const TAG_POLICY: &str = "iam:TagPolicy";
 const DELETE_POLICY: &str = "iam:DeletePolicy";
 const CREATE_GROUP: &str = "iam:CreateGroup";
 const DELETE_GROUP: &str = "iam:DeleteGroup";
+const GET_GROUP: &str = "iam:GetGroup";
 const ATTACH_GROUP: &str = "iam:AttachGroupPolicy";
 const DETACH_GROUP: &str = "iam:DetachGroupPolicy";
 const ADD_TO_GROUP: &str = "iam:AddUserToGroup";
@@ -74,26 +93,24 @@ const LIST_ENTITIES: &str = "iam:ListEntitiesForPolicy";
 /// Who has the forced-MFA policy attached; all empty when it does not exist.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicyUse {
-    pub exists: bool,
     pub users: Vec<String>,
     pub groups: Vec<String>,
     pub roles: Vec<String>,
 }
 
-async fn policy_use(cx: &Cx<'_>, arn: &str) -> Result<PolicyUse, AwsError> {
-    // Existence from GetPolicy: the emulator lists no entities, rather than NoSuchEntity, for
-    // a policy that does not exist.
-    if let Err(e) = cx.aws.iam().get_policy().policy_arn(arn).send().await {
-        let e = AwsError::from_sdk("iam:GetPolicy", e);
-        if e.is_code("NoSuchEntity") {
-            return Ok(PolicyUse::default());
-        }
-        return Err(e);
+impl PolicyUse {
+    fn is_empty(&self) -> bool {
+        self.users.is_empty() && self.groups.is_empty() && self.roles.is_empty()
     }
-    let mut out = PolicyUse {
-        exists: true,
-        ..PolicyUse::default()
-    };
+}
+
+/// ListEntitiesForPolicy of the policy `exists` says is there (the emulator lists no
+/// entities, rather than NoSuchEntity, for a policy that does not exist).
+async fn policy_use(cx: &Cx<'_>, arn: &str, exists: bool) -> Result<PolicyUse, AwsError> {
+    let mut out = PolicyUse::default();
+    if !exists {
+        return Ok(out);
+    }
     let mut pages = cx
         .aws
         .iam()
@@ -131,6 +148,147 @@ async fn policy_use(cx: &Cx<'_>, arn: &str) -> Result<PolicyUse, AwsError> {
     Ok(out)
 }
 
+/// The group `mfa_group` names, as the plan sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupState {
+    pub name: String,
+    pub exists: bool,
+    pub members: Vec<String>,
+    /// Attached managed policies as (name, arn).
+    pub attached: Vec<(String, String)>,
+    /// Inline policy names.
+    pub inline: Vec<String>,
+}
+
+impl GroupState {
+    fn has_policy(&self, arn: &str) -> bool {
+        self.attached.iter().any(|(_, a)| a == arn)
+    }
+
+    /// Names of the attached managed policies other than the forced-MFA policy.
+    fn other_policies(&self, arn: &str) -> Vec<&str> {
+        self.attached
+            .iter()
+            .filter(|(_, a)| a != arn)
+            .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
+    /// What a saved plan pins about the group: what it grants besides the forced-MFA
+    /// policy. Neither cis-fix's own writes (creating it, adding users, attaching the
+    /// policy) nor earlier changes of the same run move it.
+    fn prerequisite(&self, arn: &str) -> Value {
+        json!({
+            "name": self.name,
+            "other_attached": self.other_policies(arn),
+            "inline": self.inline,
+        })
+    }
+}
+
+/// GetGroup (members), ListAttachedGroupPolicies and ListGroupPolicies of `name`; a group
+/// that does not exist is `exists: false`.
+async fn group_state(cx: &Cx<'_>, name: &str) -> Result<GroupState, AwsError> {
+    let iam = cx.aws.iam();
+    let mut g = GroupState {
+        name: name.to_string(),
+        ..GroupState::default()
+    };
+    let mut pages = iam.get_group().group_name(name).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        match page {
+            Ok(p) => g
+                .members
+                .extend(p.users().iter().map(|u| u.user_name().to_string())),
+            Err(e) => {
+                let e = AwsError::from_sdk(GET_GROUP, e);
+                if e.is_code("NoSuchEntity") {
+                    return Ok(g);
+                }
+                return Err(e);
+            }
+        }
+    }
+    g.exists = true;
+    let mut pages = iam
+        .list_attached_group_policies()
+        .group_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err("iam:ListAttachedGroupPolicies"))?;
+        g.attached.extend(page.attached_policies().iter().map(|p| {
+            (
+                p.policy_name().unwrap_or_default().to_string(),
+                p.policy_arn().unwrap_or_default().to_string(),
+            )
+        }));
+    }
+    let mut pages = iam
+        .list_group_policies()
+        .group_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err("iam:ListGroupPolicies"))?;
+        g.inline.extend(page.policy_names().iter().cloned());
+    }
+    g.members.sort();
+    g.attached.sort();
+    g.inline.sort();
+    Ok(g)
+}
+
+/// Why group `g` must not be `mfa_group`, or `None`. A group the caller is in would lock the
+/// caller out (unless `include_caller`); a group with permissions of its own would grant them
+/// to every user cis-fix adds. cis-fix's path marks only which group undo may delete: anyone
+/// can create a group under `/cis-fix/`, so the permissions are checked for every group.
+pub fn group_refusal(
+    g: &GroupState,
+    me: &Caller,
+    include_caller: bool,
+    arn: &str,
+) -> Option<String> {
+    if !g.exists {
+        return None;
+    }
+    let mut why = Vec::new();
+    let caller_in = me.is_in_group(&g.name)
+        || matches!(me, Caller::User { name, .. } if g.members.contains(name));
+    if caller_in && !include_caller {
+        why.push(format!(
+            "{} runs cis-fix and is a member of group {}, so the forced-MFA policy on it would deny cis-fix's own calls (name a group the caller is not in, or set include_caller=true after enrolling MFA for yourself)",
+            me.describe(),
+            g.name
+        ));
+    }
+    let other = g.other_policies(arn);
+    if !other.is_empty() || !g.inline.is_empty() {
+        let mut what = Vec::new();
+        if !other.is_empty() {
+            what.push(format!("attached: {}", other.join(", ")));
+        }
+        if !g.inline.is_empty() {
+            what.push(format!("inline: {}", g.inline.join(", ")));
+        }
+        why.push(format!(
+            "group {} carries permissions besides the forced-MFA policy ({}), which every user cis-fix added would get (name a group without permissions of its own, or a new name for cis-fix to create)",
+            g.name,
+            what.join("; ")
+        ));
+    }
+    (!why.is_empty()).then(|| format!("mfa_group={} refused: {}", g.name, why.join("; and ")))
+}
+
+/// Why the existing policy under cis-fix's name must not be used, or `None`.
+pub fn policy_refusal(p: &Observed) -> Option<String> {
+    p.difference.as_ref().map(|d| {
+        format!(
+            "the existing policy {PATH}{POLICY_NAME} is not cis-fix's forced-MFA policy: its document differs ({d}); cis-fix neither attaches nor changes it (delete or rename it, or make its default version cis-fix's document, and plan again)"
+        )
+    })
+}
+
 /// What the plan knows about one console user.
 pub struct ConsoleUser<'a> {
     pub name: &'a str,
@@ -140,18 +298,33 @@ pub struct ConsoleUser<'a> {
     pub active_keys: Vec<String>,
 }
 
-/// One console user's finding. Pure: `policy_groups` are the groups the policy is attached
-/// to, `mfa_group` the parameter, `guarded` whether the lock-out guard holds for this user.
-pub fn user_finding(
-    u: &ConsoleUser<'_>,
-    policy_groups: &[String],
-    policy_exists: bool,
-    mfa_group: Option<&str>,
-    arn: &str,
-    partition: &str,
-    guarded: bool,
-) -> Finding {
+/// What every user's finding builds on: the policy, where it is attached, the group.
+pub struct Setting<'a> {
+    pub partition: &'a str,
+    pub policy: &'a Observed,
+    /// The groups the policy is attached to.
+    pub policy_groups: &'a [String],
+    /// The `mfa_group` parameter's group, when set.
+    pub group: Option<&'a GroupState>,
+    /// Why the change cannot be made (the policy or the group is refused).
+    pub refusal: Option<String>,
+}
+
+impl Setting<'_> {
+    fn prerequisites(&self) -> Value {
+        let mut v = json!({ "forced_mfa_policy": self.policy.prerequisite() });
+        if let Some(g) = self.group {
+            v["mfa_group"] = g.prerequisite(&self.policy.arn);
+        }
+        v
+    }
+}
+
+/// One console user's finding. Pure: `guarded` is whether the lock-out guard holds for this
+/// user (the caller, without `include_caller`).
+pub fn user_finding(u: &ConsoleUser<'_>, s: &Setting<'_>, guarded: bool) -> Finding {
     let name = u.name;
+    let arn = s.policy.arn.as_str();
     let target = format!("{USER_PREFIX}{name}");
     let before = json!({
         "user": name,
@@ -165,7 +338,7 @@ pub fn user_finding(
     let via: Vec<&String> = u
         .groups
         .iter()
-        .filter(|g| policy_groups.contains(g))
+        .filter(|g| s.policy_groups.contains(g))
         .collect();
     if u.policy_on_user || !via.is_empty() {
         let how = if u.policy_on_user {
@@ -179,16 +352,31 @@ pub fn user_finding(
                     .join(", ")
             )
         };
-        return Finding::compliant(
-            target,
-            format!("no MFA device yet, but {POLICY_NAME} ({how}) denies everything except MFA setup until one is enrolled"),
-            before,
-        );
+        match policy_refusal(s.policy) {
+            None => {
+                return Finding::compliant(
+                    target,
+                    format!("no MFA device yet, but {POLICY_NAME} ({how}) denies everything except MFA setup until one is enrolled"),
+                    before,
+                )
+            }
+            Some(why) => {
+                let mut f = ak::skipped(
+                    target,
+                    format!("console user {name} has no MFA, and the policy named {POLICY_NAME} ({how}) does not enforce it: {why}"),
+                    before,
+                );
+                f.prerequisites = s.prerequisites();
+                return f;
+            }
+        }
     }
+    // The group the user still has to join (none when already a member).
+    let to_join = s.group.filter(|g| !u.groups.contains(&g.name));
     let summary = format!(
         "console user {name} has no MFA: {} (until {name} enrols an MFA device, everything except MFA setup is denied)",
-        match mfa_group {
-            Some(g) => format!("add to group {g}, which gets the forced-MFA policy {POLICY_NAME}"),
+        match s.group {
+            Some(g) => format!("add to group {}, which gets the forced-MFA policy {POLICY_NAME}", g.name),
             None => format!("attach the forced-MFA policy {POLICY_NAME}"),
         }
     );
@@ -199,32 +387,53 @@ pub fn user_finding(
             before,
         );
     }
+    if let Some(why) = &s.refusal {
+        let mut f = ak::skipped(
+            target,
+            format!("console user {name} has no MFA, left alone: {why}"),
+            before,
+        );
+        f.prerequisites = s.prerequisites();
+        return f;
+    }
+    // The order apply follows: nothing grants or denies anything until the last call, so a
+    // failure half-way cannot leave the caller or a user locked out, and apply takes back
+    // the earlier calls.
     let mut calls = Vec::new();
-    if !policy_exists {
+    if !s.policy.exists {
         calls.push(ApiCall::new(
             CREATE_POLICY,
-            json!({ "PolicyName": POLICY_NAME, "Path": PATH, "PolicyDocument": policy_document(partition) }),
+            json!({
+                "PolicyName": POLICY_NAME,
+                "Path": PATH,
+                "PolicyDocument": policy_document(s.partition),
+                "Tags": [{ "Key": CREATED_BY_KEY, "Value": CREATED_BY_VALUE }],
+            }),
         ));
     }
     let mut after = before.clone();
-    match mfa_group {
+    match s.group {
         Some(g) => {
-            if !policy_groups.iter().any(|p| p == g) {
+            if !g.exists {
                 calls.push(ApiCall::new(
                     CREATE_GROUP,
-                    json!({ "GroupName": g, "Path": PATH, "IfMissing": true }),
-                ));
-                calls.push(ApiCall::new(
-                    ATTACH_GROUP,
-                    json!({ "GroupName": g, "PolicyArn": arn }),
+                    json!({ "GroupName": g.name, "Path": PATH }),
                 ));
             }
-            calls.push(ApiCall::new(
-                ADD_TO_GROUP,
-                json!({ "GroupName": g, "UserName": name }),
-            ));
+            if to_join.is_some() {
+                calls.push(ApiCall::new(
+                    ADD_TO_GROUP,
+                    json!({ "GroupName": g.name, "UserName": name }),
+                ));
+            }
+            if !g.has_policy(arn) {
+                calls.push(ApiCall::new(
+                    ATTACH_GROUP,
+                    json!({ "GroupName": g.name, "PolicyArn": arn }),
+                ));
+            }
             let mut groups = u.groups.clone();
-            groups.push(g.to_string());
+            groups.push(g.name.clone());
             groups.sort();
             groups.dedup();
             after["groups"] = json!(groups);
@@ -243,15 +452,20 @@ pub fn user_finding(
             "Affected user: {name}. At the next sign-in {name} can only change the password and enrol an MFA device; after signing in again with MFA, everything works as before."
         ))
         .with_note(format!(
-            "Reversible: undo {} and deletes {POLICY_NAME} once nothing has it attached.",
-            if mfa_group.is_some() { "takes the user out of the group" } else { "detaches the policy" }
+            "Reversible: undo {} and deletes {POLICY_NAME} once nothing has it attached (only the policy cis-fix created, tagged {CREATED_BY_KEY}={CREATED_BY_VALUE}).",
+            if s.group.is_some() { "takes the user out of the group" } else { "detaches the policy" }
         ));
-    if mfa_group.is_none() {
-        f = f.with_note("The policy is attached to the user directly, which CIS 1.14 (permissions only through groups) reports; set mfa_group=NAME to attach it through a group instead.");
-    } else if let Some(g) = mfa_group {
-        f = f.with_note(format!(
-            "Every member of group {g} gets the policy, not only the users listed here."
-        ));
+    f.prerequisites = s.prerequisites();
+    match s.group {
+        None => {
+            f = f.with_note("The policy is attached to the user directly, which CIS 1.14 (permissions only through groups) reports; set mfa_group=NAME to attach it through a group instead.");
+        }
+        Some(g) => {
+            f = f.with_note(format!(
+                "Every member of group {} gets the policy, not only the users listed here.",
+                g.name
+            ));
+        }
     }
     if !u.active_keys.is_empty() {
         f = f.with_note(format!(
@@ -273,9 +487,29 @@ impl Control for IamUserMfa {
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let partition = &cx.aws.account.partition;
-        let arn = policy_arn(partition, &cx.aws.account.id);
         let me = caller(cx).await?;
-        let pu = policy_use(cx, &arn).await?;
+        let caller_note = caller_note(cx).await?;
+        let policy = mfa_policy::observe(cx).await?;
+        let pu = policy_use(cx, &policy.arn, policy.exists).await?;
+        let group = match cx.params.mfa_group.as_deref() {
+            Some(g) => Some(group_state(cx, g).await?),
+            None => None,
+        };
+        let refusals: Vec<String> = policy_refusal(&policy)
+            .into_iter()
+            .chain(
+                group
+                    .as_ref()
+                    .and_then(|g| group_refusal(g, &me, cx.params.include_caller, &policy.arn)),
+            )
+            .collect();
+        let setting = Setting {
+            partition,
+            policy: &policy,
+            policy_groups: &pu.groups,
+            group: group.as_ref(),
+            refusal: (!refusals.is_empty()).then(|| refusals.join("; ")),
+        };
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             if ak::login_profile(cx, &u.name).await?.is_none() {
@@ -285,7 +519,7 @@ impl Control for IamUserMfa {
             let cu = ConsoleUser {
                 name: &u.name,
                 mfa_devices: ak::mfa_devices(cx, &u.name).await?,
-                policy_on_user: attached.iter().any(|(_, a)| a == &arn),
+                policy_on_user: attached.iter().any(|(_, a)| a == &policy.arn),
                 groups: ak::groups_of(cx, &u.name).await?,
                 active_keys: u
                     .keys
@@ -295,15 +529,7 @@ impl Control for IamUserMfa {
                     .collect(),
             };
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            out.push(user_finding(
-                &cu,
-                &pu.groups,
-                pu.exists,
-                cx.params.mfa_group.as_deref(),
-                &arn,
-                partition,
-                guarded,
-            ));
+            out.push(user_finding(&cu, &setting, guarded));
         }
         if out.is_empty() {
             out.push(Finding::compliant(
@@ -312,37 +538,25 @@ impl Control for IamUserMfa {
                 json!({ "console_users": 0 }),
             ));
         }
+        if let Some(n) = caller_note {
+            out = out.into_iter().map(|f| f.with_note(n.clone())).collect();
+        }
         Ok(out)
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
         let user = user_of(&f.target)?;
-        let arn = ensure_policy(cx).await?;
-        let iam = cx.aws.iam();
-        match cx.params.mfa_group.as_deref() {
-            Some(g) => {
-                ensure_group(cx, g).await?;
-                iam.attach_group_policy()
-                    .group_name(g)
-                    .policy_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(aws_err(ATTACH_GROUP))?;
-                iam.add_user_to_group()
-                    .group_name(g)
-                    .user_name(user)
-                    .send()
-                    .await
-                    .map_err(aws_err(ADD_TO_GROUP))?;
+        let steps = f
+            .calls
+            .iter()
+            .map(|c| Step::from_call(c, user))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut done: Vec<&Step> = Vec::new();
+        for step in &steps {
+            if let Err(e) = step.run(cx, user).await {
+                return Err(roll_back(cx, user, &done, e).await);
             }
-            None => {
-                iam.attach_user_policy()
-                    .user_name(user)
-                    .policy_arn(&arn)
-                    .send()
-                    .await
-                    .map_err(aws_err(ATTACH_USER))?;
-            }
+            done.push(step);
         }
         Ok(())
     }
@@ -355,9 +569,10 @@ impl Control for IamUserMfa {
         previous: &Value,
     ) -> Result<(), AwsError> {
         let user = user_of(target)?;
-        let arn = policy_arn(&cx.aws.account.partition, &cx.aws.account.id);
+        let policy = mfa_policy::observe(cx).await?;
+        let arn = policy.arn.as_str();
         let iam = cx.aws.iam();
-        let pu = policy_use(cx, &arn).await?;
+        let pu = policy_use(cx, arn, policy.exists).await?;
         // Groups the user was added to that carry the policy: take the user out again.
         let was_in: Vec<&str> = previous
             .get("groups")
@@ -382,7 +597,7 @@ impl Control for IamUserMfa {
         if !had && pu.users.iter().any(|u| u == user) {
             iam.detach_user_policy()
                 .user_name(user)
-                .policy_arn(&arn)
+                .policy_arn(arn)
                 .send()
                 .await
                 .map_err(aws_err(DETACH_USER))?;
@@ -394,13 +609,13 @@ impl Control for IamUserMfa {
                 .group_name(g)
                 .send()
                 .await
-                .map_err(aws_err("iam:GetGroup"))?;
+                .map_err(aws_err(GET_GROUP))?;
             if !out.users().is_empty() {
                 continue;
             }
             iam.detach_group_policy()
                 .group_name(g)
-                .policy_arn(&arn)
+                .policy_arn(arn)
                 .send()
                 .await
                 .map_err(aws_err(DETACH_GROUP))?;
@@ -412,13 +627,16 @@ impl Control for IamUserMfa {
                     .map_err(aws_err(DELETE_GROUP))?;
             }
         }
-        let pu = policy_use(cx, &arn).await?;
-        if pu.exists && pu.users.is_empty() && pu.groups.is_empty() && pu.roles.is_empty() {
-            iam.delete_policy()
-                .policy_arn(&arn)
-                .send()
-                .await
-                .map_err(aws_err(DELETE_POLICY))?;
+        // Only the policy cis-fix created (its tag) is deleted, once nothing uses it.
+        if policy.exists && policy.created_by_cis_fix {
+            let pu = policy_use(cx, arn, true).await?;
+            if pu.is_empty() {
+                iam.delete_policy()
+                    .policy_arn(arn)
+                    .send()
+                    .await
+                    .map_err(aws_err(DELETE_POLICY))?;
+            }
         }
         Ok(())
     }
@@ -430,56 +648,188 @@ fn user_of(target: &str) -> Result<&str, AwsError> {
         .ok_or_else(|| ak::internal(SLUG, target))
 }
 
-/// The forced-MFA policy's ARN, creating the policy when it is missing.
-async fn ensure_policy(cx: &Cx<'_>) -> Result<String, AwsError> {
-    let arn = policy_arn(&cx.aws.account.partition, &cx.aws.account.id);
-    match cx.aws.iam().get_policy().policy_arn(&arn).send().await {
-        Ok(_) => return Ok(arn),
-        Err(e) => {
-            let e = AwsError::from_sdk("iam:GetPolicy", e);
-            if !e.is_code("NoSuchEntity") {
-                return Err(e);
-            }
-        }
-    }
-    let out = cx
-        .aws
-        .iam()
-        .create_policy()
-        .policy_name(POLICY_NAME)
-        .path(PATH)
-        .description("cis-fix (CIS 1.9): denies everything except MFA setup until the user signs in with MFA")
-        .policy_document(policy_document(&cx.aws.account.partition).to_string())
-        .send()
-        .await
-        .map_err(aws_err(CREATE_POLICY))?;
-    Ok(out
-        .policy()
-        .and_then(|p| p.arn())
-        .map(str::to_string)
-        .unwrap_or(arn))
+/// One write of a change, taken from the finding's calls (the plan shows what apply does).
+#[derive(Debug, Clone, PartialEq)]
+enum Step {
+    CreatePolicy,
+    CreateGroup(String),
+    AddToGroup(String),
+    AttachGroup(String),
+    AttachUser,
 }
 
-/// Create group `g` (under cis-fix's path) unless it exists.
-async fn ensure_group(cx: &Cx<'_>, g: &str) -> Result<(), AwsError> {
-    match cx.aws.iam().get_group().group_name(g).send().await {
-        Ok(_) => return Ok(()),
-        Err(e) => {
-            let e = AwsError::from_sdk("iam:GetGroup", e);
-            if !e.is_code("NoSuchEntity") {
-                return Err(e);
+impl Step {
+    fn from_call(c: &ApiCall, user: &str) -> Result<Step, AwsError> {
+        let group = || {
+            c.params
+                .get("GroupName")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| ak::internal(SLUG, &format!("{} without GroupName", c.action)))
+        };
+        let step = match c.action.as_str() {
+            CREATE_POLICY => Step::CreatePolicy,
+            CREATE_GROUP => Step::CreateGroup(group()?),
+            ADD_TO_GROUP => Step::AddToGroup(group()?),
+            ATTACH_GROUP => Step::AttachGroup(group()?),
+            ATTACH_USER => Step::AttachUser,
+            other => return Err(ak::internal(SLUG, &format!("{other} for user {user}"))),
+        };
+        Ok(step)
+    }
+
+    async fn run(&self, cx: &Cx<'_>, user: &str) -> Result<(), AwsError> {
+        let iam = cx.aws.iam();
+        let arn = mfa_policy::policy_arn(&cx.aws.account.partition, &cx.aws.account.id);
+        match self {
+            Step::CreatePolicy => {
+                iam.create_policy()
+                    .policy_name(POLICY_NAME)
+                    .path(PATH)
+                    .description("cis-fix (CIS 1.9): denies everything except MFA setup until the user signs in with MFA")
+                    .policy_document(policy_document(&cx.aws.account.partition).to_string())
+                    .tags(created_by_tag()?)
+                    .send()
+                    .await
+                    .map_err(aws_err(CREATE_POLICY))?;
+            }
+            Step::CreateGroup(g) => {
+                iam.create_group()
+                    .group_name(g)
+                    .path(PATH)
+                    .send()
+                    .await
+                    .map_err(aws_err(CREATE_GROUP))?;
+            }
+            Step::AddToGroup(g) => {
+                iam.add_user_to_group()
+                    .group_name(g)
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(aws_err(ADD_TO_GROUP))?;
+            }
+            Step::AttachGroup(g) => {
+                iam.attach_group_policy()
+                    .group_name(g)
+                    .policy_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(aws_err(ATTACH_GROUP))?;
+            }
+            Step::AttachUser => {
+                iam.attach_user_policy()
+                    .user_name(user)
+                    .policy_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(aws_err(ATTACH_USER))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Take this step back (roll-back of a failed apply).
+    async fn revert(&self, cx: &Cx<'_>, user: &str) -> Result<(), AwsError> {
+        let iam = cx.aws.iam();
+        let arn = mfa_policy::policy_arn(&cx.aws.account.partition, &cx.aws.account.id);
+        match self {
+            Step::CreatePolicy => {
+                iam.delete_policy()
+                    .policy_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(aws_err(DELETE_POLICY))?;
+            }
+            Step::CreateGroup(g) => {
+                iam.delete_group()
+                    .group_name(g)
+                    .send()
+                    .await
+                    .map_err(aws_err(DELETE_GROUP))?;
+            }
+            Step::AddToGroup(g) => {
+                iam.remove_user_from_group()
+                    .group_name(g)
+                    .user_name(user)
+                    .send()
+                    .await
+                    .map_err(aws_err(REMOVE_FROM_GROUP))?;
+            }
+            Step::AttachGroup(g) => {
+                iam.detach_group_policy()
+                    .group_name(g)
+                    .policy_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(aws_err(DETACH_GROUP))?;
+            }
+            Step::AttachUser => {
+                iam.detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(&arn)
+                    .send()
+                    .await
+                    .map_err(aws_err(DETACH_USER))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn describe(&self, user: &str) -> String {
+        match self {
+            Step::CreatePolicy => format!("created policy {POLICY_NAME}"),
+            Step::CreateGroup(g) => format!("created group {g}"),
+            Step::AddToGroup(g) => format!("added {user} to group {g}"),
+            Step::AttachGroup(g) => format!("attached {POLICY_NAME} to group {g}"),
+            Step::AttachUser => format!("attached {POLICY_NAME} to {user}"),
+        }
+    }
+}
+
+fn created_by_tag() -> Result<aws_sdk_iam::types::Tag, AwsError> {
+    aws_sdk_iam::types::Tag::builder()
+        .key(CREATED_BY_KEY)
+        .value(CREATED_BY_VALUE)
+        .build()
+        .map_err(|e| ak::internal(SLUG, &e.to_string()))
+}
+
+/// Take back the `done` steps of a failed apply, newest first, and return `err` saying what
+/// was taken back (or what is left when a roll-back call fails too).
+async fn roll_back(cx: &Cx<'_>, user: &str, done: &[&Step], err: AwsError) -> AwsError {
+    if done.is_empty() {
+        return err;
+    }
+    let mut undone = Vec::new();
+    let mut failed = None;
+    for (i, step) in done.iter().enumerate().rev() {
+        match step.revert(cx, user).await {
+            Ok(()) => undone.push(step.describe(user)),
+            Err(e) => {
+                failed = Some((i, e));
+                break;
             }
         }
     }
-    cx.aws
-        .iam()
-        .create_group()
-        .group_name(g)
-        .path(PATH)
-        .send()
-        .await
-        .map_err(aws_err(CREATE_GROUP))?;
-    Ok(())
+    let tail = match failed {
+        None => format!(
+            "; rolled back what this apply wrote ({})",
+            undone.join(", ")
+        ),
+        Some((i, e)) => format!(
+            "; roll-back failed ({e}), still in place: {}",
+            done[..=i]
+                .iter()
+                .map(|s| s.describe(user))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    AwsError {
+        message: format!("{}{tail}", err.message),
+        ..err
+    }
 }
 
 #[cfg(test)]
@@ -505,44 +855,51 @@ mod tests {
         }
     }
 
+    fn policy(exists: bool) -> Observed {
+        Observed {
+            arn: ARN.into(),
+            exists,
+            created_by_cis_fix: exists,
+            digest: mfa_policy::digest(&policy_document("aws")),
+            difference: None,
+        }
+    }
+
+    fn group(name: &str, exists: bool, attached: &[(&str, &str)], inline: &[&str]) -> GroupState {
+        GroupState {
+            name: name.into(),
+            exists,
+            members: Vec::new(),
+            attached: attached
+                .iter()
+                .map(|(n, a)| (n.to_string(), a.to_string()))
+                .collect(),
+            inline: inline.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
     /// `user_finding` in partition aws; `policy_groups` are the groups the policy is on.
     fn finding(
         u: ConsoleUser<'_>,
         policy_groups: &[&str],
         policy_exists: bool,
-        mfa_group: Option<&str>,
+        mfa_group: Option<&GroupState>,
         guarded: bool,
     ) -> Finding {
         let groups: Vec<String> = policy_groups.iter().map(|g| g.to_string()).collect();
-        user_finding(&u, &groups, policy_exists, mfa_group, ARN, "aws", guarded)
+        let p = policy(policy_exists);
+        let s = Setting {
+            partition: "aws",
+            policy: &p,
+            policy_groups: &groups,
+            group: mfa_group,
+            refusal: None,
+        };
+        user_finding(&u, &s, guarded)
     }
 
-    #[test]
-    fn policy_denies_all_but_mfa_setup_without_mfa() {
-        let d = policy_document("aws");
-        let deny = &d["Statement"][2];
-        assert_eq!(deny["Effect"], "Deny");
-        assert_eq!(
-            deny["Condition"]["BoolIfExists"]["aws:MultiFactorAuthPresent"],
-            "false"
-        );
-        let not: Vec<&str> = deny["NotAction"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_str().unwrap())
-            .collect();
-        for a in [
-            "sts:GetSessionToken",
-            "iam:EnableMFADevice",
-            "iam:CreateVirtualMFADevice",
-        ] {
-            assert!(not.contains(&a), "{a}");
-        }
-        assert_eq!(
-            d["Statement"][1]["Resource"][1],
-            "arn:aws:iam::*:mfa/${aws:username}"
-        );
+    fn actions(f: &Finding) -> Vec<&str> {
+        f.calls.iter().map(|c| c.action.as_str()).collect()
     }
 
     #[test]
@@ -550,38 +907,58 @@ mod tests {
         let f = finding(user("bob", 0, false, &[], &[]), &[], false, None, false);
         assert_eq!(f.status, Status::Change);
         assert_eq!(f.target, "user bob");
-        assert_eq!(f.calls[0].action, CREATE_POLICY);
-        assert_eq!(f.calls[1].action, ATTACH_USER);
+        assert_eq!(actions(&f), [CREATE_POLICY, ATTACH_USER]);
+        assert_eq!(
+            f.calls[0].params["Tags"],
+            json!([{ "Key": "cis-fix:created-by", "Value": "cis-fix" }])
+        );
         assert_eq!(f.after["policy_attached"], true);
         assert!(f.in_use.is_empty());
         assert!(f.reversible);
+        assert_eq!(
+            f.prerequisites["forced_mfa_policy"]["document_sha256"],
+            mfa_policy::digest(&policy_document("aws"))
+        );
         // With the policy existing, only the attachment.
         let f = finding(user("bob", 0, false, &[], &[]), &[], true, None, false);
-        assert_eq!(f.calls.len(), 1);
+        assert_eq!(actions(&f), [ATTACH_USER]);
     }
 
     #[test]
-    fn group_mode_adds_the_user_to_the_group() {
+    fn group_mode_adds_the_user_before_the_group_gets_the_policy() {
+        let g = group("mfa", false, &[], &[]);
         let f = finding(
             user("bob", 0, false, &["dev"], &[]),
             &[],
             true,
-            Some("mfa"),
+            Some(&g),
             false,
         );
         assert_eq!(f.after["groups"], json!(["dev", "mfa"]));
         assert_eq!(f.after["policy_attached"], false);
-        let actions: Vec<&str> = f.calls.iter().map(|c| c.action.as_str()).collect();
-        assert_eq!(actions, [CREATE_GROUP, ATTACH_GROUP, ADD_TO_GROUP]);
+        assert_eq!(actions(&f), [CREATE_GROUP, ADD_TO_GROUP, ATTACH_GROUP]);
+        assert_eq!(f.prerequisites["mfa_group"]["name"], "mfa");
         // Group already carries the policy: just add the user.
+        let g = group("mfa", true, &[(POLICY_NAME, ARN)], &[]);
         let f = finding(
             user("bob", 0, false, &[], &[]),
             &["mfa"],
             true,
-            Some("mfa"),
+            Some(&g),
             false,
         );
-        assert_eq!(f.calls.len(), 1);
+        assert_eq!(actions(&f), [ADD_TO_GROUP]);
+        // Already a member of a group without the policy: never added (nor taken out by a
+        // roll-back), only the attachment.
+        let g = group("mfa", true, &[], &[]);
+        let f = finding(
+            user("bob", 0, false, &["mfa"], &[]),
+            &[],
+            true,
+            Some(&g),
+            false,
+        );
+        assert_eq!(actions(&f), [ATTACH_GROUP]);
     }
 
     #[test]
@@ -623,5 +1000,110 @@ mod tests {
         assert_eq!(f.status, Status::Change);
         assert_eq!(f.in_use.len(), 1);
         assert_eq!(f.risk, Risk::High);
+    }
+
+    fn me(groups: &[&str]) -> Caller {
+        Caller::User {
+            name: "ops".into(),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_group_of_the_caller_is_refused_unless_include_caller() {
+        let g = group("admins", true, &[], &[]);
+        let why = group_refusal(&g, &me(&["admins"]), false, ARN).unwrap();
+        assert!(why.contains("user ops"), "{why}");
+        assert!(why.contains("admins"), "{why}");
+        assert_eq!(group_refusal(&g, &me(&["admins"]), true, ARN), None);
+        assert_eq!(group_refusal(&g, &me(&["other"]), false, ARN), None);
+        // Membership seen from the group's side counts as well.
+        let mut g2 = g.clone();
+        g2.members = vec!["ops".into()];
+        assert!(group_refusal(&g2, &me(&[]), false, ARN).is_some());
+        // A role cannot be in a group.
+        let role = Caller::Role {
+            name: "admins".into(),
+        };
+        assert_eq!(group_refusal(&g, &role, false, ARN), None);
+    }
+
+    #[test]
+    fn a_group_with_permissions_is_refused_naming_them() {
+        let admin = "arn:aws:iam::aws:policy/AdministratorAccess";
+        let g = group(
+            "platform-admins",
+            true,
+            &[("AdministratorAccess", admin), (POLICY_NAME, ARN)],
+            &["s3-everything"],
+        );
+        let why = group_refusal(&g, &me(&[]), true, ARN).unwrap();
+        assert!(why.contains("attached: AdministratorAccess"), "{why}");
+        assert!(why.contains("inline: s3-everything"), "{why}");
+        assert!(!why.contains(&format!("attached: {POLICY_NAME}")), "{why}");
+        // Only the forced-MFA policy, or nothing, or a group yet to be created: fine.
+        let g = group("mfa", true, &[(POLICY_NAME, ARN)], &[]);
+        assert_eq!(group_refusal(&g, &me(&[]), false, ARN), None);
+        let g = group("mfa", false, &[], &[]);
+        assert_eq!(group_refusal(&g, &me(&["mfa"]), false, ARN), None);
+        // The refusal makes the user's finding skipped, with no calls.
+        let p = policy(true);
+        let s = Setting {
+            partition: "aws",
+            policy: &p,
+            policy_groups: &[],
+            group: Some(&g),
+            refusal: Some("mfa_group=x refused: because".into()),
+        };
+        let f = user_finding(&user("bob", 0, false, &[], &[]), &s, false);
+        assert_eq!(f.status, Status::Skipped);
+        assert!(f.calls.is_empty());
+        assert!(f.summary.contains("refused: because"), "{}", f.summary);
+        assert!(!f.prerequisites.is_null());
+    }
+
+    #[test]
+    fn a_look_alike_policy_does_not_make_users_compliant() {
+        let p = Observed {
+            difference: Some("1 statement(s) cis-fix does not write".into()),
+            created_by_cis_fix: false,
+            ..policy(true)
+        };
+        let refusal = policy_refusal(&p);
+        assert!(refusal.as_deref().unwrap().contains("differs"));
+        let s = Setting {
+            partition: "aws",
+            policy: &p,
+            policy_groups: &[],
+            group: None,
+            refusal,
+        };
+        let f = user_finding(&user("erin", 0, true, &[], &[]), &s, false);
+        assert_eq!(f.status, Status::Skipped, "{}", f.summary);
+        assert!(f.summary.contains("does not enforce"), "{}", f.summary);
+        let f = user_finding(&user("dave", 0, false, &[], &[]), &s, false);
+        assert_eq!(f.status, Status::Skipped);
+        assert!(f.calls.is_empty());
+    }
+
+    #[test]
+    fn steps_follow_the_calls() {
+        let g = group("mfa", false, &[], &[]);
+        let f = finding(user("bob", 0, false, &[], &[]), &[], false, Some(&g), false);
+        let steps: Vec<Step> = f
+            .calls
+            .iter()
+            .map(|c| Step::from_call(c, "bob").unwrap())
+            .collect();
+        assert_eq!(
+            steps,
+            [
+                Step::CreatePolicy,
+                Step::CreateGroup("mfa".into()),
+                Step::AddToGroup("mfa".into()),
+                Step::AttachGroup("mfa".into()),
+            ]
+        );
+        assert!(Step::from_call(&ApiCall::new("iam:DeleteUser", Value::Null), "bob").is_err());
     }
 }

@@ -1,8 +1,9 @@
 //! Who is running cis-fix: the lock-out guards of the identity controls never take rights or
 //! console access away from this principal (or the groups and role it gets them through)
-//! unless the user says so (`include_caller`).
+//! unless the user says so (`include_caller`). A caller whose IAM user does not exist is a
+//! user without groups, with a note ([`caller_note`]), not a failure of every control.
 
-use crate::aws::{aws_err, AwsError};
+use crate::aws::AwsError;
 use crate::control::Cx;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,9 +70,24 @@ pub fn parse_caller_arn(arn: &str) -> Caller {
 
 /// The caller, with its groups when it is a user. Read once per phase.
 pub async fn caller(cx: &Cx<'_>) -> Result<Caller, AwsError> {
+    Ok(caller_with_note(cx).await?.0)
+}
+
+/// A note for findings when the caller could not be fully read: its IAM user does not exist
+/// (a deleted user whose key still works, an emulator's default identity). `None` normally.
+pub async fn caller_note(cx: &Cx<'_>) -> Result<Option<String>, AwsError> {
+    Ok(caller_with_note(cx).await?.1)
+}
+
+/// The caller and [`caller_note`], from one read per phase. An IAM user that IAM does not
+/// know (ListGroupsForUser → NoSuchEntity) is taken as a user without groups, with a note,
+/// rather than failing every control that guards the caller: no group can give rights to a
+/// user that does not exist.
+async fn caller_with_note(cx: &Cx<'_>) -> Result<(Caller, Option<String>), AwsError> {
     cx.reads
         .shared("iam:caller", || async {
             let mut c = parse_caller_arn(&cx.aws.account.caller_arn);
+            let mut note = None;
             if let Caller::User { name, groups } = &mut c {
                 let mut pages = cx
                     .aws
@@ -81,13 +97,32 @@ pub async fn caller(cx: &Cx<'_>) -> Result<Caller, AwsError> {
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
-                    let page = page.map_err(aws_err("iam:ListGroupsForUser"))?;
-                    groups.extend(page.groups().iter().map(|g| g.group_name().to_string()));
+                    match page {
+                        Ok(page) => {
+                            groups.extend(page.groups().iter().map(|g| g.group_name().to_string()))
+                        }
+                        Err(e) => {
+                            let e = AwsError::from_sdk("iam:ListGroupsForUser", e);
+                            if !e.is_code("NoSuchEntity") {
+                                return Err(e);
+                            }
+                            groups.clear();
+                            note = Some(missing_user_note(name));
+                            break;
+                        }
+                    }
                 }
             }
-            Ok(c)
+            Ok((c, note))
         })
         .await
+}
+
+/// The note for a caller whose IAM user does not exist.
+pub fn missing_user_note(name: &str) -> String {
+    format!(
+        "cis-fix runs as IAM user {name}, but the caller's user {name} was not found in IAM (iam:ListGroupsForUser: NoSuchEntity); it is taken as having no groups, so no group is guarded as the caller's"
+    )
 }
 
 #[cfg(test)]
@@ -108,5 +143,8 @@ mod tests {
             parse_caller_arn("arn:aws:sts::123456789012:federated-user/bob"),
             Caller::Other(_)
         ));
+        // moto's default identity: a user ARN, though IAM has no such user.
+        assert!(parse_caller_arn("arn:aws:sts::123456789012:user/moto").is_user("moto"));
+        assert!(missing_user_note("moto").contains("user moto was not found"));
     }
 }
