@@ -9,7 +9,7 @@ use super::observe::{observe, unknown_control};
 use super::{Interrupt, Progress};
 use crate::aws::AwsContext;
 use crate::journal::{Entry, JournalError, RunWriter};
-use crate::plan::{now_rfc3339, Item, Status};
+use crate::plan::{now_rfc3339, Finding, Item, Status};
 use crate::remediations::{self as controls, Cx, Params, Reads};
 use crate::render::describe_moves;
 
@@ -54,7 +54,69 @@ fn label(item: &Item) -> String {
     )
 }
 
-/// Re-read each change of a saved plan and report the ones whose state moved since.
+/// What differs between the change a plan shows (`planned`) and the one a fresh plan of the
+/// same target makes now (`fresh`), besides `before`: the status, the action, the state aimed
+/// for, the calls, the prerequisites, and (for a saved plan, `with_summary`) the summary line
+/// shown to the reviewer. Empty when the change that would run is the one shown.
+pub fn drift(planned: &Finding, fresh: &Finding, with_summary: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if planned.status != fresh.status {
+        out.push(format!(
+            "status: planned {:?}, now {:?}",
+            planned.status, fresh.status
+        ));
+    }
+    if planned.action != fresh.action {
+        out.push(format!(
+            "action: planned {:?}, now {:?}",
+            planned.action, fresh.action
+        ));
+    }
+    if planned.after != fresh.after {
+        out.push(format!(
+            "after: {}",
+            describe_moves(&planned.after, &fresh.after)
+        ));
+    }
+    if planned.calls != fresh.calls {
+        let n = planned.calls.len().max(fresh.calls.len());
+        for k in 0..n {
+            match (planned.calls.get(k), fresh.calls.get(k)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) if a.action == b.action => out.push(format!(
+                    "call {} {}: {}",
+                    k + 1,
+                    a.action,
+                    describe_moves(&a.params, &b.params)
+                )),
+                (a, b) => out.push(format!(
+                    "call {}: planned {}, now {}",
+                    k + 1,
+                    a.map_or("none", |c| c.action.as_str()),
+                    b.map_or("none", |c| c.action.as_str())
+                )),
+            }
+        }
+    }
+    if planned.prerequisites != fresh.prerequisites {
+        out.push(format!(
+            "prerequisites: {}",
+            describe_moves(&planned.prerequisites, &fresh.prerequisites)
+        ));
+    }
+    if with_summary && planned.summary != fresh.summary {
+        out.push(format!(
+            "summary: planned '{}', now '{}'",
+            planned.summary, fresh.summary
+        ));
+    }
+    out
+}
+
+/// Re-read each change of a saved plan and report the ones that moved since, or whose change
+/// is not the one the file shows: a fresh plan of the target with the file's parameters must
+/// find the same `before` and make the same change (`after`, calls, prerequisites, summary),
+/// so that what apply runs is what the file shows whatever was edited in it.
 /// Returns (index, reason) for every stale item.
 pub async fn check_stale(
     aws: &AwsContext,
@@ -89,10 +151,22 @@ pub async fn check_stale(
                     describe_moves(&item.finding.before, &f.before)
                 ),
             )),
-            Some(_) => {}
+            Some(f) => {
+                let drift = drift(&item.finding, &f, true);
+                if !drift.is_empty() {
+                    stale.push((item.index, not_as_planned(&drift)));
+                }
+            }
         }
     }
     stale
+}
+
+fn not_as_planned(drift: &[String]) -> String {
+    format!(
+        "the change shown is not the one its parameters make now ({}); the plan was edited or the account moved: make a new plan",
+        drift.join("; ")
+    )
 }
 
 /// Apply `items` in order. Journal failures stop the run: nothing is written that could
@@ -170,6 +244,15 @@ async fn apply_one(
             .seen
             .insert((item.control.clone(), key), fresh.before);
         return Ok(ChangeResult::AlreadySatisfied);
+    }
+    // What runs is what was shown and approved: on a target no earlier change of this run
+    // wrote, the fresh change must be the planned one (a target written a moment ago by this
+    // run is legitimately planned again from its new state).
+    if !expected.written.contains(&key) {
+        let drift = drift(&item.finding, &fresh, false);
+        if !drift.is_empty() {
+            return Ok(ChangeResult::Stale(not_as_planned(&drift)));
+        }
     }
     let seq = journal.next_seq();
     journal.append(&Entry::Intent {
