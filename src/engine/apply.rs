@@ -20,6 +20,8 @@ struct Changed {
     written: HashSet<(Option<String>, String)>,
     /// (control, (region, target)) → the state that control observed after its change.
     seen: HashMap<(String, (Option<String>, String)), Value>,
+    /// Whether any write of this run was attempted (even one that failed).
+    attempted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -245,16 +247,19 @@ async fn apply_one(
             .insert((item.control.clone(), key), fresh.before);
         return Ok(ChangeResult::AlreadySatisfied);
     }
-    // What runs is what was shown and approved: on a target no earlier change of this run
-    // wrote, the fresh change must be the planned one (a target written a moment ago by this
-    // run is legitimately planned again from its new state).
-    if !expected.written.contains(&key) {
+    // What runs is what was shown and approved: until this run writes anything, the fresh
+    // change must be the planned one. After a write, later changes may legitimately shrink
+    // (the first forced-MFA change made the policy and group the next ones only join; the
+    // first alarm made the topic), so from then on only `before` is held to the plan; a saved
+    // plan's changes were all compared whole, before the first write, by `check_stale`.
+    if !expected.attempted {
         let drift = drift(&item.finding, &fresh, false);
         if !drift.is_empty() {
             return Ok(ChangeResult::Stale(not_as_planned(&drift)));
         }
     }
     let seq = journal.next_seq();
+    expected.attempted = true;
     journal.append(&Entry::Intent {
         seq,
         control: item.control.clone(),
