@@ -427,3 +427,32 @@ async fn undo_restores_a_partially_applied_change() {
     );
     assert_eq!(group_rules(&acct, &gid).await, seeded, "{}", undo.stdout);
 }
+
+/// The account lock lives in the user's own state directory (not the shared temp dir), so a
+/// run with another `--state-dir` is still refused while it is held; the holder here is this
+/// test, through flock(2) as cis-fix takes it.
+#[tokio::test]
+async fn the_account_lock_in_the_users_state_dir_holds_across_state_dirs() {
+    use std::os::unix::io::AsRawFd;
+    let acct = TestAccount::new().await;
+    let xdg = tempfile::tempdir().unwrap();
+    let dir = xdg.path().join("cis-fix").join("accounts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let held = std::fs::File::create(dir.join(format!("{}.lock", acct.id))).unwrap();
+    // SAFETY: flock on a descriptor this test owns.
+    assert_eq!(
+        unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) },
+        0
+    );
+    let mut cmd = acct.command(&endpoint());
+    cmd.env("XDG_STATE_HOME", xdg.path());
+    let out = crate::harness::run(cmd, &["apply", "--yes", "-c", "1.7"]);
+    out.assert_one_line_error(4, &format!("account {}", acct.id));
+    assert!(acct.password_policy().await.is_none(), "nothing applied");
+    drop(held);
+    let mut cmd = acct.command(&endpoint());
+    cmd.env("XDG_STATE_HOME", xdg.path());
+    let out = crate::harness::run(cmd, &["apply", "--yes", "-c", "1.7"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(mode(&dir), 0o700);
+}
