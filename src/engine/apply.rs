@@ -320,3 +320,55 @@ async fn apply_one(
         ChangeResult::NotVerified(why)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, ApiCall};
+    use serde_json::json;
+
+    fn role(trust: &str) -> Finding {
+        Finding::change(
+            "AWS Support role",
+            format!("create role trusted by {trust}"),
+            Action::Create,
+            json!({"roles": []}),
+            json!({"roles": ["cis-fix-support"], "trust": trust}),
+            vec![ApiCall::new("iam:CreateRole", json!({"Trust": trust}))],
+        )
+    }
+
+    #[test]
+    fn the_same_change_has_no_drift() {
+        assert!(drift(&role("own"), &role("own"), true).is_empty());
+    }
+
+    #[test]
+    fn another_after_or_call_is_drift_and_named() {
+        let d = drift(&role("own"), &role("foreign"), false);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d[0].starts_with("after: ") && d[0].contains("foreign"),
+            "{d:?}"
+        );
+        assert!(d[1].starts_with("call 1 iam:CreateRole"), "{d:?}");
+    }
+
+    #[test]
+    fn summary_and_prerequisites_count() {
+        let (a, mut b) = (role("own"), role("own"));
+        b.summary = "something else".into();
+        assert!(drift(&a, &b, false).is_empty());
+        assert_eq!(drift(&a, &b, true).len(), 1);
+        b.summary = a.summary.clone();
+        b.prerequisites = json!({"policy": "moved"});
+        assert!(drift(&a, &b, false)[0].starts_with("prerequisites: "));
+        b.prerequisites = Value::Null;
+        b.calls
+            .push(ApiCall::new("iam:AttachRolePolicy", Value::Null));
+        assert_eq!(
+            drift(&a, &b, false),
+            vec!["call 2: planned none, now iam:AttachRolePolicy".to_string()]
+        );
+    }
+}
