@@ -3,10 +3,18 @@
 //! with the result and the verified state. `undo` reads it back; a corrupt or truncated line
 //! is reported, never skipped.
 //!
-//! Line format: `<sha256 of the JSON> <JSON>`; the hash catches edits and torn writes.
+//! Line format: `m1:<HMAC-SHA256> <JSON>`. The MAC is keyed with the state directory's secret
+//! (`journal.key`, 0600, made on first use) and covers the previous line's MAC, so an entry
+//! edited by someone without the key (its check recomputed as a plain hash), and entries
+//! removed from the middle or reordered, are detected: `undo` refuses such a run. Someone who
+//! can read the key (the same user) can forge entries; the MAC does not protect against them.
+//! Runs written by an older cis-fix (`<sha256> <JSON>`) are read, and reported unverifiable.
+//!
+//! The state directory is the user's own: created 0700 (an existing one open to others is
+//! tightened, one owned by another user refused), run files, key and lock 0600.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -29,8 +37,150 @@ pub enum JournalError {
         line: usize,
         reason: String,
     },
+    #[error("journal {path} line {line} does not match what cis-fix recorded ({reason}): it was edited, reordered or cut, or written with another key; undo will not restore from it (inspect it, or move it out of the state directory)")]
+    Tampered {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     #[error("no run '{0}' in the journal: `cis-fix history` lists the runs")]
     UnknownRun(String),
+}
+
+/// The tag of a keyed line.
+const MAC_TAG: &str = "m1:";
+/// The state directory's secret for the journal MAC.
+const KEY_FILE: &str = "journal.key";
+
+/// HMAC-SHA256 (RFC 2104) of the concatenated `parts`.
+fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut k = [0u8; 64];
+    if key.len() > 64 {
+        k[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let mut inner = Sha256::new();
+    inner.update(k.map(|b| b ^ 0x36));
+    for p in parts {
+        inner.update(p);
+    }
+    let mut outer = Sha256::new();
+    outer.update(k.map(|b| b ^ 0x5c));
+    outer.update(inner.finalize());
+    outer.finalize().into()
+}
+
+/// The MAC of one line: the entry's JSON, chained to the previous line's MAC.
+fn line_mac(key: &[u8], prev: &str, json: &str) -> String {
+    hex::encode(hmac_sha256(key, &[prev.as_bytes(), b"\n", json.as_bytes()]))
+}
+
+/// Equal without an early exit on the first differing byte.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Create `dir` (and missing parents) readable by this user only; tighten an existing one that
+/// others can read or write; refuse one owned by another user.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)?;
+        let md = fs::metadata(dir)?;
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        if md.uid() != me {
+            return Err(std::io::Error::other(format!(
+                "owned by uid {}, not by this user (uid {me}); use a directory of your own (--state-dir)",
+                md.uid()
+            )));
+        }
+        if md.mode() & 0o077 != 0 {
+            tracing::info!(dir = %dir.display(), mode = format!("{:o}", md.mode() & 0o777), "directory was open to other users; tightened to 0700");
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    {
+        fs::create_dir_all(dir)
+    }
+}
+
+/// Open options for a new or existing file only this user can read (0600).
+fn private_file() -> OpenOptions {
+    let mut o = OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    o
+}
+
+/// Tighten a file that others can read to 0600.
+pub fn tighten_file(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(path)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// Read the state directory's key; make it when `create` and there is none.
+fn read_key(state_dir: &Path, create: bool) -> Result<Option<Vec<u8>>, JournalError> {
+    let path = state_dir.join(KEY_FILE);
+    let parse = |text: &str| {
+        match hex::decode(text.trim()) {
+        Ok(k) if k.len() == 32 => Ok(k),
+        _ => Err(JournalError::Io {
+            path: path.clone(),
+            source: std::io::Error::other(
+                "the journal key is not 64 hex digits; it was edited or cut: restore it from a backup, or move the state directory away",
+            ),
+        }),
+    }
+    };
+    match fs::read_to_string(&path) {
+        Ok(text) => {
+            tighten_file(&path).map_err(io(&path))?;
+            return parse(&text).map(Some);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path)(e)),
+    }
+    let mut key = [0u8; 32];
+    File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut key))
+        .map_err(io(Path::new("/dev/urandom")))?;
+    let text = hex::encode(key) + "\n";
+    match private_file().write(true).create_new(true).open(&path) {
+        Ok(mut f) => {
+            f.write_all(text.as_bytes()).map_err(io(&path))?;
+            f.sync_all().map_err(io(&path))?;
+            Ok(Some(key.to_vec()))
+        }
+        // Made by another run a moment ago: use that one.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            parse(&fs::read_to_string(&path).map_err(io(&path))?).map(Some)
+        }
+        Err(e) => Err(io(&path)(e)),
+    }
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> JournalError + '_ {
@@ -130,10 +280,18 @@ impl Journal {
         account_id: &str,
         benchmark: &str,
     ) -> Result<RunWriter, JournalError> {
-        fs::create_dir_all(&self.dir).map_err(io(&self.dir))?;
+        private_dir(self.state_dir()).map_err(io(self.state_dir()))?;
+        private_dir(&self.dir).map_err(io(&self.dir))?;
+        // Run files an older cis-fix left readable by others.
+        if let Ok(rd) = fs::read_dir(&self.dir) {
+            for e in rd.flatten() {
+                tighten_file(&e.path()).map_err(io(&e.path()))?;
+            }
+        }
+        let key = read_key(self.state_dir(), true)?.unwrap_or_default();
         let run_id = new_run_id();
         let path = self.dir.join(format!("{run_id}.jsonl"));
-        let file = OpenOptions::new()
+        let file = private_file()
             .create_new(true)
             .append(true)
             .open(&path)
@@ -143,6 +301,8 @@ impl Journal {
             path,
             run_id: run_id.clone(),
             seq: 0,
+            key,
+            last_mac: String::new(),
         };
         w.append(&Entry::Start {
             run_id,
@@ -167,7 +327,9 @@ impl Journal {
             Err(e) => return Err(io(&self.dir)(e)),
         };
         files.sort();
-        let mut runs: Vec<Result<Run, JournalError>> = files.iter().map(|p| Run::read(p)).collect();
+        let key = read_key(self.state_dir(), false)?;
+        let mut runs: Vec<Result<Run, JournalError>> =
+            files.iter().map(|p| Run::read(p, key.as_deref())).collect();
         // Run ids sort by time to the millisecond; the recorded start time breaks ties.
         runs.sort_by_key(|r| match r {
             Ok(r) => (parse_time(&r.started_at), r.run_id.clone()),
@@ -181,7 +343,7 @@ impl Journal {
         if !path.exists() || run_id.contains('/') || run_id.contains("..") {
             return Err(JournalError::UnknownRun(run_id.to_string()));
         }
-        Run::read(&path)
+        Run::read(&path, read_key(self.state_dir(), false)?.as_deref())
     }
 }
 
@@ -207,6 +369,9 @@ pub struct RunWriter {
     path: PathBuf,
     run_id: String,
     seq: u32,
+    key: Vec<u8>,
+    /// The MAC of the last line written, which the next one covers.
+    last_mac: String,
 }
 
 impl RunWriter {
@@ -232,11 +397,14 @@ impl RunWriter {
             path: self.path.clone(),
             source: std::io::Error::other(e),
         })?;
-        let line = format!("{} {json}\n", hex::encode(Sha256::digest(json.as_bytes())));
+        let mac = line_mac(&self.key, &self.last_mac, &json);
+        let line = format!("{MAC_TAG}{mac} {json}\n");
         self.file
             .write_all(line.as_bytes())
             .map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))
+        self.file.sync_data().map_err(io(&self.path))?;
+        self.last_mac = mac;
+        Ok(())
     }
 }
 
@@ -267,19 +435,30 @@ pub struct Run {
     pub started_at: String,
     pub ended: bool,
     pub changes: Vec<ChangeRecord>,
+    /// False for a run written by an older cis-fix (plain hashes, no MAC): its entries cannot
+    /// be told from an edit, and undo refuses it unless `--force`.
+    pub verified: bool,
 }
 
 impl Run {
-    fn read(path: &Path) -> Result<Run, JournalError> {
+    fn read(path: &Path, key: Option<&[u8]>) -> Result<Run, JournalError> {
         let text = fs::read_to_string(path).map_err(io(path))?;
         let corrupt = |line: usize, reason: String| JournalError::Corrupt {
             path: path.to_path_buf(),
             line,
             reason,
         };
+        let tampered = |line: usize, reason: &str| JournalError::Tampered {
+            path: path.to_path_buf(),
+            line,
+            reason: reason.to_string(),
+        };
         let mut run: Option<Run> = None;
         let ends_cleanly = text.is_empty() || text.ends_with('\n');
         let lines: Vec<&str> = text.lines().collect();
+        // Keyed (this cis-fix) or plain (older): decided by the first line, the same for all.
+        let keyed = lines.first().is_none_or(|l| l.starts_with(MAC_TAG));
+        let mut last_mac = String::new();
         for (i, raw) in lines.iter().enumerate() {
             let n = i + 1;
             if n == lines.len() && !ends_cleanly {
@@ -288,8 +467,25 @@ impl Run {
             let (sum, json) = raw
                 .split_once(' ')
                 .ok_or_else(|| corrupt(n, "no checksum".into()))?;
-            if hex::encode(Sha256::digest(json.as_bytes())) != sum {
-                return Err(corrupt(n, "checksum mismatch".into()));
+            match (keyed, sum.strip_prefix(MAC_TAG)) {
+                (true, Some(mac)) => {
+                    let Some(key) = key else {
+                        return Err(tampered(
+                            n,
+                            "the state directory has no journal.key to check it with",
+                        ));
+                    };
+                    if !same(&line_mac(key, &last_mac, json), mac) {
+                        return Err(tampered(n, "MAC mismatch"));
+                    }
+                    last_mac = mac.to_string();
+                }
+                (false, None) => {
+                    if hex::encode(Sha256::digest(json.as_bytes())) != sum {
+                        return Err(corrupt(n, "checksum mismatch".into()));
+                    }
+                }
+                _ => return Err(tampered(n, "keyed and unkeyed lines mixed")),
             }
             let entry: Entry = serde_json::from_str(json).map_err(|e| corrupt(n, e.to_string()))?;
             match (entry, run.as_mut()) {
@@ -304,6 +500,9 @@ impl Run {
                     },
                     None,
                 ) => {
+                    if keyed && path.file_stem().is_some_and(|s| *s != *run_id) {
+                        return Err(tampered(n, "the run id is not the file's name"));
+                    }
                     run = Some(Run {
                         run_id,
                         command,
@@ -312,6 +511,7 @@ impl Run {
                         started_at: at,
                         ended: false,
                         changes: Vec::new(),
+                        verified: keyed,
                     })
                 }
                 (Entry::Start { .. }, Some(_)) => {
@@ -435,10 +635,131 @@ mod tests {
         )
         .unwrap();
         let err = j.load(w.run_id()).unwrap_err().to_string();
-        assert!(err.contains("line 2") && err.contains("checksum"), "{err}");
+        assert!(
+            err.contains("line 2") && err.contains("does not match what cis-fix recorded"),
+            "{err}"
+        );
         fs::write(&path, &text[..text.len() - 5]).unwrap();
         let err = j.load(w.run_id()).unwrap_err().to_string();
         assert!(err.contains("truncated"), "{err}");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // Test case 2 of RFC 4231.
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                b"Jefe",
+                &[b"what do ya want ", b"for nothing?"]
+            )),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        // Test case 6: a key longer than the block is hashed first.
+        assert_eq!(
+            hex::encode(hmac_sha256(
+                &[0xaa; 131],
+                &[b"Test Using Larger Than Block-Size Key - Hash Key First"]
+            )),
+            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+        );
+    }
+
+    fn two_changes(j: &Journal) -> (String, PathBuf) {
+        let mut w = j.start_run("apply", "111122223333", "5.0").unwrap();
+        for _ in 0..2 {
+            let s = w.next_seq();
+            w.append(&intent(s)).unwrap();
+        }
+        let path = j.dir().join(format!("{}.jsonl", w.run_id()));
+        (w.run_id().to_string(), path)
+    }
+
+    #[test]
+    fn a_recomputed_plain_hash_removed_or_reordered_lines_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::at(dir.path());
+        let (id, path) = two_changes(&j);
+        assert!(j.load(&id).unwrap().verified);
+        let text = fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+
+        // The edit of someone without the key: a plain SHA-256 in place of the MAC.
+        let json = lines[1].split_once(' ').unwrap().1.replace("14", "6");
+        let sum = hex::encode(Sha256::digest(json.as_bytes()));
+        let edited = text.replace(lines[1], &format!("{MAC_TAG}{sum} {json}"));
+        fs::write(&path, edited).unwrap();
+        let err = j.load(&id).unwrap_err().to_string();
+        assert!(
+            err.contains("line 2") && err.contains("MAC mismatch"),
+            "{err}"
+        );
+
+        // A line removed, and two swapped: each line's MAC covers the one before.
+        fs::write(&path, format!("{}\n{}\n", lines[0], lines[2])).unwrap();
+        assert!(matches!(
+            j.load(&id),
+            Err(JournalError::Tampered { line: 2, .. })
+        ));
+        fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[1])).unwrap();
+        assert!(matches!(
+            j.load(&id),
+            Err(JournalError::Tampered { line: 2, .. })
+        ));
+
+        // Without the key nothing can be checked.
+        fs::write(&path, &text).unwrap();
+        fs::remove_file(dir.path().join(KEY_FILE)).unwrap();
+        let err = j.load(&id).unwrap_err().to_string();
+        assert!(err.contains("no journal.key"), "{err}");
+    }
+
+    #[test]
+    fn an_older_unkeyed_run_is_read_as_unverifiable() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::at(dir.path());
+        fs::create_dir_all(j.dir()).unwrap();
+        let mut text = String::new();
+        for e in [
+            Entry::Start {
+                run_id: "old".into(),
+                command: "apply".into(),
+                account_id: "111122223333".into(),
+                benchmark: "5.0".into(),
+                cis_fix_version: "0.0.9".into(),
+                at: now_rfc3339(),
+            },
+            intent(1),
+        ] {
+            let json = serde_json::to_string(&e).unwrap();
+            text += &format!("{} {json}\n", hex::encode(Sha256::digest(json.as_bytes())));
+        }
+        fs::write(j.dir().join("old.jsonl"), &text).unwrap();
+        let run = j.load("old").unwrap();
+        assert!(!run.verified);
+        assert_eq!(run.changes.len(), 1);
+        assert_eq!(j.runs().unwrap().len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn state_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        fs::create_dir(&state).unwrap();
+        fs::set_permissions(&state, fs::Permissions::from_mode(0o755)).unwrap();
+        let j = Journal::at(&state);
+        fs::create_dir(j.dir()).unwrap();
+        let old = j.dir().join("older.jsonl");
+        fs::write(&old, "").unwrap();
+        fs::set_permissions(&old, fs::Permissions::from_mode(0o644)).unwrap();
+        let (_, path) = two_changes(&j);
+        assert_eq!(mode(&state), 0o700);
+        assert_eq!(mode(j.dir()), 0o700);
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(mode(&state.join(KEY_FILE)), 0o600);
     }
 
     #[test]

@@ -1,14 +1,20 @@
-//! One writer per state directory: `apply` and `undo` take a lock file so two runs never
-//! interleave their changes or their journals. A lock left by a process that no longer
-//! exists is taken over, with a warning.
+//! One writer at a time: `apply` and `undo` hold an exclusive flock(2) on a lock file (the
+//! state directory's `lock`, and the account's lock in the user's own state directory) so two
+//! runs never interleave their changes or their journals.
+//!
+//! The kernel releases a flock when its holder exits, however it dies, so a lock left by a
+//! process that is gone is free: taking it over is atomic, with no pid check to race with.
+//! The lock file itself stays (removing it would let two runs lock two different files of one
+//! name); it holds the holder's pid and command, for the message a second run prints. Lock
+//! files are 0600 in a 0700 directory of this user, never in a shared temp directory.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("another cis-fix run holds {path} ({holder}); wait for it to finish, or remove the file if that process is gone")]
+    #[error("another cis-fix run holds {path} ({holder}); wait for it to finish")]
     Held { path: PathBuf, holder: String },
     #[error("cannot create the lock {path}: {source}")]
     Io {
@@ -18,83 +24,97 @@ pub enum LockError {
     },
 }
 
-/// Held while the value lives; the file is removed on drop.
+/// Held while the value lives: closing the file releases the flock.
 #[derive(Debug)]
 pub struct RunLock {
-    path: PathBuf,
+    file: File,
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // What a later reader sees while nobody holds it; the flock goes with the file.
+        let _ = self.file.set_len(0);
     }
 }
 
-fn alive(pid: u32) -> bool {
+/// Take the lock of `state_dir` for `what` (e.g. "cis-fix apply since …").
+pub fn acquire(state_dir: &Path, what: &str) -> Result<RunLock, LockError> {
+    acquire_file(&state_dir.join("lock"), what)
+}
+
+/// Take the lock file `path` (made 0600, its directory 0700) for `what`.
+pub fn acquire_file(path: &Path, what: &str) -> Result<RunLock, LockError> {
+    let io = |source| LockError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        crate::journal::private_dir(dir).map_err(io)?;
+    }
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true).create(true).truncate(false);
     #[cfg(unix)]
     {
-        // SAFETY: signal 0 only checks that the process exists.
-        let r = unsafe { libc::kill(pid as libc::pid_t, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+        use std::os::unix::fs::OpenOptionsExt;
+        // Never follow a symlink planted where the lock goes.
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let mut file = opts.open(path).map_err(io)?;
+    crate::journal::tighten_file(path).map_err(io)?;
+    if !try_lock(&file).map_err(io)? {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        let holder = holder.trim();
+        return Err(LockError::Held {
+            path: path.to_path_buf(),
+            holder: match holder.split_once(' ') {
+                Some((pid, what)) => format!("pid {pid}: {what}"),
+                None if holder.is_empty() => "starting".to_string(),
+                None => holder.to_string(),
+            },
+        });
+    }
+    let mut before = String::new();
+    let _ = file.read_to_string(&mut before);
+    if !before.trim().is_empty() {
+        tracing::warn!(lock = %path.display(), left = %before.trim(), "taking over a lock left by a process that is gone");
+    }
+    file.set_len(0).map_err(io)?;
+    file.rewind().map_err(io)?;
+    file.write_all(format!("{} {}\n", std::process::id(), what).as_bytes())
+        .map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(RunLock { file })
+}
+
+/// An exclusive, non-blocking flock: `false` when another open file holds it.
+fn try_lock(file: &File) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        // SAFETY: flock on a descriptor this function borrows; no memory is passed.
+        let r = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if r == 0 {
+            return Ok(true);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(false)
+        } else {
+            Err(e)
+        }
     }
     #[cfg(not(unix))]
     {
-        let _ = pid;
-        true
+        let _ = file;
+        Ok(true)
     }
-}
-
-/// Take the lock of `state_dir` for `what` (e.g. "apply in account 123").
-pub fn acquire(state_dir: &Path, what: &str) -> Result<RunLock, LockError> {
-    let io = |source| LockError::Io {
-        path: state_dir.join("lock"),
-        source,
-    };
-    fs::create_dir_all(state_dir).map_err(io)?;
-    let path = state_dir.join("lock");
-    for _ in 0..2 {
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let line = format!("{} {}\n", std::process::id(), what);
-                f.write_all(line.as_bytes()).map_err(io)?;
-                f.sync_all().map_err(io)?;
-                return Ok(RunLock { path });
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                let pid = holder
-                    .split_whitespace()
-                    .next()
-                    .and_then(|p| p.parse::<u32>().ok());
-                match pid {
-                    Some(pid) if !alive(pid) => {
-                        tracing::warn!(lock = %path.display(), pid, "taking over a lock left by a process that is gone");
-                        let _ = fs::remove_file(&path);
-                    }
-                    _ => {
-                        let holder = holder.trim();
-                        return Err(LockError::Held {
-                            path,
-                            holder: match holder.split_once(' ') {
-                                Some((pid, what)) => format!("pid {pid}: {what}"),
-                                None => holder.to_string(),
-                            },
-                        });
-                    }
-                }
-            }
-            Err(e) => return Err(io(e)),
-        }
-    }
-    Err(LockError::Held {
-        path,
-        holder: "unknown".into(),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     #[test]
     fn second_holder_is_refused_and_the_lock_is_released_on_drop() {
@@ -109,8 +129,25 @@ mod tests {
     #[test]
     fn a_dead_holder_is_taken_over() {
         let dir = tempfile::tempdir().unwrap();
-        // No process has pid 0x7ffffff0 on a normal system.
+        // No process has pid 0x7ffffff0 on a normal system, and none holds the flock.
         fs::write(dir.path().join("lock"), "2147483632 apply\n").unwrap();
-        acquire(dir.path(), "apply").unwrap();
+        let _l = acquire(dir.path(), "apply").unwrap();
+        let text = fs::read_to_string(dir.path().join("lock")).unwrap();
+        assert_eq!(text, format!("{} apply\n", std::process::id()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_files_are_private_and_symlinks_are_not_followed() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("accounts");
+        let _l = acquire_file(&sub.join("1.lock"), "apply").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&sub), 0o700);
+        assert_eq!(mode(&sub.join("1.lock")), 0o600);
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), sub.join("2.lock")).unwrap();
+        assert!(acquire_file(&sub.join("2.lock"), "apply").is_err());
+        assert!(!dir.path().join("elsewhere").exists());
     }
 }

@@ -1,5 +1,10 @@
-//! Saved plans (`plan -o plan.json`): the plan plus an integrity hash over its canonical JSON,
-//! so that `apply plan.json` applies exactly what was reviewed and detects edits.
+//! Saved plans (`plan -o plan.json`): the plan plus an integrity hash over its canonical JSON.
+//!
+//! The hash catches corruption (a truncated copy, a bad merge) and accidental edits. It is
+//! not a signature: anyone who can edit the file can recompute it. What keeps `apply
+//! plan.json` to the change the file shows is the engine (`engine::check_stale`): every
+//! change is planned again with the file's parameters and refused unless its `before`,
+//! `after`, calls, prerequisites and summary equal the file's.
 
 use std::path::Path;
 
@@ -26,7 +31,7 @@ pub enum SavedPlanError {
         "{path} is not a valid cis-fix plan ({reason}); re-create it with `cis-fix plan -o {path}`"
     )]
     Malformed { path: String, reason: String },
-    #[error("{path} was changed after cis-fix wrote it (integrity hash mismatch); re-create it with `cis-fix plan -o {path}`")]
+    #[error("{path} was changed after cis-fix wrote it (integrity hash mismatch: the hash catches corruption and accidental edits; it is not a signature, anyone who can edit the file can recompute it); re-create it with `cis-fix plan -o {path}`")]
     Tampered { path: String },
     #[error("{path} uses plan schema {found}, this cis-fix reads schema {PLAN_SCHEMA_VERSION} (written by cis-fix {by}); re-create it with this version")]
     WrongVersion {

@@ -83,13 +83,16 @@ pub fn lock(journal: &Journal, what: &str) -> Result<crate::lock::RunLock, Fatal
 
 /// Take this machine's lock for the account, so runs with different state directories still
 /// never change one account at the same time. (Runs on different machines cannot see it.)
+/// It lives in the user's own state directory (`$XDG_STATE_HOME/cis-fix/accounts/ID.lock`,
+/// 0700/0600), whatever `--state-dir` says: never in a shared, world-writable temp directory.
 pub fn account_lock(aws: &AwsContext, what: &str) -> Result<crate::lock::RunLock, Fatal> {
-    let dir = dirs::runtime_dir()
-        .unwrap_or_else(std::env::temp_dir)
-        .join("cis-fix")
+    let dir = Journal::default_dir().ok_or_else(|| {
+        Fatal::usage("cannot find this user's state directory for the account lock: set XDG_STATE_HOME or HOME; nothing was changed")
+    })?;
+    let path = dir
         .join("accounts")
-        .join(&aws.account.id);
-    crate::lock::acquire(&dir, what).map_err(|e| match e {
+        .join(format!("{}.lock", aws.account.id));
+    crate::lock::acquire_file(&path, what).map_err(|e| match e {
         crate::lock::LockError::Held { .. } => {
             Fatal::refused(format!("account {}: {e}", aws.account.id))
         }

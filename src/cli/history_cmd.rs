@@ -40,12 +40,20 @@ pub fn run(g: &GlobalArgs, run_id: Option<&str>, as_json: bool) -> Result<Exit, 
                     "state": state(c, is_undone(&r, c)), "previous": c.previous, "planned": c.planned, "observed": c.observed,
                     "error": c.error, "undo_of": c.undo_of}))
                 .collect();
-            println!("{}", serde_json::to_string_pretty(&json!({"run_id": r.run_id, "command": r.command, "account_id": r.account_id, "started_at": r.started_at, "changes": changes})).unwrap_or_default());
+            println!("{}", serde_json::to_string_pretty(&json!({"run_id": r.run_id, "command": r.command, "account_id": r.account_id, "started_at": r.started_at, "verified": r.verified, "changes": changes})).unwrap_or_default());
             return Ok(Exit::Ok);
         }
         println!(
-            "Run {} · {} · account {} · {}",
-            r.run_id, r.command, r.account_id, r.started_at
+            "Run {} · {} · account {} · {}{}",
+            r.run_id,
+            r.command,
+            r.account_id,
+            r.started_at,
+            if r.verified {
+                ""
+            } else {
+                " · unverifiable (an older cis-fix wrote it without a keyed check)"
+            }
         );
         for c in &r.changes {
             println!(
@@ -76,7 +84,8 @@ pub fn run(g: &GlobalArgs, run_id: Option<&str>, as_json: bool) -> Result<Exit, 
             .iter()
             .map(|r| match r {
                 Ok(r) => json!({"run_id": r.run_id, "command": r.command, "account_id": r.account_id, "started_at": r.started_at,
-                    "changes": r.changes.len(), "undone": r.changes.iter().filter(|c| is_undone(r, c)).count(), "complete": r.ended}),
+                    "changes": r.changes.len(), "undone": r.changes.iter().filter(|c| is_undone(r, c)).count(), "complete": r.ended,
+                    "verified": r.verified}),
                 Err(e) => json!({"error": e.to_string()}),
             })
             .collect();
@@ -90,13 +99,18 @@ pub fn run(g: &GlobalArgs, run_id: Option<&str>, as_json: bool) -> Result<Exit, 
         for r in &all {
             match r {
                 Ok(r) => println!(
-                    "{}  {:<5}  account {}  {} change(s), {} undone{}",
+                    "{}  {:<5}  account {}  {} change(s), {} undone{}{}",
                     r.run_id,
                     r.command,
                     r.account_id,
                     r.changes.len(),
                     r.changes.iter().filter(|c| is_undone(r, c)).count(),
-                    if r.ended { "" } else { "  (did not finish)" }
+                    if r.ended { "" } else { "  (did not finish)" },
+                    if r.verified {
+                        ""
+                    } else {
+                        "  (unverifiable: an older cis-fix wrote it without a keyed check)"
+                    }
                 ),
                 Err(e) => {
                     exit = Exit::Error;

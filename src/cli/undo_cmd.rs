@@ -8,9 +8,10 @@ use super::args::GlobalArgs;
 use super::context;
 use crate::engine::{self, UndoResult};
 use crate::exit::{Exit, Fatal};
+use crate::journal::JournalError;
 use crate::journal::Run;
 use crate::prompt::{AssumeYes, Prompter, TerminalPrompter};
-use crate::render::restore_summary;
+use crate::render::{restore_summary, show_value};
 
 pub async fn run(
     g: &GlobalArgs,
@@ -30,18 +31,20 @@ pub async fn run(
         &journal,
         &format!("cis-fix {} since {}", "undo", crate::plan::now_rfc3339()),
     )?;
+    // Every run must read back as cis-fix wrote it: one that does not is refused, with
+    // nothing restored (which changes count as undone depends on all of them).
     let runs: Vec<Run> = journal
         .runs()
-        .map_err(|e| Fatal::usage(e.to_string()))?
+        .map_err(journal_fatal)?
         .into_iter()
         .collect::<Result<_, _>>()
-        .map_err(|e| Fatal::usage(e.to_string()))?;
+        .map_err(journal_fatal)?;
     let done = engine::undone(&runs);
     // Connect first: without a run id, the run to undo is this account's latest.
     let aws = context::connect(g).await?;
     let _account_lock = context::account_lock(&aws, "cis-fix undo")?;
     let run = match run_id {
-        Some(id) => journal.load(id).map_err(|e| Fatal::usage(e.to_string()))?,
+        Some(id) => journal.load(id).map_err(journal_fatal)?,
         None => match runs.iter().rev().find(|r| {
             r.command == "apply"
                 && r.account_id == aws.account.id
@@ -77,10 +80,16 @@ pub async fn run(
             run.run_id, run.account_id, aws.account.id
         )));
     }
+    if !run.verified && !force {
+        return Err(Fatal::refused(format!(
+            "run {} was journaled by an older cis-fix without a keyed check, so its entries cannot be verified (anyone who could edit the file could have changed what undo restores); review them with `cis-fix history {}` and re-run with --force to restore them anyway",
+            run.run_id, run.run_id
+        )));
+    }
     let todo = engine::undoable(&run, only, &done);
     if todo.is_empty() {
         println!(
-            "Nothing to undo in run {}: every change is already undone or failed.",
+            "Nothing to undo in run {}: every change is already undone.",
             run.run_id
         );
         return Ok(Exit::Ok);
@@ -91,6 +100,7 @@ pub async fn run(
         run.run_id,
         run.account_id
     );
+    // What will be put back, in full, before asking (or acting, under --yes).
     for c in &todo {
         println!(
             "  #{} {} {} [{}]{}: restore {}",
@@ -98,13 +108,14 @@ pub async fn run(
             c.id,
             c.target,
             c.region.as_deref().unwrap_or("global"),
-            if c.ok.is_none() {
-                " (apply was interrupted)"
-            } else {
-                ""
+            match c.ok {
+                None => " (apply was interrupted)",
+                Some(false) => " (restoring a partially applied change: its apply failed)",
+                Some(true) => "",
             },
             restore_summary(c.observed.as_ref().unwrap_or(&c.planned), &c.previous)
         );
+        println!("      previous state: {}", show_value(&c.previous));
     }
     let mut prompter: Box<dyn Prompter> = if yes {
         Box::new(AssumeYes)
@@ -164,4 +175,13 @@ pub async fn run(
     }
     println!("\nUndo run {} is journaled.", writer.run_id());
     Ok(exit)
+}
+
+/// A journal that does not read back as cis-fix wrote it is a refusal (exit 4); one that
+/// cannot be read at all is an error.
+fn journal_fatal(e: JournalError) -> Fatal {
+    match e {
+        JournalError::Tampered { .. } => Fatal::refused(e.to_string()),
+        _ => Fatal::usage(e.to_string()),
+    }
 }

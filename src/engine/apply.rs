@@ -9,7 +9,7 @@ use super::observe::{observe, unknown_control};
 use super::{Interrupt, Progress};
 use crate::aws::AwsContext;
 use crate::journal::{Entry, JournalError, RunWriter};
-use crate::plan::{now_rfc3339, Item, Status};
+use crate::plan::{now_rfc3339, Finding, Item, Status};
 use crate::remediations::{self as controls, Cx, Params, Reads};
 use crate::render::describe_moves;
 
@@ -20,6 +20,8 @@ struct Changed {
     written: HashSet<(Option<String>, String)>,
     /// (control, (region, target)) → the state that control observed after its change.
     seen: HashMap<(String, (Option<String>, String)), Value>,
+    /// Whether any write of this run was attempted (even one that failed).
+    attempted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +56,69 @@ fn label(item: &Item) -> String {
     )
 }
 
-/// Re-read each change of a saved plan and report the ones whose state moved since.
+/// What differs between the change a plan shows (`planned`) and the one a fresh plan of the
+/// same target makes now (`fresh`), besides `before`: the status, the action, the state aimed
+/// for, the calls, the prerequisites, and (for a saved plan, `with_summary`) the summary line
+/// shown to the reviewer. Empty when the change that would run is the one shown.
+pub fn drift(planned: &Finding, fresh: &Finding, with_summary: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if planned.status != fresh.status {
+        out.push(format!(
+            "status: planned {:?}, now {:?}",
+            planned.status, fresh.status
+        ));
+    }
+    if planned.action != fresh.action {
+        out.push(format!(
+            "action: planned {:?}, now {:?}",
+            planned.action, fresh.action
+        ));
+    }
+    if planned.after != fresh.after {
+        out.push(format!(
+            "after: {}",
+            describe_moves(&planned.after, &fresh.after)
+        ));
+    }
+    if planned.calls != fresh.calls {
+        let n = planned.calls.len().max(fresh.calls.len());
+        for k in 0..n {
+            match (planned.calls.get(k), fresh.calls.get(k)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(a), Some(b)) if a.action == b.action => out.push(format!(
+                    "call {} {}: {}",
+                    k + 1,
+                    a.action,
+                    describe_moves(&a.params, &b.params)
+                )),
+                (a, b) => out.push(format!(
+                    "call {}: planned {}, now {}",
+                    k + 1,
+                    a.map_or("none", |c| c.action.as_str()),
+                    b.map_or("none", |c| c.action.as_str())
+                )),
+            }
+        }
+    }
+    if planned.prerequisites != fresh.prerequisites {
+        out.push(format!(
+            "prerequisites: {}",
+            describe_moves(&planned.prerequisites, &fresh.prerequisites)
+        ));
+    }
+    if with_summary && planned.summary != fresh.summary {
+        out.push(format!(
+            "summary: planned '{}', now '{}'",
+            planned.summary, fresh.summary
+        ));
+    }
+    out
+}
+
+/// Re-read each change of a saved plan and report the ones that moved since, or whose change
+/// is not the one the file shows: a fresh plan of the target with the file's parameters must
+/// find the same `before` and make the same change (`after`, calls, prerequisites, summary),
+/// so that what apply runs is what the file shows whatever was edited in it.
 /// Returns (index, reason) for every stale item.
 pub async fn check_stale(
     aws: &AwsContext,
@@ -89,10 +153,22 @@ pub async fn check_stale(
                     describe_moves(&item.finding.before, &f.before)
                 ),
             )),
-            Some(_) => {}
+            Some(f) => {
+                let drift = drift(&item.finding, &f, true);
+                if !drift.is_empty() {
+                    stale.push((item.index, not_as_planned(&drift)));
+                }
+            }
         }
     }
     stale
+}
+
+fn not_as_planned(drift: &[String]) -> String {
+    format!(
+        "the change shown is not the one its parameters make now ({}); the plan was edited or the account moved: make a new plan",
+        drift.join("; ")
+    )
 }
 
 /// Apply `items` in order. Journal failures stop the run: nothing is written that could
@@ -171,7 +247,19 @@ async fn apply_one(
             .insert((item.control.clone(), key), fresh.before);
         return Ok(ChangeResult::AlreadySatisfied);
     }
+    // What runs is what was shown and approved: until this run writes anything, the fresh
+    // change must be the planned one. After a write, later changes may legitimately shrink
+    // (the first forced-MFA change made the policy and group the next ones only join; the
+    // first alarm made the topic), so from then on only `before` is held to the plan; a saved
+    // plan's changes were all compared whole, before the first write, by `check_stale`.
+    if !expected.attempted {
+        let drift = drift(&item.finding, &fresh, false);
+        if !drift.is_empty() {
+            return Ok(ChangeResult::Stale(not_as_planned(&drift)));
+        }
+    }
     let seq = journal.next_seq();
+    expected.attempted = true;
     journal.append(&Entry::Intent {
         seq,
         control: item.control.clone(),
@@ -231,4 +319,56 @@ async fn apply_one(
     } else {
         ChangeResult::NotVerified(why)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Action, ApiCall};
+    use serde_json::json;
+
+    fn role(trust: &str) -> Finding {
+        Finding::change(
+            "AWS Support role",
+            format!("create role trusted by {trust}"),
+            Action::Create,
+            json!({"roles": []}),
+            json!({"roles": ["cis-fix-support"], "trust": trust}),
+            vec![ApiCall::new("iam:CreateRole", json!({"Trust": trust}))],
+        )
+    }
+
+    #[test]
+    fn the_same_change_has_no_drift() {
+        assert!(drift(&role("own"), &role("own"), true).is_empty());
+    }
+
+    #[test]
+    fn another_after_or_call_is_drift_and_named() {
+        let d = drift(&role("own"), &role("foreign"), false);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(
+            d[0].starts_with("after: ") && d[0].contains("foreign"),
+            "{d:?}"
+        );
+        assert!(d[1].starts_with("call 1 iam:CreateRole"), "{d:?}");
+    }
+
+    #[test]
+    fn summary_and_prerequisites_count() {
+        let (a, mut b) = (role("own"), role("own"));
+        b.summary = "something else".into();
+        assert!(drift(&a, &b, false).is_empty());
+        assert_eq!(drift(&a, &b, true).len(), 1);
+        b.summary = a.summary.clone();
+        b.prerequisites = json!({"policy": "moved"});
+        assert!(drift(&a, &b, false)[0].starts_with("prerequisites: "));
+        b.prerequisites = Value::Null;
+        b.calls
+            .push(ApiCall::new("iam:AttachRolePolicy", Value::Null));
+        assert_eq!(
+            drift(&a, &b, false),
+            vec!["call 2: planned none, now iam:AttachRolePolicy".to_string()]
+        );
+    }
 }

@@ -132,8 +132,12 @@ async fn undo_one(
         return Ok(UndoResult::AlreadyRestored);
     }
     // What cis-fix left there: the verified re-read, or (result unknown) what it aimed for.
+    // A change whose apply failed may have been partly written (the first calls of several):
+    // the control's undo restores `previous` from whatever state it finds, so it is restored
+    // whatever it looks like now.
     let left = change.observed.as_ref().unwrap_or(&change.planned);
-    if &current != left && !force {
+    let partial = change.ok == Some(false);
+    if &current != left && !force && !partial {
         let why = if change.ok.is_none() {
             "its apply was interrupted and the target matches neither the state before nor the state planned"
         } else {
@@ -209,13 +213,13 @@ async fn undo_one(
 }
 
 /// The changes of `run` an undo would restore, newest first: all of them, or those in
-/// `only`; never failed ones, nor ones in `done` (undone by an earlier undo run).
+/// `only`, failed ones included (a failed change may have been partly written), but not ones
+/// in `done` (undone by an earlier undo run).
 pub fn undoable<'a>(run: &'a Run, only: &[u32], done: &[ChangeRef]) -> Vec<&'a ChangeRecord> {
     run.changes
         .iter()
         .rev()
         .filter(|c| only.is_empty() || only.contains(&c.seq))
-        .filter(|c| c.ok != Some(false))
         .filter(|c| {
             !done
                 .iter()

@@ -23,6 +23,7 @@ mod proxy;
 mod safety_apply;
 mod safety_cli;
 mod safety_identity;
+mod safety_state;
 mod saved_plans;
 mod security_groups;
 mod soak;
