@@ -49,8 +49,11 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: lef
 th { background: #f3f4f6; font-size: 12px; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 table.items td { font-size: 12.5px; }
-table.items td.target { word-break: break-word; }
+table.items td.target { word-break: break-word; min-width: 200px; }
+table.items td.change { min-width: 180px; }
 .small { font-size: 11.5px; color: var(--muted); }
+.nw { white-space: nowrap; }
+td.ids { min-width: 150px; max-width: 190px; }
 .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: 11.5px; word-break: break-all; }
 .st { display: inline-block; padding: 0 6px; border-radius: 3px; font-size: 11.5px; font-weight: 600;
   border: 1px solid currentColor; white-space: nowrap; }
@@ -71,7 +74,7 @@ figcaption { font-weight: 600; margin-bottom: 6px; }
 ol.steps { margin: 4px 0 12px 20px; padding: 0; }
 .manual-item { break-inside: avoid; margin-bottom: 10px; }
 footer { margin-top: 32px; color: var(--muted); font-size: 12px; }
-@page { size: A4; margin: 12mm; }
+@page { size: A4 landscape; margin: 10mm; }
 @media print {
   body { padding: 0; max-width: none; font-size: 10pt; }
   * { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
@@ -403,25 +406,19 @@ fn other_ids(r: &Report, i: &ReportItem) -> String {
     i.ids
         .iter()
         .filter(|(b, _)| **b != r.benchmark)
-        .map(|(b, id)| format!("{}: {}", b.key(), esc(id)))
+        .map(|(b, id)| format!(r#"<span class="nw">{}: {}</span>"#, b.key(), esc(id)))
         .collect::<Vec<_>>()
-        .join("<br>")
+        .join(" · ")
 }
 
 fn change_cell(c: &ChangeMade) -> String {
-    let verified = match c.verified {
-        Some(true) => "verified",
-        Some(false) => "not verified",
-        None => "not re-read",
-    };
     format!(
-        r#"{}<div class="small">{} · run <span class="mono">{}</span> #{} · {} · {}</div>{}"#,
+        r#"{}<div class="small">{} · run <span class="mono">{}</span> #{} · {}</div>{}"#,
         esc(&c.summary),
         esc(c.state()),
         esc(&c.run_id),
         c.seq,
         esc(&c.at),
-        verified,
         c.error
             .as_deref()
             .map(|e| format!(r#"<div class="small">{}</div>"#, esc(e)))
@@ -458,7 +455,7 @@ fn items(h: &mut String, r: &Report) {
         };
         let _ = write!(
             h,
-            r#"<tr class="item" data-status="{cls}" data-id="{id}"><td>{badge}{was}{scored}</td><td>{id}</td><td class="small">{others}</td><td>{sh}</td><td>{title}<div class="small">{slug}</div></td><td>{region}</td><td class="target">{target}<div class="small">{summary}</div></td>"#,
+            r#"<tr class="item" data-status="{cls}" data-id="{id}"><td>{badge}{was}{scored}</td><td>{id}</td><td class="small ids">{others}</td><td>{sh}</td><td>{title}<div class="small">{slug}</div></td><td>{region}</td><td class="target">{target}<div class="small">{summary}</div></td>"#,
             cls = status_class(i.status),
             badge = badge(i.status),
             id = esc(&i.id),
@@ -473,7 +470,7 @@ fn items(h: &mut String, r: &Report) {
         if r.with_runs {
             let _ = write!(
                 h,
-                "<td>{}</td>",
+                r#"<td class="change">{}</td>"#,
                 i.change.as_ref().map(change_cell).unwrap_or_default()
             );
         }
@@ -574,6 +571,53 @@ verified and not undone; "before" is the status before those runs.</p>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::aws::Account;
+    use crate::plan::{Finding, Item, Plan, PLAN_SCHEMA_VERSION};
+
+    /// Every value that came from AWS goes through `esc`: a hostile name renders as text.
+    #[test]
+    fn values_from_aws_cannot_inject_markup() {
+        let evil = r#"<img src=x onerror="alert(1)"><script>alert(2)</script>"#;
+        let finding = Finding::manual(evil, evil, serde_json::Value::Null, &[evil]);
+        let plan = Plan {
+            schema_version: PLAN_SCHEMA_VERSION,
+            cis_fix_version: "0.1.0".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            account: Account {
+                id: "111122223333".into(),
+                caller_arn: format!("arn:aws:iam::111122223333:user/{evil}"),
+                partition: "aws".into(),
+            },
+            benchmark: Benchmark::V5_0,
+            regions: vec![evil.into()],
+            params: Default::default(),
+            items: vec![Item {
+                index: 1,
+                control: "root-mfa".into(),
+                id: "1.4".into(),
+                title: evil.into(),
+                region: Some(evil.into()),
+                finding,
+            }],
+            api_calls: 0,
+        };
+        let cat = crate::catalog::Catalog::embedded().unwrap();
+        let r = super::super::build(
+            cat,
+            &plan,
+            super::super::PlanSource::File,
+            &[],
+            &[],
+            "now".into(),
+        );
+        let html = render(&r);
+        assert!(
+            !html.contains("<script") && !html.contains("<img"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"));
+    }
 
     #[test]
     fn escapes_markup_and_quotes() {
