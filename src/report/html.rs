@@ -455,7 +455,7 @@ fn items(h: &mut String, r: &Report) {
         };
         let _ = write!(
             h,
-            r#"<tr class="item" data-status="{cls}" data-id="{id}"><td>{badge}{was}{scored}</td><td>{id}</td><td class="small ids">{others}</td><td>{sh}</td><td>{title}<div class="small">{slug}</div></td><td>{region}</td><td class="target">{target}<div class="small">{summary}</div></td>"#,
+            r#"<tr class="item" data-status="{cls}" data-id="{id}"><td>{badge}{was}{scored}</td><td>{id}</td><td class="small ids">{others}</td><td>{sh}</td><td>{title}<div class="small">{slug}</div></td><td class="nw">{region}</td><td class="target">{target}<div class="small">{summary}</div></td>"#,
             cls = status_class(i.status),
             badge = badge(i.status),
             id = esc(&i.id),

@@ -534,6 +534,23 @@ async fn json_report_parses_and_agrees_with_a_live_plan() {
         fx.plan["plan"]["items"].as_array().unwrap().len()
     );
 
+    // Run selection: by id, and by start date (a saved plan: no AWS call).
+    let run_id = doc["runs"][0]["run_id"].as_str().unwrap();
+    let plan = fx.plan_file.to_str().unwrap();
+    for (flags, runs) in [
+        (vec!["--run", run_id], 1),
+        (vec!["--since", "2000-01-01"], 1),
+        (vec!["--since", "2999-01-01T00:00:00Z"], 0),
+    ] {
+        let mut args = vec!["report", "--plan", plan, "--format", "json"];
+        args.extend(flags.iter().copied());
+        let out = fx.acct.run(&args);
+        ok(&out, "report with a run selection");
+        let d: Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(d["runs"].as_array().unwrap().len(), runs, "{flags:?}");
+        assert_eq!(d["with_runs"], runs > 0, "{flags:?}");
+    }
+
     // A live plan made now, after the apply, scores the same as the saved plan + journal.
     let live = fx.acct.run(&[
         "report",
