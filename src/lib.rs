@@ -17,6 +17,7 @@ pub mod journal;
 pub mod lock;
 pub mod prompt;
 pub mod render;
+pub mod report;
 pub mod saved_plan;
 
 pub use cis_fix_remediations as remediations;

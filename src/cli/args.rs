@@ -318,4 +318,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a compliance report for auditors: a plan (live, or saved with `plan -o`) and the
+    /// changes journal runs made, as one self-contained HTML file, CSV, or JSON.
+    Report {
+        /// A plan saved with `cis-fix plan -o FILE` (default: plan the account now, read-only).
+        #[arg(long = "plan", value_name = "FILE")]
+        plan_file: Option<PathBuf>,
+        #[command(flatten)]
+        selection: SelectionArgs,
+        #[command(flatten)]
+        params: ParamArgs,
+        /// Include the changes of this journal run (`cis-fix history` lists them). Repeatable.
+        #[arg(long = "run", value_name = "RUN_ID", conflicts_with_all = ["since", "all_runs"])]
+        runs: Vec<String>,
+        /// Include the journal runs started on or after this date (2026-11-30, or RFC 3339).
+        #[arg(long, value_name = "DATE", conflicts_with = "all_runs")]
+        since: Option<String>,
+        /// Include every journal run of the plan's account.
+        #[arg(long)]
+        all_runs: bool,
+        /// Output format (default: from the -o file's extension, else html).
+        #[arg(long, value_enum)]
+        format: Option<ReportFormat>,
+        /// Write the report to FILE (default: standard output).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Csv,
+    Json,
 }

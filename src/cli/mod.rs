@@ -11,6 +11,7 @@ mod history_cmd;
 mod iam_policy_cmd;
 mod logging;
 mod plan_cmd;
+mod report_cmd;
 mod undo_cmd;
 
 use std::io::IsTerminal;
@@ -147,5 +148,27 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
         }
         Command::IamPolicy { selection, purpose } => iam_policy_cmd::run(selection, *purpose),
         Command::Completions { shell } => completions_cmd::run(shell),
+        Command::Report {
+            plan_file,
+            selection,
+            params,
+            runs,
+            since,
+            all_runs,
+            format,
+            out,
+        } => {
+            let req = report_cmd::Request {
+                plan_file: plan_file.as_deref(),
+                runs: report_cmd::Runs {
+                    ids: runs.clone(),
+                    since: since.clone(),
+                    all: *all_runs,
+                },
+                format: *format,
+                out: out.as_deref(),
+            };
+            report_cmd::run(g, &cfg, selection, params, req).await
+        }
     }
 }

@@ -24,6 +24,7 @@ mod safety_apply;
 mod safety_cli;
 mod safety_identity;
 mod safety_state;
+mod report;
 mod saved_plans;
 mod security_groups;
 mod soak;
