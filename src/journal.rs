@@ -438,6 +438,12 @@ pub struct Run {
     /// False for a run written by an older cis-fix (plain hashes, no MAC): its entries cannot
     /// be told from an edit, and undo refuses it unless `--force`.
     pub verified: bool,
+    /// The MAC of the run's last line, which covers every line before it (the chain's head);
+    /// `None` for an older, unkeyed run. Kept somewhere the operator cannot write, it shows
+    /// later that the run was not rewritten.
+    pub chain_head: Option<String>,
+    /// How many lines (entries) the chain covers.
+    pub entries: usize,
 }
 
 impl Run {
@@ -512,6 +518,8 @@ impl Run {
                         ended: false,
                         changes: Vec::new(),
                         verified: keyed,
+                        chain_head: None,
+                        entries: 0,
                     })
                 }
                 (Entry::Start { .. }, Some(_)) => {
@@ -571,7 +579,10 @@ impl Run {
                 (Entry::End { .. }, Some(r)) => r.ended = true,
             }
         }
-        run.ok_or_else(|| corrupt(1, "empty run file".into()))
+        let mut run = run.ok_or_else(|| corrupt(1, "empty run file".into()))?;
+        run.entries = lines.len();
+        run.chain_head = (keyed && !last_mac.is_empty()).then_some(last_mac);
+        Ok(run)
     }
 }
 

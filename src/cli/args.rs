@@ -317,6 +317,10 @@ pub enum Command {
         run_id: Option<String>,
         #[arg(long)]
         json: bool,
+        /// Recompute every run's entry chain (or RUN_ID's) with the journal key, print each
+        /// chain head, and name the first entry that no longer matches (exit 3).
+        #[arg(long)]
+        verify: bool,
     },
     /// Write a compliance report for auditors: a plan (live, or saved with `plan -o`) and the
     /// changes journal runs made, as one self-contained HTML file, CSV, or JSON.

@@ -142,7 +142,12 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             yes,
             force,
         } => undo_cmd::run(g, run_id.as_deref(), changes, *yes, *force).await,
-        Command::History { run_id, json } => history_cmd::run(g, run_id.as_deref(), *json),
+        Command::History {
+            run_id,
+            json,
+            verify: true,
+        } => history_cmd::verify(g, run_id.as_deref(), *json),
+        Command::History { run_id, json, .. } => history_cmd::run(g, run_id.as_deref(), *json),
         Command::Guide { selection, params } => {
             guide_cmd::run(g, selection, &params.params_with(&cfg)?).await
         }

@@ -25,11 +25,10 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 /// The hash-chain head of one journal run, printed in the report so it can be compared with a
 /// copy kept where the operator cannot write.
 ///
-/// Not recorded yet: the keyed, chained entry checksums are being added to `src/journal.rs`
-/// separately. When they land, return the run's last chained hash here (one call into the
-/// journal); every renderer already shows `RunSummary::chain_head`.
-pub fn chain_head(_run: &Run) -> Option<String> {
-    None
+/// The MAC of the run's last journal line, which chains over every line before it
+/// (`history --verify` recomputes it); `None` for a run an older cis-fix wrote.
+pub fn chain_head(run: &Run) -> Option<String> {
+    run.chain_head.clone()
 }
 
 /// Where the plan came from.

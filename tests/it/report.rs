@@ -517,7 +517,13 @@ async fn json_report_parses_and_agrees_with_a_live_plan() {
     assert_eq!(doc["account"]["id"], fx.acct.id.as_str());
     assert_eq!(doc["plan_source"], "file");
     assert_eq!(doc["runs"].as_array().unwrap().len(), 1);
-    assert_eq!(doc["runs"][0]["chain_head"], Value::Null);
+    // The chain head is the one `history --verify` recomputes.
+    let head = doc["runs"][0]["chain_head"].as_str().expect("chain head");
+    assert_eq!(head.len(), 64, "{head}");
+    let verify: Value =
+        serde_json::from_str(&fx.acct.run(&["history", "--verify", "--json"]).stdout).unwrap();
+    assert_eq!(verify["runs"][0]["chain_head"], head);
+    assert_eq!(verify["runs"][0]["status"], "verified");
     assert_eq!(doc["changes"].as_array().unwrap().len(), 2);
     let want = expected(&fx);
     let sections = doc["sections"].as_array().unwrap();
@@ -587,4 +593,42 @@ async fn bad_report_flags_fail_before_any_aws_call() {
         .assert_one_line_error(1, "no run 'nope'");
     acct.run(&["report", "--plan", "/nonexistent/plan.json", "-c", "1.7"])
         .assert_one_line_error(1, "a saved plan keeps the selection");
+}
+
+/// Issue 17: editing one byte of a journal entry makes `history --verify` name that entry; an
+/// intact journal verifies. (Failing first: `--verify` did not exist.)
+#[tokio::test]
+async fn history_verify_names_the_edited_entry_and_passes_an_intact_journal() {
+    let acct = TestAccount::new().await;
+    let out = acct.run(&["apply", "-c", "1.7", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let ok = acct.run(&["history", "--verify"]);
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+    assert!(
+        ok.stdout.contains("entries verified; chain head"),
+        "{}",
+        ok.stdout
+    );
+
+    let runs = acct.state_dir().join("runs");
+    let file = std::fs::read_dir(&runs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("a run file");
+    let text = std::fs::read_to_string(&file).unwrap();
+    // One byte of the second entry (the change's intent): 14 becomes 15 in its planned state.
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let want = "\"MinimumPasswordLength\":14";
+    assert!(lines[1].contains(want), "{}", lines[1]);
+    lines[1] = lines[1].replacen(want, "\"MinimumPasswordLength\":15", 1);
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+
+    let bad = acct.run(&["history", "--verify"]);
+    assert_eq!(bad.code, 3, "{}\n{}", bad.stdout, bad.stderr);
+    assert!(
+        bad.stdout.contains("entry at line 2 no longer matches"),
+        "{}",
+        bad.stdout
+    );
 }
