@@ -20,6 +20,7 @@ mod monitoring;
 mod nacl;
 mod password_policy;
 mod proxy;
+mod safety_logging;
 mod saved_plans;
 mod security_groups;
 mod soak;
