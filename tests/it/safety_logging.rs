@@ -402,3 +402,66 @@ pub fn decode(doc: &str) -> Value {
         serde_json::from_slice(&out).unwrap()
     })
 }
+
+/// 3.5 with an existing `alias/cis-fix-cloudtrail` whose key another account may use: the
+/// plan names the extra grant and does not use the key; apply leaves the trail unencrypted.
+#[tokio::test]
+async fn a_kms_alias_whose_key_allows_another_account_is_not_reused() {
+    let a = TestAccount::new().await;
+    let out = a.run(&["apply", "--yes", "-c", "cloudtrail-multi-region"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            { "Sid": "Admin", "Effect": "Allow",
+              "Principal": { "AWS": format!("arn:aws:iam::{}:root", a.id) },
+              "Action": "kms:*", "Resource": "*" },
+            { "Sid": "Theirs", "Effect": "Allow",
+              "Principal": { "AWS": "arn:aws:iam::210987654321:root" },
+              "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*" },
+        ],
+    });
+    let kms = a.kms(REGION);
+    let key = kms
+        .create_key()
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    kms.create_alias()
+        .alias_name("alias/cis-fix-cloudtrail")
+        .target_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    let args = ["-c", "cloudtrail-kms-encryption"];
+    let doc = plan(&a, &args);
+    let item = items(&doc, "cloudtrail-kms-encryption")[0];
+    assert_ne!(item["status"], "change", "{item}");
+    let text = item.to_string();
+    assert!(
+        text.contains("210987654321") && text.contains("alias/cis-fix-cloudtrail"),
+        "{item}"
+    );
+    assert!(
+        item["prerequisites"]["KmsAlias"]["TargetKeyArn"]
+            .as_str()
+            .is_some_and(|k| k.ends_with(&key)),
+        "{item}"
+    );
+    let out = a.run(&[&["apply", "--yes"][..], &args[..]].concat());
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let t = a
+        .cloudtrail(REGION)
+        .get_trail()
+        .name("cis-fix-trail")
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    assert!(t.kms_key_id().unwrap_or("").is_empty(), "{t:?}");
+}
