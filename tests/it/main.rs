@@ -25,6 +25,7 @@ mod safety_apply;
 mod safety_cli;
 mod safety_identity;
 mod safety_state;
+mod safety_logging;
 mod saved_plans;
 mod security_groups;
 mod soak;

@@ -27,6 +27,10 @@ pub struct Recorded {
     pub operation: String,
     /// When the request reached the proxy.
     pub at: std::time::Instant,
+    /// The request's path and query, as sent (S3 names the bucket here, path style).
+    pub path: String,
+    /// The `x-amz-expected-bucket-owner` header, when sent.
+    pub expected_bucket_owner: Option<String>,
 }
 
 /// What to do to a matching request instead of (or before) forwarding it.
@@ -157,6 +161,16 @@ fn parse(req: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
         service: scope.get(3).copied().unwrap_or("").to_string(),
         operation: action,
         at: std::time::Instant::now(),
+        path: req
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str().to_string())
+            .unwrap_or_default(),
+        expected_bucket_owner: req
+            .headers
+            .get("x-amz-expected-bucket-owner")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     }
 }
 

@@ -12,8 +12,8 @@ use crate::aws::{aws_err, AwsError};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding};
 use crate::resources::buckets::{
-    block_public_access, block_public_access_call, bucket_region, ensure_bucket,
-    ensure_bucket_call, merge_bucket_policy,
+    block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
+    foreign_message, merge_bucket_policy, ownership, Ownership,
 };
 use crate::resources::trails::str_field;
 use crate::resources::trails::trail_or_blocked;
@@ -28,6 +28,7 @@ const DESCRIPTION: Description = Description {
             "cloudtrail:DescribeTrails",
             "cloudtrail:GetTrailStatus",
             "cloudtrail:GetEventSelectors",
+            "s3:ListAllMyBuckets",
             "s3:GetBucketLocation",
             "s3:GetBucketLogging",
         ],
@@ -125,12 +126,21 @@ impl Control for CloudtrailBucketAccessLogging {
                 &["In the account that owns the bucket: enable S3 server access logging on it (PutBucketLogging)."],
             )]);
         }
-        let region = match bucket_region(cx, &bucket).await {
-            Ok(Some(r)) => r,
-            Ok(None) => {
+        let region = match ownership(cx, &bucket).await {
+            Ok(Ownership::Ours { region }) => region,
+            Ok(Ownership::Missing) => {
                 return Ok(vec![Finding::unknown(
                     target(&bucket),
                     "the trail's bucket does not exist",
+                )])
+            }
+            // A central logging bucket of another account: cis-fix does not configure it.
+            Ok(Ownership::Foreign) => {
+                return Ok(vec![Finding::manual(
+                    target(&bucket),
+                    format!("the trail's bucket {bucket} belongs to another account"),
+                    json!({ "Bucket": bucket }),
+                    &["In the account that owns the bucket: enable S3 server access logging on it (PutBucketLogging)."],
                 )])
             }
             Err(e) => {
@@ -147,6 +157,7 @@ impl Control for CloudtrailBucketAccessLogging {
             .s3(&region)
             .get_bucket_logging()
             .bucket(&bucket)
+            .expected_bucket_owner(account)
             .send()
             .await
             .map_err(aws_err("s3:GetBucketLogging"))?;
@@ -165,8 +176,20 @@ impl Control for CloudtrailBucketAccessLogging {
             )]);
         }
         let log_bucket = cx.params.access_log_bucket(account);
-        if let Some(r) = bucket_region(cx, &log_bucket).await? {
-            if r != region {
+        let log_owner = ownership(cx, &log_bucket).await?;
+        if log_owner == Ownership::Foreign {
+            return Ok(vec![Finding::manual(
+                target(&bucket),
+                format!(
+                    "access logging is off, and {}",
+                    foreign_message(&log_bucket, "access_log_bucket")
+                ),
+                before,
+                &["Set access_log_bucket (cis-fix.toml or --set) to a bucket name this account owns or that is free, then plan again."],
+            )]);
+        }
+        if let Ownership::Ours { region: r } = &log_owner {
+            if *r != region {
                 return Ok(vec![Finding::manual(
                     target(&bucket),
                     format!("access logging is off, and the access-log bucket {log_bucket} is in {r}, not {region} (S3 only delivers within a region)"),
@@ -181,7 +204,7 @@ impl Control for CloudtrailBucketAccessLogging {
             "Region": region,
             "LoggingEnabled": { "TargetBucket": log_bucket, "TargetPrefix": prefix },
         });
-        Ok(vec![Finding::change(
+        let mut f = Finding::change(
             target(&bucket),
             "server access logging is off on the CloudTrail bucket",
             Action::Update,
@@ -194,7 +217,10 @@ impl Control for CloudtrailBucketAccessLogging {
                 ApiCall::new("s3:PutBucketLogging", json!({ "Bucket": bucket, "TargetBucket": log_bucket, "TargetPrefix": prefix })),
             ],
         )
-        .with_note(format!("Access logs add S3 storage cost in {log_bucket}; undo turns logging off and keeps {log_bucket} and its logs."))])
+        .with_note(format!("Access logs add S3 storage cost in {log_bucket}; undo turns logging off and keeps {log_bucket} and its logs."));
+        f.prerequisites =
+            json!({ "AccessLogBucket": { "Name": log_bucket, "Owner": log_owner.as_str() } });
+        Ok(vec![f])
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
@@ -204,12 +230,13 @@ impl Control for CloudtrailBucketAccessLogging {
         let region = str_field(&f.before, "Region")?;
         let log_bucket = cx.params.access_log_bucket(account);
         let prefix = prefix_for(bucket);
-        let log_region = ensure_bucket(cx, &log_bucket, region).await?;
+        let log_region = ensure_bucket(cx, &log_bucket, region, "access_log_bucket").await?;
         let s3 = cx.aws.s3(&log_region);
-        block_public_access(&s3, &log_bucket).await?;
+        block_public_access(&s3, &log_bucket, account).await?;
         merge_bucket_policy(
             &s3,
             &log_bucket,
+            account,
             log_bucket_statements(part, account, bucket, &log_bucket, &prefix),
         )
         .await?;
@@ -262,6 +289,7 @@ async fn put_logging(
         .s3(region)
         .put_bucket_logging()
         .bucket(bucket)
+        .expected_bucket_owner(&cx.aws.account.id)
         .bucket_logging_status(status.build())
         .send()
         .await

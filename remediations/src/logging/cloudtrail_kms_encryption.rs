@@ -13,6 +13,8 @@ use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::buckets::bucket_region;
+use crate::resources::policy_attachments::decode_document;
+use crate::resources::service_role::{normal_statements, CREATED_VALUE};
 use crate::resources::trails::str_field;
 use crate::resources::trails::{trail_or_blocked, TrailInfo};
 
@@ -28,9 +30,11 @@ const DESCRIPTION: Description = Description {
             "cloudtrail:GetEventSelectors",
             "s3:GetBucketLocation",
             "kms:DescribeKey",
+            "kms:GetKeyPolicy",
         ],
     write_actions: &[
             "kms:CreateKey",
+            "kms:TagResource",
             "kms:CreateAlias",
             "kms:EnableKeyRotation",
             "cloudtrail:UpdateTrail",
@@ -112,6 +116,99 @@ async fn alias_key(cx: &Cx<'_>, region: &str, alias: &str) -> Result<Option<Stri
     }
 }
 
+/// The key behind the alias, as the plan saw it: the change builds on it without it being
+/// the target, so its identity and policy are the finding's `prerequisites`.
+#[derive(Debug, Clone, PartialEq)]
+struct AliasKey {
+    arn: String,
+    /// The key policy ("default"), decoded; `Null` when it is not JSON.
+    policy: Value,
+}
+
+/// The key behind `alias` with its key policy, if the alias exists.
+async fn alias_key_with_policy(
+    cx: &Cx<'_>,
+    region: &str,
+    alias: &str,
+) -> Result<Option<AliasKey>, AwsError> {
+    let Some(arn) = alias_key(cx, region, alias).await? else {
+        return Ok(None);
+    };
+    let out = cx
+        .aws
+        .kms(region)
+        .get_key_policy()
+        .key_id(&arn)
+        .policy_name("default")
+        .send()
+        .await
+        .map_err(aws_err("kms:GetKeyPolicy"))?;
+    let policy = out
+        .policy()
+        .and_then(decode_document)
+        .unwrap_or(Value::Null);
+    Ok(Some(AliasKey { arn, policy }))
+}
+
+/// The Allow statements of an existing key's policy that cis-fix's own policy for this trail
+/// does not contain (as `Sid: principal → actions`), empty when the key allows only what
+/// cis-fix would write. Deny statements only take away and are accepted.
+fn extra_allows(existing: &Value, ours: &Value) -> Vec<String> {
+    if existing.is_null() {
+        return vec!["a key policy cis-fix cannot read".to_string()];
+    }
+    let ours = normal_statements(ours);
+    let raw = match &existing["Statement"] {
+        Value::Array(a) => a.clone(),
+        Value::Object(_) => vec![existing["Statement"].clone()],
+        _ => Vec::new(),
+    };
+    raw.iter()
+        .filter_map(|st| {
+            let norm = normal_statements(&json!({ "Statement": [st] }));
+            let one = norm.first()?;
+            if one["Effect"] != "Allow" || ours.contains(one) {
+                return None;
+            }
+            let actions: Vec<&str> = one["Action"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect())
+                .unwrap_or_default();
+            Some(format!(
+                "{}: {} → {}",
+                st["Sid"].as_str().unwrap_or("(no Sid)"),
+                st["Principal"],
+                actions.join(", ")
+            ))
+        })
+        .collect()
+}
+
+/// A short, stable digest of a policy (FNV-1a over its normalised statements): same
+/// statements, same digest, whatever their order or spelling.
+fn policy_digest(policy: &Value) -> String {
+    let text = Value::Array(normal_statements(policy)).to_string();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The `prerequisites` of a change: the alias, where, and the key behind it (with its
+/// policy's digest), or that cis-fix creates both.
+fn prerequisites(alias: &str, region: &str, key: Option<&AliasKey>) -> Value {
+    json!({
+        "KmsAlias": {
+            "Name": alias,
+            "Region": region,
+            "TargetKeyArn": key.map(|k| k.arn.as_str()),
+            "KeyPolicyDigest": key.map(|k| policy_digest(&k.policy)),
+        }
+    })
+}
+
 #[async_trait]
 impl Control for CloudtrailKmsEncryption {
     fn description(&self) -> &Description {
@@ -157,14 +254,33 @@ impl Control for CloudtrailKmsEncryption {
             )]);
         }
         let alias = cx.params.kms_key_alias();
-        let existing = alias_key(cx, &key_region, &alias).await?;
+        let found = alias_key_with_policy(cx, &key_region, &alias).await?;
+        if let Some(k) = &found {
+            let extra = extra_allows(&k.policy, &key_policy(part, account, &t.arn));
+            if !extra.is_empty() {
+                let mut f = Finding::manual(
+                    target(t),
+                    format!(
+                        "the trail's logs are not encrypted with a customer KMS key, and the existing key behind {alias} ({}) allows more than cis-fix's key policy would: {}; cis-fix does not use it",
+                        k.arn,
+                        extra.join("; ")
+                    ),
+                    before,
+                    &["Review that key's policy, or set kms_key_alias (cis-fix.toml or --set) to an alias that does not exist yet so cis-fix creates its own key, then plan again."],
+                );
+                f.prerequisites = prerequisites(&alias, &key_region, found.as_ref());
+                return Ok(vec![f]);
+            }
+        }
+        let existing = found.as_ref().map(|k| k.arn.clone());
         let mut after = before.clone();
         after["KmsKeyId"] = json!(existing.clone().unwrap_or_else(|| alias.clone()));
         let mut calls = Vec::new();
         if existing.is_none() {
             calls.push(ApiCall::new(
                 "kms:CreateKey",
-                json!({ "Region": key_region, "Description": "cis-fix: CloudTrail log encryption", "Policy": key_policy(part, account, &t.arn) }),
+                json!({ "Region": key_region, "Description": "cis-fix: CloudTrail log encryption", "Policy": key_policy(part, account, &t.arn),
+                        "Tags": [{ "TagKey": crate::resources::alarm_topic::CREATED_TAG, "TagValue": CREATED_VALUE }] }),
             ));
             calls.push(ApiCall::new(
                 "kms:CreateAlias",
@@ -193,9 +309,10 @@ impl Control for CloudtrailKmsEncryption {
         .with_note("Undo removes the key from the trail; the key is kept, since logs written with it need it to be read.");
         if existing.is_some() {
             f = f.with_note(format!(
-                "The existing key behind {alias} is reused as it is; its key policy must let CloudTrail use it."
+                "The existing key behind {alias} is reused as it is: its key policy allows nothing beyond what cis-fix would write."
             ));
         }
+        f.prerequisites = prerequisites(&alias, &key_region, found.as_ref());
         Ok(vec![f])
     }
 
@@ -207,12 +324,35 @@ impl Control for CloudtrailKmsEncryption {
         let key_region = str_field(&f.before, "KeyRegion")?;
         let alias = cx.params.kms_key_alias();
         let kms = cx.aws.kms(key_region);
-        let key_arn = match alias_key(cx, key_region, &alias).await? {
-            Some(k) => k,
+        let key_arn = match alias_key_with_policy(cx, key_region, &alias).await? {
+            Some(k) => {
+                // Checked again: the alias may point elsewhere since the plan.
+                let extra = extra_allows(&k.policy, &key_policy(part, account, trail_arn));
+                if !extra.is_empty() {
+                    return Err(AwsError::new(
+                        ErrorKind::Service,
+                        "kms:GetKeyPolicy",
+                        format!(
+                            "the key behind {alias} ({}) allows more than cis-fix's key policy would ({}); not used",
+                            k.arn,
+                            extra.join("; ")
+                        ),
+                    ));
+                }
+                k.arn
+            }
             None => {
+                let tag = aws_sdk_kms::types::Tag::builder()
+                    .tag_key(crate::resources::alarm_topic::CREATED_TAG)
+                    .tag_value(CREATED_VALUE)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::new(ErrorKind::Service, "kms:CreateKey", e.to_string())
+                    })?;
                 let out = kms
                     .create_key()
                     .description("cis-fix: CloudTrail log encryption")
+                    .tags(tag)
                     .policy(key_policy(part, account, trail_arn).to_string())
                     .send()
                     .await
@@ -301,5 +441,60 @@ mod tests {
             st[3]["Condition"]["StringEquals"]["kms:CallerAccount"],
             "111122223333"
         );
+    }
+
+    #[test]
+    fn a_reused_key_may_allow_only_what_cis_fix_would() {
+        let trail = "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t";
+        let ours = key_policy("aws", "111122223333", trail);
+        assert!(extra_allows(&ours, &ours).is_empty());
+        // Fewer statements, or a Deny added: still nothing beyond ours.
+        let mut fewer = ours.clone();
+        fewer["Statement"].as_array_mut().unwrap().truncate(2);
+        fewer["Statement"].as_array_mut().unwrap().push(json!({
+            "Effect": "Deny", "Principal": "*", "Action": "kms:*", "Resource": "*" }));
+        assert!(extra_allows(&fewer, &ours).is_empty());
+        // Another account may use it: named.
+        let mut open = ours.clone();
+        open["Statement"].as_array_mut().unwrap().push(json!({
+            "Sid": "Theirs", "Effect": "Allow",
+            "Principal": { "AWS": "arn:aws:iam::210987654321:root" },
+            "Action": "kms:Decrypt", "Resource": "*" }));
+        let extra = extra_allows(&open, &ours);
+        assert_eq!(extra.len(), 1, "{extra:?}");
+        assert!(
+            extra[0].contains("Theirs") && extra[0].contains("210987654321"),
+            "{extra:?}"
+        );
+        assert!(!extra_allows(&Value::Null, &ours).is_empty());
+    }
+
+    #[test]
+    fn prerequisites_pin_the_alias_target_and_policy_deterministically() {
+        let trail = "arn:aws:cloudtrail:eu-west-1:111122223333:trail/t";
+        let key = AliasKey {
+            arn: "arn:aws:kms:eu-west-1:111122223333:key/k1".into(),
+            policy: key_policy("aws", "111122223333", trail),
+        };
+        let p = prerequisites("alias/cis-fix-cloudtrail", "eu-west-1", Some(&key));
+        assert_eq!(
+            p,
+            prerequisites("alias/cis-fix-cloudtrail", "eu-west-1", Some(&key.clone()))
+        );
+        assert_eq!(p["KmsAlias"]["TargetKeyArn"], key.arn.as_str());
+        assert_eq!(p["KmsAlias"]["KeyPolicyDigest"].as_str().unwrap().len(), 16);
+        // Statement order does not move the digest; content does.
+        let mut reordered = key.policy.clone();
+        reordered["Statement"].as_array_mut().unwrap().reverse();
+        assert_eq!(policy_digest(&reordered), policy_digest(&key.policy));
+        let other = key_policy(
+            "aws",
+            "111122223333",
+            "arn:aws:cloudtrail:eu-west-1:111122223333:trail/u",
+        );
+        assert_ne!(policy_digest(&other), policy_digest(&key.policy));
+        // No alias yet: cis-fix creates it.
+        let none = prerequisites("alias/cis-fix-cloudtrail", "eu-west-1", None);
+        assert!(none["KmsAlias"]["TargetKeyArn"].is_null());
     }
 }

@@ -16,8 +16,9 @@ use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::buckets::{
     block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
-    merge_bucket_policy,
+    foreign_message, merge_bucket_policy, ownership, Ownership,
 };
+use crate::resources::service_role::{self, FoundRole};
 use crate::resources::trails::{
     cis_or_organization_trail, str_field, trails, unique_by_arn, TrailInfo,
 };
@@ -32,6 +33,10 @@ const DESCRIPTION: Description = Description {
             "cloudtrail:DescribeTrails",
             "cloudtrail:GetTrailStatus",
             "cloudtrail:GetEventSelectors",
+            "s3:ListAllMyBuckets",
+            "s3:GetBucketLocation",
+            "iam:GetRole",
+            "iam:GetRolePolicy",
         ],
     write_actions: &[
             "cloudtrail:CreateTrail",
@@ -51,6 +56,8 @@ const DESCRIPTION: Description = Description {
             "logs:DescribeLogGroups",
             "logs:PutRetentionPolicy",
             "iam:CreateRole",
+            "iam:TagRole",
+            "iam:ListRoleTags",
             "iam:PutRolePolicy",
             "iam:PassRole",
             "iam:DeleteRolePolicy",
@@ -70,7 +77,15 @@ impl Control for CloudtrailMultiRegion {
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let all = trails(cx).await?;
-        Ok(vec![plan_for(cx, &all)])
+        if let Some(f) = plan_existing(cx, &all) {
+            return Ok(vec![f]);
+        }
+        // Creating: the bucket and the role are only used if they are this account's and
+        // what cis-fix would write.
+        let n = names(cx);
+        let bucket = ownership(cx, &n.bucket).await?;
+        let role = service_role::read(cx, LOG_ROLE, LOG_ROLE).await?;
+        Ok(vec![create_finding(cx, &all, &bucket, role.as_ref())])
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
@@ -108,7 +123,7 @@ impl Control for CloudtrailMultiRegion {
     ) -> Result<(), AwsError> {
         let all = trails(cx).await?;
         if previous["Trail"].is_null() {
-            return remove_created(cx, &all).await;
+            return remove_created(cx, &all, previous).await;
         }
         let arn = str_field(previous, "Arn")?;
         let Some(t) = all.iter().find(|t| t.arn == arn) else {
@@ -155,7 +170,9 @@ fn trail_state(t: &TrailInfo) -> Value {
     })
 }
 
-fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
+/// The finding when a trail exists to build on (compliant, or fixed in place); `None` when
+/// a trail has to be created.
+fn plan_existing(cx: &Cx<'_>, all: &[TrailInfo]) -> Option<Finding> {
     let account = &cx.aws.account.id;
     if let Some(t) = cis_or_organization_trail(all) {
         let mut f = Finding::compliant(
@@ -173,7 +190,7 @@ fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
                 "The organization trail's logging status can't be read from a member account; its management account runs it.",
             );
         }
-        return f;
+        return Some(f);
     }
     let own: Vec<&TrailInfo> = unique_by_arn(all)
         .into_iter()
@@ -182,7 +199,7 @@ fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
     // A multi-region trail that is stopped: start it.
     if let Some(t) = own.iter().find(|t| t.multi_region) {
         if !t.management_read_write() {
-            return Finding::manual(
+            return Some(Finding::manual(
                 TARGET,
                 format!(
                     "multi-region trail {} does not record both read and write management events",
@@ -192,22 +209,24 @@ fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
                 &[
                     "Edit the trail's event selectors to record management events of type All (read and write); cis-fix does not rewrite another trail's management selectors.",
                 ],
-            );
+            ));
         }
         let mut after = trail_state(t);
         after["IsLogging"] = json!(true);
-        return Finding::change(
-            TARGET,
-            format!("multi-region trail {} exists but is not logging", t.name),
-            Action::Update,
-            trail_state(t),
-            after,
-            vec![ApiCall::new(
-                "cloudtrail:StartLogging",
-                json!({ "Name": t.arn, "Region": t.home_region }),
-            )],
-        )
-        .with_note("Undo stops logging again.");
+        return Some(
+            Finding::change(
+                TARGET,
+                format!("multi-region trail {} exists but is not logging", t.name),
+                Action::Update,
+                trail_state(t),
+                after,
+                vec![ApiCall::new(
+                    "cloudtrail:StartLogging",
+                    json!({ "Name": t.arn, "Region": t.home_region }),
+                )],
+            )
+            .with_note("Undo stops logging again."),
+        );
     }
     // A single-region trail recording management events: upgrade it in its home region.
     if let Some(t) = own.iter().find(|t| t.management_read_write()) {
@@ -230,7 +249,7 @@ fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
                 json!({ "Name": t.arn, "Region": t.home_region }),
             ));
         }
-        return Finding::change(
+        return Some(Finding::change(
             TARGET,
             format!(
                 "no multi-region trail; single-region trail {} ({}) is upgraded to all regions",
@@ -243,9 +262,9 @@ fn plan_for(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
         )
         .with_risk(Risk::Medium)
         .with_note("The trail keeps its name, bucket and settings; it starts recording in every region (more log volume).")
-        .with_note("Undo puts it back to single-region with its previous global-service-events setting.");
+        .with_note("Undo puts it back to single-region with its previous global-service-events setting."));
     }
-    create_finding(cx, all)
+    None
 }
 
 /// The names and ARNs of everything the create path makes.
@@ -278,10 +297,49 @@ fn names(cx: &Cx<'_>) -> Names {
     }
 }
 
-fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
+/// What the create path records in `before`: no trail, and whether the delivery role and
+/// its inline policy were there already (undo deletes only what this run created).
+fn create_before(role: Option<&FoundRole>) -> Value {
+    json!({
+        "Trail": null,
+        "LogRoleExisted": role.is_some(),
+        "LogRolePolicyExisted": role.is_some_and(|r| r.inline.is_some()),
+    })
+}
+
+fn create_finding(
+    cx: &Cx<'_>,
+    all: &[TrailInfo],
+    bucket: &Ownership,
+    role: Option<&FoundRole>,
+) -> Finding {
     let n = names(cx);
     let account = &cx.aws.account.id;
     let part = &cx.aws.account.partition;
+    let before = create_before(role);
+    if *bucket == Ownership::Foreign {
+        return Finding::manual(
+            TARGET,
+            format!(
+                "no trail qualifies, and {}",
+                foreign_message(&n.bucket, "trail_bucket")
+            ),
+            before,
+            &["Set trail_bucket (cis-fix.toml or --set) to a bucket name this account owns or that is free, then plan again."],
+        );
+    }
+    let trust = role_trust(account);
+    let inline = role_policy(part, account, &n.region, &n.log_group);
+    if let Some(why) = role.and_then(|r| service_role::difference(LOG_ROLE, r, &trust, &inline)) {
+        let mut f = Finding::manual(
+            TARGET,
+            format!("no trail qualifies, and {why}"),
+            before,
+            &[],
+        );
+        f.manual_steps = service_role::refused_steps(LOG_ROLE);
+        return f;
+    }
     let policy = crate::resources::buckets::bucket_policy_doc(
         None,
         trail_bucket_statements(part, account, &n.bucket, &n.arn),
@@ -297,7 +355,7 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
         "CloudWatchLogsLogGroupArn": n.log_group_arn,
         "CloudWatchLogsRoleArn": n.role_arn,
     });
-    let calls = vec![
+    let mut calls = vec![
         ensure_bucket_call(&n.bucket, &n.region),
         ApiCall::new(
             "s3:PutBucketPolicy",
@@ -320,20 +378,25 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
             "logs:PutRetentionPolicy",
             json!({ "logGroupName": n.log_group, "retentionInDays": n.retention, "IfNoneSet": true }),
         ),
-        ApiCall::new(
-            "iam:CreateRole",
-            json!({ "RoleName": LOG_ROLE, "AssumeRolePolicyDocument": role_trust(account), "IfMissing": true }),
-        ),
-        ApiCall::new(
-            "iam:PutRolePolicy",
-            json!({ "RoleName": LOG_ROLE, "PolicyName": LOG_ROLE, "PolicyDocument": role_policy(part, account, &n.region, &n.log_group) }),
-        ),
-        ApiCall::new("cloudtrail:CreateTrail", trail_params.clone()),
-        ApiCall::new(
-            "cloudtrail:StartLogging",
-            json!({ "Name": n.arn, "Region": n.region }),
-        ),
     ];
+    if role.is_none() {
+        calls.push(ApiCall::new(
+            "iam:CreateRole",
+            json!({ "RoleName": LOG_ROLE, "AssumeRolePolicyDocument": trust,
+                    "Tags": [{ "Key": crate::resources::alarm_topic::CREATED_TAG, "Value": service_role::CREATED_VALUE }] }),
+        ));
+    }
+    if role.is_none_or(|r| r.inline.is_none()) {
+        calls.push(ApiCall::new(
+            "iam:PutRolePolicy",
+            json!({ "RoleName": LOG_ROLE, "PolicyName": LOG_ROLE, "PolicyDocument": inline }),
+        ));
+    }
+    calls.push(ApiCall::new("cloudtrail:CreateTrail", trail_params.clone()));
+    calls.push(ApiCall::new(
+        "cloudtrail:StartLogging",
+        json!({ "Name": n.arn, "Region": n.region }),
+    ));
     let others: Vec<String> = all
         .iter()
         .map(|t| {
@@ -353,11 +416,11 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
             others.join(", ")
         )
     };
-    Finding::change(
+    let mut f = Finding::change(
         TARGET,
         summary,
         Action::Create,
-        json!({ "Trail": null }),
+        before,
         json!({
             "Trail": n.trail,
             "Arn": n.arn,
@@ -381,7 +444,12 @@ fn create_finding(cx: &Cx<'_>, all: &[TrailInfo]) -> Finding {
         "Undo deletes the trail and the role {LOG_ROLE}; the bucket {} and the log group {} are kept because they hold logs.",
         n.bucket, n.log_group
     ))
-    .with_note("An existing bucket, log group or role of the same name is reused; the bucket policy statements are merged into any existing policy.")
+    .with_note("An existing bucket of this account or log group of the same name is reused (the bucket policy statements are merged into any existing policy); an existing role of the same name only if its trust and inline policy are exactly what cis-fix writes, and undo then keeps it.");
+    f.prerequisites = json!({
+        "TrailBucket": { "Name": n.bucket, "Owner": bucket.as_str() },
+        "LogRole": service_role::prerequisite(role),
+    });
+    f
 }
 
 fn role_trust(account: &str) -> Value {
@@ -445,17 +513,30 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     let part = &cx.aws.account.partition;
 
     // The bucket, in the trail's region when cis-fix creates it.
-    let bucket_region = ensure_bucket(cx, &n.bucket, &n.region).await?;
+    // The role first: a role cis-fix must not use stops the change before anything is
+    // written.
+    let trust = role_trust(account);
+    let inline = role_policy(part, account, &n.region, &n.log_group);
+    let role = service_role::read(cx, LOG_ROLE, LOG_ROLE).await?;
+    if let Some(why) = role
+        .as_ref()
+        .and_then(|r| service_role::difference(LOG_ROLE, r, &trust, &inline))
+    {
+        return Err(AwsError::new(ErrorKind::Service, "iam:GetRole", why));
+    }
+    let bucket_region = ensure_bucket(cx, &n.bucket, &n.region, "trail_bucket").await?;
     let s3 = cx.aws.s3(&bucket_region);
     merge_bucket_policy(
         &s3,
         &n.bucket,
+        account,
         trail_bucket_statements(part, account, &n.bucket, &n.arn),
     )
     .await?;
-    block_public_access(&s3, &n.bucket).await?;
+    block_public_access(&s3, &n.bucket, account).await?;
     s3.put_bucket_versioning()
         .bucket(&n.bucket)
+        .expected_bucket_owner(account)
         .versioning_configuration(
             aws_sdk_s3::types::VersioningConfiguration::builder()
                 .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
@@ -468,6 +549,7 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     let has_encryption = match s3
         .get_bucket_encryption()
         .bucket(&n.bucket)
+        .expected_bucket_owner(account)
         .send()
         .await
         .map_err(aws_err("s3:GetBucketEncryption"))
@@ -501,6 +583,7 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
             })?;
         s3.put_bucket_encryption()
             .bucket(&n.bucket)
+            .expected_bucket_owner(account)
             .server_side_encryption_configuration(conf)
             .send()
             .await
@@ -540,28 +623,28 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
             .map_err(aws_err("logs:PutRetentionPolicy"))?;
     }
 
-    // The delivery role.
-    let iam = cx.aws.iam();
-    match iam
-        .create_role()
-        .role_name(LOG_ROLE)
-        .assume_role_policy_document(role_trust(account).to_string())
-        .description("cis-fix: CloudTrail delivers to CloudWatch Logs")
-        .send()
-        .await
-        .map_err(aws_err("iam:CreateRole"))
-    {
-        Ok(_) => {}
-        Err(e) if e.is_code("EntityAlreadyExists") => {}
-        Err(e) => return Err(e),
+    // The delivery role: created (tagged) when missing; an existing one is exactly cis-fix's
+    // (checked above) and only gets its inline policy when it has none.
+    if role.is_none() {
+        service_role::create(
+            cx,
+            LOG_ROLE,
+            &trust,
+            "cis-fix: CloudTrail delivers to CloudWatch Logs",
+        )
+        .await?;
     }
-    iam.put_role_policy()
-        .role_name(LOG_ROLE)
-        .policy_name(LOG_ROLE)
-        .policy_document(role_policy(part, account, &n.region, &n.log_group).to_string())
-        .send()
-        .await
-        .map_err(aws_err("iam:PutRolePolicy"))?;
+    if role.as_ref().is_none_or(|r| r.inline.is_none()) {
+        cx.aws
+            .iam()
+            .put_role_policy()
+            .role_name(LOG_ROLE)
+            .policy_name(LOG_ROLE)
+            .policy_document(inline.to_string())
+            .send()
+            .await
+            .map_err(aws_err("iam:PutRolePolicy"))?;
+    }
 
     // The trail. A role or bucket policy written a moment ago may not be visible to
     // CloudTrail yet (IAM is eventually consistent): retry those refusals for a while.
@@ -602,8 +685,10 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
 }
 
 /// Undo of a create: delete the trail cis-fix made (by its configured name, homed in this
-/// account) and the delivery role when no other trail uses it. Bucket and log group stay.
-async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo]) -> Result<(), AwsError> {
+/// account), and, when no other trail uses the delivery role, what this run added to it: the
+/// role itself only if it was not there before (`previous`) and carries cis-fix's tag, else
+/// only the inline policy the run added. Bucket and log group stay.
+async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo], previous: &Value) -> Result<(), AwsError> {
     let n = names(cx);
     let account = &cx.aws.account.id;
     let ours = all
@@ -622,31 +707,16 @@ async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo]) -> Result<(), AwsError> 
     let role_in_use = all.iter().any(|t| {
         Some(&t.arn) != ours.map(|o| &o.arn) && t.log_role_arn.as_deref() == Some(&n.role_arn)
     });
-    if !role_in_use {
-        let iam = cx.aws.iam();
-        match iam
-            .delete_role_policy()
-            .role_name(LOG_ROLE)
-            .policy_name(LOG_ROLE)
-            .send()
-            .await
-            .map_err(aws_err("iam:DeleteRolePolicy"))
-        {
-            Ok(_) => {}
-            Err(e) if e.is_code("NoSuchEntity") => {}
-            Err(e) => return Err(e),
-        }
-        match iam
-            .delete_role()
-            .role_name(LOG_ROLE)
-            .send()
-            .await
-            .map_err(aws_err("iam:DeleteRole"))
-        {
-            Ok(_) => {}
-            Err(e) if e.is_code("NoSuchEntity") => {}
-            Err(e) => return Err(e),
-        }
+    if role_in_use {
+        return Ok(());
+    }
+    // Journals written before these fields existed record neither: the role is kept.
+    if previous["LogRoleExisted"] == json!(false) {
+        service_role::delete_if_tagged(cx, LOG_ROLE, LOG_ROLE).await?;
+    } else if previous["LogRoleExisted"] == json!(true)
+        && previous["LogRolePolicyExisted"] == json!(false)
+    {
+        service_role::delete_inline(cx, LOG_ROLE, LOG_ROLE).await?;
     }
     Ok(())
 }

@@ -21,7 +21,8 @@ use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{region_of, Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::buckets::{
-    create_if_missing, create_if_missing_calls, deny_insecure_transport,
+    create_if_missing, create_if_missing_calls, deny_insecure_transport, foreign_message,
+    ownership, Ownership,
 };
 
 pub struct ConfigAllRegions;
@@ -35,6 +36,8 @@ const DESCRIPTION: Description = Description {
         "config:DescribeConfigurationRecorderStatus",
         "config:DescribeDeliveryChannels",
         "config:DescribeDeliveryChannelStatus",
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketLocation",
     ],
     write_actions: &[
         "config:PutConfigurationRecorder",
@@ -501,11 +504,37 @@ pub(crate) struct Setting<'a> {
     pub bucket: &'a str,
     pub partition: &'a str,
     pub account: &'a str,
+    /// Whose the bucket is; read only when a delivery channel is to be created.
+    pub bucket_owner: Option<Ownership>,
 }
 
 /// The finding for one region (pure).
 pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
+    let mut f = finding_for(st, s);
+    if f.status == crate::plan::Status::Change && st.channel.is_none() {
+        // The bucket the new channel delivers to: the change builds on it.
+        f.prerequisites = json!({ "ConfigBucket": {
+            "Name": s.bucket,
+            "Owner": s.bucket_owner.as_ref().map(Ownership::as_str),
+        } });
+    }
+    f
+}
+
+fn finding_for(st: &State, s: &Setting<'_>) -> Finding {
     let before = st.before();
+    if st.channel.is_none() && s.bucket_owner == Some(Ownership::Foreign) {
+        // Another account would receive the whole configuration inventory.
+        return Finding::manual(
+            TARGET,
+            format!(
+                "AWS Config has no delivery channel in this region, and {}",
+                foreign_message(s.bucket, "config_bucket")
+            ),
+            before,
+            &["Set config_bucket (cis-fix.toml or --set) to a bucket name this account owns or that is free, then plan again."],
+        );
+    }
     let want = Group::wanted(s.home);
     let global_where = if s.home {
         "global resource types recorded here, the home region"
@@ -669,13 +698,19 @@ fn keep_note(bucket: &str) -> String {
     )
 }
 
-fn setting<'a>(cx: &'a Cx<'_>, region: &str, bucket: &'a str) -> Setting<'a> {
+fn setting<'a>(
+    cx: &'a Cx<'_>,
+    region: &str,
+    bucket: &'a str,
+    bucket_owner: Option<Ownership>,
+) -> Setting<'a> {
     Setting {
         home: region == cx.aws.home_region,
         home_region: &cx.aws.home_region,
         bucket,
         partition: &cx.aws.account.partition,
         account: &cx.aws.account.id,
+        bucket_owner,
     }
 }
 
@@ -694,7 +729,13 @@ impl Control for ConfigAllRegions {
             })
             .await?;
         let bucket = cx.params.config_bucket(&cx.aws.account.id);
-        let mut f = finding(&st, &setting(cx, region, &bucket));
+        // Whose the bucket is matters only when a channel is to be created (one shared
+        // ListBuckets per phase).
+        let owner = match st.channel {
+            None => Some(ownership(cx, &bucket).await?),
+            Some(_) => None,
+        };
+        let mut f = finding(&st, &setting(cx, region, &bucket, owner));
         if f.status == crate::plan::Status::Compliant {
             if let Some(ch) = &st.channel {
                 match delivery_health(&cfg, &ch.name).await {
@@ -718,8 +759,14 @@ impl Control for ConfigAllRegions {
         let cfg = cx.aws.config(region);
         let st = read_state(&cfg).await?;
         let bucket = cx.params.config_bucket(&cx.aws.account.id);
-        let s = setting(cx, region, &bucket);
+        let s = setting(cx, region, &bucket, None);
         let want = Group::wanted(s.home);
+        // The bucket first: one another account owns stops the change before anything is
+        // written or any recorder points at it.
+        if st.channel.is_none() {
+            let policy = config_bucket_policy(s.partition, s.account, &bucket);
+            create_if_missing(cx, &bucket, s.home_region, &policy, "config_bucket").await?;
+        }
         let name = match &st.recorder {
             None => {
                 let role = ensure_config_role(cx).await?;
@@ -747,8 +794,6 @@ impl Control for ConfigAllRegions {
             }
         };
         if st.channel.is_none() {
-            let policy = config_bucket_policy(s.partition, s.account, &bucket);
-            create_if_missing(cx, &bucket, s.home_region, &policy).await?;
             cfg.put_delivery_channel()
                 .delivery_channel(
                     DeliveryChannel::builder()
@@ -966,6 +1011,7 @@ mod tests {
             bucket: "cis-fix-config-111122223333",
             partition: "aws",
             account: "111122223333",
+            bucket_owner: None,
         }
     }
 
@@ -1087,5 +1133,50 @@ mod tests {
         };
         assert_eq!(finding(&st, &set(false)).status, Status::Compliant);
         assert_eq!(finding(&st, &set(true)).status, Status::Change);
+    }
+
+    #[test]
+    fn a_config_bucket_of_another_account_is_refused_and_the_owner_is_a_prerequisite() {
+        let st = State {
+            recorder: None,
+            recording: false,
+            last_failure: None,
+            channel: None,
+        };
+        let mut s = set(true);
+        s.bucket_owner = Some(Ownership::Foreign);
+        let f = finding(&st, &s);
+        assert_eq!(f.status, Status::Manual, "{f:?}");
+        assert!(
+            f.summary.contains("cis-fix-config-111122223333")
+                && f.summary.contains("another account")
+                && f.summary.contains("config_bucket"),
+            "{}",
+            f.summary
+        );
+        assert!(f.calls.is_empty());
+        s.bucket_owner = Some(Ownership::Missing);
+        let f = finding(&st, &s);
+        assert_eq!(f.status, Status::Change);
+        assert_eq!(
+            f.prerequisites,
+            json!({ "ConfigBucket": { "Name": "cis-fix-config-111122223333", "Owner": "missing" } })
+        );
+        assert_eq!(
+            f.prerequisites,
+            finding(&st, &s).prerequisites,
+            "deterministic"
+        );
+        // An existing channel: the bucket is not this control's concern.
+        let st = State {
+            recorder: Some(rec(Group::wanted(true))),
+            recording: false,
+            last_failure: None,
+            channel: Some(chan()),
+        };
+        s.bucket_owner = Some(Ownership::Foreign);
+        let f = finding(&st, &s);
+        assert_eq!(f.status, Status::Change);
+        assert!(f.prerequisites.is_null());
     }
 }

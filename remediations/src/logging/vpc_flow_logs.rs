@@ -17,8 +17,10 @@ use crate::control::{region_of, Control, Cx, Description, Kind, Scope};
 use crate::params::FlowLogDestination;
 use crate::plan::{Action, ApiCall, Finding};
 use crate::resources::buckets::{
-    create_if_missing, create_if_missing_calls, deny_insecure_transport,
+    create_if_missing, create_if_missing_calls, deny_insecure_transport, foreign_message,
+    ownership, Ownership,
 };
+use crate::resources::service_role;
 
 pub struct VpcFlowLogs;
 
@@ -26,12 +28,19 @@ const DESCRIPTION: Description = Description {
     slug: "vpc-flow-logs",
     scope: Scope::Regional,
     kind: Kind::Fix,
-    read_actions: &["ec2:DescribeVpcs", "ec2:DescribeFlowLogs"],
+    read_actions: &[
+        "ec2:DescribeVpcs",
+        "ec2:DescribeFlowLogs",
+        "iam:GetRole",
+        "iam:GetRolePolicy",
+        "s3:ListAllMyBuckets",
+        "s3:GetBucketLocation",
+    ],
     write_actions: &[
         "ec2:CreateFlowLogs",
         "ec2:DeleteFlowLogs",
-        "iam:GetRole",
         "iam:CreateRole",
+        "iam:TagRole",
         "iam:PutRolePolicy",
         "iam:PassRole",
         "logs:DescribeLogGroups",
@@ -122,6 +131,11 @@ pub(crate) struct Setting {
     pub bucket_region: String,
     pub partition: String,
     pub account: String,
+    /// Why the destination's prerequisite cannot be used (a bucket another account owns, a
+    /// delivery role that is not cis-fix's): VPCs without a flow log are then not changed.
+    pub refusal: Option<String>,
+    /// The observed state of the destination's prerequisite, for changes.
+    pub prerequisites: Value,
 }
 
 impl Setting {
@@ -235,6 +249,19 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
         }
         return f;
     }
+    if let Some(why) = &s.refusal {
+        let mut f = Finding::manual(
+            vpc_target(id),
+            format!("{who} has no active flow log of rejected traffic, and {why}"),
+            before,
+            &[],
+        );
+        f.manual_steps = vec![match s.dest {
+            FlowLogDestination::S3 => "Set flow_log_bucket (cis-fix.toml or --set) to a bucket name this account owns or that is free, then plan again.".to_string(),
+            FlowLogDestination::CloudWatchLogs => service_role::refused_steps(ROLE_NAME).join(" "),
+        }];
+        return f;
+    }
     let (dest_type, dest, mut calls) = match s.dest {
         FlowLogDestination::CloudWatchLogs => (
             "cloud-watch-logs",
@@ -244,6 +271,7 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
                 ApiCall::new(
                     "iam:CreateRole",
                     json!({ "RoleName": ROLE_NAME, "AssumeRolePolicyDocument": role_trust(&s.account),
+                            "Tags": [{ "Key": crate::resources::alarm_topic::CREATED_TAG, "Value": service_role::CREATED_VALUE }],
                             "OnlyIfMissing": true }),
                 ),
                 ApiCall::new(
@@ -313,7 +341,7 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
             s.bucket, s.bucket_region
         ),
     };
-    Finding::change(
+    let mut f = Finding::change(
         vpc_target(id),
         format!(
             "{summary}: cis-fix creates one ({} traffic to {dest})",
@@ -325,7 +353,9 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
         calls,
     )
     .with_note(COST_NOTE)
-    .with_note(keep)
+    .with_note(keep);
+    f.prerequisites = s.prerequisites.clone();
+    f
 }
 
 async fn read_flow_logs(
@@ -354,46 +384,72 @@ fn setting(cx: &Cx<'_>) -> Setting {
         bucket_region: cx.aws.home_region.clone(),
         partition,
         account,
+        refusal: None,
+        prerequisites: Value::Null,
     }
 }
 
-/// The delivery role's ARN: reused when it exists, else created with its inline policy.
-async fn ensure_role(cx: &Cx<'_>, s: &Setting) -> Result<String, AwsError> {
-    let iam = cx.aws.iam();
-    match iam.get_role().role_name(ROLE_NAME).send().await {
-        Ok(out) => {
-            if let Some(r) = out.role {
-                return Ok(r.arn().to_string());
+/// Read the destination's prerequisite (the bucket's owner, or the delivery role) into `s`:
+/// whether it may be used, and its observed state.
+async fn read_prerequisites(cx: &Cx<'_>, s: &mut Setting) -> Result<(), AwsError> {
+    match s.dest {
+        FlowLogDestination::S3 => {
+            let owner = ownership(cx, &s.bucket).await?;
+            if owner == Ownership::Foreign {
+                s.refusal = Some(foreign_message(&s.bucket, "flow_log_bucket"));
             }
+            s.prerequisites =
+                json!({ "FlowLogBucket": { "Name": s.bucket, "Owner": owner.as_str() } });
         }
-        Err(e) => {
-            let missing = e
-                .as_service_error()
-                .is_some_and(|s| s.is_no_such_entity_exception());
-            if !missing {
-                return Err(AwsError::from_sdk("iam:GetRole", e));
-            }
+        FlowLogDestination::CloudWatchLogs => {
+            let role = service_role::read(cx, ROLE_NAME, ROLE_POLICY_NAME).await?;
+            s.refusal = role.as_ref().and_then(|r| {
+                service_role::difference(
+                    ROLE_NAME,
+                    r,
+                    &role_trust(&s.account),
+                    &role_policy(&s.partition, &s.account),
+                )
+            });
+            s.prerequisites = json!({ "DeliveryRole": service_role::prerequisite(role.as_ref()) });
         }
     }
-    let role = iam
-        .create_role()
-        .role_name(ROLE_NAME)
-        .description("cis-fix: lets VPC Flow Logs deliver to CloudWatch Logs")
-        .assume_role_policy_document(role_trust(&s.account).to_string())
-        .send()
-        .await
-        .map_err(aws_err("iam:CreateRole"))?;
-    iam.put_role_policy()
+    Ok(())
+}
+
+/// The delivery role's ARN: reused when it exists and is exactly what cis-fix writes (a role
+/// of that name trusted by anyone else is refused), else created, tagged, with its inline
+/// policy.
+async fn ensure_role(cx: &Cx<'_>, s: &Setting) -> Result<String, AwsError> {
+    let trust = role_trust(&s.account);
+    if let Some(r) = service_role::read(cx, ROLE_NAME, ROLE_POLICY_NAME).await? {
+        let inline = role_policy(&s.partition, &s.account);
+        if let Some(why) = service_role::difference(ROLE_NAME, &r, &trust, &inline) {
+            return Err(AwsError::new(ErrorKind::Service, "iam:GetRole", why));
+        }
+        return Ok(r.arn);
+    }
+    let arn = service_role::create(
+        cx,
+        ROLE_NAME,
+        &trust,
+        "cis-fix: lets VPC Flow Logs deliver to CloudWatch Logs",
+    )
+    .await?;
+    cx.aws
+        .iam()
+        .put_role_policy()
         .role_name(ROLE_NAME)
         .policy_name(ROLE_POLICY_NAME)
         .policy_document(role_policy(&s.partition, &s.account).to_string())
         .send()
         .await
         .map_err(aws_err("iam:PutRolePolicy"))?;
-    Ok(role
-        .role
-        .map(|r| r.arn().to_string())
-        .unwrap_or_else(|| s.role_arn.clone()))
+    Ok(if arn.is_empty() {
+        s.role_arn.clone()
+    } else {
+        arn
+    })
 }
 
 /// The region's log group: reused when it exists (its retention is the owner's), else
@@ -440,8 +496,14 @@ impl Control for VpcFlowLogs {
                 read_flow_logs(cx.aws, region)
             })
             .await?;
-        let s = setting(cx);
+        let mut s = setting(cx);
         let mut out: Vec<Finding> = vpcs.iter().map(|v| finding(v, &fls, &s)).collect();
+        // Some VPC needs a flow log: its destination's prerequisite decides whether it can
+        // be made (read only then, once per phase).
+        if out.iter().any(|f| f.status == crate::plan::Status::Change) {
+            read_prerequisites(cx, &mut s).await?;
+            out = vpcs.iter().map(|v| finding(v, &fls, &s)).collect();
+        }
         out.sort_by(|a, b| a.target.cmp(&b.target));
         Ok(out)
     }
@@ -467,7 +529,8 @@ impl Control for VpcFlowLogs {
             }
             FlowLogDestination::S3 => {
                 let policy = bucket_policy(&s.partition, &s.account, &s.bucket);
-                create_if_missing(cx, &s.bucket, &s.bucket_region, &policy).await?;
+                create_if_missing(cx, &s.bucket, &s.bucket_region, &policy, "flow_log_bucket")
+                    .await?;
                 req = req
                     .log_destination_type(LogDestinationType::S3)
                     .log_destination(s.bucket_arn());
@@ -547,6 +610,8 @@ mod tests {
             bucket_region: "eu-west-1".into(),
             partition: "aws".into(),
             account: "111122223333".into(),
+            refusal: None,
+            prerequisites: Value::Null,
         }
     }
 
@@ -633,5 +698,37 @@ mod tests {
             policy["Statement"][0]["Resource"],
             "arn:aws:s3:::cis-fix-flow-logs-111122223333/AWSLogs/111122223333/*"
         );
+    }
+
+    #[test]
+    fn a_refused_prerequisite_makes_no_change_and_a_used_one_is_recorded() {
+        let mut set = s(FlowLogDestination::S3, "REJECT");
+        set.refusal = Some(
+            "bucket cis-fix-flow-logs-111122223333 exists but belongs to another account".into(),
+        );
+        let f = finding(&vpc(), &[], &set);
+        assert_eq!(f.status, Status::Manual, "{f:?}");
+        assert!(
+            f.summary.contains("belongs to another account"),
+            "{}",
+            f.summary
+        );
+        assert!(f.manual_steps[0].contains("flow_log_bucket"));
+        assert!(f.calls.is_empty());
+        // A compliant VPC stays compliant whatever the prerequisite.
+        let ok = finding(&vpc(), &[fl("fl-1", TrafficType::Reject, "ACTIVE")], &set);
+        assert_eq!(ok.status, Status::Compliant);
+        set.refusal = None;
+        set.prerequisites = json!({ "FlowLogBucket": { "Name": "b", "Owner": "missing" } });
+        let f = finding(&vpc(), &[], &set);
+        assert_eq!(f.status, Status::Change);
+        assert_eq!(f.prerequisites, set.prerequisites);
+        let create_role = &finding(
+            &vpc(),
+            &[],
+            &s(FlowLogDestination::CloudWatchLogs, "REJECT"),
+        )
+        .calls[1];
+        assert_eq!(create_role.params["Tags"][0]["Key"], "cis-fix:created-by");
     }
 }

@@ -141,6 +141,7 @@ const FILTER: Description = Description {
             "cloudwatch:DescribeAlarms",
             "sns:GetTopicAttributes",
             "sns:ListSubscriptionsByTopic",
+            "sns:ListTagsForResource",
         ],
     write_actions: &[
             "logs:PutMetricFilter",
@@ -150,7 +151,6 @@ const FILTER: Description = Description {
             "sns:CreateTopic",
             "sns:TagResource",
             "sns:Subscribe",
-            "sns:ListTagsForResource",
             "sns:DeleteTopic",
         ],
     change_profile: "low (additive: a metric filter, an alarm and a shared SNS topic); medium when a filter under cis-fix's name carries another pattern and is replaced. Undo removes what was created, puts replaced patterns back, and removes the topic only if cis-fix created it and nothing else uses it",
@@ -695,6 +695,7 @@ impl MetricFilter {
         let mut after = before_json(&region, &group, &after_filters, &after_alarms);
         after["AlarmTopic"] = topic.after();
         let mut finding = Finding::change(target, summary, action, before, after, calls);
+        finding.prerequisites = topic.prerequisites();
         finding.destructive = destructive;
         if destructive {
             finding.risk = Risk::Medium;

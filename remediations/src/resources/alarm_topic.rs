@@ -1,5 +1,7 @@
 //! The SNS topic the fifteen CIS alarms (4.1–4.15) notify: a shared prerequisite, ensured
-//! idempotently by each alarm's apply and kept out of every finding's `before`.
+//! idempotently by each alarm's apply and kept out of every finding's `before`; its observed
+//! state (ARN, existence, whether cis-fix created it) is the findings' `prerequisites`, so a
+//! saved plan notices when it changed.
 //!
 //! `alarm_topic` is an ARN (used as is; it must exist, in the alarms' region) or a name (the
 //! topic is created in the log group's region if missing, tagged so cis-fix knows it made
@@ -29,6 +31,8 @@ pub struct TopicState {
     pub subscriptions: Vec<String>,
     /// The e-mail to subscribe, when configured.
     pub email: Option<String>,
+    /// The topic exists and carries cis-fix's creation tag.
+    pub created_by_cis_fix: bool,
 }
 
 impl TopicState {
@@ -99,6 +103,17 @@ impl TopicState {
         })
     }
 
+    /// The topic as a change that notifies it builds on it, for the finding's
+    /// `prerequisites`: its ARN, whether it exists and whether cis-fix created it (the same
+    /// account state gives the same value).
+    pub fn prerequisites(&self) -> Value {
+        json!({ "AlarmTopic": {
+            "TopicArn": self.arn,
+            "Exists": self.exists,
+            "CreatedByCisFix": self.created_by_cis_fix,
+        } })
+    }
+
     /// Notes for the plan: who gets the alarm.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
@@ -161,15 +176,35 @@ pub async fn state(cx: &Cx<'_>, region: &str) -> Result<TopicState, AwsError> {
             } else {
                 None
             };
+            let created_by_cis_fix = if exists {
+                created_tag(&sns, &arn).await?
+            } else {
+                false
+            };
             Ok(TopicState {
                 arn: arn.clone(),
                 configured_arn,
                 exists: subscriptions.is_some(),
                 subscriptions: subscriptions.unwrap_or_default(),
                 email,
+                created_by_cis_fix,
             })
         })
         .await
+}
+
+/// Whether the topic carries cis-fix's creation tag.
+async fn created_tag(sns: &aws_sdk_sns::Client, arn: &str) -> Result<bool, AwsError> {
+    let out = sns
+        .list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .map_err(aws_err("sns:ListTagsForResource"))?;
+    Ok(out
+        .tags()
+        .iter()
+        .any(|t| t.key() == CREATED_TAG && t.value() == "cis-fix"))
 }
 
 async fn subscriptions(sns: &aws_sdk_sns::Client, arn: &str) -> Result<Vec<String>, AwsError> {
@@ -299,7 +334,28 @@ mod tests {
             exists,
             subscriptions: subs.iter().map(|s| s.to_string()).collect(),
             email: email.map(str::to_string),
+            created_by_cis_fix: false,
         }
+    }
+
+    #[test]
+    fn prerequisites_record_the_topic_and_who_made_it() {
+        let mut s = st(true, &["email:a@example.com"], None);
+        s.created_by_cis_fix = true;
+        assert_eq!(
+            s.prerequisites(),
+            json!({ "AlarmTopic": {
+                "TopicArn": "arn:aws:sns:us-east-1:111122223333:cis-fix-alarms",
+                "Exists": true,
+                "CreatedByCisFix": true,
+            } })
+        );
+        assert_eq!(s.prerequisites(), s.clone().prerequisites());
+        let missing = st(false, &[], None);
+        assert_eq!(
+            missing.prerequisites()["AlarmTopic"]["Exists"],
+            json!(false)
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod rds_instances;
 pub mod reads;
 pub mod s3_buckets;
 pub mod security_group_rules;
+pub mod service_role;
 pub mod trails;
 
 pub use caller::{caller, parse_caller_arn, Caller};

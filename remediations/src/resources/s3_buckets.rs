@@ -1,5 +1,6 @@
 //! Reads of the account's S3 buckets shared by the storage controls (CIS 5.0 2.1.x), each
-//! memoised for the phase: the bucket list once, each bucket's region once, and each
+//! memoised for the phase, each sent with the account as ExpectedBucketOwner: the bucket
+//! list once (also the ownership check of cis-fix's own log buckets), each bucket's region once, and each
 //! bucket's policy, public-access block, policy status, ACL and versioning at most once.
 //!
 //! Buckets are listed account-wide, but every per-bucket call goes to an S3 client in the
@@ -39,12 +40,13 @@ pub fn name_of_target(target: &str) -> &str {
     target.strip_prefix("bucket ").unwrap_or(target)
 }
 
-/// Every bucket of the account with its region, sorted by name. ListBuckets once; each
-/// bucket's region from the listing when S3 gives it (BucketRegion), else GetBucketLocation.
-pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
+/// This account's buckets as ListBuckets names them, with the region when S3 gives it
+/// (BucketRegion): listed once per phase, shared by the storage reads and by the ownership
+/// check of the buckets cis-fix creates ([`crate::resources::buckets::ownership`]).
+pub async fn listed(cx: &Cx<'_>) -> Result<Vec<(String, Option<String>)>, AwsError> {
     let aws = cx.aws;
     cx.reads
-        .shared("s3:buckets", || async move {
+        .shared("s3:ListAllMyBuckets", || async move {
             let s3 = aws.s3(&aws.home_region);
             let mut listed: Vec<(String, Option<String>)> = Vec::new();
             let mut token: Option<String> = None;
@@ -65,11 +67,24 @@ pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
                     break;
                 }
             }
+            Ok(listed)
+        })
+        .await
+}
+
+/// Every bucket of the account with its region, sorted by name. ListBuckets once; each
+/// bucket's region from the listing when S3 gives it (BucketRegion), else GetBucketLocation.
+pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
+    let aws = cx.aws;
+    let listed = listed(cx).await?;
+    cx.reads
+        .shared("s3:buckets", || async move {
+            let owner = aws.account.id.as_str();
             let mut out: Vec<Bucket> = stream::iter(listed)
                 .map(|(name, region)| async move {
                     let region = match region.filter(|r| !r.is_empty()) {
                         Some(r) => r,
-                        None => location(&aws.s3(&aws.home_region), &name).await?,
+                        None => location(&aws.s3(&aws.home_region), &name, owner).await?,
                     };
                     Ok::<_, AwsError>(Bucket { name, region })
                 })
@@ -93,6 +108,7 @@ pub async fn policy(cx: &Cx<'_>, b: &Bucket) -> Result<Option<String>, AwsError>
                 .s3(&b.region)
                 .get_bucket_policy()
                 .bucket(&b.name)
+                .expected_bucket_owner(&aws.account.id)
                 .send()
                 .await
             {
@@ -216,6 +232,7 @@ pub async fn bucket_pab(cx: &Cx<'_>, b: &Bucket) -> Result<Option<Pab>, AwsError
                 .s3(&b.region)
                 .get_public_access_block()
                 .bucket(&b.name)
+                .expected_bucket_owner(&aws.account.id)
                 .send()
                 .await
             {
@@ -270,7 +287,13 @@ pub async fn public_reasons(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<String>, AwsE
             let s3 = aws.s3(&b.region);
             let mut out = Vec::new();
             if has_policy {
-                match s3.get_bucket_policy_status().bucket(&b.name).send().await {
+                match s3
+                    .get_bucket_policy_status()
+                    .bucket(&b.name)
+                    .expected_bucket_owner(&aws.account.id)
+                    .send()
+                    .await
+                {
                     Ok(st) => {
                         if st.policy_status().and_then(|p| p.is_public()) == Some(true) {
                             out.push(format!(
@@ -290,6 +313,7 @@ pub async fn public_reasons(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<String>, AwsE
             let acl = s3
                 .get_bucket_acl()
                 .bucket(&b.name)
+                .expected_bucket_owner(&aws.account.id)
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("s3:GetBucketAcl", e))?;
@@ -329,6 +353,7 @@ pub async fn versioning(cx: &Cx<'_>, b: &Bucket) -> Result<Versioning, AwsError>
                 .s3(&b.region)
                 .get_bucket_versioning()
                 .bucket(&b.name)
+                .expected_bucket_owner(&aws.account.id)
                 .send()
                 .await
                 .map_err(|e| AwsError::from_sdk("s3:GetBucketVersioning", e))?;
