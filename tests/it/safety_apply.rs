@@ -8,7 +8,8 @@
 
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
 
-use crate::harness::{TestAccount, REGION};
+use crate::harness::{endpoint, TestAccount, REGION};
+use crate::proxy::{self, Fault, FaultRule};
 
 const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
 
@@ -215,4 +216,34 @@ async fn support_role_trusts_only_this_account_unless_cross_account_trust_is_all
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let trust = role(&acct).await.expect("role created");
     assert!(trust.contains("999988887777"), "{trust}");
+}
+
+/// Issue 13 defect 1 (partial changes), for 1.16: when attaching AWSSupportAccess fails after
+/// the role was created, the role goes again. (Failing first: the role stayed.)
+#[tokio::test]
+async fn a_failed_support_role_apply_leaves_no_role_behind() {
+    let acct = TestAccount::new().await;
+    let proxy = proxy::start(&endpoint());
+    proxy.inject(FaultRule::new(
+        "AttachRolePolicy",
+        None,
+        Fault::AccessDenied,
+        None,
+    ));
+    let out = acct.run_via(&proxy.url, &["apply", "-c", "1.16", "--yes"]);
+    assert_ne!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(
+        proxy.count(acct.creds.access_key_id(), "AttachRolePolicy"),
+        1
+    );
+    let role = acct
+        .iam()
+        .get_role()
+        .role_name("cis-fix-support")
+        .send()
+        .await;
+    assert!(
+        role.is_err(),
+        "the role created by the failed apply is still there"
+    );
 }

@@ -164,6 +164,7 @@ impl Control for SupportRole {
             .send()
             .await
             .map_err(aws_err("iam:CreateRole"));
+        let mut fresh = false;
         match created {
             // A role of that name already exists (not holding the policy): use it only if
             // cis-fix made it, never take over someone else's role.
@@ -178,14 +179,37 @@ impl Control for SupportRole {
             }
             r => {
                 r?;
+                fresh = true;
             }
         }
-        iam.attach_role_policy()
+        let attached = iam
+            .attach_role_policy()
             .role_name(&name)
             .policy_arn(&arn)
             .send()
             .await
-            .map_err(aws_err("iam:AttachRolePolicy"))?;
+            .map_err(aws_err("iam:AttachRolePolicy"));
+        if let Err(e) = attached {
+            // Half-done: the role this apply just created goes again, so a failure leaves the
+            // account as it was.
+            if fresh {
+                let gone = iam.delete_role().role_name(&name).send().await.is_ok();
+                return Err(AwsError::new(
+                    e.kind,
+                    &e.operation,
+                    format!(
+                        "{}; {}",
+                        e.message,
+                        if gone {
+                            format!("the role {name} this apply created was deleted again")
+                        } else {
+                            format!("the role {name} this apply created could not be deleted: delete it by hand")
+                        }
+                    ),
+                ));
+            }
+            return Err(e);
+        }
         Ok(())
     }
 
