@@ -5,79 +5,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::harness::{endpoint, TestAccount, REGION};
+use crate::tmux::Tmux;
 
-struct Tmux {
-    session: String,
-}
-
-impl Tmux {
-    fn start(session: &str, command: &str) -> Tmux {
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                session,
-                "-x",
-                "220",
-                "-y",
-                "60",
-                command,
-            ])
-            .status()
-            .expect("tmux is needed for the guide test (Debian package tmux)");
-        assert!(ok.success());
-        Tmux {
-            session: session.to_string(),
-        }
-    }
-
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args([
-                "capture-pane",
-                "-p",
-                "-J",
-                "-S",
-                "-400",
-                "-t",
-                &self.session,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Wait until `text` has appeared `count` times on screen.
-    fn wait_for(&self, text: &str, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = self.screen();
-            if s.matches(text).count() >= count {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {text:?} x{count}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", self.session.as_str()];
-        args.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&args).status().unwrap().success());
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
 
 #[tokio::test]
 async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {

@@ -30,3 +30,4 @@ mod saved_plans;
 mod security_groups;
 mod soak;
 mod storage;
+mod tmux;

@@ -6,6 +6,7 @@
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::tmux::Tmux;
 use crate::harness::{endpoint, plan_json, run, TestAccount, REGION};
 use crate::proxy::{self, Fault, FaultRule};
 
@@ -192,88 +193,8 @@ async fn sdk_trace_logs_never_show_the_credentials() {
     }
 }
 
-/// A guide session in a real terminal (tmux). The shell around it traps SIGINT so that it
-/// survives the Ctrl-C sent to the terminal's foreground group and prints the exit code.
-struct Tmux {
-    session: String,
-}
 
-impl Tmux {
-    fn start(session: &str, command: &str) -> Tmux {
-        let ok = Command::new("tmux")
-            .args([
-                "new-session",
-                "-d",
-                "-s",
-                session,
-                "-x",
-                "220",
-                "-y",
-                "60",
-                command,
-            ])
-            .status()
-            .expect("tmux is needed for the guide tests (Debian package tmux)");
-        assert!(ok.success());
-        Tmux {
-            session: session.to_string(),
-        }
-    }
 
-    fn screen(&self) -> String {
-        let out = Command::new("tmux")
-            .args([
-                "capture-pane",
-                "-p",
-                "-J",
-                "-S",
-                "-400",
-                "-t",
-                &self.session,
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, text: &str, count: usize) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let s = self.screen();
-            if s.matches(text).count() >= count {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {text:?} x{count}; screen:\n{s}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", self.session.as_str()];
-        args.extend_from_slice(keys);
-        assert!(Command::new("tmux").args(&args).status().unwrap().success());
-    }
-
-    /// Whether the terminal shows its cursor (`#{cursor_flag}`).
-    fn cursor_visible(&self) -> bool {
-        let out = Command::new("tmux")
-            .args(["display", "-p", "-t", &self.session, "#{cursor_flag}"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim() == "1"
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
-    }
-}
 
 /// `cis-fix guide ARGS` in tmux with `acct`'s credentials against `endpoint`.
 fn guide(acct: &TestAccount, endpoint: &str, args: &str, name: &str) -> Tmux {

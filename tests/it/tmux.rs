@@ -1,0 +1,88 @@
+//! A command in a real terminal (tmux), for the prompt and Ctrl-C tests: type into it, read
+//! its screen, and check its cursor.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// A guide session in a real terminal (tmux). The shell around it traps SIGINT so that it
+/// survives the Ctrl-C sent to the terminal's foreground group and prints the exit code.
+pub struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    pub fn start(session: &str, command: &str) -> Tmux {
+        let ok = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                session,
+                "-x",
+                "220",
+                "-y",
+                "60",
+                command,
+            ])
+            .status()
+            .expect("tmux is needed for the guide tests (Debian package tmux)");
+        assert!(ok.success());
+        Tmux {
+            session: session.to_string(),
+        }
+    }
+
+    pub fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "capture-pane",
+                "-p",
+                "-J",
+                "-S",
+                "-400",
+                "-t",
+                &self.session,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn wait_for(&self, text: &str, count: usize) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.screen();
+            if s.matches(text).count() >= count {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {text:?} x{count}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    pub fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", self.session.as_str()];
+        args.extend_from_slice(keys);
+        assert!(Command::new("tmux").args(&args).status().unwrap().success());
+    }
+
+    /// Whether the terminal shows its cursor (`#{cursor_flag}`).
+    pub fn cursor_visible(&self) -> bool {
+        let out = Command::new("tmux")
+            .args(["display", "-p", "-t", &self.session, "#{cursor_flag}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
