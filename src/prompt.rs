@@ -23,7 +23,11 @@ pub fn is_ctrl_c(e: &dialoguer::Error) -> bool {
 /// does not show it when the prompt ends in an error (Ctrl-C); the terminal's line mode is
 /// already back by then (console restores it before it reports the key).
 pub fn restore_terminal() {
-    let _ = console::Term::stderr().show_cursor();
+    // Only on a terminal: elsewhere the escape sequence would garble stderr (logs, pipes).
+    let term = console::Term::stderr();
+    if term.is_term() {
+        let _ = term.show_cursor();
+    }
 }
 
 /// Restores the terminal when dropped: held for an interactive command, it covers every

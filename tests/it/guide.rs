@@ -1,12 +1,8 @@
 //! The guided session, end to end in a real terminal (tmux): apply one control, skip one,
 //! quit at the third, and check the account, the summary and the journal.
 
-use std::process::Command;
-use std::time::{Duration, Instant};
-
 use crate::harness::{endpoint, TestAccount, REGION};
 use crate::tmux::Tmux;
-
 
 #[tokio::test]
 async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {

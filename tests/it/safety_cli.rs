@@ -3,12 +3,11 @@
 //! from; Ctrl-C inside `guide` ends the session cleanly (journal finished, summary, exit 3,
 //! terminal restored, no stale lock); the SDK's own trace logs never show the credentials.
 
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::tmux::Tmux;
 use crate::harness::{endpoint, plan_json, run, TestAccount, REGION};
 use crate::proxy::{self, Fault, FaultRule};
+use crate::tmux::Tmux;
 
 /// A shared credentials file holding `profile` with `acct`'s (assumed-role) credentials.
 fn credentials_file(dir: &std::path::Path, profile: &str, acct: &TestAccount) -> String {
@@ -192,9 +191,6 @@ async fn sdk_trace_logs_never_show_the_credentials() {
         }
     }
 }
-
-
-
 
 /// `cis-fix guide ARGS` in tmux with `acct`'s credentials against `endpoint`.
 fn guide(acct: &TestAccount, endpoint: &str, args: &str, name: &str) -> Tmux {

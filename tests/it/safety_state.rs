@@ -52,6 +52,9 @@ async fn assert_edited_support_plan_is_refused(also_edit_the_change: bool) {
     let foreign = format!("arn:aws:iam::{FOREIGN}:root");
     edit_saved_plan(&file, |p| {
         p["params"]["support_role_trust"] = Value::String(foreign.clone());
+        // And the permission for it, as whoever edits the file would: then only the pinned
+        // change (or its summary) can stop it.
+        p["params"]["allow_cross_account_trust"] = Value::Bool(true);
         if also_edit_the_change {
             // The change itself, consistently: what the role is created with and the call.
             let item = p["items"]
