@@ -860,7 +860,7 @@ mod tests {
             arn: ARN.into(),
             exists,
             created_by_cis_fix: exists,
-            digest: mfa_policy::digest(&policy_document("aws")),
+            digest: crate::resources::policy_document::digest(&policy_document("aws")),
             difference: None,
         }
     }
@@ -917,7 +917,7 @@ mod tests {
         assert!(f.reversible);
         assert_eq!(
             f.prerequisites["forced_mfa_policy"]["document_sha256"],
-            mfa_policy::digest(&policy_document("aws"))
+            crate::resources::policy_document::digest(&policy_document("aws"))
         );
         // With the policy existing, only the attachment.
         let f = finding(user("bob", 0, false, &[], &[]), &[], true, None, false);

@@ -14,7 +14,8 @@ use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::buckets::bucket_region;
 use crate::resources::policy_attachments::decode_document;
-use crate::resources::service_role::{normal_statements, CREATED_VALUE};
+use crate::resources::policy_document::{digest as policy_digest, normal_statements};
+use crate::resources::service_role::CREATED_VALUE;
 use crate::resources::trails::str_field;
 use crate::resources::trails::{trail_or_blocked, TrailInfo};
 
@@ -182,18 +183,6 @@ fn extra_allows(existing: &Value, ours: &Value) -> Vec<String> {
             ))
         })
         .collect()
-}
-
-/// A short, stable digest of a policy (FNV-1a over its normalised statements): same
-/// statements, same digest, whatever their order or spelling.
-fn policy_digest(policy: &Value) -> String {
-    let text = Value::Array(normal_statements(policy)).to_string();
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 /// The `prerequisites` of a change: the alias, where, and the key behind it (with its
@@ -482,7 +471,7 @@ mod tests {
             prerequisites("alias/cis-fix-cloudtrail", "eu-west-1", Some(&key.clone()))
         );
         assert_eq!(p["KmsAlias"]["TargetKeyArn"], key.arn.as_str());
-        assert_eq!(p["KmsAlias"]["KeyPolicyDigest"].as_str().unwrap().len(), 16);
+        assert_eq!(p["KmsAlias"]["KeyPolicyDigest"].as_str().unwrap().len(), 64);
         // Statement order does not move the digest; content does.
         let mut reordered = key.policy.clone();
         reordered["Statement"].as_array_mut().unwrap().reverse();

@@ -11,12 +11,12 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use serde_json::{json, Value};
 
 use crate::aws::{aws_err, AwsError};
 use crate::control::Cx;
 use crate::resources::policy_attachments::decode_document;
+use crate::resources::policy_document::{canonical, digest, normal_statement, statements};
 
 pub const POLICY_NAME: &str = "cis-fix-force-mfa";
 /// Path of the policy and of groups cis-fix creates, so undo can tell them apart. IAM groups
@@ -121,87 +121,6 @@ pub fn policy_arn(partition: &str, account: &str) -> String {
     format!("arn:{partition}:iam::{account}:policy{PATH}{POLICY_NAME}")
 }
 
-/// A statement with every list sorted (a lone string counts as a one-element list) and its
-/// `Sid` dropped: two statements that mean the same compare equal.
-fn canonical_statement(s: &Value) -> Value {
-    let Value::Object(m) = s else {
-        return s.clone();
-    };
-    let mut out = Map::new();
-    for (k, v) in m {
-        match k.as_str() {
-            "Sid" => {}
-            "Action" | "NotAction" | "Resource" | "NotResource" => {
-                out.insert(k.clone(), sorted_list(v));
-            }
-            "Condition" => {
-                out.insert(k.clone(), canonical_condition(v));
-            }
-            _ => {
-                out.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    Value::Object(out)
-}
-
-fn sorted_list(v: &Value) -> Value {
-    let items: BTreeSet<String> = match v {
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map_or_else(|| x.to_string(), str::to_string))
-            .collect(),
-        Value::String(s) => [s.clone()].into(),
-        other => [other.to_string()].into(),
-    };
-    json!(items)
-}
-
-fn canonical_condition(v: &Value) -> Value {
-    let Value::Object(ops) = v else {
-        return v.clone();
-    };
-    let mut out = Map::new();
-    for (op, keys) in ops {
-        let keys = match keys {
-            Value::Object(k) => Value::Object(
-                k.iter()
-                    .map(|(key, val)| (key.clone(), sorted_list(val)))
-                    .collect(),
-            ),
-            other => other.clone(),
-        };
-        out.insert(op.clone(), keys);
-    }
-    Value::Object(out)
-}
-
-fn statements(doc: &Value) -> Vec<&Value> {
-    match doc.get("Statement") {
-        Some(Value::Array(a)) => a.iter().collect(),
-        Some(o @ Value::Object(_)) => vec![o],
-        _ => Vec::new(),
-    }
-}
-
-/// A document in canonical form: its version and its canonical statements, sorted.
-pub fn canonical(doc: &Value) -> Value {
-    let stmts: BTreeSet<String> = statements(doc)
-        .into_iter()
-        .map(|s| canonical_statement(s).to_string())
-        .collect();
-    let stmts: Vec<Value> = stmts
-        .iter()
-        .filter_map(|s| serde_json::from_str(s).ok())
-        .collect();
-    json!({ "Version": doc.get("Version").cloned().unwrap_or(Value::Null), "Statement": stmts })
-}
-
-/// SHA-256 (hex) of the canonical form: what a saved plan pins.
-pub fn digest(doc: &Value) -> String {
-    hex::encode(Sha256::digest(canonical(doc).to_string().as_bytes()))
-}
-
 /// How `actual` differs from `expected`, in one line; `None` when they mean the same.
 pub fn difference(expected: &Value, actual: &Value) -> Option<String> {
     let e = canonical(expected);
@@ -232,7 +151,7 @@ pub fn difference(expected: &Value, actual: &Value) -> Option<String> {
     // Name cis-fix's missing statements by their Sid.
     let missing: Vec<String> = statements(expected)
         .into_iter()
-        .filter(|s| !as_.contains(&canonical_statement(s).to_string()))
+        .filter(|s| !as_.contains(&normal_statement(s).to_string()))
         .map(|s| {
             s.get("Sid")
                 .and_then(Value::as_str)

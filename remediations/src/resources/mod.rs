@@ -11,6 +11,7 @@ pub mod filter_pattern;
 pub mod mfa_policy;
 pub mod password_policy;
 pub mod policy_attachments;
+pub mod policy_document;
 pub mod rds_instances;
 pub mod reads;
 pub mod s3_buckets;

@@ -15,6 +15,7 @@ use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::Cx;
 use crate::resources::alarm_topic::CREATED_TAG;
 use crate::resources::policy_attachments::decode_document;
+use crate::resources::policy_document::{normal_statements, same_statements};
 
 /// The value of [`CREATED_TAG`] on what cis-fix creates.
 pub const CREATED_VALUE: &str = "cis-fix";
@@ -81,82 +82,6 @@ pub async fn read(
         .await
 }
 
-/// A string or a list of strings, as a sorted list.
-fn strings(v: &Value) -> Vec<String> {
-    let mut out: Vec<String> = match v {
-        Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a
-            .iter()
-            .map(|x| x.as_str().map(str::to_string).unwrap_or(x.to_string()))
-            .collect(),
-        Value::Null => Vec::new(),
-        other => vec![other.to_string()],
-    };
-    out.sort();
-    out.dedup();
-    out
-}
-
-/// One statement in a form where equal meaning is equal value: single strings and lists
-/// alike, lists sorted, no Sid.
-fn normal_statement(s: &Value) -> Value {
-    let principal = match &s["Principal"] {
-        Value::Object(m) => Value::Object(
-            m.iter()
-                .map(|(k, v)| (k.clone(), json!(strings(v))))
-                .collect(),
-        ),
-        other => other.clone(),
-    };
-    let condition = match &s["Condition"] {
-        Value::Object(ops) => Value::Object(
-            ops.iter()
-                .map(|(op, keys)| {
-                    let keys = match keys {
-                        Value::Object(k) => Value::Object(
-                            k.iter()
-                                .map(|(key, v)| (key.to_ascii_lowercase(), json!(strings(v))))
-                                .collect(),
-                        ),
-                        other => other.clone(),
-                    };
-                    (op.clone(), keys)
-                })
-                .collect(),
-        ),
-        Value::Null => json!({}),
-        other => other.clone(),
-    };
-    json!({
-        "Effect": s["Effect"],
-        "Principal": principal,
-        "NotPrincipal": s["NotPrincipal"],
-        "Action": strings(&s["Action"]),
-        "NotAction": strings(&s["NotAction"]),
-        "Resource": strings(&s["Resource"]),
-        "NotResource": strings(&s["NotResource"]),
-        "Condition": condition,
-    })
-}
-
-/// A policy document's statements, normalised and sorted.
-pub fn normal_statements(doc: &Value) -> Vec<Value> {
-    let list = match &doc["Statement"] {
-        Value::Array(a) => a.clone(),
-        Value::Object(_) => vec![doc["Statement"].clone()],
-        _ => Vec::new(),
-    };
-    let mut out: Vec<Value> = list.iter().map(normal_statement).collect();
-    out.sort_by_key(|v| v.to_string());
-    out
-}
-
-/// Whether two policy documents say the same (statement order, single-vs-list values, Sids
-/// and condition-key case aside).
-pub fn same_policy(a: &Value, b: &Value) -> bool {
-    normal_statements(a) == normal_statements(b)
-}
-
 /// Every principal a trust policy's Allow statements name, as `Kind value` (e.g.
 /// `AWS arn:aws:iam::210987654321:root`), sorted.
 pub fn trusted_principals(doc: &Value) -> Vec<String> {
@@ -185,7 +110,7 @@ pub fn trusted_principals(doc: &Value) -> Vec<String> {
 /// Why the role found is not one cis-fix would have written, or `None` when it is: its
 /// trust policy must be exactly `trust`, and its inline policy absent or exactly `inline`.
 pub fn difference(name: &str, found: &FoundRole, trust: &Value, inline: &Value) -> Option<String> {
-    if !same_policy(&found.trust, trust) {
+    if !same_statements(&found.trust, trust) {
         let theirs = trusted_principals(&found.trust);
         let ours = trusted_principals(trust).join(", ");
         let what = if theirs == trusted_principals(trust) {
@@ -203,7 +128,7 @@ pub fn difference(name: &str, found: &FoundRole, trust: &Value, inline: &Value) 
         ));
     }
     match &found.inline {
-        Some(p) if !same_policy(p, inline) => Some(format!(
+        Some(p) if !same_statements(p, inline) => Some(format!(
             "role {name} already exists with an inline policy {name} that is not the one cis-fix \
              writes; cis-fix does not overwrite it"
         )),
