@@ -212,7 +212,7 @@ pub async fn run(
             &entries,
             &plan.regions,
             &plan.params,
-            usize::from(g.concurrency),
+            g.concurrency.map(usize::from),
             &progress,
         )
         .await;

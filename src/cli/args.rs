@@ -46,20 +46,17 @@ pub struct GlobalArgs {
     /// Where the journal of applied changes lives (default: the XDG state dir).
     #[arg(long, global = true, env = "CIS_FIX_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// How many reads run at once while planning.
-    #[arg(long, global = true, default_value_t = crate::engine::DEFAULT_CONCURRENCY as u16,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
+    /// Most reads at once while planning (default: as many as the per-service request budgets
+    /// allow; see docs/rate-limits.md).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: Option<u16>,
     /// Attempts per AWS call, including the first (default: the SDK's, or AWS_MAX_ATTEMPTS).
     #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub max_attempts: Option<u32>,
-    /// Most AWS requests per second, across all regions and controls, retries included.
-    /// [default: 20]
+    /// An overall cap on AWS requests per second, across all services and regions, retries
+    /// included, on top of the per-service budgets (default: no overall cap).
     #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_rps: Option<u32>,
-    /// SDK retry mode (default: standard, or AWS_RETRY_MODE).
-    #[arg(long, global = true, value_enum)]
-    pub retry_mode: Option<RetryMode>,
     /// More log output on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -76,12 +73,6 @@ pub struct GlobalArgs {
 
 fn parse_regions(s: &str) -> Result<RegionSpec, String> {
     s.parse()
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum RetryMode {
-    Standard,
-    Adaptive,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::args::{GlobalArgs, RetryMode};
+use super::args::GlobalArgs;
 use crate::aws::{is_region_name, AwsContext, AwsOptions, RegionsError};
 use crate::catalog::{Catalog, Entry, Selection};
 use crate::engine;
@@ -25,6 +25,12 @@ pub fn resolve<'c>(cat: &'c Catalog, sel: &Selection) -> Result<Vec<&'c Entry>, 
 }
 
 pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
+    connect_for(g, false).await
+}
+
+/// Connect; with `regional`, list the enabled regions in the same round trip as the
+/// identity check (the run covers regional controls).
+pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<AwsContext, Fatal> {
     if let Some(r) = &g.region {
         if !is_region_name(r) {
             return Err(Fatal::usage(format!(
@@ -37,12 +43,16 @@ pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
         region: g.region.clone(),
         endpoint_url: g.endpoint_url.clone(),
         max_attempts: g.max_attempts,
-        adaptive_retry: g.retry_mode == Some(RetryMode::Adaptive),
         max_rps: g.max_rps,
+        prefetch_regions: regional
+            && g.regions
+                .as_ref()
+                .is_none_or(|r| *r != crate::aws::RegionSpec::Home),
     };
     let aws = AwsContext::connect(&opts)
         .await
         .map_err(|e| Fatal::usage(e.to_string()))?;
+    super::stats::connected(&aws);
     tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, credentials = %aws.credentials, region = %aws.home_region, "connected");
     Ok(aws)
 }

@@ -692,7 +692,7 @@ async fn plan_one(x: &Setup<'_>, e: &Entry, params: &Params) -> Plan {
         &[e],
         x.regions,
         params,
-        usize::from(x.g.concurrency),
+        x.g.concurrency.map(usize::from),
         &engine::Progress::hidden(),
     )
     .await;

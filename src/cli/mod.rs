@@ -12,6 +12,7 @@ mod iam_policy_cmd;
 mod logging;
 mod plan_cmd;
 mod report_cmd;
+mod stats;
 mod undo_cmd;
 
 use std::io::IsTerminal;
@@ -24,6 +25,7 @@ pub use args::{Cli, Command, GlobalArgs, OutputFormat, SelectionArgs};
 use crate::exit::{Exit, Fatal};
 
 pub fn main() -> ExitCode {
+    stats::started();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -64,7 +66,9 @@ pub fn main() -> ExitCode {
             return ExitCode::from(Exit::Error.code());
         }
     };
-    match rt.block_on(run(cli)) {
+    let outcome = rt.block_on(run(cli));
+    stats::write_if_asked();
+    match outcome {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(f) => {
             eprintln!("error: {f}");

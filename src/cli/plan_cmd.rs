@@ -18,7 +18,7 @@ pub async fn make_plan(
 ) -> Result<(crate::aws::AwsContext, Plan), Fatal> {
     let cat = context::catalog()?;
     let entries = context::resolve(cat, &sel.selection())?;
-    let aws = context::connect(g).await?;
+    let aws = context::connect_for(g, engine::needs_regions(&entries)).await?;
     params
         .check_for_account(&aws.account.id)
         .map_err(|e| Fatal::usage(format!("invalid parameter: {e}")))?;
@@ -30,7 +30,7 @@ pub async fn make_plan(
         &entries,
         &regions,
         params,
-        usize::from(g.concurrency),
+        g.concurrency.map(usize::from),
         &progress,
     )
     .await;

@@ -10,6 +10,6 @@ mod undo;
 
 pub use apply::{apply_changes, check_stale, ApplyOutcome, ChangeResult};
 pub use interrupt::Interrupt;
-pub use planner::{build_plan, needs_regions, DEFAULT_CONCURRENCY};
+pub use planner::{build_plan, needs_regions};
 pub use progress::Progress;
 pub use undo::{undo_run, undoable, undone, UndoOutcome, UndoResult};

@@ -9,8 +9,6 @@ use crate::catalog::{Benchmark, Entry};
 use crate::plan::{now_rfc3339, Finding, Item, Plan, Status, PLAN_SCHEMA_VERSION};
 use crate::remediations::{self as controls, Cx, Params, Reads, Scope};
 
-pub const DEFAULT_CONCURRENCY: usize = 8;
-
 /// Whether any selected control is regional (and so the regions must be resolved).
 pub fn needs_regions(entries: &[&Entry]) -> bool {
     entries
@@ -25,7 +23,7 @@ pub async fn build_plan(
     entries: &[&Entry],
     regions: &[String],
     params: &Params,
-    concurrency: usize,
+    concurrency: Option<usize>,
     progress: &Progress,
 ) -> Plan {
     let calls_before = aws.call_log().count();
@@ -50,11 +48,14 @@ pub async fn build_plan(
         }
     }
     progress.add_total(tasks.len());
+    // Every (control, region) read at once unless capped: the request budgets pace them.
+    let concurrency = concurrency.unwrap_or(tasks.len()).max(1);
     let results: Vec<_> = stream::iter(tasks)
         .map(|(pos, control, region)| {
             let cx = &cx;
             async move {
-                let findings = match control.plan(cx, region.as_deref()).await {
+                let read = control.plan(cx, region.as_deref());
+                let findings = match crate::aws::charged_to(&entries[pos].slug, read).await {
                     Ok(f) => f,
                     Err(e) => vec![Finding::error(
                         entries[pos].title.clone(),
@@ -65,7 +66,7 @@ pub async fn build_plan(
                 (pos, region, findings)
             }
         })
-        .buffer_unordered(concurrency.max(1))
+        .buffer_unordered(concurrency)
         .collect()
         .await;
     items.extend(results);

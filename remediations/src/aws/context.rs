@@ -26,9 +26,11 @@ pub struct AwsOptions {
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
     pub max_attempts: Option<u32>,
-    pub adaptive_retry: bool,
-    /// Requests per second across the whole run; `None` means the default budget.
+    /// An overall cap on requests per second, on top of the per-service budgets.
     pub max_rps: Option<u32>,
+    /// Ask for the account's enabled regions while asking who we are (one round trip instead
+    /// of two before the first control can read), when the run covers regional controls.
+    pub prefetch_regions: bool,
 }
 
 /// The account a run works on, as STS reports it.
@@ -46,6 +48,7 @@ pub struct AwsContext {
     pub credentials: CredentialSource,
     pub home_region: String,
     calls: CallLog,
+    budgets: super::budget::Budgets,
     iam: aws_sdk_iam::Client,
     ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
     /// Every other service's clients, one per (service, region), built on first use.
@@ -93,9 +96,8 @@ impl AwsContext {
         if let Some(p) = &opts.profile {
             ProfileFiles::from_env().require(p)?;
         }
-        let budget =
-            super::rate::RateBudget::new(opts.max_rps.unwrap_or(super::rate::DEFAULT_MAX_RPS));
-        let http = super::rate::budgeted_client(budget);
+        let budgets = super::budget::Budgets::new(opts.max_rps);
+        let http = super::budget::budgeted_client(budgets.clone());
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
         if let Some(p) = &opts.profile {
             loader = loader.profile_name(p);
@@ -106,18 +108,18 @@ impl AwsContext {
         if let Some(e) = &opts.endpoint_url {
             loader = loader.endpoint_url(e);
         }
-        if opts.max_attempts.is_some() || opts.adaptive_retry {
-            let mut rc = if opts.adaptive_retry {
-                RetryConfig::adaptive()
-            } else {
-                RetryConfig::standard()
-            };
-            if let Some(n) = opts.max_attempts {
-                rc = rc.with_max_attempts(n);
-            }
-            loader = loader.retry_config(rc);
-        }
         let sdk = loader.load().await;
+        // The budgets are the run's one adaptive mechanism: the SDK's retries stay in standard
+        // mode (AWS_RETRY_MODE=adaptive would add a second rate limiter fighting them), with the
+        // attempts the flag, AWS_MAX_ATTEMPTS or the profile asks for.
+        let attempts = opts
+            .max_attempts
+            .or_else(|| sdk.retry_config().map(|r| r.max_attempts()));
+        let mut retry = RetryConfig::standard();
+        if let Some(n) = attempts {
+            retry = retry.with_max_attempts(n);
+        }
+        let sdk = sdk.into_builder().retry_config(retry).build();
         // The SDK's default chain reads the environment's keys before any profile, even one
         // named with `profile_name`. An explicit profile must win, as `--profile` does in the
         // AWS CLI: its credentials come from the profile alone.
@@ -161,16 +163,29 @@ impl AwsContext {
                 .interceptor(calls.clone())
                 .build(),
         );
-        let me = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(aws_err("sts:GetCallerIdentity"))?;
+        let ec2_home = aws_sdk_ec2::Client::from_conf(
+            aws_sdk_ec2::config::Builder::from(&sdk)
+                .region(Region::new(home_region.clone()))
+                .interceptor(calls.clone())
+                .build(),
+        );
+        let (me, listed) = tokio::join!(sts.get_caller_identity().send(), async {
+            match opts.prefetch_regions {
+                true => Some(list_regions(&ec2_home).await),
+                false => None,
+            }
+        });
+        let me = me.map_err(aws_err("sts:GetCallerIdentity"))?;
         let caller_arn = me.arn().unwrap_or_default().to_string();
         let account = Account {
             id: me.account().unwrap_or_default().to_string(),
             partition: caller_arn.split(':').nth(1).unwrap_or("aws").to_string(),
             caller_arn,
+        };
+        // A failed prefetch is asked again (and reported) when the regions are resolved.
+        let enabled_regions = match listed {
+            Some(Ok(names)) => OnceCell::new_with(Some(in_partition(names, &account.partition))),
+            _ => OnceCell::new(),
         };
         let iam = aws_sdk_iam::Client::from_conf(
             aws_sdk_iam::config::Builder::from(&sdk)
@@ -183,6 +198,7 @@ impl AwsContext {
             .clone()
             .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
             .unwrap_or_else(|| "default".into());
+        let home_region_key = home_region.clone();
         let credentials = seen
             .get()
             .map(|f: &Vec<Feature>| CredentialSource::classify(f, &profile))
@@ -193,10 +209,11 @@ impl AwsContext {
             credentials,
             home_region,
             calls,
+            budgets,
             iam,
-            ec2: Mutex::new(HashMap::new()),
+            ec2: Mutex::new(HashMap::from([(home_region_key, ec2_home)])),
             clients: Mutex::new(HashMap::new()),
-            enabled_regions: OnceCell::new(),
+            enabled_regions,
         })
     }
 
@@ -235,6 +252,7 @@ impl AwsContext {
             credentials: CredentialSource::Static,
             home_region: region.to_string(),
             calls,
+            budgets: super::budget::Budgets::new(None),
             iam,
             ec2: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
@@ -325,6 +343,11 @@ impl AwsContext {
         &self.calls
     }
 
+    /// The run's request budgets (what each spent, waited and was throttled).
+    pub fn budgets(&self) -> &super::budget::Budgets {
+        &self.budgets
+    }
+
     /// IAM is global: one client, in the home region's partition.
     pub fn iam(&self) -> &aws_sdk_iam::Client {
         &self.iam
@@ -348,22 +371,8 @@ impl AwsContext {
     pub async fn enabled_regions(&self) -> Result<&[String], AwsError> {
         self.enabled_regions
             .get_or_try_init(|| async {
-                let out = self
-                    .ec2(&self.home_region)
-                    .describe_regions()
-                    .send()
-                    .await
-                    .map_err(aws_err("ec2:DescribeRegions"))?;
-                let mut names: Vec<String> = out
-                    .regions()
-                    .iter()
-                    .filter(|r| r.opt_in_status() != Some("not-opted-in"))
-                    .filter_map(|r| r.region_name().map(str::to_string))
-                    .filter(|n| regions::partition_of(n) == self.account.partition)
-                    .collect();
-                names.sort();
-                names.dedup();
-                Ok(names)
+                let names = list_regions(&self.ec2(&self.home_region)).await?;
+                Ok(in_partition(names, &self.account.partition))
             })
             .await
             .map(Vec::as_slice)
@@ -394,6 +403,29 @@ impl AwsContext {
             }
         }
     }
+}
+
+/// Every region DescribeRegions lists that the account has not left opted out.
+async fn list_regions(ec2: &aws_sdk_ec2::Client) -> Result<Vec<String>, AwsError> {
+    let out = ec2
+        .describe_regions()
+        .send()
+        .await
+        .map_err(aws_err("ec2:DescribeRegions"))?;
+    Ok(out
+        .regions()
+        .iter()
+        .filter(|r| r.opt_in_status() != Some("not-opted-in"))
+        .filter_map(|r| r.region_name().map(str::to_string))
+        .collect())
+}
+
+/// The regions of `partition`, sorted, once each.
+fn in_partition(mut names: Vec<String>, partition: &str) -> Vec<String> {
+    names.retain(|n| regions::partition_of(n) == partition);
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// An endpoint used exactly as given (S3 Control behind an emulator or proxy).

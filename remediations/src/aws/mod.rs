@@ -2,14 +2,16 @@
 //! credential chain, profile, region, endpoint override, retries), the account, the regions
 //! enabled for it, and one place where per-region clients are built.
 
+mod budget;
 mod call_log;
 mod context;
 mod error;
-mod rate;
 mod regions;
 
-pub use call_log::CallLog;
+pub use budget::{
+    BudgetKey, BudgetUse, Budgets, Limit, DEFAULTS as BUDGET_DEFAULTS, FALLBACK as BUDGET_FALLBACK,
+};
+pub use call_log::{charged_to, Call, CallLog};
 pub use context::{Account, AwsContext, AwsOptions, RegionsError};
 pub use error::{aws_err, AwsError, ErrorKind};
-pub use rate::{RateBudget, DEFAULT_MAX_RPS};
 pub use regions::{is_region_name, RegionSpec};
