@@ -660,6 +660,75 @@ async fn the_five_controls_read_each_user_once_per_plan() {
     assert_eq!(proxy.count(me, "ListUsers"), 1);
     assert_eq!(proxy.count(me, "ListAccessKeys"), 2, "one per user");
     assert_eq!(proxy.count(me, "GetAccessKeyLastUsed"), 2, "one per key");
-    assert_eq!(proxy.count(me, "GetLoginProfile"), 2, "one per user");
+    // The credential report settles kim (no password); judy, a console user without MFA, is
+    // confirmed with IAM before anything is planned for her.
+    assert_eq!(
+        proxy.count(me, "GetLoginProfile"),
+        1,
+        "only the console user"
+    );
+    assert_eq!(
+        proxy.count(me, "ListMFADevices"),
+        1,
+        "only the console user"
+    );
     assert_eq!(proxy.count(me, "GetCredentialReport"), 1);
+    // Attachments, inline policies and groups come from one bulk read, not per user.
+    assert_eq!(proxy.count(me, "GetAccountAuthorizationDetails"), 1);
+    for per_user in [
+        "ListAttachedUserPolicies",
+        "ListUserPolicies",
+        "ListGroupsForUser",
+    ] {
+        assert_eq!(proxy.count(me, per_user), 0, "{per_user}");
+    }
+}
+
+/// Calls per user before and after the bulk reads: a plan of the identity controls over 12
+/// users (a third with console passwords, keys on most) makes a fixed number of account-wide
+/// calls plus at most one `ListAccessKeys` per user with keys and the confirmations for the
+/// console users without MFA.
+#[tokio::test]
+async fn identity_reads_per_user_are_bounded_by_what_the_bulk_reads_do_not_carry() {
+    let acct = TestAccount::new().await;
+    for i in 0..12 {
+        let name = format!("u{i:02}");
+        if i % 3 == 0 {
+            console_user(&acct, &name).await;
+        } else {
+            user(&acct, &name).await;
+        }
+        if i % 4 != 3 {
+            key_for(&acct, &name).await;
+        }
+    }
+    let proxy = proxy::start(&endpoint());
+    let out = acct.run_via(&proxy.url, &["plan", "--section", "1", "--format", "json"]);
+    assert!(
+        out.code == 0 || out.code == 2,
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let me = acct.creds.access_key_id();
+    assert_eq!(proxy.count(me, "ListAccessKeys"), 9, "users with keys only");
+    assert_eq!(
+        proxy.count(me, "GetLoginProfile"),
+        4,
+        "console users without MFA only"
+    );
+    assert_eq!(
+        proxy.count(me, "ListMFADevices"),
+        4,
+        "console users without MFA only"
+    );
+    let per_user_ops = [
+        "ListAttachedUserPolicies",
+        "ListUserPolicies",
+        "ListGroupsForUser",
+        "GetUser",
+    ];
+    for op in per_user_ops {
+        assert_eq!(proxy.count(me, op), 0, "{op}");
+    }
 }

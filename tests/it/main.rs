@@ -29,5 +29,6 @@ mod safety_state;
 mod saved_plans;
 mod security_groups;
 mod soak;
+mod speed;
 mod storage;
 mod tmux;

@@ -31,6 +31,8 @@ pub struct Recorded {
     pub path: String,
     /// The `x-amz-expected-bucket-owner` header, when sent.
     pub expected_bucket_owner: Option<String>,
+    /// The request body as text (query-protocol parameters, JSON input).
+    pub body: String,
 }
 
 /// What to do to a matching request instead of (or before) forwarding it.
@@ -171,6 +173,7 @@ fn parse(req: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
             .get("x-amz-expected-bucket-owner")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
+        body: body.to_string(),
     }
 }
 

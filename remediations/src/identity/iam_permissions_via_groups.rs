@@ -9,6 +9,7 @@ use crate::aws::AwsError;
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
 use crate::resources::access_keys as ak;
+use crate::resources::iam_details;
 
 pub struct IamPermissionsViaGroups;
 
@@ -73,9 +74,8 @@ impl Control for IamPermissionsViaGroups {
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
-            let attached = ak::attached_policies(cx, &u.name).await?;
-            let inline = ak::inline_policies(cx, &u.name).await?;
-            out.push(user_finding(&u.name, &attached, &inline));
+            let d = iam_details::user(cx, &u.name).await?;
+            out.push(user_finding(&u.name, &d.attached, &d.inline));
         }
         Ok(out)
     }

@@ -33,6 +33,7 @@ use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::access_keys as ak;
 use crate::resources::caller::{caller, caller_note, Caller};
+use crate::resources::iam_details;
 use crate::resources::mfa_policy::{
     self, policy_document, Observed, CREATED_BY_KEY, CREATED_BY_VALUE, PATH, POLICY_NAME,
 };
@@ -511,16 +512,26 @@ impl Control for IamUserMfa {
             refusal: (!refusals.is_empty()).then(|| refusals.join("; ")),
         };
         let mut out = Vec::new();
+        let report = cx.reads.credential_report(cx.aws).await?;
         for u in ak::users(cx).await? {
-            if ak::login_profile(cx, &u.name).await?.is_none() {
-                continue;
-            }
-            let attached = ak::attached_policies(cx, &u.name).await?;
+            // The credential report settles users without a password and console users with
+            // MFA; a console user without MFA is a change, so IAM confirms both first.
+            let mfa_devices = match (report.password_enabled(&u.name), report.mfa_active(&u.name)) {
+                (Some(false), _) => continue,
+                (Some(true), Some(true)) => 1,
+                _ => {
+                    if ak::login_profile(cx, &u.name).await?.is_none() {
+                        continue;
+                    }
+                    ak::mfa_devices(cx, &u.name).await?
+                }
+            };
+            let detail = iam_details::user(cx, &u.name).await?;
             let cu = ConsoleUser {
                 name: &u.name,
-                mfa_devices: ak::mfa_devices(cx, &u.name).await?,
-                policy_on_user: attached.iter().any(|(_, a)| a == &policy.arn),
-                groups: ak::groups_of(cx, &u.name).await?,
+                mfa_devices,
+                policy_on_user: detail.attached.iter().any(|(_, a)| a == &policy.arn),
+                groups: detail.groups,
                 active_keys: u
                     .keys
                     .iter()

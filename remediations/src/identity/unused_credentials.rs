@@ -152,7 +152,7 @@ impl Control for UnusedCredentials {
             for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
                 out.push(key_finding(now, threshold, &u.name, &k, &last, guarded));
             }
-            let profile = ak::login_profile(cx, &u.name).await?;
+            let profile = ak::console_password(cx, &report, &u.name).await?;
             let last_used = u
                 .password_last_used
                 .max(ak::report_password_last_used(&report, &u.name));

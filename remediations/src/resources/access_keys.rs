@@ -16,6 +16,7 @@ use crate::catalog::Benchmark;
 use crate::control::Cx;
 use crate::plan::{Action, ApiCall, Finding, Risk, Status};
 use crate::resources::credential_report::{parse_date, CredentialReport};
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 /// A report date this recent settles a key's last use without asking IAM: no threshold
 /// (45 or 90 days) can call such a key unused.
@@ -205,10 +206,7 @@ pub fn settled_by_report(
     now: OffsetDateTime,
 ) -> Option<OffsetDateTime> {
     let created = key.created?;
-    let row = report
-        .rows
-        .iter()
-        .find(|r| r.get("user").map(String::as_str) == Some(user))?;
+    let row = report.row(user)?;
     (1..=2).find_map(|n| {
         let rotated = parse_date(row.get(&format!("access_key_{n}_last_rotated")))?;
         if rotated.unix_timestamp() != created.unix_timestamp() {
@@ -222,17 +220,18 @@ pub fn settled_by_report(
 /// The report's `password_last_used` of a user, when it is a date.
 pub fn report_password_last_used(report: &CredentialReport, user: &str) -> Option<OffsetDateTime> {
     report
-        .rows
-        .iter()
-        .find(|r| r.get("user").map(String::as_str) == Some(user))
+        .row(user)
         .and_then(|r| parse_date(r.get("password_last_used")))
 }
 
-/// Every IAM user with its access keys (ListUsers, ListAccessKeys), sorted by name.
+/// Every IAM user with its access keys (ListUsers, ListAccessKeys), sorted by name. The
+/// credential report says which users have keys at all; only those (and users the report
+/// does not list yet) are asked for their keys, whose ids the report does not carry. When IAM
+/// refuses the report, every user is asked.
 pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
     cx.reads
         .shared("iam:users-with-keys", || async {
-            let iam = cx.aws.iam();
+            let report = cx.reads.credential_report(cx.aws).await.ok();
             let mut users: Vec<UserCreds> = cx
                 .reads
                 .iam_users(cx.aws)
@@ -245,29 +244,69 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
                     keys: Vec::new(),
                 })
                 .collect();
-            for u in &mut users {
-                let mut pages = iam
-                    .list_access_keys()
-                    .user_name(&u.name)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = pages.next().await {
-                    let page = page.map_err(aws_err("iam:ListAccessKeys"))?;
-                    for k in page.access_key_metadata() {
-                        u.keys.push(KeyInfo {
-                            id: k.access_key_id().unwrap_or_default().to_string(),
-                            active: k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
-                            created: k.create_date().and_then(to_time),
-                        });
-                    }
-                }
-                u.keys
-                    .sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+            let asked: Vec<(usize, String)> = users
+                .iter()
+                .enumerate()
+                .filter(|(_, u)| report.as_ref().and_then(|r| r.has_keys(&u.name)) != Some(false))
+                .map(|(i, u)| (i, u.name.clone()))
+                .collect();
+            let listed: Vec<(usize, Vec<KeyInfo>)> = stream::iter(asked)
+                .map(|(i, name)| keys_of(cx, i, name))
+                .buffer_unordered(KEY_READS_AT_ONCE)
+                .try_collect()
+                .await?;
+            for (i, keys) in listed {
+                users[i].keys = keys;
             }
             users.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(users)
         })
         .await
+}
+
+/// Per-user reads in flight at once (the IAM budget paces them).
+const KEY_READS_AT_ONCE: usize = 16;
+
+async fn keys_of(cx: &Cx<'_>, i: usize, name: String) -> Result<(usize, Vec<KeyInfo>), AwsError> {
+    Ok((i, list_keys(cx, &name).await?))
+}
+
+/// A user's access keys, oldest first.
+async fn list_keys(cx: &Cx<'_>, user: &str) -> Result<Vec<KeyInfo>, AwsError> {
+    let mut keys = Vec::new();
+    let mut pages = cx
+        .aws
+        .iam()
+        .list_access_keys()
+        .user_name(user)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err("iam:ListAccessKeys"))?;
+        for k in page.access_key_metadata() {
+            keys.push(KeyInfo {
+                id: k.access_key_id().unwrap_or_default().to_string(),
+                active: k.status() == Some(&aws_sdk_iam::types::StatusType::Active),
+                created: k.create_date().and_then(to_time),
+            });
+        }
+    }
+    keys.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
+    Ok(keys)
+}
+
+/// Whether a user has a console password, as far as a plan needs to know: the credential
+/// report's `password_enabled` when it says false (no call), else IAM's answer (the report
+/// can be hours old, and a password is what the controls act on). `None`: no password.
+pub async fn console_password(
+    cx: &Cx<'_>,
+    report: &CredentialReport,
+    user: &str,
+) -> Result<Option<Option<OffsetDateTime>>, AwsError> {
+    if report.password_enabled(user) == Some(false) {
+        return Ok(None);
+    }
+    login_profile(cx, user).await
 }
 
 /// When a key was last used: from the credential report when it shows recent use, else

@@ -1,6 +1,7 @@
 //! The IAM credential report: generated on demand, then parsed from CSV.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use time::format_description::well_known::Rfc3339;
@@ -10,9 +11,12 @@ use crate::aws::{aws_err, AwsContext, AwsError, ErrorKind};
 
 pub const ROOT_ROW: &str = "<root_account>";
 
+/// The report's rows, shared (controls clone the report freely) and indexed by user name:
+/// an account with thousands of users is looked up once per user, not scanned.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CredentialReport {
-    pub rows: Vec<BTreeMap<String, String>>,
+    pub rows: Arc<Vec<BTreeMap<String, String>>>,
+    by_user: Arc<HashMap<String, usize>>,
 }
 
 impl CredentialReport {
@@ -68,13 +72,60 @@ impl CredentialReport {
                     .collect(),
             );
         }
-        Ok(CredentialReport { rows })
+        Ok(CredentialReport::from_rows(rows))
+    }
+
+    pub fn from_rows(rows: Vec<BTreeMap<String, String>>) -> CredentialReport {
+        let by_user = rows
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((r.get("user")?.clone(), i)))
+            .collect();
+        CredentialReport {
+            rows: Arc::new(rows),
+            by_user: Arc::new(by_user),
+        }
+    }
+
+    /// The row of a user (or of [`ROOT_ROW`]).
+    pub fn row(&self, user: &str) -> Option<&BTreeMap<String, String>> {
+        self.by_user.get(user).and_then(|i| self.rows.get(*i))
     }
 
     pub fn root(&self) -> Option<&BTreeMap<String, String>> {
-        self.rows
-            .iter()
-            .find(|r| r.get("user").map(String::as_str) == Some(ROOT_ROW))
+        self.row(ROOT_ROW)
+    }
+
+    /// What the report says of a user's console password: `None` when the user is not in
+    /// the report (created after it was generated) or the column says neither.
+    pub fn password_enabled(&self, user: &str) -> Option<bool> {
+        flag(self.row(user)?.get("password_enabled")?)
+    }
+
+    /// What the report says of a user's MFA.
+    pub fn mfa_active(&self, user: &str) -> Option<bool> {
+        flag(self.row(user)?.get("mfa_active")?)
+    }
+
+    /// Whether the report shows the user with any access key (active or not); `None` when
+    /// the user is not in the report.
+    pub fn has_keys(&self, user: &str) -> Option<bool> {
+        let row = self.row(user)?;
+        Some((1..=2).any(|n| {
+            parse_date(row.get(&format!("access_key_{n}_last_rotated"))).is_some()
+                || row
+                    .get(&format!("access_key_{n}_active"))
+                    .map(String::as_str)
+                    == Some("true")
+        }))
+    }
+}
+
+fn flag(v: &str) -> Option<bool> {
+    match v {
+        "true" | "TRUE" => Some(true),
+        "false" | "FALSE" => Some(false),
+        _ => None,
     }
 }
 

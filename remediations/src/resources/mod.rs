@@ -8,6 +8,7 @@ pub mod buckets;
 pub mod caller;
 pub mod credential_report;
 pub mod filter_pattern;
+pub mod iam_details;
 pub mod mfa_policy;
 pub mod password_policy;
 pub mod policy_attachments;
