@@ -256,12 +256,15 @@ def main():
         med = floor_ms(floor_bin, env)
         r = report(f"{name} plan", [plan], med)
         with open(f"{state}/plan.json") as f:
-            doc = json.load(f)
+            doc = json.load(f)["plan"]
         counts = {}
         for it in doc["items"]:
-            counts[it["finding"]["status"]] = counts.get(it["finding"]["status"], 0) + 1
+            counts[it["status"]] = counts.get(it["status"], 0) + 1
         r["items"] = counts
         print(f"    items: {counts}")
+        waits = sorted(plan["stats"]["budgets"], key=lambda b: -b["waited_ms"])[:5]
+        print("    most waited-on budgets: " + ", ".join(
+            f"{b['budget']} {b['sent']} calls, {b['waited_ms'] / 1000:.1f} s waited" for b in waits))
         print("    calls per control (calls / items judged):")
         for control, calls, judged in per_control(plan, doc["items"])[:12]:
             print(f"      {control:<40} {calls:6d} / {judged}")
@@ -272,6 +275,13 @@ def main():
         undo = measure(binary, ["undo", "--yes"], env, endpoint)
         med = floor_ms(floor_bin, env)
         r2 = report(f"{name} apply+undo", [apply, undo], med)
+        for run in (apply, undo):
+            waits = sorted(run["stats"]["budgets"], key=lambda b: -b["waited_ms"])[:4]
+            ops = sorted(run["stats"]["per_operation"].items(), key=lambda kv: -kv[1])[:6]
+            print(f"    {run['args'].split()[0]}: {run['wall_s']:.1f} s, {run['stats']['calls']} calls; "
+                  "most waited-on budgets: " + ", ".join(
+                      f"{b['budget']} {b['sent']} calls {b['waited_ms'] / 1000:.1f} s" for b in waits)
+                  + "; top calls: " + ", ".join(f"{o} {n}" for o, n in ops))
         r2["exit_codes"] = [apply["code"], undo["code"]]
         print(f"    exit codes: apply {apply['code']}, undo {undo['code']}")
         results.append(r2)

@@ -45,6 +45,7 @@ pub fn write_if_asked() {
                 "sent": u.sent,
                 "throttled": u.throttled,
                 "waited_ms": u.waited.as_secs_f64() * 1000.0,
+                "busy_ms": u.busy.as_secs_f64() * 1000.0,
                 "lowest_rate": u.lowest_rate,
             })
         })

@@ -12,7 +12,7 @@ pub async fn observe(
     region: Option<&str>,
     target: &str,
 ) -> Result<Option<Finding>, AwsError> {
-    let reads = Reads::default();
+    let reads = Reads::focused(target);
     let cx = Cx {
         aws,
         reads: &reads,

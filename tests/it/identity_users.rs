@@ -405,12 +405,21 @@ async fn unused_access_key_is_deactivated_and_undo_reactivates_it() {
     let target = format!("access key {key} of user erin");
     let sel = ["--control", UNUSED];
     let plan = acct.run(&[&["plan", "--format", "json"][..], &sel].concat());
-    let (st, summary) = item(&plan_json(&plan), UNUSED, &target).unwrap();
+    // A key issued today is not unused: the credential report settles it, and its id is not
+    // even asked for.
+    let (st, summary) = item(&plan_json(&plan), UNUSED, "access keys of user erin").unwrap();
     assert_eq!(st, "compliant", "a key issued today is not unused");
-    assert!(summary.contains("never used"), "{summary}");
+    assert!(summary.contains("1 key, 1 active"), "{summary}");
 
-    // The proxy reports the key's last use in 2020 (the emulator only knows "never").
+    // The proxy reports the key issued 400 days ago and last used in 2020 (the emulator
+    // only knows "today" and "never").
     let proxy = proxy::start(&endpoint());
+    proxy.inject(FaultRule::new(
+        "GetCredentialReport",
+        None,
+        Fault::FakeOk(report_with_old_key("erin", 400)),
+        None,
+    ));
     proxy.inject(FaultRule::new(
         "GetAccessKeyLastUsed",
         None,
@@ -559,14 +568,11 @@ async fn key_age_and_user_policies_are_reported() {
     ]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     let doc = plan_json(&plan);
-    let (st, summary) = item(
-        &doc,
-        "access-key-rotation",
-        &format!("access key {key} of user gina"),
-    )
-    .unwrap();
+    // Gina's one key was issued today: the credential report settles it for the user.
+    let _ = key;
+    let (st, summary) = item(&doc, "access-key-rotation", "access keys of user gina").unwrap();
     assert_eq!(st, "compliant");
-    assert!(summary.starts_with("0 days old"), "{summary}");
+    assert!(summary.starts_with("1 key, 1 active"), "{summary}");
     let (st, summary) = item(&doc, "iam-permissions-via-groups", "user gina").unwrap();
     assert_eq!(st, "manual");
     assert!(summary.contains("attached: team-read"), "{summary}");
@@ -575,6 +581,26 @@ async fn key_age_and_user_policies_are_reported() {
         status(&doc, "iam-permissions-via-groups", "user hank"),
         "compliant"
     );
+}
+
+/// A GetCredentialReport answer in which `user`'s one active key was issued `days` ago. The
+/// emulator cannot backdate, and the report decides whose keys are read key by key: a user
+/// whose keys are all young is settled from it.
+fn report_with_old_key(user: &str, days: i64) -> &'static str {
+    let when = (time::OffsetDateTime::now_utc() - time::Duration::days(days))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let csv = format!(
+        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n\
+{user},arn:aws:iam::123456789012:user/{user},{when},false,not_supported,N/A,N/A,false,true,{when},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+    );
+    Box::leak(
+        format!(
+            "<GetCredentialReportResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetCredentialReportResult><Content>{}</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-01-01T00:00:00Z</GeneratedTime></GetCredentialReportResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCredentialReportResponse>",
+            aws_smithy_types::base64::encode(csv)
+        )
+        .into_boxed_str(),
+    )
 }
 
 /// A GetAccessKeyLastUsed answer for `user` with a last use `days` ago.
@@ -600,6 +626,12 @@ async fn benchmark_1_2_counts_90_days_unused_not_45() {
     let (key, _) = key_for(&acct, "ivan").await;
     let target = format!("access key {key} of user ivan");
     let proxy = proxy::start(&endpoint());
+    proxy.inject(FaultRule::new(
+        "GetCredentialReport",
+        None,
+        Fault::FakeOk(report_with_old_key("ivan", 100)),
+        None,
+    ));
     proxy.inject(FaultRule::new(
         "GetAccessKeyLastUsed",
         None,
@@ -638,6 +670,7 @@ async fn the_five_controls_read_each_user_once_per_plan() {
     key_for(&acct, "judy").await;
     user(&acct, "kim").await;
     key_for(&acct, "kim").await;
+    key_for(&acct, "kim").await;
     let proxy = proxy::start(&endpoint());
     let out = acct.run_via(
         &proxy.url,
@@ -658,8 +691,20 @@ async fn the_five_controls_read_each_user_once_per_plan() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let me = acct.creds.access_key_id();
     assert_eq!(proxy.count(me, "ListUsers"), 1);
-    assert_eq!(proxy.count(me, "ListAccessKeys"), 2, "one per user");
-    assert_eq!(proxy.count(me, "GetAccessKeyLastUsed"), 2, "one per key");
+    // Kim's two active keys are a change for 1.13, so they are read: once for the five
+    // controls. Judy's one young key is settled by the credential report for the key
+    // controls, but she is a console user without MFA: 1.9 reads her keys live (the forced-MFA
+    // policy would deny them without MFA: the change names them as in use).
+    assert_eq!(
+        proxy.count(me, "ListAccessKeys"),
+        2,
+        "kim, and judy for 1.9"
+    );
+    assert_eq!(
+        proxy.count(me, "GetAccessKeyLastUsed"),
+        2,
+        "once per key of kim's"
+    );
     // The credential report settles kim (no password); judy, a console user without MFA, is
     // confirmed with IAM before anything is planned for her.
     assert_eq!(
@@ -686,8 +731,8 @@ async fn the_five_controls_read_each_user_once_per_plan() {
 
 /// Calls per user before and after the bulk reads: a plan of the identity controls over 12
 /// users (a third with console passwords, keys on most) makes a fixed number of account-wide
-/// calls plus at most one `ListAccessKeys` per user with keys and the confirmations for the
-/// console users without MFA.
+/// calls plus one `ListAccessKeys` per user whose keys a control may act on and the
+/// confirmations for the console users without MFA.
 #[tokio::test]
 async fn identity_reads_per_user_are_bounded_by_what_the_bulk_reads_do_not_carry() {
     let acct = TestAccount::new().await;
@@ -701,6 +746,9 @@ async fn identity_reads_per_user_are_bounded_by_what_the_bulk_reads_do_not_carry
         if i % 4 != 3 {
             key_for(&acct, &name).await;
         }
+        if i % 4 == 0 {
+            key_for(&acct, &name).await;
+        }
     }
     let proxy = proxy::start(&endpoint());
     let out = acct.run_via(&proxy.url, &["plan", "--section", "1", "--format", "json"]);
@@ -711,7 +759,14 @@ async fn identity_reads_per_user_are_bounded_by_what_the_bulk_reads_do_not_carry
         out.stderr
     );
     let me = acct.creds.access_key_id();
-    assert_eq!(proxy.count(me, "ListAccessKeys"), 9, "users with keys only");
+    // The three users with two active keys (1.13 acts on them) and the three other console
+    // users without MFA (1.9 must name the keys its change affects); the others' young keys
+    // are settled by the credential report.
+    assert_eq!(
+        proxy.count(me, "ListAccessKeys"),
+        6,
+        "users a change may affect only"
+    );
     assert_eq!(
         proxy.count(me, "GetLoginProfile"),
         4,

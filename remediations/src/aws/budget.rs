@@ -135,6 +135,8 @@ struct BucketState {
     sent: u64,
     throttled: u64,
     waited: Duration,
+    /// Time between sending and the answer, summed over this bucket's requests.
+    busy: Duration,
     lowest_rate: f64,
 }
 
@@ -194,6 +196,8 @@ pub struct BudgetUse {
     pub sent: u64,
     pub throttled: u64,
     pub waited: Duration,
+    /// Round trips (send to answer), summed.
+    pub busy: Duration,
     pub lowest_rate: f64,
 }
 
@@ -277,6 +281,11 @@ impl Budgets {
         self.bucket(key).succeeded();
     }
 
+    /// A request of `key` took `rtt` from send to answer.
+    fn answered(&self, key: &BudgetKey, rtt: Duration) {
+        self.bucket(key).lock().busy += rtt;
+    }
+
     /// What each budget did so far, by key.
     pub fn usage(&self) -> Vec<BudgetUse> {
         let map = self.inner.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -291,6 +300,7 @@ impl Budgets {
                     sent: s.sent,
                     throttled: s.throttled,
                     waited: s.waited,
+                    busy: s.busy,
                     lowest_rate: s.lowest_rate,
                 }
             })
@@ -365,10 +375,12 @@ impl HttpConnector for BudgetedConnector {
                 .get("authorization")
                 .and_then(BudgetKey::from_authorization);
             let waited = budgets.acquire(key.as_ref()).await;
+            let sent = Instant::now();
             let response = inner.call(request).await?;
             let Some(key) = key else {
                 return Ok(response);
             };
+            budgets.answered(&key, sent.elapsed());
             let status = response.status().as_u16();
             if status < 400 {
                 budgets.succeeded(&key);

@@ -97,6 +97,7 @@ impl Control for AccessKeyRotation {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
+            out.extend(ak::settled_finding(&u));
             for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
                 out.push(key_finding(now, &u.name, &k, &last, guarded));
             }

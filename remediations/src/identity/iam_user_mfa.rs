@@ -532,8 +532,8 @@ impl Control for IamUserMfa {
                 mfa_devices,
                 policy_on_user: detail.attached.iter().any(|(_, a)| a == &policy.arn),
                 groups: detail.groups,
-                active_keys: u
-                    .keys
+                active_keys: ak::keys_of_user(cx, &u)
+                    .await?
                     .iter()
                     .filter(|k| k.active)
                     .map(|k| k.id.clone())

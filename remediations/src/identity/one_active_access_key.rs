@@ -95,6 +95,7 @@ impl Control for OneActiveAccessKey {
         let me = caller(cx).await?;
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
+            out.extend(ak::settled_finding(&u));
             let keys = ak::keys_with_use(cx, &report, &u, now).await?;
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
             out.extend(user_findings(&u.name, &keys, guarded));

@@ -23,6 +23,9 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 const REPORT_SETTLES_DAYS: i64 = 30;
 /// CIS 1.13 (every version): keys are rotated every 90 days or less.
 pub const MAX_KEY_AGE_DAYS: i64 = 90;
+/// The youngest age at which any key control acts on a key (5.0's 45 days unused; 1.2's 90
+/// days unused and the 90-day rotation are older).
+pub const MIN_ACTION_AGE_DAYS: i64 = 45;
 
 pub const GET_LAST_USED: &str = "iam:GetAccessKeyLastUsed";
 pub const UPDATE_KEY: &str = "iam:UpdateAccessKey";
@@ -50,6 +53,10 @@ pub struct UserCreds {
     pub password_last_used: Option<OffsetDateTime>,
     /// Sorted by creation date, then id.
     pub keys: Vec<KeyInfo>,
+    /// Set when the credential report shows that no key control can act on this user's keys
+    /// (all issued within [`MIN_ACTION_AGE_DAYS`], at most one active): their ids were not
+    /// asked for, and this says what the report shows.
+    pub settled: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -224,14 +231,19 @@ pub fn report_password_last_used(report: &CredentialReport, user: &str) -> Optio
         .and_then(|r| parse_date(r.get("password_last_used")))
 }
 
-/// Every IAM user with its access keys (ListUsers, ListAccessKeys), sorted by name. The
-/// credential report says which users have keys at all; only those (and users the report
-/// does not list yet) are asked for their keys, whose ids the report does not carry. When IAM
-/// refuses the report, every user is asked.
+/// Every IAM user with its access keys (ListUsers, ListAccessKeys), sorted by name.
+///
+/// The credential report carries every key's status, issue date and last use, but not its
+/// id, which a change needs. So only users with a key some control may act on are asked for
+/// their keys: a key issued [`MIN_ACTION_AGE_DAYS`] ago or more, two active keys, or a user
+/// the report does not list yet. The others are [`UserCreds::settled`] from the report (the
+/// report can be up to four hours old: a key issued since is seen on the next plan). When
+/// IAM refuses the report, every user is asked.
 pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
     cx.reads
         .shared("iam:users-with-keys", || async {
             let report = cx.reads.credential_report(cx.aws).await.ok();
+            let now = OffsetDateTime::now_utc();
             let mut users: Vec<UserCreds> = cx
                 .reads
                 .iam_users(cx.aws)
@@ -242,12 +254,16 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
                     created: to_time(u.create_date()),
                     password_last_used: u.password_last_used().and_then(to_time),
                     keys: Vec::new(),
+                    settled: report
+                        .as_ref()
+                        .filter(|_| !focused_on(cx, u.user_name()))
+                        .and_then(|r| settled_keys(r, u.user_name(), now)),
                 })
                 .collect();
             let asked: Vec<(usize, String)> = users
                 .iter()
                 .enumerate()
-                .filter(|(_, u)| report.as_ref().and_then(|r| r.has_keys(&u.name)) != Some(false))
+                .filter(|(_, u)| u.settled.is_none())
                 .map(|(i, u)| (i, u.name.clone()))
                 .collect();
             let listed: Vec<(usize, Vec<KeyInfo>)> = stream::iter(asked)
@@ -262,6 +278,84 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
             Ok(users)
         })
         .await
+}
+
+/// A user's keys: those [`users`] read, or, for a user it [`UserCreds::settled`] from the
+/// credential report, read now (once per phase) — for a control that acts on the user and
+/// must know which keys that affects.
+pub async fn keys_of_user(cx: &Cx<'_>, u: &UserCreds) -> Result<Vec<KeyInfo>, AwsError> {
+    if u.settled.is_none() {
+        return Ok(u.keys.clone());
+    }
+    let name = u.name.clone();
+    cx.reads
+        .shared(&format!("iam:access-keys:{name}"), || async move {
+            list_keys(cx, &name).await
+        })
+        .await
+}
+
+/// Whether this phase re-reads one of `user`'s keys (verification, undo): then its keys are
+/// read in full, whatever the report says.
+fn focused_on(cx: &Cx<'_>, user: &str) -> bool {
+    cx.reads
+        .focus()
+        .and_then(parse_key_target)
+        .is_some_and(|(u, _)| u == user)
+}
+
+/// What the report says of a user's keys when no key control can act on them; `None` when
+/// their ids are needed (or the report does not list the user).
+pub fn settled_keys(report: &CredentialReport, user: &str, now: OffsetDateTime) -> Option<String> {
+    let row = report.row(user)?;
+    let mut issued = Vec::new();
+    let mut active = 0;
+    for n in 1..=2 {
+        let is_active = row
+            .get(&format!("access_key_{n}_active"))
+            .map(String::as_str)
+            == Some("true");
+        let rotated = parse_date(row.get(&format!("access_key_{n}_last_rotated")));
+        match (is_active, rotated) {
+            (true, None) => return None,
+            (_, Some(d)) => {
+                if now - d >= Duration::days(MIN_ACTION_AGE_DAYS) {
+                    return None;
+                }
+                issued.push(d);
+                active += usize::from(is_active);
+            }
+            (false, None) => {}
+        }
+    }
+    if active > 1 {
+        return None;
+    }
+    Some(match issued.iter().min() {
+        None => "no access keys (credential report)".to_string(),
+        Some(oldest) => format!(
+            "{} key{}, {active} active, the oldest issued {} (credential report; under {MIN_ACTION_AGE_DAYS} days, so no key control acts on {})",
+            issued.len(),
+            if issued.len() == 1 { "" } else { "s" },
+            day(*oldest),
+            if issued.len() == 1 { "it" } else { "them" },
+        ),
+    })
+}
+
+/// The finding a key control makes for a [`UserCreds::settled`] user with keys: one
+/// compliant line for the user, not one per key (their ids were not read). `None` for a
+/// user without keys.
+pub fn settled_finding(u: &UserCreds) -> Option<Finding> {
+    let why = u.settled.as_ref()?;
+    if why.starts_with("no access keys") {
+        return None;
+    }
+    Some(Finding::compliant(
+        format!("access keys of user {}", u.name),
+        why.clone(),
+        json!({ "user": u.name, "keys": why }),
+    ))
 }
 
 /// Per-user reads in flight at once (the IAM budget paces them).

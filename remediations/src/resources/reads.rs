@@ -52,6 +52,9 @@ pub struct Reads {
     instances: RegionMemo<Vec<ec2::Instance>>,
     /// Reads a control module keeps for itself (see [`Reads::shared`]), by key.
     shared: Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+    /// The one target this phase re-reads (verification, undo), when it is one: readers that
+    /// settle some resources from a summary (the credential report) read that one in full.
+    focus: Option<String>,
 }
 
 /// Collect every page of an EC2 describe call into one list.
@@ -83,11 +86,25 @@ impl Default for Reads {
             route_tables: RegionMemo::new(),
             instances: RegionMemo::new(),
             shared: Mutex::new(HashMap::new()),
+            focus: None,
         }
     }
 }
 
 impl Reads {
+    /// Reads for re-reading `target` alone.
+    pub fn focused(target: &str) -> Reads {
+        Reads {
+            focus: Some(target.to_string()),
+            ..Reads::default()
+        }
+    }
+
+    /// The target this phase re-reads, if it is one.
+    pub fn focus(&self) -> Option<&str> {
+        self.focus.as_deref()
+    }
+
     /// A read memoised under `key` for this phase: the first caller runs `f`, every other
     /// caller (any control, any task) gets its result. Keys name the service, the call and
     /// the region, e.g. `"cloudtrail:trails"` or `"s3:bucket-policy:NAME"`; one key always
