@@ -240,6 +240,7 @@ pub enum Command {
         /// Save the plan for `cis-fix apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Output format: text for people, json to save or script, markdown for a ticket.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
         /// Exit 2 when changes are pending (0 when none).
@@ -248,6 +249,10 @@ pub enum Command {
         /// Show compliant items in full.
         #[arg(long)]
         show_compliant: bool,
+        /// Show every item on its own (no folding of identical findings across regions) and
+        /// every unchanged field of each diff.
+        #[arg(long)]
+        expand: bool,
     },
     /// Apply a saved plan, or plan and apply the selected controls, after confirmation.
     Apply {
@@ -274,6 +279,9 @@ pub enum Command {
         /// principal (break_glass_patterns).
         #[arg(long)]
         allow_destructive: bool,
+        /// Show every change on its own (no folding across regions) and every unchanged field.
+        #[arg(long)]
+        expand: bool,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {

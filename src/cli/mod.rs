@@ -93,11 +93,13 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             format,
             detailed_exitcode,
             show_compliant,
+            expand,
         } => {
             let view = plan_cmd::View {
                 format: *format,
                 detailed_exitcode: *detailed_exitcode,
                 show_compliant: *show_compliant,
+                expand: *expand,
             };
             plan_cmd::run(
                 g,
@@ -116,12 +118,14 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             allow_irreversible,
             force_in_use,
             allow_destructive,
+            expand,
         } => {
             let flags = apply_cmd::ApplyFlags {
                 yes: *yes,
                 allow_irreversible: *allow_irreversible,
                 force_in_use: *force_in_use,
                 allow_destructive: *allow_destructive,
+                expand: *expand,
             };
             // A saved plan carries its own parameters; only flags given now can conflict.
             let params = if plan_file.is_some() {
