@@ -35,6 +35,21 @@ pub async fn run(
     flags: ApplyFlags,
 ) -> Result<Exit, Fatal> {
     let yes = flags.yes;
+    // A plan file that is not there is named first, terminal or not; a control id in its
+    // place (`apply 1.7`) gets the flag it meant.
+    if let Some(path) = plan_file {
+        if !path.exists() {
+            let arg = path.display().to_string();
+            let looks_like_id = !arg.is_empty()
+                && arg.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && arg.contains(|c: char| c.is_ascii_digit());
+            return Err(Fatal::usage(if looks_like_id {
+                format!("{arg} is not a plan file; to apply control {arg}, use `cis-fix apply --control {arg}`")
+            } else {
+                format!("plan file {arg} does not exist (save one with `cis-fix plan -o {arg}`)")
+            }));
+        }
+    }
     // Refuse before any work: a prompt that nobody can answer must not hang a pipeline.
     if !yes && !std::io::stdin().is_terminal() {
         return Err(Fatal::refused(

@@ -474,15 +474,17 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
     } else {
         plan.regions.join(", ")
     };
+    // The caller on its own line: an ARN is long, and the header stays one line.
     let head = format!(
-        "cis-fix plan for account {} ({}) · {} · {regions}",
-        plan.account.id, plan.account.caller_arn, plan.benchmark,
+        "cis-fix plan for account {} · {} · {regions}",
+        plan.account.id, plan.benchmark,
     );
     let mut lines = wrap_styled(&head, w, "", 2, str::to_string);
     if let Some(l) = lines.first_mut() {
         *l = l.replacen("cis-fix plan", &style("cis-fix plan").bold().to_string(), 1);
     }
     push_lines(&mut s, lines);
+    s.push_str(&wrap(&plan.account.caller_arn, w, "  caller: ", 10));
     s.push('\n');
     let settings = params_line(&plan.params);
     if !settings.is_empty() {

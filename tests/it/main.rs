@@ -30,4 +30,5 @@ mod saved_plans;
 mod security_groups;
 mod soak;
 mod storage;
+mod terminal;
 mod tmux;
