@@ -98,14 +98,22 @@ pub async fn run(
     let view = render::TextOptions::for_output(flags.expand, false);
 
     if !g.quiet {
-        println!(
-            "{} account {} ({}) · {}\n  credentials: {}\n",
-            style("cis-fix apply").bold(),
-            aws.account.id,
-            aws.account.caller_arn,
-            plan.benchmark,
-            aws.credentials
+        print!(
+            "{}",
+            render::wrap(
+                &format!(
+                    "{} account {} ({}) · {}",
+                    style("cis-fix apply").bold(),
+                    aws.account.id,
+                    aws.account.caller_arn,
+                    plan.benchmark
+                ),
+                view.width,
+                "",
+                2
+            )
         );
+        println!("  credentials: {}\n", aws.credentials);
         print!("{}", render::items_text(&pending, &view));
     }
     for (n, why) in &stale {

@@ -52,8 +52,9 @@ async fn a_skipped_change_is_counted_with_its_flag_and_exits_4() {
         .unwrap();
     let out = acct.run(&["apply", "--yes", "-c", "1.15", "-c", "1.7"]);
     assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    let summary = out.stdout.split("Summary:").nth(1).expect("a summary");
     let row = |what: &str| {
-        out.stdout
+        summary
             .lines()
             .find(|l| l.trim_start().starts_with(what))
             .unwrap_or_else(|| panic!("no {what:?} row: {}", out.stdout))
@@ -97,8 +98,9 @@ async fn at_80_columns_a_long_question_is_drawn_once_and_enter_alone_answers_not
     let t = Tmux::start_sized(&format!("cis-fix-term80-{}", acct.id), &cmd, 80, 50);
     // The batch question sits under the batch's summary.
     let s = t.wait_for("yes/no", 1);
+    let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(
-        s.contains("asked about one by one after this question"),
+        flat.contains("asked about one by one after this question"),
         "{s}"
     );
     // A stray Enter answers nothing: the question stays, asked once.
