@@ -234,17 +234,19 @@ pub async fn run(
         slugs.dedup();
         let entries: Vec<&crate::catalog::Entry> =
             slugs.iter().filter_map(|s| cat.by_slug(s)).collect();
+        let needed: Vec<&str> = ready
+            .iter()
+            .flat_map(|i| i.finding.needs.iter())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(String::as_str)
+            .collect();
         println!(
-            "\n{} {} now exist; planning what waited for them: {}",
+            "\n{} {} {} done; planning what waited for {}: {}",
             style("→").bold(),
-            ready
-                .iter()
-                .flat_map(|i| i.finding.needs.iter())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", "),
+            needed.join(", "),
+            if needed.len() == 1 { "is" } else { "are" },
+            if needed.len() == 1 { "it" } else { "them" },
             slugs.join(", ")
         );
         let progress = engine::Progress::for_terminal("reading the account", g.quiet);

@@ -11,7 +11,9 @@ pub use diff::{describe_moves, field_diff, FieldChange};
 pub use fold::{fold, Group};
 pub use markdown::plan_markdown;
 pub use summary::Outcomes;
-pub use text::{item_text, items_text, plan_text, plural, summary_line, symbol, TextOptions};
+pub use text::{
+    item_text, items_text, plan_text, plural, status_label, summary_line, symbol, TextOptions,
+};
 pub use wrap::{output_width, wrap, DEFAULT_WIDTH};
 
 use serde_json::Value;

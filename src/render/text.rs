@@ -62,6 +62,21 @@ fn marker(item: &Item) -> console::StyledObject<&'static str> {
     }
 }
 
+/// The status of an item in words: the same in the text plan's count line, markdown and
+/// docs/formats.md (which maps them to the JSON values).
+pub fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Change => "to change",
+        Status::Compliant => "compliant",
+        Status::Manual => "manual action",
+        Status::Unknown => "undetermined",
+        Status::Skipped => "skipped",
+        Status::Error => "could not be read",
+        Status::NotImplemented => "not covered by cis-fix yet",
+        Status::Blocked => "waiting for another change",
+    }
+}
+
 /// `n thing` or `n things`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
@@ -615,7 +630,7 @@ mod params_tests {
 }
 
 #[cfg(test)]
-mod fold_tests {
+pub(crate) mod fold_tests {
     use super::*;
     use crate::plan::{ApiCall, Finding, Risk};
     use serde_json::json;
@@ -649,7 +664,7 @@ mod fold_tests {
 
     /// A plan over 13 regions: EBS encryption off everywhere, the default group of each
     /// region's VPC open (different ids), Macie unreadable everywhere, one group in use.
-    pub fn multi_region_plan() -> Plan {
+    pub(crate) fn multi_region_plan() -> Plan {
         let mut items = Vec::new();
         for r in REGIONS {
             let f = Finding::change(
