@@ -24,7 +24,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes, listed under their own heading in each `--help`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// AWS profile from your shared config; wins over AWS_* keys in the environment, as in the
     /// AWS CLI (also `profile` in cis-fix.toml; default: the standard credential chain).
@@ -316,13 +318,16 @@ pub enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
         #[arg(value_name = "SHELL")]
         shell: String,
     },
     /// List the journaled runs, or the changes of one run.
     History {
+        /// Show the changes of this run (default: list every run).
         #[arg(value_name = "RUN_ID")]
         run_id: Option<String>,
+        /// Machine-readable output.
         #[arg(long)]
         json: bool,
         /// Recompute every run's entry chain (or RUN_ID's) with the journal key, print each

@@ -596,6 +596,39 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
             show = false;
             if changes.is_empty() {
                 let has = |st: &[Status]| plan.items.iter().any(|i| st.contains(&i.finding.status));
+                // A control that only needs a value the user has not given (1.2's contact):
+                // ask for it here, then read the control again with it.
+                if has(&[Status::Manual])
+                    && relevant_params(&e.slug) == ["security_contact"]
+                    && s.params.security_contact.is_none()
+                {
+                    let q = format!(
+                        "{id} needs the security contact's name, title, email and phone. Enter them now?"
+                    );
+                    match typed_yes_no(&q) {
+                        Ok(true) => {
+                            match adjust(&e.slug, &mut s.params) {
+                                Ok(()) => {}
+                                Err(NoAnswer::Interrupted) => {
+                                    s.interrupted = true;
+                                    return Ok(());
+                                }
+                                Err(NoAnswer::Failed(f)) => return Err(f),
+                            }
+                            if s.params.security_contact.is_some() {
+                                plan = plan_one(x, e, &s.params).await;
+                                show = true;
+                                continue;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(NoAnswer::Interrupted) => {
+                            s.interrupted = true;
+                            return Ok(());
+                        }
+                        Err(NoAnswer::Failed(f)) => return Err(f),
+                    }
+                }
                 if has(&[Status::Manual, Status::Blocked]) {
                     s.tally.manual.push(label(b, e));
                 } else if has(&[Status::Unknown, Status::Error]) {

@@ -78,8 +78,10 @@ async fn a_skipped_change_is_counted_with_its_flag_and_exits_4() {
     assert_eq!(p.minimum_password_length(), Some(14));
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn at_80_columns_a_long_question_is_drawn_once_and_enter_alone_answers_nothing() {
+/// apply -c 5.3 without --yes in a `cols`-wide terminal: the batch summary above its
+/// question, a stray Enter answers nothing, the long per-change question is drawn once while
+/// typing, `diff` shows the change and asks again, `no` declines (exit 4, nothing written).
+async fn typed_questions_at(cols: u16) {
     let acct = TestAccount::new().await;
     let group = crate::security_groups::open_group(&acct).await;
     let bin = env!("CARGO_BIN_EXE_cis-fix");
@@ -95,7 +97,7 @@ async fn at_80_columns_a_long_question_is_drawn_once_and_enter_alone_answers_not
         acct.state_dir().display()
     );
     let cmd = format!("{env} {bin} apply -c 5.3 --regions {REGION}; echo APPLY_EXIT=$?; sleep 60");
-    let t = Tmux::start_sized(&format!("cis-fix-term80-{}", acct.id), &cmd, 80, 50);
+    let t = Tmux::start_sized(&format!("cis-fix-term{cols}-{}", acct.id), &cmd, cols, 50);
     // The batch question sits under the batch's summary.
     let s = t.wait_for("yes/no", 1);
     let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -108,14 +110,15 @@ async fn at_80_columns_a_long_question_is_drawn_once_and_enter_alone_answers_not
     let s = t.wait_for("type yes or no and press Enter", 1);
     assert_eq!(s.matches("Go on to the").count(), 1, "{s}");
     t.keys(&["yes", "Enter"]);
-    // The per-change question: long, wrapped at 80 columns, drawn once while typing.
+    // The per-change question: long, wrapped to the terminal, drawn once while typing.
     t.wait_for("Apply it?", 1);
     t.keys(&["d", "i", "f", "f"]);
     std::thread::sleep(std::time::Duration::from_millis(300));
     let s = t.screen();
     assert_eq!(s.matches("Apply it?").count(), 1, "drawn once:\n{s}");
     assert!(
-        s.lines().all(|l| console::measure_text_width(l) <= 80),
+        s.lines()
+            .all(|l| console::measure_text_width(l) <= usize::from(cols)),
         "{s}"
     );
     t.keys(&["Enter"]);
@@ -145,4 +148,95 @@ async fn at_80_columns_a_long_question_is_drawn_once_and_enter_alone_answers_not
         .security_group_rules()
         .iter()
         .any(|r| r.from_port() == Some(22) && r.cidr_ipv4() == Some("0.0.0.0/0")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_questions_at_80_columns() {
+    typed_questions_at(80).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_questions_at_100_columns() {
+    typed_questions_at(100).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn typed_questions_at_200_columns() {
+    typed_questions_at(200).await;
+}
+
+#[test]
+fn every_flag_has_help_text_and_global_flags_are_listed_apart() {
+    for cmd in [
+        "",
+        "controls",
+        "plan",
+        "apply",
+        "undo",
+        "guide",
+        "iam-policy",
+        "completions",
+        "history",
+        "report",
+    ] {
+        let args: Vec<&str> = [cmd, "--help"]
+            .into_iter()
+            .filter(|a| !a.is_empty())
+            .collect();
+        let mut c = base_command();
+        c.env("COLUMNS", "200");
+        let out = run(c, &args);
+        assert_eq!(out.code, 0, "{cmd}: {}", out.stderr);
+        let mut section = String::new();
+        for l in out.stdout.lines() {
+            if !l.starts_with(' ') && l.ends_with(':') {
+                section = l.to_string();
+                continue;
+            }
+            let t = l.trim_start();
+            let is_entry = l.starts_with("  ")
+                && (t.starts_with('-') || t.starts_with('[') || t.starts_with('<'));
+            if is_entry && section != "Commands:" {
+                // `  --flag <V>   Description`: two or more spaces, then words.
+                let described = t.split("  ").skip(1).any(|p| !p.trim().is_empty());
+                assert!(described, "{cmd} --help: no description for {t:?}");
+            }
+        }
+        if !cmd.is_empty() && cmd != "completions" {
+            assert!(
+                out.stdout.contains("Global options:"),
+                "{cmd}: {}",
+                out.stdout
+            );
+            let own = out.stdout.split("Global options:").next().unwrap();
+            assert!(
+                !own.contains("--endpoint-url"),
+                "{cmd}: global flags apart: {}",
+                out.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unreachable_endpoint_is_named() {
+    // Nothing listens on port 9: the error names the URL, and no one waits for retries.
+    let mut c = base_command();
+    c.env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing");
+    run(
+        c,
+        &["plan", "-c", "1.7", "--endpoint-url", "http://127.0.0.1:9"],
+    )
+    .assert_one_line_error(
+        1,
+        "could not reach the endpoint http://127.0.0.1:9 (--endpoint-url)",
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_home_region_is_named() {
+    let acct = TestAccount::new().await;
+    acct.run(&["plan", "-c", "1.7", "--region", "us-east-7"])
+        .assert_one_line_error(1, "region 'us-east-7' is unknown");
 }
