@@ -54,16 +54,23 @@ pub fn plan_markdown(plan: &Plan) -> String {
         .filter(|i| i.finding.status != Status::NotImplemented)
         .collect();
     let groups = fold(&shown, false);
-    let _ = writeln!(s, "| # | Id | Control | Target | Status | Summary |");
-    let _ = writeln!(s, "|---|---|---|---|---|---|");
-    // Numbered without gaps: one row per group, in plan order.
-    for (n, g) in groups.iter().enumerate() {
+    // Findings (everything not compliant) are numbered 1.. without gaps, the same number in
+    // the table and in the section headings below; compliant targets get a table of their own.
+    let (findings, compliant): (Vec<&Group>, Vec<&Group>) = groups
+        .iter()
+        .partition(|g| g.first().finding.status != Status::Compliant);
+    let summary_of = |g: &Group| {
         let i = g.first();
-        let summary = if g.items.len() > 1 {
+        if g.items.len() > 1 {
             normalize(&i.finding.summary, i.region.as_deref())
         } else {
             i.finding.summary.clone()
-        };
+        }
+    };
+    let _ = writeln!(s, "| # | Id | Control | Target | Status | Summary |");
+    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    for (n, g) in findings.iter().enumerate() {
+        let i = g.first();
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} |",
@@ -72,8 +79,25 @@ pub fn plan_markdown(plan: &Plan) -> String {
             i.control,
             cell(&target_of(g)),
             status_label(i.finding.status),
-            cell(&summary)
+            cell(&summary_of(g))
         );
+    }
+    if !compliant.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nCompliant:\n\n| Id | Control | Target | Summary |\n|---|---|---|---|"
+        );
+        for g in &compliant {
+            let i = g.first();
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} |",
+                i.id,
+                i.control,
+                cell(&target_of(g)),
+                cell(&summary_of(g))
+            );
+        }
     }
     let not_covered: Vec<&str> = plan
         .items
@@ -88,12 +112,9 @@ pub fn plan_markdown(plan: &Plan) -> String {
             not_covered.join(", ")
         );
     }
-    for (n, g) in groups.iter().enumerate() {
+    for (n, g) in findings.iter().enumerate() {
         let i = g.first();
         let f = &i.finding;
-        if f.status == Status::Compliant {
-            continue;
-        }
         let t = |x: &str| {
             if g.items.len() > 1 {
                 normalize(x, i.region.as_deref())
@@ -207,10 +228,12 @@ mod tests {
             "{md}\n{text}"
         );
         // Numbering without gaps, in the table and the headings.
-        for n in 1..=md.matches("\n## ").count() {
+        let sections = md.matches("\n## ").count();
+        for n in 1..=sections {
             assert!(md.contains(&format!("\n## {n}. ")), "{n}: {md}");
             assert!(md.contains(&format!("\n| {n} | ")), "{n}: {md}");
         }
+        assert!(!md.contains(&format!("\n| {} | ", sections + 1)), "{md}");
         // Risk, reversibility, destructive, the blast radius, calls, notes.
         for needle in [
             "risk: medium",
