@@ -8,8 +8,8 @@
 #
 # `start`/`stop` keep their state in .moto/ (pid, port, log); `run` starts a private server
 # with its own state, so a test run and a demo in the same checkout never stop each other.
-# moto is pinned: EMULATOR.md records the gaps of this exact version, and the tests are
-# written against them.
+# moto is pinned: the tests are written against the gaps of this exact version (each test that
+# meets one says so in a comment).
 set -euo pipefail
 
 MOTO_VERSION="5.2.5"
@@ -38,7 +38,7 @@ start() {
   # exist here, an endpoint override) must not leak into it.
   local unset_aws=()
   for v in $(env | sed -n 's/^\(AWS_[A-Za-z0-9_]*\)=.*/\1/p'); do unset_aws+=(-u "$v"); done
-  # Default AMIs make every new account/region slow and memory-hungry (EMULATOR.md); the
+  # Default AMIs make every new account/region slow and memory-hungry; the
   # support-role control needs AWS managed policies loaded.
   env "${unset_aws[@]}" MOTO_EC2_LOAD_DEFAULT_AMIS=false MOTO_IAM_LOAD_MANAGED_POLICIES=true \
     nohup "$venv/bin/moto_server" -H 127.0.0.1 -p 0 >"$state/log" 2>&1 &

@@ -10,7 +10,7 @@ use super::{context, plan_cmd};
 use crate::engine::{self, ChangeResult};
 use crate::exit::{Exit, Fatal};
 use crate::plan::{Item, Status};
-use crate::prompt::{Prompter, TerminalPrompter};
+use crate::prompt::{ItemAnswer, Prompter, TerminalPrompter};
 use crate::remediations::Params;
 use crate::{render, saved_plan};
 
@@ -23,6 +23,8 @@ pub struct ApplyFlags {
     /// With `yes`: also apply changes with a caution (destructive and high risk, access taken
     /// from a role another account trusts or from a break-glass principal).
     pub allow_destructive: bool,
+    /// Show every change on its own, unfolded (`--expand`).
+    pub expand: bool,
 }
 
 pub async fn run(
@@ -33,6 +35,21 @@ pub async fn run(
     flags: ApplyFlags,
 ) -> Result<Exit, Fatal> {
     let yes = flags.yes;
+    // A plan file that is not there is named first, terminal or not; a control id in its
+    // place (`apply 1.7`) gets the flag it meant.
+    if let Some(path) = plan_file {
+        if !path.exists() {
+            let arg = path.display().to_string();
+            let looks_like_id = !arg.is_empty()
+                && arg.chars().all(|c| c.is_ascii_digit() || c == '.')
+                && arg.contains(|c: char| c.is_ascii_digit());
+            return Err(Fatal::usage(if looks_like_id {
+                format!("{arg} is not a plan file; to apply control {arg}, use `cis-fix apply --control {arg}`")
+            } else {
+                format!("plan file {arg} does not exist (save one with `cis-fix plan -o {arg}`)")
+            }));
+        }
+    }
     // Refuse before any work: a prompt that nobody can answer must not hang a pipeline.
     if !yes && !std::io::stdin().is_terminal() {
         return Err(Fatal::refused(
@@ -78,19 +95,26 @@ pub async fn run(
     let _account_lock = context::account_lock(&aws, "cis-fix apply")?;
     let is_stale = |i: &Item| stale.iter().any(|(n, _)| *n == i.index);
     let pending: Vec<&Item> = plan.changes().filter(|i| !is_stale(i)).collect();
+    let view = render::TextOptions::for_output(flags.expand, false);
 
     if !g.quiet {
-        println!(
-            "{} account {} ({}) · {}\n  credentials: {}\n",
-            style("cis-fix apply").bold(),
-            aws.account.id,
-            aws.account.caller_arn,
-            plan.benchmark,
-            aws.credentials
+        print!(
+            "{}",
+            render::wrap(
+                &format!(
+                    "{} account {} ({}) · {}",
+                    style("cis-fix apply").bold(),
+                    aws.account.id,
+                    aws.account.caller_arn,
+                    plan.benchmark
+                ),
+                view.width,
+                "",
+                2
+            )
         );
-        for i in &pending {
-            print!("{}", render::item_text(i, true));
-        }
+        println!("  credentials: {}\n", aws.credentials);
+        print!("{}", render::items_text(&pending, &view));
     }
     for (n, why) in &stale {
         if let Some(i) = plan.items.iter().find(|i| i.index == *n) {
@@ -103,26 +127,40 @@ pub async fn run(
             );
         }
     }
-    let base = if stale.is_empty() {
-        Exit::Ok
-    } else {
-        Exit::Refused
+    let counts = plan.counts();
+    let mut tally = Tally {
+        out: render::Outcomes {
+            stale: stale.len(),
+            manual: counts.manual,
+            undetermined: counts.unknown,
+            unreadable: counts.error,
+            ..Default::default()
+        },
+        ..Default::default()
     };
     if pending.is_empty() {
         // What waits for a control outside this selection is shown, with how to include it.
-        for i in plan
+        let waiting: Vec<&Item> = plan
             .items
             .iter()
             .filter(|i| i.finding.status == Status::Blocked)
-        {
-            print!("{}", render::item_text(i, true));
-        }
-        println!("\nNothing to apply. {}", render::summary_line(&plan));
-        return Ok(base.worst(if plan.counts().error > 0 {
-            Exit::Failed
+            .collect();
+        print!("{}", render::items_text(&waiting, &view));
+        tally.out.waiting = waiting.len();
+        if stale.is_empty() {
+            println!("\nNothing to apply. {}", render::summary_line(&plan));
         } else {
-            Exit::Ok
-        }));
+            println!(
+                "\nNothing left to apply: the plan's {} refused (stale) (above).",
+                if stale.len() == 1 {
+                    "only change was".to_string()
+                } else {
+                    format!("{} changes were all", stale.len())
+                }
+            );
+        }
+        print!("{}", tally.out.text("applied, verified"));
+        return Ok(tally.out.exit());
     }
 
     // Installed before the first question: Ctrl-C at a prompt then ends the prompt (declined,
@@ -134,39 +172,43 @@ pub async fn run(
     } else {
         Box::new(TerminalPrompter)
     };
-    let approved = approve(
+    let answer = match approve(
         &pending,
         prompter.as_mut(),
         flags,
         &aws.account.id,
         &plan.params,
-    )?;
-    if approved.is_empty() {
-        println!("Nothing approved; nothing changed.");
-        return Ok(Exit::Refused);
+        true,
+    ) {
+        Ok(a) => a,
+        Err(e) if e.exit == Exit::Refused => {
+            tally.out.declined += pending.len();
+            println!("\n{e}");
+            print!("{}", tally.out.text("applied, verified"));
+            return Ok(tally.out.exit());
+        }
+        Err(e) => return Err(e),
+    };
+    tally.count_answers(&answer);
+    if answer.approved.is_empty() {
+        println!("\nNothing approved; nothing changed.");
+        print!("{}", tally.out.text("applied, verified"));
+        return Ok(tally.out.exit());
     }
 
     let mut writer = journal
         .start_run("apply", &aws.account.id, plan.benchmark.key())
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
-    let mut tally = Tally::default();
-    let mut exit = base.worst(if approved.len() < pending.len() {
-        Exit::Refused
-    } else {
-        Exit::Ok
-    });
-    exit = exit.worst(
-        apply_round(
-            g,
-            &aws,
-            &plan.params,
-            &approved,
-            &mut writer,
-            &interrupt,
-            &mut tally,
-        )
-        .await?,
-    );
+    apply_round(
+        g,
+        &aws,
+        &plan.params,
+        &answer.approved,
+        &mut writer,
+        &interrupt,
+        &mut tally,
+    )
+    .await?;
 
     // Changes that waited for another control (3.2 for the trail of 3.1) are planned again
     // now that what they need exists, shown, and asked about like the first batch.
@@ -192,17 +234,19 @@ pub async fn run(
         slugs.dedup();
         let entries: Vec<&crate::catalog::Entry> =
             slugs.iter().filter_map(|s| cat.by_slug(s)).collect();
+        let needed: Vec<&str> = ready
+            .iter()
+            .flat_map(|i| i.finding.needs.iter())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(String::as_str)
+            .collect();
         println!(
-            "\n{} {} now exist; planning what waited for them: {}",
+            "\n{} {} {} done; planning what waited for {}: {}",
             style("→").bold(),
-            ready
-                .iter()
-                .flat_map(|i| i.finding.needs.iter())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-                .join(", "),
+            needed.join(", "),
+            if needed.len() == 1 { "is" } else { "are" },
+            if needed.len() == 1 { "it" } else { "them" },
             slugs.join(", ")
         );
         let progress = engine::Progress::for_terminal("reading the account", g.quiet);
@@ -219,9 +263,7 @@ pub async fn run(
         progress.clear();
         let pending: Vec<&Item> = next.changes().collect();
         if !g.quiet {
-            for i in &pending {
-                print!("{}", render::item_text(i, true));
-            }
+            print!("{}", render::items_text(&pending, &view));
         }
         waiting = next
             .items
@@ -232,36 +274,33 @@ pub async fn run(
         if pending.is_empty() {
             continue;
         }
-        let approved = match approve(
+        let answer = match approve(
             &pending,
             prompter.as_mut(),
             flags,
             &aws.account.id,
             &plan.params,
+            true,
         ) {
             Ok(a) => a,
             Err(e) if e.exit == Exit::Refused => {
                 println!("Declined; the changes above were not made.");
-                exit = exit.worst(Exit::Refused);
+                tally.out.declined += pending.len();
                 break;
             }
             Err(e) => return Err(e),
         };
-        if approved.len() < pending.len() {
-            exit = exit.worst(Exit::Refused);
-        }
-        exit = exit.worst(
-            apply_round(
-                g,
-                &aws,
-                &plan.params,
-                &approved,
-                &mut writer,
-                &interrupt,
-                &mut tally,
-            )
-            .await?,
-        );
+        tally.count_answers(&answer);
+        apply_round(
+            g,
+            &aws,
+            &plan.params,
+            &answer.approved,
+            &mut writer,
+            &interrupt,
+            &mut tally,
+        )
+        .await?;
     }
     writer.finish(interrupt.raised()).map_err(|e| Fatal {
         exit: Exit::Failed,
@@ -271,6 +310,7 @@ pub async fn run(
         .iter()
         .filter(|i| i.finding.status == Status::Blocked)
     {
+        tally.out.waiting += 1;
         println!(
             "  {} {} {} [{}]: waits for {}, which this run did not apply",
             style("not planned").yellow(),
@@ -280,36 +320,31 @@ pub async fn run(
             i.finding.needs.join(", ")
         );
     }
-    let Tally {
-        ok, bad, already, ..
-    } = tally;
+    println!();
+    print!("{}", tally.out.text("applied, verified"));
     println!(
-        "\nApplied {ok} change{}{}{}. Run {} is journaled; undo it with `cis-fix undo {}`.",
-        if ok == 1 { "" } else { "s" },
-        if already > 0 {
-            format!(", {already} already satisfied")
-        } else {
-            String::new()
-        },
-        if bad > 0 {
-            format!(", {bad} not applied or not verified")
-        } else {
-            String::new()
-        },
+        "Run {} is journaled; undo it with `cis-fix undo {}`.",
         writer.run_id(),
         writer.run_id()
     );
-    Ok(exit)
+    Ok(tally.out.exit())
 }
 
 /// What the rounds of one apply did, for the summary and for planning what waited.
 #[derive(Default)]
 struct Tally {
-    ok: usize,
-    bad: usize,
-    already: usize,
+    out: render::Outcomes,
     /// Controls with a change verified (or already satisfied) in this run.
     done: std::collections::BTreeSet<String>,
+}
+
+impl Tally {
+    fn count_answers(&mut self, a: &Approval) {
+        self.out.declined += a.declined.len();
+        for (_, flags) in &a.skipped {
+            self.out.skip(flags);
+        }
+    }
 }
 
 /// Apply one approved batch and print each outcome. Journal failures stop the run.
@@ -321,7 +356,7 @@ async fn apply_round(
     writer: &mut crate::journal::RunWriter,
     interrupt: &engine::Interrupt,
     tally: &mut Tally,
-) -> Result<Exit, Fatal> {
+) -> Result<(), Fatal> {
     let progress = engine::Progress::for_terminal("applying", g.quiet);
     let outcomes = engine::apply_changes(aws, params, approved, writer, interrupt, &progress).await;
     progress.clear();
@@ -338,17 +373,17 @@ async fn apply_round(
             });
         }
     };
-    let mut exit = Exit::Ok;
     println!();
+    let out = &mut tally.out;
     for (o, item) in outcomes.iter().zip(approved) {
         let (tag, detail) = match &o.result {
             ChangeResult::Verified => {
-                tally.ok += 1;
+                out.verified += 1;
                 tally.done.insert(item.control.clone());
                 (style("applied, verified").green(), String::new())
             }
             ChangeResult::AlreadySatisfied => {
-                tally.already += 1;
+                out.already += 1;
                 tally.done.insert(item.control.clone());
                 (
                     style("already satisfied").green(),
@@ -356,71 +391,149 @@ async fn apply_round(
                 )
             }
             ChangeResult::NotVerified(w) => {
-                tally.bad += 1;
-                exit = exit.worst(Exit::Failed);
-                (style("applied, NOT verified").red(), format!(": {w}"))
+                out.not_verified += 1;
+                (
+                    style("applied, not verified").red().bold(),
+                    format!(": {w}"),
+                )
             }
             ChangeResult::Failed(w) => {
-                tally.bad += 1;
-                exit = exit.worst(Exit::Failed);
+                out.failed += 1;
                 (style("failed").red().bold(), format!(": {w}"))
             }
             ChangeResult::NotStarted => {
-                tally.bad += 1;
-                exit = exit.worst(Exit::Failed);
+                out.not_started += 1;
                 (style("not started (interrupted)").yellow(), String::new())
             }
             ChangeResult::Stale(w) => {
-                tally.bad += 1;
-                exit = exit.worst(Exit::Refused);
+                out.stale += 1;
                 (style("refused (stale)").red(), format!(": {w}"))
             }
         };
         println!("  {tag} {}{detail}", o.label);
     }
-    Ok(exit)
+    Ok(())
 }
 
-/// One confirmation for the batch, then a separate one for each destructive, irreversible,
-/// in-use or cautioned change. `--yes` answers the batch question only: without prompts,
-/// cautioned changes (destructive and high risk, access taken from a role another account
-/// trusts or from a break-glass principal) need --allow-destructive, irreversible changes
-/// --allow-irreversible and in-use targets --force-in-use; each skip names its flag.
+/// What the questions decided about a batch.
+#[derive(Debug, Default)]
+pub(super) struct Approval<'a> {
+    pub approved: Vec<&'a Item>,
+    /// Answered no (its own question, or "none" for its control).
+    pub declined: Vec<&'a Item>,
+    /// Not asked under --yes, with the flags that would include it.
+    pub skipped: Vec<(&'a Item, String)>,
+}
+
+/// Why a change is asked about on its own: destructive, irreversible, in use, or cautioned.
+fn asked_separately(i: &Item, params: &Params) -> bool {
+    let f = &i.finding;
+    f.destructive || !f.reversible || !f.in_use.is_empty() || !f.cautions(params).is_empty()
+}
+
+/// The lines right above the batch question: how many changes, and how many of them are
+/// asked about one by one after it (destructive, in use, irreversible, with a caution).
+pub(super) fn batch_summary(pending: &[&Item], params: &Params) -> String {
+    let n = pending.len();
+    let count = |p: &dyn Fn(&Item) -> bool| pending.iter().filter(|i| p(i)).count();
+    let separate = count(&|i| asked_separately(i, params));
+    let global = pending.iter().filter(|i| i.region.is_none()).count();
+    let mut regions: Vec<&str> = pending.iter().filter_map(|i| i.region.as_deref()).collect();
+    regions.sort();
+    regions.dedup();
+    let mut s = render::plural(n, "change", "changes");
+    match (global, regions.len()) {
+        (_, 0) => s.push_str(" (account-wide)"),
+        (0, r) => s.push_str(&format!(" in {}", render::plural(r, "region", "regions"))),
+        (g, r) => s.push_str(&format!(
+            " ({g} account-wide, {} in {})",
+            n - g,
+            render::plural(r, "region", "regions")
+        )),
+    }
+    if separate == 0 {
+        s.push_str(": all reversible, none destructive or in use.");
+        return s;
+    }
+    let mut parts = Vec::new();
+    for (k, what) in [
+        (count(&|i| i.finding.destructive), "destructive"),
+        (count(&|i| !i.finding.in_use.is_empty()), "in use"),
+        (count(&|i| !i.finding.reversible), "irreversible"),
+        (
+            count(&|i| !i.finding.cautions(params).is_empty()),
+            "with a caution",
+        ),
+    ] {
+        if k > 0 {
+            parts.push(format!("{k} {what}"));
+        }
+    }
+    s.push_str(&format!(
+        "; {} of them ({}) {} asked about one by one after this question.",
+        separate,
+        parts.join(", "),
+        if separate == 1 { "is" } else { "are" }
+    ));
+    s
+}
+
+/// One confirmation for the batch (unless `ask_batch` is false: the guide's "apply" already
+/// was it), then a separate one for each destructive, irreversible, in-use or cautioned change,
+/// which can also answer for the rest of its control or show the diff again. `--yes` answers
+/// the batch question only: without prompts, cautioned changes (destructive and high risk,
+/// access taken from a role another account trusts or from a break-glass principal) need
+/// --allow-destructive, irreversible changes --allow-irreversible and in-use targets
+/// --force-in-use; each skip names its flag.
 pub(super) fn approve<'a>(
     pending: &[&'a Item],
     prompter: &mut dyn Prompter,
     flags: ApplyFlags,
     account: &str,
     params: &Params,
-) -> Result<Vec<&'a Item>, Fatal> {
-    let ask = |p: &mut dyn Prompter, q: &str| {
-        p.confirm(q).map_err(|e| match e {
-            crate::prompt::PromptError::Interrupted => {
-                Fatal::refused("interrupted at the prompt (Ctrl-C); nothing more was changed")
-            }
-            e => Fatal::usage(e.to_string()),
-        })
+    ask_batch: bool,
+) -> Result<Approval<'a>, Fatal> {
+    let fail = |e: crate::prompt::PromptError| match e {
+        crate::prompt::PromptError::Interrupted => {
+            Fatal::refused("interrupted at the prompt (Ctrl-C); nothing more was changed")
+        }
+        e => Fatal::usage(e.to_string()),
     };
     let n = pending.len();
-    if !ask(
-        prompter,
-        &format!("Apply {n} change(s) to account {account}?"),
-    )? {
-        return Err(Fatal::refused("declined; nothing was changed"));
+    let summary = batch_summary(pending, params);
+    if flags.yes {
+        println!("{summary}");
     }
-    let mut out = Vec::new();
-    for i in pending {
-        let f = &i.finding;
-        let skip = |why: &str| {
-            println!(
-                "  {} {} {} on {} [{}]: {why}",
-                style("skipped").yellow(),
-                i.id,
-                i.control,
-                f.target,
-                i.where_()
+    if ask_batch {
+        let separate = pending
+            .iter()
+            .filter(|i| asked_separately(i, params))
+            .count();
+        let q = if separate == 0 {
+            format!(
+                "Apply {} to account {account}?",
+                render::plural(n, "change", "changes")
+            )
+        } else if separate == n {
+            format!(
+                "Go on to the {} about {} for account {account}?",
+                render::plural(n, "question", "questions"),
+                if n == 1 { "it" } else { "them, one by one," }
+            )
+        } else {
+            format!(
+                "Apply the other {} to account {account}, then ask about the {separate}?",
+                render::plural(n - separate, "change", "changes")
             )
         };
+        if !prompter.confirm(&format!("{summary}\n{q}")).map_err(fail)? {
+            return Err(Fatal::refused("declined; nothing was changed"));
+        }
+    }
+    let mut out = Approval::default();
+    let mut for_control: std::collections::HashMap<String, bool> = Default::default();
+    for i in pending {
+        let f = &i.finding;
         let caution = f.cautions(params);
         if flags.yes {
             // Every question --yes does not answer, with the flag that answers it.
@@ -431,7 +544,10 @@ pub(super) fn approve<'a>(
                 need.push("--allow-irreversible");
             }
             if !f.in_use.is_empty() && !flags.force_in_use {
-                why.push(format!("in use by {} item(s)", f.in_use.len()));
+                why.push(format!(
+                    "in use by {}",
+                    render::plural(f.in_use.len(), "item", "items")
+                ));
                 need.push("--force-in-use");
             }
             if !caution.is_empty() && !flags.allow_destructive {
@@ -439,14 +555,28 @@ pub(super) fn approve<'a>(
                 need.push("--allow-destructive");
             }
             if !need.is_empty() {
-                skip(&format!(
-                    "{}; pass {} to apply it with --yes",
+                println!(
+                    "  {} {} {} on {} [{}]: {}; pass {} to apply it with --yes",
+                    style("skipped").yellow(),
+                    i.id,
+                    i.control,
+                    f.target,
+                    i.where_(),
                     why.join("; "),
                     need.join(" and ")
-                ));
+                );
+                out.skipped.push((i, need.join(" ")));
                 continue;
             }
-        } else if f.destructive || !f.reversible || !f.in_use.is_empty() || !caution.is_empty() {
+        } else if asked_separately(i, params) {
+            if let Some(&yes) = for_control.get(&i.control) {
+                if yes {
+                    out.approved.push(i);
+                } else {
+                    out.declined.push(i);
+                }
+                continue;
+            }
             let mut parts = Vec::new();
             if !caution.is_empty() {
                 parts.push(format!("needs its own answer: {}", caution.join("; ")));
@@ -468,11 +598,34 @@ pub(super) fn approve<'a>(
                 f.target,
                 i.where_()
             );
-            if !ask(prompter, &q)? {
-                continue;
+            loop {
+                match prompter.ask_item(&q, &i.id).map_err(fail)? {
+                    ItemAnswer::Yes => out.approved.push(i),
+                    ItemAnswer::No => out.declined.push(i),
+                    ItemAnswer::YesToControl => {
+                        for_control.insert(i.control.clone(), true);
+                        out.approved.push(i);
+                    }
+                    ItemAnswer::NoToControl => {
+                        for_control.insert(i.control.clone(), false);
+                        out.declined.push(i);
+                    }
+                    ItemAnswer::ShowDiff => {
+                        eprint!(
+                            "{}",
+                            render::items_text(
+                                &[*i],
+                                &render::TextOptions::for_output(true, false)
+                            )
+                        );
+                        continue;
+                    }
+                }
+                break;
             }
+            continue;
         }
-        out.push(*i);
+        out.approved.push(i);
     }
     Ok(out)
 }
@@ -512,8 +665,10 @@ mod tests {
             ApplyFlags::default(),
             "1",
             &Params::default(),
+            true,
         )
-        .unwrap();
+        .unwrap()
+        .approved;
         assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(p.asked.len(), 3);
     }
@@ -527,6 +682,7 @@ mod tests {
             ApplyFlags::default(),
             "1",
             &Params::default(),
+            true,
         )
         .unwrap_err();
         assert_eq!(err.exit, Exit::Refused);
@@ -545,9 +701,11 @@ mod tests {
             &mut crate::prompt::AssumeYes,
             yes,
             "1",
-            &Params::default()
+            &Params::default(),
+            true
         )
         .unwrap()
+        .approved
         .is_empty());
         let forced = ApplyFlags {
             force_in_use: true,
@@ -559,9 +717,11 @@ mod tests {
                 &mut crate::prompt::AssumeYes,
                 forced,
                 "1",
-                &Params::default()
+                &Params::default(),
+                true
             )
             .unwrap()
+            .approved
             .len(),
             1
         );
@@ -571,9 +731,11 @@ mod tests {
             &mut p,
             ApplyFlags::default(),
             "1",
-            &Params::default()
+            &Params::default(),
+            true
         )
         .unwrap()
+        .approved
         .is_empty());
         assert!(
             p.asked[1].contains("IN USE by eni-1 (instance i-1)"),
@@ -594,8 +756,10 @@ mod tests {
             },
             "1",
             &Params::default(),
+            true,
         )
-        .unwrap();
+        .unwrap()
+        .approved;
         assert_eq!(got.len(), 1);
         let got = approve(
             &[&a, &c],
@@ -607,8 +771,10 @@ mod tests {
             },
             "1",
             &Params::default(),
+            true,
         )
-        .unwrap();
+        .unwrap()
+        .approved;
         assert_eq!(got.len(), 2);
     }
 
@@ -633,8 +799,10 @@ mod tests {
             yes,
             "1",
             &Params::default(),
+            true,
         )
-        .unwrap();
+        .unwrap()
+        .approved;
         assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1]);
         let allowed = ApplyFlags {
             allow_destructive: true,
@@ -646,12 +814,23 @@ mod tests {
             allowed,
             "1",
             &Params::default(),
+            true,
         )
-        .unwrap();
+        .unwrap()
+        .approved;
         assert_eq!(got.len(), 4);
         // Without --yes each cautioned change gets its own question, naming why.
         let mut p = Scripted::new(&[true, true, false, false, false]);
-        let got = approve(&all, &mut p, ApplyFlags::default(), "1", &Params::default()).unwrap();
+        let got = approve(
+            &all,
+            &mut p,
+            ApplyFlags::default(),
+            "1",
+            &Params::default(),
+            true,
+        )
+        .unwrap()
+        .approved;
         assert_eq!(got.iter().map(|i| i.index).collect::<Vec<_>>(), vec![1]);
         assert!(
             p.asked[2].contains("destructive and high risk"),

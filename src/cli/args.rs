@@ -24,7 +24,9 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Flags every command takes, listed under their own heading in each `--help`.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// AWS profile from your shared config; wins over AWS_* keys in the environment, as in the
     /// AWS CLI (also `profile` in cis-fix.toml; default: the standard credential chain).
@@ -231,6 +233,7 @@ pub enum Command {
         /// Save the plan for `cis-fix apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Output format: text for people, json to save or script, markdown for a ticket.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
         /// Exit 2 when changes are pending (0 when none).
@@ -239,6 +242,10 @@ pub enum Command {
         /// Show compliant items in full.
         #[arg(long)]
         show_compliant: bool,
+        /// Show every item on its own (no folding of identical findings across regions) and
+        /// every unchanged field of each diff.
+        #[arg(long)]
+        expand: bool,
     },
     /// Apply a saved plan, or plan and apply the selected controls, after confirmation.
     Apply {
@@ -265,6 +272,9 @@ pub enum Command {
         /// principal (break_glass_patterns).
         #[arg(long)]
         allow_destructive: bool,
+        /// Show every change on its own (no folding across regions) and every unchanged field.
+        #[arg(long)]
+        expand: bool,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {
@@ -299,13 +309,16 @@ pub enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
+        /// The shell: bash, zsh, fish, elvish or powershell.
         #[arg(value_name = "SHELL")]
         shell: String,
     },
     /// List the journaled runs, or the changes of one run.
     History {
+        /// Show the changes of this run (default: list every run).
         #[arg(value_name = "RUN_ID")]
         run_id: Option<String>,
+        /// Machine-readable output.
         #[arg(long)]
         json: bool,
         /// Recompute every run's entry chain (or RUN_ID's) with the journal key, print each

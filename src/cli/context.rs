@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use super::args::GlobalArgs;
-use crate::aws::{is_region_name, AwsContext, AwsOptions, RegionsError};
+use crate::aws::{is_region_name, AwsContext, AwsOptions, ErrorKind, RegionsError};
 use crate::catalog::{Catalog, Entry, Selection};
 use crate::engine;
 use crate::exit::Fatal;
@@ -44,14 +44,64 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<AwsContext, F
         endpoint_url: g.endpoint_url.clone(),
         max_attempts: g.max_attempts,
         max_rps: g.max_rps,
-        prefetch_regions: regional
-            && g.regions
-                .as_ref()
-                .is_none_or(|r| *r != crate::aws::RegionSpec::Home),
+        // The regions are listed anyway when --region names one (to check it).
+        prefetch_regions: g.region.is_some()
+            || regional
+                && g.regions
+                    .as_ref()
+                    .is_none_or(|r| *r != crate::aws::RegionSpec::Home),
     };
-    let aws = AwsContext::connect(&opts)
-        .await
-        .map_err(|e| Fatal::usage(e.to_string()))?;
+    let aws = AwsContext::connect(&opts).await.map_err(|e| {
+        let msg = e.to_string();
+        // A connection that never happened: name where it was going, and the region asked for.
+        let unreachable = ["Connect", "dispatch failure", "dns error", "tcp connect"]
+            .iter()
+            .any(|k| msg.contains(k));
+        let endpoint = g
+            .endpoint_url
+            .clone()
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+            .filter(|u| !u.is_empty());
+        match (unreachable, endpoint, &g.region) {
+            (true, Some(url), _) => Fatal::usage(format!(
+                "could not reach the endpoint {url} ({}): {msg}",
+                if g.endpoint_url.is_some() {
+                    "--endpoint-url"
+                } else {
+                    "AWS_ENDPOINT_URL"
+                }
+            )),
+            (true, None, Some(r)) => Fatal::usage(format!(
+                "could not reach AWS in region {r} (is --region {r} a region?): {msg}"
+            )),
+            _ => Fatal::usage(msg),
+        }
+    })?;
+    // A home region given by name must be one of the account's: `us-east-7` is named here,
+    // not met later as an odd error from the first regional call. The list is the one the
+    // plan's regions come from (read once).
+    if let Some(r) = &g.region {
+        let listed = aws.enabled_regions().await;
+        if let Err(e) = &listed {
+            tracing::debug!(error = %e, "listing regions from the home region");
+            // Denied or throttled says nothing about the region; no answer at all from its
+            // endpoint (no such host, or an emulator that does not know it) does.
+            if matches!(e.kind, ErrorKind::Network | ErrorKind::Service) && e.code.is_none() {
+                return Err(Fatal::usage(format!(
+                    "--region: region '{r}' is unknown (its endpoint did not answer ec2:DescribeRegions: {e})"
+                )));
+            }
+        }
+        if let Ok(enabled) = listed {
+            if !enabled.iter().any(|e| e == r) {
+                return Err(Fatal::usage(format!(
+                    "--region: region '{r}' is unknown or not enabled for account {} (enabled: {})",
+                    aws.account.id,
+                    enabled.join(", ")
+                )));
+            }
+        }
+    }
     super::stats::connected(&aws);
     tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, credentials = %aws.credentials, region = %aws.home_region, "connected");
     Ok(aws)

@@ -10,7 +10,7 @@
 use std::io::IsTerminal;
 
 use console::style;
-use dialoguer::{Confirm, Input, Select};
+use dialoguer::{Input, Select};
 
 use super::apply_cmd::{approve, ApplyFlags};
 use super::args::{GlobalArgs, SelectionArgs};
@@ -23,7 +23,7 @@ use crate::exit::{Exit, Fatal};
 use crate::journal::{Journal, RunWriter};
 use crate::plan::{Item, Plan, Status};
 use crate::prompt::{
-    is_ctrl_c, restore_terminal, PromptError, Prompter, TerminalGuard, TerminalPrompter,
+    is_ctrl_c, restore_terminal, ItemAnswer, PromptError, Prompter, TerminalGuard, TerminalPrompter,
 };
 use crate::remediations::{self as controls, parse_cidr, Params};
 use crate::render;
@@ -35,6 +35,8 @@ struct Tally {
     skipped: Vec<String>,
     failed: Vec<String>,
     manual: Vec<String>,
+    undetermined: Vec<String>,
+    declined: Vec<String>,
     compliant: usize,
     not_covered: usize,
 }
@@ -77,6 +79,14 @@ impl Prompter for SessionPrompter<'_> {
         }
         r
     }
+
+    fn ask_item(&mut self, question: &str, control: &str) -> Result<ItemAnswer, PromptError> {
+        let r = TerminalPrompter.ask_item(question, control);
+        if matches!(r, Err(PromptError::Interrupted)) {
+            self.0.raise();
+        }
+        r
+    }
 }
 
 enum Choice {
@@ -102,6 +112,14 @@ fn ask_choice() -> Answer<Choice> {
         Some(2) => Choice::Adjust,
         Some(3) => Choice::Explain,
         _ => Choice::Quit,
+    })
+}
+
+/// A yes/no typed and ended with Enter, as every question of cis-fix.
+fn typed_yes_no(question: &str) -> Answer<bool> {
+    TerminalPrompter.confirm(question).map_err(|e| match e {
+        PromptError::Interrupted => NoAnswer::Interrupted,
+        e => NoAnswer::Failed(Fatal::usage(e.to_string())),
     })
 }
 
@@ -203,7 +221,8 @@ fn relevant_params(slug: &str) -> &'static [&'static str] {
         | "no-full-admin-policies"
         | "cloudshell-full-access-restricted" => &["include_caller"],
         s if s.starts_with("metric-filter-") => &["alarm_topic", "alarm_email"],
-        _ => controls::PARAM_KEYS,
+        // Only the parameters the control at hand uses; most use none.
+        _ => &[],
     }
 }
 
@@ -221,6 +240,10 @@ fn read_line(prompt: &str, initial: &str) -> Answer<String> {
 /// to `params`; a bad value is reported and changes nothing.
 fn adjust(slug: &str, params: &mut Params) -> Answer<()> {
     let keys = relevant_params(slug);
+    if keys.is_empty() {
+        println!("  This control takes no parameters.");
+        return Ok(());
+    }
     let key = if keys.len() == 1 {
         keys[0]
     } else {
@@ -264,13 +287,8 @@ fn adjust(slug: &str, params: &mut Params) -> Answer<()> {
             }
             Ok(toml::Value::Table(t))
         }
-        "include_caller" => Ok(toml::Value::Boolean(answered(
-            Confirm::new()
-                .with_prompt(
-                    "Let changes include the principal running cis-fix (it may lock you out)?",
-                )
-                .default(params.include_caller)
-                .interact_on(&console::Term::stderr()),
+        "include_caller" => Ok(toml::Value::Boolean(typed_yes_no(
+            "Let changes include the principal running cis-fix (it may lock you out)?",
         )?)),
         _ => {
             let now = toml::Table::try_from(&*params)
@@ -340,12 +358,7 @@ fn offer_to_save(params: &Params, initial: &Params) -> Answer<()> {
     };
     text.push_str(&toml::to_string(&settings).unwrap_or_default());
     println!("\nThe parameters you adjusted can be saved to {DEFAULT_FILE} so plan and apply reuse them:\n\n{text}");
-    let save = answered(
-        Confirm::new()
-            .with_prompt(format!("Write {DEFAULT_FILE}?"))
-            .default(false)
-            .interact_on(&console::Term::stderr()),
-    )?;
+    let save = typed_yes_no(&format!("Write {DEFAULT_FILE}?"))?;
     if save {
         std::fs::write(DEFAULT_FILE, text)
             .map_err(|e| Fatal::usage(format!("cannot write {DEFAULT_FILE}: {e}")))?;
@@ -490,10 +503,12 @@ fn summary(s: &Session) {
             println!("  {name} ({}): {}", v.len(), v.join(", "));
         }
     };
-    list("applied and verified", &tally.applied);
+    list("applied, verified", &tally.applied);
     list("skipped", &tally.skipped);
+    list("declined", &tally.declined);
     list("failed", &tally.failed);
-    list("left for manual action", &tally.manual);
+    list("left to do by hand", &tally.manual);
+    list("undetermined", &tally.undetermined);
     println!(
         "  already compliant: {} · not covered by cis-fix yet: {}",
         tally.compliant, tally.not_covered
@@ -568,7 +583,11 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                     style(id).bold(),
                     style(&e.title).bold()
                 );
-                println!("  Why: {}", e.fixable_reason);
+                println!("  CIS asks: {}", e.title);
+                if let Some(c) = controls::find(&e.slug) {
+                    println!("  Risk of the change: {}", c.description().change_profile);
+                }
+                println!("  How cis-fix fixes it: {}", e.fixable_reason);
                 for i in &plan.items {
                     let detail = i.finding.status != Status::Compliant;
                     print!("{}", render::item_text(i, detail));
@@ -576,33 +595,53 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
             }
             show = false;
             if changes.is_empty() {
-                let manual = plan.items.iter().any(|i| {
-                    matches!(
-                        i.finding.status,
-                        Status::Manual | Status::Error | Status::Unknown | Status::Blocked
-                    )
-                });
-                if manual {
+                let has = |st: &[Status]| plan.items.iter().any(|i| st.contains(&i.finding.status));
+                // A control that only needs a value the user has not given (1.2's contact):
+                // ask for it here, then read the control again with it.
+                if has(&[Status::Manual])
+                    && relevant_params(&e.slug) == ["security_contact"]
+                    && s.params.security_contact.is_none()
+                {
+                    let q = format!(
+                        "{id} needs the security contact's name, title, email and phone. Enter them now?"
+                    );
+                    match typed_yes_no(&q) {
+                        Ok(true) => {
+                            match adjust(&e.slug, &mut s.params) {
+                                Ok(()) => {}
+                                Err(NoAnswer::Interrupted) => {
+                                    s.interrupted = true;
+                                    return Ok(());
+                                }
+                                Err(NoAnswer::Failed(f)) => return Err(f),
+                            }
+                            if s.params.security_contact.is_some() {
+                                plan = plan_one(x, e, &s.params).await;
+                                show = true;
+                                continue;
+                            }
+                        }
+                        Ok(false) => {}
+                        Err(NoAnswer::Interrupted) => {
+                            s.interrupted = true;
+                            return Ok(());
+                        }
+                        Err(NoAnswer::Failed(f)) => return Err(f),
+                    }
+                }
+                if has(&[Status::Manual, Status::Blocked]) {
                     s.tally.manual.push(label(b, e));
+                } else if has(&[Status::Unknown, Status::Error]) {
+                    s.tally.undetermined.push(label(b, e));
                 } else {
                     s.tally.compliant += 1;
                 }
                 continue 'controls;
             }
-            let risky = changes
-                .iter()
-                .any(|i| !i.finding.reversible || !i.finding.in_use.is_empty());
-            println!(
-                "  {} change(s) · {}",
-                changes.len(),
-                if risky {
-                    style("some are high risk or cannot be undone: asked one by one")
-                        .red()
-                        .to_string()
-                } else {
-                    "reversible (journaled for undo)".to_string()
-                }
-            );
+            // The summary of the batch right above the one question about it: choosing
+            // "apply" is the batch's confirmation; only the changes asked about one by one
+            // get another question.
+            println!("  {}", super::apply_cmd::batch_summary(&changes, &s.params));
             let choice = match ask_choice() {
                 Ok(c) => c,
                 Err(NoAnswer::Interrupted) => {
@@ -654,12 +693,13 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                             Err(NoAnswer::Failed(f)) => return Err(f),
                         }
                     }
-                    let approved = match approve(
+                    let answer = match approve(
                         &changes,
                         &mut SessionPrompter(x.interrupt),
                         ApplyFlags::default(),
                         &x.aws.account.id,
                         &s.params,
+                        false,
                     ) {
                         Ok(a) => a,
                         Err(_) if x.interrupt.raised() => {
@@ -672,7 +712,15 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                         }
                         Err(f) => return Err(f),
                     };
-                    apply_approved(x, s, e, &changes, &approved).await?;
+                    if !answer.declined.is_empty() {
+                        s.tally.declined.push(format!(
+                            "{} ({} of {})",
+                            label(b, e),
+                            answer.declined.len(),
+                            changes.len()
+                        ));
+                    }
+                    apply_approved(x, s, e, &changes, &answer.approved).await?;
                     if x.interrupt.raised() {
                         s.interrupted = true;
                         return Ok(());
@@ -686,6 +734,12 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
 }
 
 async fn plan_one(x: &Setup<'_>, e: &Entry, params: &Params) -> Plan {
+    // A spinner while the control is read (it can take a while over many regions); cleared
+    // before anything is printed or asked.
+    let progress = engine::Progress::spinner(
+        &format!("reading {} {}", e.id_in(x.b).unwrap_or("-"), e.slug),
+        x.g.quiet,
+    );
     let mut plan = engine::build_plan(
         x.aws,
         x.b,
@@ -693,9 +747,10 @@ async fn plan_one(x: &Setup<'_>, e: &Entry, params: &Params) -> Plan {
         x.regions,
         params,
         x.g.concurrency.map(usize::from),
-        &engine::Progress::hidden(),
+        &progress,
     )
     .await;
+    progress.clear();
     plan.mark_cautions();
     plan
 }

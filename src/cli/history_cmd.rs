@@ -19,6 +19,29 @@ fn state(c: &ChangeRecord, undone: bool) -> &'static str {
     }
 }
 
+/// What a run's row says about its changes: an apply's changes and how many of them are
+/// undone since; an undo run's restorations and the runs they undid (an undo run's own
+/// changes are never "undone", so a count of 0 there would only mislead).
+fn counts(r: &Run, undone: usize) -> String {
+    let n = crate::render::plural(r.changes.len(), "change", "changes");
+    if r.command == "undo" {
+        let mut of: Vec<&str> = r
+            .changes
+            .iter()
+            .filter_map(|c| c.undo_of.as_ref().map(|u| u.run_id.as_str()))
+            .collect();
+        of.sort();
+        of.dedup();
+        if of.is_empty() {
+            format!("{n} put back")
+        } else {
+            format!("{n} put back (of run {})", of.join(", "))
+        }
+    } else {
+        format!("{n}, {undone} undone")
+    }
+}
+
 pub fn run(g: &GlobalArgs, run_id: Option<&str>, as_json: bool) -> Result<Exit, Fatal> {
     let journal = context::journal(g)?;
     let all = journal.runs().map_err(|e| Fatal::usage(e.to_string()))?;
@@ -99,12 +122,11 @@ pub fn run(g: &GlobalArgs, run_id: Option<&str>, as_json: bool) -> Result<Exit, 
         for r in &all {
             match r {
                 Ok(r) => println!(
-                    "{}  {:<5}  account {}  {} change(s), {} undone{}{}",
+                    "{}  {:<5}  account {}  {}{}{}",
                     r.run_id,
                     r.command,
                     r.account_id,
-                    r.changes.len(),
-                    r.changes.iter().filter(|c| is_undone(r, c)).count(),
+                    counts(r, r.changes.iter().filter(|c| is_undone(r, c)).count()),
                     if r.ended { "" } else { "  (did not finish)" },
                     if r.verified {
                         ""

@@ -40,11 +40,7 @@ pub fn main() -> ExitCode {
                     ExitCode::from(Exit::Error.code())
                 }
                 _ => {
-                    // One line, like every other error: clap's first line and a pointer to help.
-                    let text = e.render().to_string();
-                    let first = text.lines().next().unwrap_or("invalid arguments");
-                    let first = first.strip_prefix("error: ").unwrap_or(first);
-                    eprintln!("error: {first} (see `cis-fix --help`)");
+                    eprint!("{}", usage_error(&e));
                     ExitCode::from(Exit::Error.code())
                 }
             };
@@ -77,6 +73,51 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Flags of other tools that people type out of habit, and cis-fix's word for them.
+const HABITS: &[(&str, &str)] = &[
+    ("--auto-approve", "--yes"),
+    ("--assume-yes", "--yes"),
+    ("--force", "--yes"),
+    ("--dry-run", "`cis-fix plan`"),
+    ("--output", "--format or -o"),
+];
+
+/// A clap error as cis-fix shows it, on one line like every other error: clap's error, its
+/// suggestions (`a similar subcommand exists: 'plan'`, the possible values of an enum flag),
+/// the cis-fix flag for one another tool uses, and where help is.
+fn usage_error(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next().unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    let mut hints: Vec<String> = Vec::new();
+    for l in lines {
+        let t = l.trim();
+        if let Some(tip) = t.strip_prefix("tip: ") {
+            if !tip.starts_with("to pass") {
+                hints.push(tip.to_string());
+            }
+        } else if let Some(v) = t.strip_prefix("[possible values: ") {
+            hints.push(format!("possible values: {}", v.trim_end_matches(']')));
+        }
+    }
+    if let Some(clap::error::ContextValue::String(arg)) =
+        e.get(clap::error::ContextKind::InvalidArg)
+    {
+        let flag = arg.split(['=', ' ']).next().unwrap_or(arg);
+        if let Some((_, ours)) = HABITS.iter().find(|(h, _)| *h == flag) {
+            hints.push(format!("did you mean {ours}?"));
+        }
+    }
+    let mut out = format!("error: {first}");
+    for h in hints {
+        out.push_str("; ");
+        out.push_str(&h);
+    }
+    out.push_str(" (see `cis-fix --help`)\n");
+    out
+}
+
 async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
     let cfg = crate::config::Config::load(cli.global.config.as_deref())
         .map_err(|e| Fatal::usage(e.to_string()))?;
@@ -97,11 +138,13 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             format,
             detailed_exitcode,
             show_compliant,
+            expand,
         } => {
             let view = plan_cmd::View {
                 format: *format,
                 detailed_exitcode: *detailed_exitcode,
                 show_compliant: *show_compliant,
+                expand: *expand,
             };
             plan_cmd::run(
                 g,
@@ -120,12 +163,14 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             allow_irreversible,
             force_in_use,
             allow_destructive,
+            expand,
         } => {
             let flags = apply_cmd::ApplyFlags {
                 yes: *yes,
                 allow_irreversible: *allow_irreversible,
                 force_in_use: *force_in_use,
                 allow_destructive: *allow_destructive,
+                expand: *expand,
             };
             // A saved plan carries its own parameters; only flags given now can conflict.
             let params = if plan_file.is_some() {

@@ -42,8 +42,8 @@ pub async fn make_plan(
 /// The plan text with where the credentials came from right under its header line, so
 /// environment keys winning over an intended profile cannot go unnoticed.
 fn with_credentials(text: &str, source: &str) -> String {
-    match text.split_once('\n') {
-        Some((header, rest)) => format!("{header}\n  credentials: {source}\n{rest}"),
+    match text.split_once("\n\n") {
+        Some((header, rest)) => format!("{header}\n  credentials: {source}\n\n{rest}"),
         None => text.to_string(),
     }
 }
@@ -53,6 +53,8 @@ pub struct View {
     pub format: OutputFormat,
     pub detailed_exitcode: bool,
     pub show_compliant: bool,
+    /// No folding, every unchanged field (`--expand`).
+    pub expand: bool,
 }
 
 pub async fn run(
@@ -73,7 +75,10 @@ pub async fn run(
         OutputFormat::Text => print!(
             "{}",
             with_credentials(
-                &render::plan_text(&plan, view.show_compliant),
+                &render::plan_text(
+                    &plan,
+                    &render::TextOptions::for_output(view.expand, view.show_compliant)
+                ),
                 &aws.credentials.to_string()
             )
         ),

@@ -184,7 +184,10 @@ pub async fn run(
                     if rep.runs.is_empty() {
                         String::new()
                     } else {
-                        format!(", {} journal run(s)", rep.runs.len())
+                        format!(
+                            ", {}",
+                            crate::render::plural(rep.runs.len(), "journal run", "journal runs")
+                        )
                     }
                 );
             }

@@ -124,8 +124,8 @@ pub async fn run(
     };
     let go = prompter
         .confirm(&format!(
-            "Undo {} change(s) in account {}?",
-            todo.len(),
+            "Undo {} in account {}?",
+            crate::render::plural(todo.len(), "change", "changes"),
             run.account_id
         ))
         .map_err(|e| Fatal::usage(e.to_string()))?;
@@ -136,45 +136,67 @@ pub async fn run(
         .start_run("undo", &aws.account.id, &run.benchmark)
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
     let interrupt = engine::Interrupt::install();
-    let outcomes = engine::undo_run(&aws, &run, only, &done, force, &mut writer, &interrupt)
-        .await
-        .map_err(|e| Fatal {
-            exit: Exit::Failed,
-            message: format!(
-                "{e}; stopped before the next change (undo run {})",
-                writer.run_id()
-            ),
-        })?;
-    let mut exit = Exit::Ok;
+    let progress = engine::Progress::for_terminal("undoing", g.quiet);
+    let outcomes = engine::undo_run(
+        &aws,
+        &run,
+        only,
+        &done,
+        force,
+        &mut writer,
+        &interrupt,
+        &progress,
+    )
+    .await;
+    progress.clear();
+    let outcomes = outcomes.map_err(|e| Fatal {
+        exit: Exit::Failed,
+        message: format!(
+            "{e}; stopped before the next change (undo run {})",
+            writer.run_id()
+        ),
+    })?;
+    let mut tally = crate::render::Outcomes::default();
     println!();
     for o in &outcomes {
         let (tag, detail) = match &o.result {
-            UndoResult::Restored => (style("restored, verified").green(), String::new()),
-            UndoResult::AlreadyRestored => (
-                style("already in its previous state").green(),
-                String::new(),
-            ),
+            UndoResult::Restored => {
+                tally.verified += 1;
+                (style("restored, verified").green(), String::new())
+            }
+            UndoResult::AlreadyRestored => {
+                tally.already += 1;
+                (
+                    style("already in its previous state").green(),
+                    String::new(),
+                )
+            }
             UndoResult::NotVerified(w) => {
-                exit = exit.worst(Exit::Failed);
-                (style("restored, NOT verified").red(), format!(": {w}"))
+                tally.not_verified += 1;
+                (
+                    style("restored, not verified").red().bold(),
+                    format!(": {w}"),
+                )
             }
             UndoResult::Failed(w) => {
-                exit = exit.worst(Exit::Failed);
+                tally.failed += 1;
                 (style("failed").red().bold(), format!(": {w}"))
             }
             UndoResult::NotStarted => {
-                exit = exit.worst(Exit::Failed);
+                tally.not_started += 1;
                 (style("not started (interrupted)").yellow(), String::new())
             }
             UndoResult::Refused(w) => {
-                exit = exit.worst(Exit::Refused);
-                (style("refused").red(), format!(": {w}"))
+                tally.stale += 1;
+                (style("refused (stale)").red(), format!(": {w}"))
             }
         };
         println!("  {tag} {}{detail}", o.label);
     }
-    println!("\nUndo run {} is journaled.", writer.run_id());
-    Ok(exit)
+    println!();
+    print!("{}", tally.text("restored, verified"));
+    println!("Undo run {} is journaled.", writer.run_id());
+    Ok(tally.exit())
 }
 
 /// A journal that does not read back as cis-fix wrote it is a refusal (exit 4); one that

@@ -30,6 +30,22 @@ impl Progress {
         Progress(Some(bar))
     }
 
+    /// A spinner with `what` on stderr (a terminal, not `quiet`), ticking on its own: for
+    /// reads whose length is not known up front. Cleared like the bar.
+    pub fn spinner(what: &str, quiet: bool) -> Progress {
+        if quiet || !std::io::stderr().is_terminal() {
+            return Progress::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(what.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Progress(Some(bar))
+    }
+
     pub fn add_total(&self, n: usize) {
         if let Some(b) = &self.0 {
             b.inc_length(n as u64);

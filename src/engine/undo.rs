@@ -34,6 +34,7 @@ pub struct UndoOutcome {
 
 /// Undo the changes of `run` (all, or the ones in `only`), skipping changes in `done`
 /// (already undone by an earlier undo run).
+#[allow(clippy::too_many_arguments)]
 pub async fn undo_run(
     aws: &AwsContext,
     run: &Run,
@@ -42,10 +43,13 @@ pub async fn undo_run(
     force: bool,
     journal: &mut RunWriter,
     interrupt: &Interrupt,
+    progress: &super::Progress,
 ) -> Result<Vec<UndoOutcome>, JournalError> {
     let mut out = Vec::new();
     let todo = undoable(run, only, done);
+    progress.add_total(todo.len());
     for change in todo {
+        progress.tick();
         let result = if interrupt.raised() {
             UndoResult::NotStarted
         } else {

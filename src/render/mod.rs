@@ -1,12 +1,20 @@
 //! Renderers: pure functions from a plan (or results) to text.
 
 mod diff;
+mod fold;
 mod markdown;
+mod summary;
 mod text;
+mod wrap;
 
 pub use diff::{describe_moves, field_diff, FieldChange};
+pub use fold::{fold, Group};
 pub use markdown::plan_markdown;
-pub use text::{item_text, plan_text, summary_line};
+pub use summary::Outcomes;
+pub use text::{
+    item_text, items_text, plan_text, plural, status_label, summary_line, symbol, TextOptions,
+};
+pub use wrap::{output_width, wrap, DEFAULT_WIDTH};
 
 use serde_json::Value;
 
@@ -18,10 +26,25 @@ pub fn show_value(v: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Object(m) => m
             .iter()
-            .map(|(k, v)| format!("{k}={}", show_value(v)))
+            .map(|(k, v)| match (k.as_str(), v) {
+                ("Protocol" | "IpProtocol", Value::String(p)) => format!("{k}={}", protocol(p)),
+                _ => format!("{k}={}", show_value(v)),
+            })
             .collect::<Vec<_>>()
             .join(" "),
         other => other.to_string(),
+    }
+}
+
+/// An IP protocol number as its name (`6` → `tcp`); names and unknown numbers stay.
+pub fn protocol(p: &str) -> &str {
+    match p {
+        "-1" => "all",
+        "1" => "icmp",
+        "6" => "tcp",
+        "17" => "udp",
+        "58" => "icmpv6",
+        other => other,
     }
 }
 

@@ -1,161 +1,436 @@
-//! The human diff: one block per item, coloured when the terminal allows.
-
-use std::fmt::Write;
+//! The human plan: one block per change, folded across regions, wrapped to the terminal,
+//! coloured when the terminal allows.
 
 use console::style;
 
+use super::fold::{fold, Group};
+use super::wrap::{output_width, wrap, wrap_styled};
 use super::{field_diff, show_value};
 use crate::plan::{Action, Item, Plan, Status};
 
-fn marker(item: &Item) -> console::StyledObject<&'static str> {
-    match (item.finding.status, item.finding.action) {
-        (Status::Change, Some(Action::Create)) => style("+").green().bold(),
-        (Status::Change, Some(Action::Delete)) => style("-").red().bold(),
-        (Status::Change, _) => style("~").yellow().bold(),
-        (Status::Compliant, _) => style("✓").green(),
-        (Status::Manual, _) => style("!").magenta().bold(),
-        (Status::Unknown, _) => style("?").dim(),
-        (Status::Skipped, _) => style("·").dim(),
-        (Status::Error, _) => style("x").red().bold(),
-        (Status::NotImplemented, _) => style("-").dim(),
-        (Status::Blocked, _) => style("…").yellow().bold(),
+/// How the text plan is laid out.
+#[derive(Debug, Clone, Copy)]
+pub struct TextOptions {
+    /// Columns to wrap at.
+    pub width: usize,
+    /// Every item on its own, every unchanged field listed (`--expand`).
+    pub expand: bool,
+    /// Compliant items in full (`--show-compliant`).
+    pub show_compliant: bool,
+}
+
+impl TextOptions {
+    /// For standard output: the terminal's width, else `COLUMNS`, else 100.
+    pub fn for_output(expand: bool, show_compliant: bool) -> TextOptions {
+        TextOptions {
+            width: output_width(),
+            expand,
+            show_compliant,
+        }
     }
 }
 
-/// One item. `detail` adds the field diff, calls and notes (for changes and manual items).
+/// The plan's marker symbol for an item; the README's legend lists each.
+pub fn symbol(status: Status, action: Option<Action>) -> &'static str {
+    match (status, action) {
+        (Status::Change, Some(Action::Create)) => "+",
+        (Status::Change, Some(Action::Delete)) => "-",
+        (Status::Change, _) => "~",
+        (Status::Compliant, _) => "✓",
+        (Status::Manual, _) => "!",
+        (Status::Unknown, _) => "?",
+        (Status::Skipped, _) => "·",
+        (Status::Error, _) => "x",
+        (Status::NotImplemented, _) => "-",
+        (Status::Blocked, _) => "…",
+    }
+}
+
+fn marker(item: &Item) -> console::StyledObject<&'static str> {
+    let s = style(symbol(item.finding.status, item.finding.action));
+    match (item.finding.status, item.finding.action) {
+        (Status::Change, Some(Action::Create)) => s.green().bold(),
+        (Status::Change, Some(Action::Delete)) => s.red().bold(),
+        (Status::Change, _) => s.yellow().bold(),
+        (Status::Compliant, _) => s.green(),
+        (Status::Manual, _) => s.magenta().bold(),
+        (Status::Unknown, _) => s.dim(),
+        (Status::Skipped, _) => s.dim(),
+        (Status::Error, _) => s.red().bold(),
+        (Status::NotImplemented, _) => s.dim(),
+        (Status::Blocked, _) => s.yellow().bold(),
+    }
+}
+
+/// The status of an item in words: the same in the text plan's count line, markdown and
+/// docs/formats.md (which maps them to the JSON values).
+pub fn status_label(status: Status) -> &'static str {
+    match status {
+        Status::Change => "to change",
+        Status::Compliant => "compliant",
+        Status::Manual => "manual action",
+        Status::Unknown => "undetermined",
+        Status::Skipped => "skipped",
+        Status::Error => "could not be read",
+        Status::NotImplemented => "not covered by cis-fix yet",
+        Status::Blocked => "waiting for another change",
+    }
+}
+
+/// `n thing` or `n things`.
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Lines joined into `s`, each ending in a newline.
+fn push_lines(s: &mut String, lines: Vec<String>) {
+    for l in lines {
+        s.push_str(&l);
+        s.push('\n');
+    }
+}
+
+/// One item, on its own (the guide, refusals). `detail` adds the field diff, calls and notes.
 pub fn item_text(item: &Item, detail: bool) -> String {
-    let f = &item.finding;
+    let opts = TextOptions::for_output(false, false);
+    let g = Group { items: vec![item] };
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "  {} {:<6} {}  {} [{}]",
-        marker(item),
-        item.id,
-        style(&item.control).bold(),
-        f.target,
-        item.where_()
+    block(&mut s, &g, &opts, detail, &mut Vec::new());
+    s
+}
+
+/// Items folded across regions, each group with its full diff: what `apply` shows before it
+/// asks, and the changes of the text plan.
+pub fn items_text(items: &[&Item], opts: &TextOptions) -> String {
+    let mut s = String::new();
+    let mut steps_shown = Vec::new();
+    for g in fold(items, opts.expand) {
+        block(&mut s, &g, opts, true, &mut steps_shown);
+    }
+    s
+}
+
+/// One group. A group of several items is drawn from its first, with its region shown as
+/// `<region>` in the text and the regions listed in the header.
+fn block(
+    s: &mut String,
+    g: &Group,
+    opts: &TextOptions,
+    detail: bool,
+    steps_shown: &mut Vec<String>,
+) {
+    let item = g.first();
+    let f = &item.finding;
+    let w = opts.width;
+    let many = g.items.len() > 1;
+    // A group of several is shown through its first item with what differs between them
+    // (the region, resource ids) as `<region>` and `<id>`.
+    let t = |x: &str| {
+        if many {
+            super::fold::normalize(x, item.region.as_deref())
+        } else {
+            x.to_string()
+        }
+    };
+    let same_target = g.items.iter().all(|i| i.finding.target == f.target);
+    let target = if same_target {
+        f.target.clone()
+    } else {
+        format!(
+            "{} and {} like it",
+            f.target,
+            plural(g.items.len() - 1, "more", "more")
+        )
+    };
+    let where_ = if many {
+        g.where_label()
+    } else {
+        format!("[{}]", item.where_())
+    };
+    let first = format!("  {} {:<6} ", marker(item), item.id);
+    let mut head = wrap_styled(
+        &format!("{}  {target} {where_}", item.control),
+        w,
+        &first,
+        11,
+        str::to_string,
     );
-    let _ = writeln!(s, "      {}", f.summary);
+    if let Some(l) = head.first_mut() {
+        *l = l.replacen(&item.control, &style(&item.control).bold().to_string(), 1);
+    }
+    push_lines(s, head);
+    s.push_str(&wrap(&t(&f.summary), w, "      ", 6));
     if !detail {
-        return s;
+        return;
     }
     if f.status == Status::Change {
-        for c in field_diff(&f.before, &f.after) {
-            let name = if c.field.is_empty() {
-                "value".to_string()
-            } else {
-                c.field.clone()
-            };
-            if c.changed() && c.before.is_array() && c.after.is_array() {
-                // Lists (security-group rules, …): one line per element added or removed.
-                let kept = c
-                    .before
-                    .as_array()
-                    .map(|b| {
-                        b.iter()
-                            .filter(|x| c.after.as_array().is_some_and(|a| a.contains(x)))
-                            .count()
-                    })
-                    .unwrap_or(0);
-                for (n, line) in super::list_changes(&c.before, &c.after)
-                    .into_iter()
-                    .enumerate()
-                {
-                    let label = if n == 0 { name.as_str() } else { "" };
-                    let styled = if line.starts_with('-') {
-                        style(line).red()
-                    } else {
-                        style(line).green()
-                    };
-                    let _ = writeln!(s, "        {label:<30} {styled}");
-                }
-                if kept > 0 {
-                    let _ = writeln!(
-                        s,
-                        "        {}",
-                        style(format!("{:<30} {kept} unchanged", "")).dim()
-                    );
-                }
-            } else if c.changed() {
-                let _ = writeln!(
-                    s,
-                    "        {:<30} {} → {}",
-                    name,
-                    style(show_value(&c.before)).red(),
-                    style(show_value(&c.after)).green()
-                );
-            } else {
-                let _ = writeln!(
-                    s,
-                    "        {}",
-                    style(format!(
-                        "{:<30} {} (unchanged)",
-                        name,
-                        show_value(&c.before)
-                    ))
-                    .dim()
-                );
-            }
-        }
-        let calls: Vec<&str> = f.calls.iter().map(|c| c.action.as_str()).collect();
+        diff_lines(s, item, opts, &t);
+        let calls = calls_list(f);
         let risk = format!("{:?}", f.risk).to_lowercase();
         let rev = if f.reversible {
-            style("reversible".to_string()).green()
+            "reversible"
         } else {
-            style("IRREVERSIBLE".to_string()).red().bold()
+            "IRREVERSIBLE"
         };
-        let _ = writeln!(
-            s,
-            "      calls: {} · risk: {risk} · {rev}",
-            calls.join(", ")
+        let mut lines = wrap_styled(
+            &format!("calls: {calls} · risk: {risk} · {rev}"),
+            w,
+            "      ",
+            13,
+            str::to_string,
         );
+        if let Some(l) = lines.last_mut() {
+            let styled = if f.reversible {
+                style(rev).green().to_string()
+            } else {
+                style(rev).red().bold().to_string()
+            };
+            *l = l.replacen(rev, &styled, 1);
+        }
+        push_lines(s, lines);
         if !f.caution.is_empty() {
-            let _ = writeln!(
+            push_lines(
                 s,
-                "      {} {}",
-                style("ASKED SEPARATELY, even with --yes (which skips it unless --allow-destructive):")
-                    .red()
-                    .bold(),
-                f.caution.join("; ")
+                wrap_styled(
+                    &format!(
+                        "ASKED SEPARATELY, even with --yes (which skips it unless --allow-destructive): {}",
+                        t(&f.caution.join("; "))
+                    ),
+                    w,
+                    "      ",
+                    8,
+                    |x| style(x).red().bold().to_string(),
+                ),
             );
         }
         if !f.in_use.is_empty() {
-            let _ = writeln!(
+            push_lines(
                 s,
-                "      {}",
-                style(format!("IN USE — changing it affects {} item(s) (asked separately; --yes needs --force-in-use):", f.in_use.len())).red().bold()
+                wrap_styled(
+                    &format!(
+                        "IN USE — changing it affects {} (asked separately; --yes needs --force-in-use):",
+                        plural(f.in_use.len(), "item", "items")
+                    ),
+                    w,
+                    "      ",
+                    8,
+                    |x| style(x).red().bold().to_string(),
+                ),
             );
             for u in &f.in_use {
-                let _ = writeln!(s, "        - {u}");
+                s.push_str(&wrap(u, w, "        - ", 10));
             }
         }
         if f.destructive {
-            let _ = writeln!(
+            push_lines(
                 s,
-                "      {}",
-                style("destructive: removes or replaces existing configuration (asked separately)")
-                    .red()
+                wrap_styled(
+                    "destructive: removes or replaces existing configuration (asked separately)",
+                    w,
+                    "      ",
+                    8,
+                    |x| style(x).red().to_string(),
+                ),
             );
         }
     }
     if f.status == Status::Blocked {
-        let _ = writeln!(
+        push_lines(
             s,
-            "      {}",
-            style(format!(
-                "waits for: {} (select it too, or pass --with-dependencies; apply plans this again once it is done)",
-                f.needs.join(", ")
-            ))
-            .yellow()
+            wrap_styled(
+                &format!(
+                    "waits for: {} (select it too, or pass --with-dependencies; apply plans this again once it is done)",
+                    f.needs.join(", ")
+                ),
+                w,
+                "      ",
+                8,
+                |x| style(x).yellow().to_string(),
+            ),
         );
     }
     for n in &f.notes {
-        let _ = writeln!(s, "      note: {n}");
+        s.push_str(&wrap(&t(n), w, "      note: ", 12));
     }
-    for (i, step) in f.manual_steps.iter().enumerate() {
-        let _ = writeln!(s, "      {}. {step}", i + 1);
+    if !f.manual_steps.is_empty() {
+        // Steps of a control are shown once; further groups of it (another reason) refer back.
+        // An undetermined item's steps are conditional ("if it is not enabled"): --expand.
+        if !opts.expand && f.status == Status::Unknown {
+            s.push_str(&wrap(
+                &format!(
+                    "({} to check and fix it by hand: --expand shows them)",
+                    plural(f.manual_steps.len(), "step", "steps")
+                ),
+                w,
+                "      ",
+                6,
+            ));
+        } else if !opts.expand && steps_shown.contains(&item.control) {
+            s.push_str(&wrap("steps: as above", w, "      ", 6));
+        } else {
+            steps_shown.push(item.control.clone());
+            for (i, step) in f.manual_steps.iter().enumerate() {
+                let first = format!("      {}. ", i + 1);
+                let hang = first.len();
+                s.push_str(&wrap(&t(step), w, &first, hang));
+            }
+        }
     }
-    s
+    if many && !same_target && opts.expand {
+        for i in &g.items {
+            s.push_str(&wrap(
+                &format!("{} [{}]", i.finding.target, i.where_()),
+                w,
+                "        - ",
+                10,
+            ));
+        }
+    }
+}
+
+/// The calls of a change in order, repeats counted: `ec2:CreateNetworkAclEntry ×4`.
+pub fn calls_list(f: &crate::plan::Finding) -> String {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for c in &f.calls {
+        match out.last_mut() {
+            Some((a, n)) if *a == c.action => *n += 1,
+            _ => out.push((c.action.clone(), 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(a, n)| if n == 1 { a } else { format!("{a} ×{n}") })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Blocked items waiting for the same controls, as one block: which controls wait, for what.
+fn blocked_block(s: &mut String, items: &[&Item], opts: &TextOptions) {
+    let first = items[0];
+    let w = opts.width;
+    let mut ids: Vec<String> = Vec::new();
+    for i in items {
+        // A no-break space keeps an id with its slug when the list wraps.
+        let label = format!("{}\u{a0}{}", i.id, i.control);
+        if !ids.contains(&label) {
+            ids.push(label);
+        }
+    }
+    push_lines(
+        s,
+        wrap_styled(
+            &format!(
+                "{} wait for {}",
+                plural(ids.len(), "control", "controls"),
+                first.finding.needs.join(", ")
+            ),
+            w,
+            &format!("  {} {:<6} ", marker(first), ""),
+            11,
+            |x| style(x).bold().to_string(),
+        ),
+    );
+    s.push_str(&wrap(&ids.join(", "), w, "      ", 6));
+    push_lines(
+        s,
+        wrap_styled(
+            "apply plans them again once it is done (select it too, or pass --with-dependencies); \
+             --expand shows each",
+            w,
+            "      ",
+            6,
+            |x| style(x).yellow().to_string(),
+        ),
+    );
+}
+
+/// The field diff of a change: changed fields one by one (lists element by element), the
+/// unchanged ones in one dim line (one each with `expand`).
+fn diff_lines(s: &mut String, item: &Item, opts: &TextOptions, t: &dyn Fn(&str) -> String) {
+    let f = &item.finding;
+    let w = opts.width;
+    let mut unchanged = Vec::new();
+    for c in field_diff(&f.before, &f.after) {
+        let name = if c.field.is_empty() {
+            "value".to_string()
+        } else {
+            c.field.clone()
+        };
+        let first = format!("        {name:<30} ");
+        if c.changed() && c.before.is_array() && c.after.is_array() {
+            // Lists (security-group rules, …): one line per element added or removed.
+            let kept = c
+                .before
+                .as_array()
+                .map(|b| {
+                    b.iter()
+                        .filter(|x| c.after.as_array().is_some_and(|a| a.contains(x)))
+                        .count()
+                })
+                .unwrap_or(0);
+            for (n, line) in super::list_changes(&c.before, &c.after)
+                .into_iter()
+                .enumerate()
+            {
+                let label = if n == 0 {
+                    first.clone()
+                } else {
+                    " ".repeat(39)
+                };
+                let red = line.starts_with('-');
+                push_lines(
+                    s,
+                    wrap_styled(&t(&line), w, &label, 41, |x| {
+                        if red {
+                            style(x).red().to_string()
+                        } else {
+                            style(x).green().to_string()
+                        }
+                    }),
+                );
+            }
+            if kept > 0 {
+                push_lines(
+                    s,
+                    vec![format!(
+                        "        {}",
+                        style(format!("{:<30} {kept} unchanged", "")).dim()
+                    )],
+                );
+            }
+        } else if c.changed() {
+            let (b, a) = (t(&show_value(&c.before)), t(&show_value(&c.after)));
+            let mut lines = wrap_styled(&format!("{b} → {a}"), w, &first, 39, str::to_string);
+            if lines.len() == 1 {
+                lines[0] = format!("{first}{} → {}", style(b).red(), style(a).green());
+            }
+            push_lines(s, lines);
+        } else if opts.expand {
+            push_lines(
+                s,
+                wrap_styled(
+                    &format!("{} (unchanged)", t(&show_value(&c.before))),
+                    w,
+                    &first,
+                    39,
+                    |x| style(x).dim().to_string(),
+                ),
+            );
+        } else {
+            unchanged.push(format!("{name}={}", t(&show_value(&c.before))));
+        }
+    }
+    if !unchanged.is_empty() {
+        push_lines(
+            s,
+            wrap_styled(
+                &format!("unchanged: {}", unchanged.join(", ")),
+                w,
+                "        ",
+                10,
+                |x| style(x).dim().to_string(),
+            ),
+        );
+    }
 }
 
 /// The parameters a plan was made with, as `key=value` pairs (the benchmark is in the header).
@@ -184,7 +459,10 @@ pub fn summary_line(plan: &Plan) -> String {
         parts.push(format!("{} waiting for another change", c.blocked));
     }
     if c.manual > 0 {
-        parts.push(format!("{} need manual action", c.manual));
+        parts.push(format!(
+            "{} manual action",
+            plural(c.manual, "needs", "need")
+        ));
     }
     if c.unknown > 0 {
         parts.push(format!("{} undetermined", c.unknown));
@@ -201,34 +479,62 @@ pub fn summary_line(plan: &Plan) -> String {
     format!("Plan: {}.", parts.join(", "))
 }
 
-pub fn plan_text(plan: &Plan, verbose: bool) -> String {
+pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
+    let w = opts.width;
     let mut s = String::new();
     let regions = if plan.regions.is_empty() {
         "global controls only".to_string()
     } else if plan.regions.len() > 4 {
-        format!("{} regions", plan.regions.len())
+        plural(plan.regions.len(), "region", "regions")
     } else {
         plan.regions.join(", ")
     };
-    let _ = writeln!(
-        s,
-        "{} for account {} ({}) · {} · {}\n",
-        style("cis-fix plan").bold(),
-        plan.account.id,
-        plan.account.caller_arn,
-        plan.benchmark,
-        regions
+    // The caller on its own line: an ARN is long, and the header stays one line.
+    let head = format!(
+        "cis-fix plan for account {} · {} · {regions}",
+        plan.account.id, plan.benchmark,
     );
+    let mut lines = wrap_styled(&head, w, "", 2, str::to_string);
+    if let Some(l) = lines.first_mut() {
+        *l = l.replacen("cis-fix plan", &style("cis-fix plan").bold().to_string(), 1);
+    }
+    push_lines(&mut s, lines);
+    s.push_str(&wrap(&plan.account.caller_arn, w, "  caller: ", 10));
+    s.push('\n');
     let settings = params_line(&plan.params);
     if !settings.is_empty() {
-        let _ = writeln!(s, "  parameters: {settings}\n");
+        s.push_str(&wrap(&settings, w, "  parameters: ", 4));
+        s.push('\n');
     }
+    let others: Vec<&Item> = plan
+        .items
+        .iter()
+        .filter(|i| !matches!(i.finding.status, Status::Compliant | Status::NotImplemented))
+        .collect();
+    let groups = fold(&others, opts.expand);
+    // Blocked items fold across controls by what they wait for (unless --expand).
+    let mut waits: Vec<(Vec<String>, Vec<&Item>)> = Vec::new();
+    if !opts.expand {
+        for i in others
+            .iter()
+            .filter(|i| i.finding.status == Status::Blocked)
+        {
+            match waits.iter_mut().find(|(n, _)| *n == i.finding.needs) {
+                Some((_, v)) => v.push(i),
+                None => waits.push((i.finding.needs.clone(), vec![i])),
+            }
+        }
+    }
+    let mut steps_shown = Vec::new();
     let mut not_covered = Vec::new();
     let mut shown_compliant: Vec<&str> = Vec::new();
     for item in &plan.items {
         match item.finding.status {
             Status::NotImplemented => not_covered.push(item.id.clone()),
-            Status::Compliant if verbose => s.push_str(&item_text(item, true)),
+            Status::Compliant if opts.show_compliant => {
+                let g = Group { items: vec![item] };
+                block(&mut s, &g, opts, true, &mut steps_shown);
+            }
             Status::Compliant => {
                 // Many compliant targets of one control (a group per VPC, a region each)
                 // fold into one line; --show-compliant lists them.
@@ -238,46 +544,70 @@ pub fn plan_text(plan: &Plan, verbose: bool) -> String {
                     .filter(|i| i.control == item.control && i.finding.status == Status::Compliant)
                     .collect();
                 if same.len() <= 3 {
-                    s.push_str(&item_text(item, false));
+                    let first = format!("  {} {:<6} ", marker(item), item.id);
+                    let text = format!(
+                        "{}  {} [{}]",
+                        item.control,
+                        item.finding.target,
+                        item.where_()
+                    );
+                    push_lines(&mut s, wrap_styled(&text, w, &first, 11, str::to_string));
                 } else if !shown_compliant.contains(&item.control.as_str()) {
                     shown_compliant.push(&item.control);
                     let mut regions: Vec<&str> = same.iter().map(|i| i.where_()).collect();
                     regions.dedup();
-                    let _ = writeln!(
-                        s,
-                        "  {} {:<6} {}  {} targets compliant in {} region(s)",
-                        marker(item),
-                        item.id,
-                        style(&item.control).bold(),
-                        same.len(),
-                        regions.len()
+                    let first = format!("  {} {:<6} ", marker(item), item.id);
+                    let text = format!(
+                        "{}  {} compliant in {}",
+                        item.control,
+                        plural(same.len(), "target", "targets"),
+                        plural(regions.len(), "region", "regions")
                     );
+                    let mut lines = wrap_styled(&text, w, &first, 11, str::to_string);
+                    if let Some(l) = lines.first_mut() {
+                        *l = l.replacen(&item.control, &style(&item.control).bold().to_string(), 1);
+                    }
+                    push_lines(&mut s, lines);
                 }
             }
-            _ => s.push_str(&item_text(item, true)),
+            Status::Blocked if !opts.expand => {
+                if let Some((_, v)) = waits.iter().find(|(_, v)| v[0].index == item.index) {
+                    blocked_block(&mut s, v, opts);
+                }
+            }
+            _ => {
+                if let Some(g) = groups.iter().find(|g| g.first().index == item.index) {
+                    block(&mut s, g, opts, true, &mut steps_shown);
+                }
+            }
         }
     }
     if !not_covered.is_empty() {
-        let _ = writeln!(
-            s,
-            "\n  {}",
-            style(format!(
-                "Not covered by cis-fix yet ({}): {}. See `cis-fix controls`.",
-                not_covered.len(),
-                not_covered.join(", ")
-            ))
-            .dim()
+        s.push('\n');
+        push_lines(
+            &mut s,
+            wrap_styled(
+                &format!(
+                    "Not covered by cis-fix yet ({}): {}. See `cis-fix controls`.",
+                    not_covered.len(),
+                    not_covered.join(", ")
+                ),
+                w,
+                "  ",
+                2,
+                |x| style(x).dim().to_string(),
+            ),
         );
     }
-    let _ = writeln!(
-        s,
-        "\n{} (AWS calls: {})",
-        summary_line(plan),
-        plan.api_calls
-    );
+    s.push('\n');
+    s.push_str(&wrap(
+        &format!("{} (AWS calls: {})", summary_line(plan), plan.api_calls),
+        w,
+        "",
+        2,
+    ));
     s
 }
-
 #[cfg(test)]
 mod params_tests {
     use super::params_line;
@@ -296,5 +626,197 @@ mod params_tests {
             "alarm_email=\"sec@example.com\", log_retention_days=90"
         );
         assert_eq!(params_line(&Params::default()), "");
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod fold_tests {
+    use super::*;
+    use crate::plan::{ApiCall, Finding, Risk};
+    use serde_json::json;
+
+    const REGIONS: [&str; 13] = [
+        "eu-west-1",
+        "us-east-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-north-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ap-south-1",
+        "ap-northeast-1",
+        "sa-east-1",
+        "ca-central-1",
+    ];
+
+    fn item(index: usize, id: &str, control: &str, region: &str, f: Finding) -> Item {
+        Item {
+            index,
+            control: control.into(),
+            id: id.into(),
+            title: "t".into(),
+            region: Some(region.into()),
+            finding: f,
+        }
+    }
+
+    /// A plan over 13 regions: EBS encryption off everywhere, the default group of each
+    /// region's VPC open (different ids), Macie unreadable everywhere, one group in use.
+    pub(crate) fn multi_region_plan() -> Plan {
+        let mut items = Vec::new();
+        for r in REGIONS {
+            let f = Finding::change(
+                "EBS encryption by default",
+                "new EBS volumes are not encrypted by default",
+                Action::Update,
+                json!({"EbsEncryptionByDefault": false}),
+                json!({"EbsEncryptionByDefault": true}),
+                vec![ApiCall::new("ec2:EnableEbsEncryptionByDefault", json!({}))],
+            )
+            .with_note(
+                "Applies to volumes created from now on; existing volumes stay as they are.",
+            );
+            items.push(item(
+                items.len() + 1,
+                "5.1.1",
+                "ebs-default-encryption",
+                r,
+                f,
+            ));
+        }
+        for (n, r) in REGIONS.iter().enumerate() {
+            let sg = format!("sg-0a35c7f3bc6166{n:03x}");
+            let mut f = Finding::change(
+                format!("security group {sg} (default, vpc-1801aa3366e9c{n:03x})"),
+                "1 rule: egress all traffic to 0.0.0.0/0",
+                Action::Update,
+                json!({"GroupId": sg, "Rules": [{"CidrIpv4": "0.0.0.0/0", "Protocol": "-1"}]}),
+                json!({"GroupId": sg, "Rules": []}),
+                vec![ApiCall::new(
+                    "ec2:RevokeSecurityGroupEgress",
+                    json!({"GroupId": sg}),
+                )],
+            )
+            .with_risk(Risk::Medium);
+            f.destructive = true;
+            if n == 3 {
+                f.in_use = vec!["eni-0123456789abcdef0 (instance i-0123456789abcdef0)".into()];
+            }
+            items.push(item(
+                items.len() + 1,
+                "5.5",
+                "default-security-group-closed",
+                r,
+                f,
+            ));
+        }
+        for r in REGIONS {
+            let f = Finding::unknown(
+                "Amazon Macie",
+                format!("could not read the Macie status in {r} (macie2:GetMacieSession failed: HTTP 500)"),
+            );
+            items.push(item(
+                items.len() + 1,
+                "2.1.3",
+                "s3-data-classification",
+                r,
+                f,
+            ));
+        }
+        Plan {
+            schema_version: crate::plan::PLAN_SCHEMA_VERSION,
+            cis_fix_version: "test".into(),
+            created_at: "2026-11-30T00:00:00Z".into(),
+            account: crate::aws::Account {
+                id: "210987654321".into(),
+                caller_arn: "arn:aws:sts::210987654321:assumed-role/demo/cis-fix-demo".into(),
+                partition: "aws".into(),
+            },
+            benchmark: crate::catalog::Benchmark::V5_0,
+            regions: REGIONS.iter().map(|r| r.to_string()).collect(),
+            params: Default::default(),
+            items,
+            api_calls: 0,
+        }
+    }
+
+    fn opts(width: usize, expand: bool) -> TextOptions {
+        TextOptions {
+            width,
+            expand,
+            show_compliant: false,
+        }
+    }
+
+    #[test]
+    fn identical_findings_fold_into_one_block_with_the_regions_listed() {
+        let text = console::strip_ansi_codes(&plan_text(&multi_region_plan(), &opts(100, false)))
+            .into_owned();
+        assert_eq!(text.matches("ebs-default-encryption").count(), 1, "{text}");
+        assert!(
+            text.contains("EBS encryption by default [eu-west-1, us-east-1 +11]"),
+            "{text}"
+        );
+        // Different group ids fold too; the one in use keeps its own block and blast radius.
+        assert_eq!(
+            text.matches("default-security-group-closed").count(),
+            2,
+            "{text}"
+        );
+        assert!(
+            text.contains("and 11 more like it [eu-west-1, us-east-1 +10]"),
+            "{text}"
+        );
+        assert!(
+            text.contains("IN USE — changing it affects 1 item "),
+            "{text}"
+        );
+        assert!(text.contains("eni-0123456789abcdef0"), "{text}");
+        // Undetermined with the same reason: one entry per control, region as <region>.
+        assert_eq!(text.matches("s3-data-classification").count(), 1, "{text}");
+        assert!(text.contains("Macie status in <region>"), "{text}");
+        // The count line still counts every item.
+        assert!(
+            text.contains("Plan: 26 to change, 0 compliant, 13 undetermined."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn expand_keeps_every_item() {
+        let text = console::strip_ansi_codes(&plan_text(&multi_region_plan(), &opts(100, true)))
+            .into_owned();
+        assert_eq!(text.matches("ebs-default-encryption").count(), 13);
+        assert_eq!(text.matches("default-security-group-closed").count(), 13);
+        assert_eq!(text.matches("s3-data-classification").count(), 13);
+        assert!(text.contains("GroupId                        sg-0a35c7f3bc6166000 (unchanged)"));
+    }
+
+    #[test]
+    fn every_line_fits_the_width_and_nothing_is_cut() {
+        let mut plan = multi_region_plan();
+        // A long value with no spaces (a policy as JSON) and a long note.
+        let policy = json!({"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::demo-data-210987654321", "arn:aws:s3:::demo-data-210987654321/*"]}]});
+        plan.items[0].finding.after =
+            json!({"EbsEncryptionByDefault": true, "Policy": policy.to_string()});
+        plan.items[0].finding.notes.push("word ".repeat(60));
+        for width in [80, 100] {
+            for expand in [false, true] {
+                let text =
+                    console::strip_ansi_codes(&plan_text(&plan, &opts(width, expand))).into_owned();
+                for l in text.lines() {
+                    assert!(
+                        console::measure_text_width(l) <= width,
+                        "{width} columns: {l:?}"
+                    );
+                }
+                // The policy is all there once the wrapped lines are joined back.
+                let joined: String = text.lines().map(str::trim).collect();
+                assert!(joined.contains(&policy.to_string()), "{width}: {text}");
+            }
+        }
     }
 }

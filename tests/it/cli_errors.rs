@@ -74,7 +74,7 @@ async fn malformed_plan_file_and_unknown_run() {
     acct.run(&["apply", file.to_str().unwrap(), "--yes"])
         .assert_one_line_error(1, "not a valid cis-fix plan");
     acct.run(&["apply", "/nonexistent/plan.json", "--yes"])
-        .assert_one_line_error(1, "cannot read plan file");
+        .assert_one_line_error(1, "plan file /nonexistent/plan.json does not exist");
     acct.run(&["undo", "20990101T000000Z-beef", "--yes"])
         .assert_one_line_error(1, "no run '20990101T000000Z-beef'");
 }

@@ -330,7 +330,11 @@ async fn a_write_that_claims_success_but_changed_nothing_is_not_verified() {
         &["apply", "--yes", "-c", "5.1.1", "--regions", "eu-west-1"],
     );
     assert_eq!(out.code, 3, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains("NOT verified"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("applied, not verified"),
+        "{}",
+        out.stdout
+    );
     let runs: serde_json::Value =
         serde_json::from_str(&acct.run(&["history", "--json"]).stdout).unwrap();
     let run_id = runs[0]["run_id"].as_str().unwrap();

@@ -47,13 +47,13 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
     );
     t.keys(&["Enter"]);
     t.wait_for("to confirm", 2);
+    // Choosing apply and typing the account is the one confirmation of a reversible change.
     t.keys(&[&acct.id, "Enter"]);
-    t.wait_for("Apply 1 change(s)", 1);
-    t.keys(&["y"]);
     // 5.1.1: skip.
     t.wait_for("What now?", 3);
     t.keys(&["Down", "Enter"]);
-    // 5.3: adjust the trusted range, see the new diff, apply (asked twice: batch, destructive).
+    // 5.3: adjust the trusted range, see the new diff, apply (its own typed question: it is
+    // destructive; the account is not asked again).
     t.wait_for("What now?", 4);
     t.keys(&["Down", "Down", "Enter"]);
     t.wait_for("Trusted CIDR ranges", 1);
@@ -64,19 +64,25 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
         "the re-plan shows the trusted rule: {s}"
     );
     t.keys(&["Enter"]);
-    t.wait_for("Apply 1 change(s)", 2);
-    t.keys(&["y"]);
     t.wait_for("Apply it?", 1);
+    // A single key answers nothing: only the typed word and Enter do.
     t.keys(&["y"]);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(
+        t.screen().matches("What now?").count(),
+        5,
+        "y alone answered"
+    );
+    t.keys(&["Enter"]);
     // 5.5: quit, then keep the adjusted parameter.
     t.wait_for("What now?", 6);
     t.keys(&["Down", "Down", "Down", "Down", "Enter"]);
     t.wait_for("Write cis-fix.toml?", 1);
-    t.keys(&["y"]);
+    t.keys(&["yes", "Enter"]);
     let s = t.wait_for("GUIDE_EXIT=", 1);
     assert!(s.contains("GUIDE_EXIT=0"), "{s}");
     assert!(
-        s.contains("applied and verified (2): 1.7 password-min-length, 5.3 sg-no-admin-ports-ipv4"),
+        s.contains("applied, verified (2): 1.7 password-min-length, 5.3 sg-no-admin-ports-ipv4"),
         "{s}"
     );
     assert!(

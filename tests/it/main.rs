@@ -31,4 +31,5 @@ mod security_groups;
 mod soak;
 mod speed;
 mod storage;
+mod terminal;
 mod tmux;

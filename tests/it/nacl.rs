@@ -170,9 +170,11 @@ async fn open_ssh_rule_is_deleted_and_undo_restores_the_entries() {
     assert!(notes.contains("Associated subnets: subnet-"), "{notes}");
     assert!(notes.contains("default network ACL"), "{notes}");
     assert!(
-        notes.contains("admit(s) more than the admin ports and stay(s)"),
+        notes.contains("admits more than the admin ports and stays"),
         "{notes}"
     );
+    // Deny entries added before the allow-all rule take nothing away: not destructive.
+    assert_eq!(def["destructive"], false, "{def:#}");
     // The allow-all rule stays; denies for tcp/udp 22 and 3389 go just before it.
     let def_calls: Vec<&str> = def["calls"]
         .as_array()

@@ -24,8 +24,25 @@ fn mode(p: &Path) -> u32 {
 fn edit_saved_plan(file: &Path, edit: impl FnOnce(&mut Value)) {
     let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     edit(&mut doc["plan"]);
+    // cis-fix hashes with its maps in key order; this test binary's serde_json keeps insertion
+    // order (a dev-dependency turns on `preserve_order`), so a key the edit added must be put
+    // in its place first, or the hash differs whatever the edit.
+    doc["plan"] = sorted(doc["plan"].take());
     doc["sha256"] = Value::String(hex::encode(Sha256::digest(doc["plan"].to_string())));
     std::fs::write(file, serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+}
+
+/// `v` with every object's keys in order, as cis-fix's own serde_json keeps them.
+fn sorted(v: Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut pairs: Vec<(String, Value)> = m.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            Value::Object(pairs.into_iter().map(|(k, v)| (k, sorted(v))).collect())
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(sorted).collect()),
+        other => other,
+    }
 }
 
 /// Every role of the account whose trust policy names `account`.

@@ -12,6 +12,12 @@ pub struct Tmux {
 
 impl Tmux {
     pub fn start(session: &str, command: &str) -> Tmux {
+        Tmux::start_sized(session, command, 220, 60)
+    }
+
+    /// A terminal of `cols` × `rows`.
+    pub fn start_sized(session: &str, command: &str, cols: u16, rows: u16) -> Tmux {
+        let (cols, rows) = (cols.to_string(), rows.to_string());
         let ok = Command::new("tmux")
             .args([
                 "new-session",
@@ -19,9 +25,9 @@ impl Tmux {
                 "-s",
                 session,
                 "-x",
-                "220",
+                &cols,
                 "-y",
-                "60",
+                &rows,
                 command,
             ])
             .status()

@@ -30,7 +30,7 @@ const DESCRIPTION: Description = Description {
             "ec2:DeleteNetworkAclEntry",
             "ec2:CreateNetworkAclEntry",
         ],
-    change_profile: "medium, destructive (asked separately); reversible: undo re-creates, replaces or deletes entries back to the recorded ones",
+    change_profile: "medium; destructive (asked separately) when it deletes or replaces an entry, not when it only adds deny entries before an open rule; reversible: undo re-creates, replaces or deletes entries back to the recorded ones",
 };
 
 /// The ports CIS names for this control.
@@ -594,7 +594,9 @@ fn finding_for(acl: &ec2::NetworkAcl, cx: &Cx<'_>) -> Finding {
              ingress rule removed here also stops the replies and other traffic it let in, \
              for all of them.",
         );
-    f.destructive = true;
+    // Deny entries added before an allow rule take nothing away that the ACL meant to keep;
+    // deleting or replacing an entry does.
+    f.destructive = ops.iter().any(|o| !matches!(o, Op::Create(_)));
     f.reversible = true;
 
     let mut subnets: Vec<String> = acl
@@ -623,10 +625,12 @@ fn finding_for(acl: &ec2::NetworkAcl, cx: &Cx<'_>) -> Finding {
         .collect();
     if !kept.is_empty() {
         f = f.with_note(format!(
-            "{} admit(s) more than the admin ports and stay(s): deleting such a rule would cut \
+            "{} {} more than the admin ports and {}: deleting such a rule would cut \
              every other inbound flow of the subnets, replies included. Deny entries for the \
              exposed admin ports are added just before it instead.",
-            list(&kept)
+            list(&kept),
+            if kept.len() == 1 { "admits" } else { "admit" },
+            if kept.len() == 1 { "stays" } else { "stay" },
         ));
     }
     let dropped: Vec<String> = bad
@@ -664,9 +668,19 @@ fn finding_for(acl: &ec2::NetworkAcl, cx: &Cx<'_>) -> Finding {
         }
         if first.is_none() && !cx.params.trusted_cidrs.is_empty() {
             f = f.with_note(format!(
-                "No trusted {family} range was given, so {family} rule(s) {} are deleted \
+                "No trusted {family} range was given, so {family} {} {} {} deleted \
                  rather than narrowed.",
-                list(&rules_of_family)
+                if rules_of_family.len() == 1 {
+                    "rule"
+                } else {
+                    "rules"
+                },
+                list(&rules_of_family),
+                if rules_of_family.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                }
             ));
         }
     }

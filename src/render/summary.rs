@@ -1,0 +1,187 @@
+//! The closing summary of `apply`, `guide` and `undo`: every outcome counted, including what
+//! did not happen (declined, refused, skipped, interrupted, left to do by hand), and the exit
+//! code that goes with those words.
+
+use crate::exit::Exit;
+
+/// What a run did with each change it was given. The status words are the same as in the
+/// per-change lines, the plan and `history` (docs/formats.md lists them).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outcomes {
+    /// Written, and the re-read shows the desired state.
+    pub verified: usize,
+    /// Nothing to write: an earlier change of the run already made it so.
+    pub already: usize,
+    pub not_verified: usize,
+    pub failed: usize,
+    /// Answered no.
+    pub declined: usize,
+    /// The target moved since the plan; nothing written.
+    pub stale: usize,
+    /// Not asked under --yes; `skip_flags` would include them.
+    pub skipped: usize,
+    pub skip_flags: Vec<String>,
+    /// Interrupted (Ctrl-C) before they started.
+    pub not_started: usize,
+    /// Waited for another control's change that this run did not make.
+    pub waiting: usize,
+    /// Only a person can fix these (root MFA, …); the plan gives the steps.
+    pub manual: usize,
+    /// cis-fix could not tell whether these pass.
+    pub undetermined: usize,
+    /// Their state could not be read.
+    pub unreadable: usize,
+}
+
+impl Outcomes {
+    pub fn skip(&mut self, flags: &str) {
+        self.skipped += 1;
+        for f in flags.split_whitespace() {
+            if !self.skip_flags.iter().any(|x| x == f) {
+                self.skip_flags.push(f.to_string());
+            }
+        }
+    }
+
+    /// Changes something was done about or decided on.
+    pub fn total(&self) -> usize {
+        self.verified
+            + self.already
+            + self.not_verified
+            + self.failed
+            + self.declined
+            + self.stale
+            + self.skipped
+            + self.not_started
+    }
+
+    /// 4 when something was declined, refused as stale or skipped (a refusal outranks a
+    /// failure, as everywhere: [`Exit::worst`]); else 3 when something failed, did not verify,
+    /// was interrupted or could not be read; else 0.
+    pub fn exit(&self) -> Exit {
+        let mut e = Exit::Ok;
+        if self.failed + self.not_verified + self.not_started + self.unreadable > 0 {
+            e = e.worst(Exit::Failed);
+        }
+        if self.declined + self.stale + self.skipped > 0 {
+            e = e.worst(Exit::Refused);
+        }
+        e
+    }
+
+    /// `Summary:` and one line per outcome that happened; `done` is the word for a verified
+    /// change ("applied, verified", "restored, verified").
+    pub fn text(&self, done: &str) -> String {
+        let mut rows: Vec<(String, usize, String)> = Vec::new();
+        let mut row = |what: &str, n: usize, note: String| {
+            if n > 0 {
+                rows.push((what.to_string(), n, note));
+            }
+        };
+        row(done, self.verified, String::new());
+        row(
+            "already satisfied",
+            self.already,
+            "(an earlier change of this run did it)".into(),
+        );
+        row("applied, not verified", self.not_verified, String::new());
+        row("failed", self.failed, String::new());
+        row("declined", self.declined, "(you answered no)".into());
+        row(
+            "refused (stale)",
+            self.stale,
+            "(the target changed since cis-fix read it)".into(),
+        );
+        row(
+            "skipped",
+            self.skipped,
+            if self.skip_flags.is_empty() {
+                String::new()
+            } else {
+                format!("(pass {} to include them)", self.skip_flags.join(" "))
+            },
+        );
+        row("not started (interrupted)", self.not_started, String::new());
+        row(
+            "waiting for another change",
+            self.waiting,
+            "(select what they wait for, or --with-dependencies)".into(),
+        );
+        row(
+            "left to do by hand",
+            self.manual,
+            "(`cis-fix plan` shows the steps)".into(),
+        );
+        row("undetermined", self.undetermined, String::new());
+        row("could not be read", self.unreadable, String::new());
+        let mut s = String::from("Summary:\n");
+        if rows.is_empty() {
+            s.push_str("  nothing was changed\n");
+        }
+        for (what, n, note) in rows {
+            let line = format!("  {what:<27} {n:>4}  {note}");
+            s.push_str(line.trim_end());
+            s.push('\n');
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_is_counted_and_the_exit_code_agrees() {
+        let ok = Outcomes {
+            verified: 3,
+            already: 1,
+            manual: 2,
+            ..Default::default()
+        };
+        assert_eq!(ok.exit(), Exit::Ok);
+        let t = ok.text("applied, verified");
+        assert!(t.contains("applied, verified              3"), "{t}");
+        assert!(t.contains("left to do by hand             2"), "{t}");
+        assert!(!t.contains("failed"), "{t}");
+
+        let mut refused = Outcomes {
+            verified: 1,
+            declined: 2,
+            stale: 1,
+            ..Default::default()
+        };
+        refused.skip("--allow-destructive");
+        refused.skip("--force-in-use --allow-destructive");
+        assert_eq!(refused.exit(), Exit::Refused);
+        let t = refused.text("applied, verified");
+        assert!(t.contains("declined                       2"), "{t}");
+        assert!(t.contains("refused (stale)                1"), "{t}");
+        assert!(
+            t.contains("skipped                        2  (pass --allow-destructive --force-in-use to include them)"),
+            "{t}"
+        );
+
+        let both = Outcomes {
+            failed: 1,
+            declined: 1,
+            ..Default::default()
+        };
+        assert_eq!(both.exit(), Exit::Refused, "a refusal outranks a failure");
+        for failed in [
+            Outcomes {
+                not_verified: 1,
+                ..Default::default()
+            },
+            Outcomes {
+                not_started: 2,
+                ..Default::default()
+            },
+        ] {
+            assert_eq!(failed.exit(), Exit::Failed, "{failed:?}");
+        }
+        assert!(Outcomes::default()
+            .text("x")
+            .contains("nothing was changed"));
+    }
+}
