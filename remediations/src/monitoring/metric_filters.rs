@@ -1015,10 +1015,29 @@ mod tests {
             sg.versions_of(sg.pattern_for(Benchmark::V5_0)),
             ["5.0", "6.0", "7.0"]
         );
-        // 4.13: the audit form is accepted from 3.0, not in 1.4.
+        // 4.13: cis-fix writes the parenthesised audit form (with the eventSource term) for
+        // every version; the remediation form it wrote before still counts everywhere; the
+        // unparenthesised audit text is accepted from 3.0, not in 1.4.
         let rt = def("metric-filter-route-table-changes");
-        assert!(rt.accepts(Benchmark::V5_0, &rt.accepted[0].pattern));
-        assert!(!rt.accepts(Benchmark::V1_4, &rt.accepted[0].pattern));
+        for b in [Benchmark::V1_4, Benchmark::V5_0, Benchmark::V7_0] {
+            assert!(rt
+                .pattern_for(b)
+                .contains("($.eventSource = ec2.amazonaws.com) && (("));
+            assert!(rt.accepts(b, &rt.accepted[0].pattern));
+        }
+        assert!(!rt.accepts(Benchmark::V5_0, "{ ($.eventName = CreateRoute) }"));
+        assert!(rt.accepts(Benchmark::V5_0, &rt.accepted[1].pattern));
+        assert!(!rt.accepts(Benchmark::V1_4, &rt.accepted[1].pattern));
+        assert_eq!(
+            rt.versions_of(&rt.accepted[0].pattern).len(),
+            Benchmark::ALL.len()
+        );
+        // 4.15: the CIS text without Prowler's three extra names still counts.
+        let org = def("metric-filter-organizations-changes");
+        assert!(org.accepts(Benchmark::V5_0, &org.accepted[0].pattern));
+        assert!(org
+            .pattern_for(Benchmark::V5_0)
+            .contains("EnableAllFeatures"));
     }
 
     fn alarm(name: &str, metric: &str, actions: &[&str]) -> AlarmRec {
