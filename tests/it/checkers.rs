@@ -505,3 +505,40 @@ async fn after_apply_every_checker_passes_the_trail_filters_and_s3_data_events()
         canonical(&original)
     );
 }
+
+/// CIS (and the alarm's purpose) want a confirmed subscriber on the alarm topic; cis-fix
+/// reports its absence as a manual step on the otherwise compliant control. moto 5.2.5
+/// confirms every subscription at once (it never lists `PendingConfirmation`), so the pending
+/// case is covered by the unit test in `resources/alarm_topic.rs`; here: none, then one.
+#[tokio::test]
+async fn an_alarm_topic_without_a_confirmed_subscriber_is_a_manual_step() {
+    let acct = TestAccount::new().await;
+    let home = "us-east-1";
+    seed_trail(&acct, home).await;
+    let sel = ["-c", "4.13", "--regions", home];
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    let notes = || {
+        let doc = crate::harness::plan_json(
+            &acct.run(&[&["plan", "--format", "json"][..], &sel[..]].concat()),
+        );
+        let item = crate::harness::plan_item(&doc, "metric-filter-route-table-changes").clone();
+        assert_eq!(item["status"], "compliant", "{item}");
+        item["notes"].to_string()
+    };
+    let before = notes();
+    assert!(
+        before.contains("Manual step") && before.contains("nobody subscribes"),
+        "{before}"
+    );
+    let topic = format!("arn:aws:sns:{home}:{}:cis-fix-alarms", acct.id);
+    sns(&acct, home)
+        .subscribe()
+        .topic_arn(&topic)
+        .protocol("email")
+        .endpoint("ops@example.com")
+        .send()
+        .await
+        .unwrap();
+    let after = notes();
+    assert!(!after.contains("Manual step"), "{after}");
+}

@@ -546,20 +546,25 @@ impl MetricFilter {
                 .find(|a| a.metric == f.metric && a.namespace == f.namespace && a.notifies())
         };
         if let Some((f, a)) = good.iter().find_map(|f| alarm_on(f).map(|a| (*f, a))) {
-            return Ok(Assessed {
-                finding: Finding::compliant(
-                    target,
-                    format!(
-                        "filter {} matches the v{bench} pattern{}; alarm {} notifies {}",
-                        f.name,
-                        def.alternate_source(bench, &f.pattern)
-                            .map(|s| format!(" (in the form of {s})"))
-                            .unwrap_or_default(),
-                        a.name,
-                        a.alarm_actions.join(", ")
-                    ),
-                    before,
+            // The filter and alarm are in place; whether anyone receives the alarm is the
+            // subscriber's to confirm: reported as a manual step, not a change.
+            let step = alarm_topic::alarm_step(cx, &a.alarm_actions).await?;
+            let mut finding = Finding::compliant(
+                target,
+                format!(
+                    "filter {} matches the v{bench} pattern{}; alarm {} notifies {}",
+                    f.name,
+                    def.alternate_source(bench, &f.pattern)
+                        .map(|s| format!(" (in the form of {s})"))
+                        .unwrap_or_default(),
+                    a.name,
+                    a.alarm_actions.join(", ")
                 ),
+                before,
+            );
+            finding.notes.extend(step);
+            return Ok(Assessed {
+                finding,
                 todo: None,
             });
         }
