@@ -542,3 +542,75 @@ async fn an_alarm_topic_without_a_confirmed_subscriber_is_a_manual_step() {
     let after = notes();
     assert!(!after.contains("Manual step"), "{after}");
 }
+
+/// The names cis-fix gives what it creates are parameters (defaults: today's names): the
+/// trail's delivery role, the flow-log role, the Config recorder and channel. Undo runs
+/// without the plan's parameters, so it must find the created trail and role by the names the
+/// change recorded.
+#[tokio::test]
+async fn created_names_are_parameters_and_undo_finds_them() {
+    let acct = TestAccount::new().await;
+    let home = "us-east-1";
+    let set = [
+        "--set",
+        "trail_name=team-trail",
+        "--set",
+        "trail_log_role_name=team-trail-logs",
+        "--set",
+        "flow_log_role_name=team-flow-logs",
+        "--set",
+        "config_recorder_name=team-recorder",
+        "--set",
+        "config_channel_name=team-channel",
+    ];
+    let sel = ["-c", "3.1", "-c", "3.3", "-c", "3.7", "--regions", home];
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..], &set[..]].concat()));
+    let role = |name: &'static str| {
+        let iam = acct.iam();
+        async move { iam.get_role().role_name(name).send().await.is_ok() }
+    };
+    assert!(role("team-trail-logs").await && role("team-flow-logs").await);
+    assert!(!role("cis-fix-cloudtrail-logs").await && !role("cis-fix-flow-logs").await);
+    let trails = acct
+        .cloudtrail(home)
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    let t = &trails.trail_list()[0];
+    assert_eq!(t.name(), Some("team-trail"));
+    assert!(t
+        .cloud_watch_logs_role_arn()
+        .unwrap()
+        .ends_with("role/team-trail-logs"));
+    let cfg = aws_sdk_config::Client::new(&acct.sdk_in(home));
+    let rec = cfg.describe_configuration_recorders().send().await.unwrap();
+    assert_eq!(
+        rec.configuration_recorders()[0].name(),
+        Some("team-recorder")
+    );
+    let ch = cfg.describe_delivery_channels().send().await.unwrap();
+    assert_eq!(ch.delivery_channels()[0].name(), Some("team-channel"));
+
+    ok(acct.run(&["undo", "--yes"]));
+    let trails = acct
+        .cloudtrail(home)
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    assert!(trails.trail_list().is_empty(), "{trails:?}");
+    assert!(
+        !role("team-trail-logs").await,
+        "the created delivery role is removed"
+    );
+}
+
+#[test]
+fn a_bad_role_name_is_one_line_before_any_call() {
+    let out = crate::harness::run(
+        crate::harness::base_command(),
+        &["plan", "-c", "3.7", "--set", "flow_log_role_name=bad/name"],
+    );
+    out.assert_one_line_error(1, "flow_log_role_name");
+}
