@@ -614,3 +614,51 @@ fn a_bad_role_name_is_one_line_before_any_call() {
     );
     out.assert_one_line_error(1, "flow_log_role_name");
 }
+
+/// A trail creation that fails at CreateTrail (here: denied, through the fault-injecting
+/// proxy) leaves no orphan: the bucket, log group and role the attempt made are removed
+/// again, and the error says so.
+#[tokio::test]
+async fn a_failed_trail_creation_leaves_no_orphans() {
+    use crate::proxy::{self, Fault, FaultRule};
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&crate::harness::endpoint());
+    p.inject(FaultRule::new(
+        "CreateTrail",
+        None,
+        Fault::AccessDenied,
+        None,
+    ));
+    let out = acct.run_via(&p.url, &["apply", "--yes", "-c", "3.1"]);
+    assert_ne!(out.code, 0, "{}", out.stdout);
+    assert!(
+        out.stdout.contains("removed what this attempt had created"),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+    let home = crate::harness::REGION;
+    let buckets = acct.s3(home).list_buckets().send().await.unwrap();
+    assert!(
+        !buckets
+            .buckets()
+            .iter()
+            .any(|b| b.name().unwrap_or("").starts_with("cis-fix-cloudtrail-")),
+        "{buckets:?}"
+    );
+    assert!(acct
+        .iam()
+        .get_role()
+        .role_name("cis-fix-cloudtrail-logs")
+        .send()
+        .await
+        .is_err());
+    let groups = acct
+        .logs(home)
+        .describe_log_groups()
+        .log_group_name_prefix("cis-fix-cloudtrail")
+        .send()
+        .await
+        .unwrap();
+    assert!(groups.log_groups().is_empty(), "{groups:?}");
+}

@@ -65,6 +65,8 @@ const DESCRIPTION: Description = Description {
             "iam:PassRole",
             "iam:DeleteRolePolicy",
             "iam:DeleteRole",
+            "logs:DeleteLogGroup",
+            "s3:DeleteBucket",
         ],
     change_profile: "medium; reversible: undo deletes a trail cis-fix created (and its delivery role), puts an upgraded trail back to single-region and stops logging it started; the log bucket and log group are kept (they hold logs); S3 storage, CloudWatch Logs ingestion and one paid copy of management events per extra trail cost money",
 };
@@ -518,8 +520,127 @@ pub fn trail_bucket_statements(
     ]
 }
 
+/// What one create attempt made that was not there before, so a failed attempt can take it
+/// away again.
+#[derive(Debug, Default)]
+struct Made {
+    /// The bucket (its region).
+    bucket: Option<String>,
+    log_group: bool,
+    role: bool,
+    /// The inline policy on a role that existed without it.
+    inline: bool,
+    trail: bool,
+}
+
+impl Made {
+    fn describe(&self, n: &Names) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.bucket.is_some() {
+            v.push(format!("bucket {}", n.bucket));
+        }
+        if self.log_group {
+            v.push(format!("log group {}", n.log_group));
+        }
+        if self.role {
+            v.push(format!("role {}", n.role));
+        } else if self.inline {
+            v.push(format!(
+                "inline policy {LOG_ROLE_POLICY} of role {}",
+                n.role
+            ));
+        }
+        v
+    }
+}
+
+/// Create the trail and what it needs. When an attempt fails before the trail exists, what it
+/// made (the bucket, log group, role — all still empty) is removed again, so a failed
+/// creation leaves no orphans; the error says what was removed, or what is left and why. Once
+/// the trail exists, a later failure (StartLogging) leaves everything for undo, which deletes
+/// the trail and the role it created.
 async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     let n = names(cx);
+    let mut made = Made::default();
+    let Err(e) = create_steps(cx, &n, &mut made).await else {
+        return Ok(());
+    };
+    if made.trail {
+        return Err(e);
+    }
+    let what = made.describe(&n);
+    if what.is_empty() {
+        return Err(e);
+    }
+    let left = roll_back(cx, &n, &made).await;
+    let tail = if left.is_empty() {
+        format!(
+            "; removed what this attempt had created ({})",
+            what.join(", ")
+        )
+    } else {
+        format!(
+            "; could not remove what this attempt had created: {} — delete it by hand",
+            left.join("; ")
+        )
+    };
+    Err(AwsError {
+        message: format!("{}{tail}", e.message),
+        ..e
+    })
+}
+
+/// Remove what a failed attempt made, newest first; returns what could not be removed.
+async fn roll_back(cx: &Cx<'_>, n: &Names, made: &Made) -> Vec<String> {
+    let mut left = Vec::new();
+    if made.role || made.inline {
+        let r = service_role::delete_inline(cx, &n.role, LOG_ROLE_POLICY).await;
+        if let Err(e) = r {
+            left.push(format!("inline policy of role {}: {e}", n.role));
+        }
+    }
+    if made.role {
+        if let Err(e) = service_role::delete_if_tagged(cx, &n.role, LOG_ROLE_POLICY).await {
+            left.push(format!("role {}: {e}", n.role));
+        }
+    }
+    if made.log_group {
+        let r = cx
+            .aws
+            .logs(&n.region)
+            .delete_log_group()
+            .log_group_name(&n.log_group)
+            .send()
+            .await;
+        if let Err(e) = r {
+            left.push(format!(
+                "log group {}: {}",
+                n.log_group,
+                AwsError::from_sdk("logs:DeleteLogGroup", e)
+            ));
+        }
+    }
+    if let Some(region) = &made.bucket {
+        let r = cx
+            .aws
+            .s3(region)
+            .delete_bucket()
+            .bucket(&n.bucket)
+            .expected_bucket_owner(&cx.aws.account.id)
+            .send()
+            .await;
+        if let Err(e) = r {
+            left.push(format!(
+                "bucket {}: {}",
+                n.bucket,
+                AwsError::from_sdk("s3:DeleteBucket", e)
+            ));
+        }
+    }
+    left
+}
+
+async fn create_steps(cx: &Cx<'_>, n: &Names, made: &mut Made) -> Result<(), AwsError> {
     let account = &cx.aws.account.id;
     let part = &cx.aws.account.partition;
 
@@ -535,7 +656,11 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     {
         return Err(AwsError::new(ErrorKind::Service, "iam:GetRole", why));
     }
+    let missing = ownership(cx, &n.bucket).await? == Ownership::Missing;
     let bucket_region = ensure_bucket(cx, &n.bucket, &n.region, "trail_bucket").await?;
+    if missing {
+        made.bucket = Some(bucket_region.clone());
+    }
     let s3 = cx.aws.s3(&bucket_region);
     merge_bucket_policy(
         &s3,
@@ -610,7 +735,7 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
         .await
         .map_err(aws_err("logs:CreateLogGroup"))
     {
-        Ok(_) => {}
+        Ok(_) => made.log_group = true,
         Err(e) if e.is_code("ResourceAlreadyExistsException") => {}
         Err(e) => return Err(e),
     }
@@ -644,8 +769,10 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
             "cis-fix: CloudTrail delivers to CloudWatch Logs",
         )
         .await?;
+        made.role = true;
     }
     if role.as_ref().is_none_or(|r| r.inline.is_none()) {
+        made.inline = true;
         cx.aws
             .iam()
             .put_role_policy()
@@ -684,7 +811,10 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
             .await
             .map_err(aws_err("cloudtrail:CreateTrail"));
         match r {
-            Ok(_) => break,
+            Ok(_) => {
+                made.trail = true;
+                break;
+            }
             Err(e)
                 if attempt < 8
                     && (e.is_code("InvalidCloudWatchLogsRoleArnException")
