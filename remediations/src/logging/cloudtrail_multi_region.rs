@@ -457,7 +457,11 @@ fn create_finding(
         "Undo deletes the trail and the role {}; the bucket {} and the log group {} are kept because they hold logs.",
         n.role, n.bucket, n.log_group
     ))
-    .with_note("An existing bucket of this account or log group of the same name is reused (the bucket policy statements are merged into any existing policy); an existing role of the same name only if its trust and inline policy are exactly what cis-fix writes, and undo then keeps it.");
+    .with_note("An existing bucket of this account or log group of the same name is reused (the bucket policy statements are merged into any existing policy); an existing role of the same name only if its trust and inline policy are exactly what cis-fix writes, and undo then keeps it.")
+    .with_note(format!(
+        "Trails are read from {} (the run's region): a multi-region trail shows there wherever it is homed, but a single-region trail only in its own region. If this account has a single-region trail homed elsewhere, run with --region set to that region to upgrade it in place instead of creating a new one.",
+        cx.aws.home_region
+    ));
     f.prerequisites = json!({
         "TrailBucket": { "Name": n.bucket, "Owner": bucket.as_str() },
         "LogRole": service_role::prerequisite(role),
