@@ -662,3 +662,96 @@ async fn a_failed_trail_creation_leaves_no_orphans() {
         .unwrap();
     assert!(groups.log_groups().is_empty(), "{groups:?}");
 }
+
+/// Prowler's `s3_bucket_secure_transport_policy`: a Deny whose Action has `s3:*`, `*` or
+/// `s3:PutObject` and whose `Condition.Bool."aws:SecureTransport"` equals the string "false".
+fn prowler_s3_tls(policy: &serde_json::Value) -> bool {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            let actions: Vec<&str> = match &s["Action"] {
+                serde_json::Value::String(a) => vec![a.as_str()],
+                serde_json::Value::Array(a) => a.iter().filter_map(|v| v.as_str()).collect(),
+                _ => vec![],
+            };
+            s["Effect"] == "Deny"
+                && actions
+                    .iter()
+                    .any(|a| ["s3:PutObject", "*", "s3:*"].contains(a))
+                && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+        })
+}
+
+/// Steampipe's `s3_bucket_enforces_ssl`: a Deny for principal `*` (`"*"` or `{"AWS": "*"}`)
+/// with a `Bool` condition `aws:securetransport` (any case) that is false.
+fn steampipe_s3_tls(policy: &serde_json::Value) -> bool {
+    policy["Statement"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|s| {
+            let everyone = s["Principal"] == "*"
+                || s["Principal"]["AWS"] == "*"
+                || s["Principal"]["AWS"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|p| p == "*"));
+            let tls = s["Condition"]["Bool"].as_object().is_some_and(|m| {
+                m.iter().any(|(k, v)| {
+                    k.eq_ignore_ascii_case("aws:securetransport")
+                        && (v == "false"
+                            || v == false
+                            || v.as_array()
+                                .is_some_and(|a| a.iter().any(|x| x == "false" || x == false)))
+                })
+            });
+            s["Effect"] == "Deny" && everyone && tls
+        })
+}
+
+/// A bucket whose only TLS deny uses a form IAM accepts but Prowler does not read (the JSON
+/// boolean) gets cis-fix's statement; afterwards both checkers pass it.
+#[tokio::test]
+async fn a_tls_deny_every_checker_reads_is_added() {
+    let acct = TestAccount::new().await;
+    let region = crate::harness::REGION;
+    let bucket = acct.create_bucket(region, "tls-bool").await;
+    let arn = format!("arn:aws:s3:::{bucket}");
+    let own = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [arn, format!("{arn}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": false}}}]
+    });
+    acct.s3(region)
+        .put_bucket_policy()
+        .bucket(&bucket)
+        .policy(own.to_string())
+        .send()
+        .await
+        .unwrap();
+    let read = || async {
+        let p = acct
+            .s3(region)
+            .get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_str::<serde_json::Value>(p.policy().unwrap()).unwrap()
+    };
+    assert!(
+        !prowler_s3_tls(&read().await),
+        "the boolean form fails Prowler"
+    );
+    let sel = ["--control", "s3-deny-http"];
+    ok(acct.run(&[&["apply", "--yes", "--allow-destructive"][..], &sel[..]].concat()));
+    let now = read().await;
+    assert!(prowler_s3_tls(&now), "Prowler: {now}");
+    assert!(steampipe_s3_tls(&now), "Steampipe: {now}");
+    assert_eq!(
+        now["Statement"][0], own["Statement"][0],
+        "the bucket's own deny is kept"
+    );
+}
