@@ -72,6 +72,21 @@ pub struct Params {
     /// Bucket for flow logs when the destination is `s3` (default `cis-fix-flow-logs-ACCOUNT`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_log_bucket: Option<String>,
+    /// Role flow logs deliver to CloudWatch Logs with (default `cis-fix-flow-logs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow_log_role_name: Option<String>,
+    /// Role a trail cis-fix creates delivers to CloudWatch Logs with (default
+    /// `cis-fix-cloudtrail-logs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail_log_role_name: Option<String>,
+    /// Name of the AWS Config recorder cis-fix creates where a region has none (default
+    /// `default`); an existing recorder keeps its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_recorder_name: Option<String>,
+    /// Name of the delivery channel cis-fix creates where a region has none (default
+    /// `default`); an existing channel keeps its name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_channel_name: Option<String>,
 
     // --- monitoring (section 4) ---
     /// SNS topic the CIS alarms notify: an ARN, or a name created if missing
@@ -136,6 +151,10 @@ pub const KEYS: &[&str] = &[
     "flow_log_destination",
     "flow_log_traffic",
     "flow_log_bucket",
+    "flow_log_role_name",
+    "trail_log_role_name",
+    "config_recorder_name",
+    "config_channel_name",
     "alarm_topic",
     "alarm_email",
     "security_contact",
@@ -259,6 +278,22 @@ impl Params {
         ] {
             if let Some(b) = v {
                 valid_bucket_name(b).map_err(|e| format!("{key}: {e}"))?;
+            }
+        }
+        for (key, v) in [
+            ("flow_log_role_name", &self.flow_log_role_name),
+            ("trail_log_role_name", &self.trail_log_role_name),
+        ] {
+            if let Some(n) = v {
+                valid_role_name(n).map_err(|e| format!("{key}: {e}"))?;
+            }
+        }
+        for (key, v) in [
+            ("config_recorder_name", &self.config_recorder_name),
+            ("config_channel_name", &self.config_channel_name),
+        ] {
+            if let Some(n) = v.as_deref().filter(|n| n.is_empty() || n.len() > 256) {
+                return Err(format!("{key}: '{n}' must be 1 to 256 characters"));
             }
         }
         if let Some(a) = &self.kms_key_alias {
@@ -395,10 +430,49 @@ impl Params {
         Ok(())
     }
 
+    pub fn flow_log_role_name(&self) -> String {
+        self.flow_log_role_name
+            .clone()
+            .unwrap_or_else(|| "cis-fix-flow-logs".into())
+    }
+
+    pub fn trail_log_role_name(&self) -> String {
+        self.trail_log_role_name
+            .clone()
+            .unwrap_or_else(|| "cis-fix-cloudtrail-logs".into())
+    }
+
+    pub fn config_recorder_name(&self) -> String {
+        self.config_recorder_name
+            .clone()
+            .unwrap_or_else(|| "default".into())
+    }
+
+    pub fn config_channel_name(&self) -> String {
+        self.config_channel_name
+            .clone()
+            .unwrap_or_else(|| "default".into())
+    }
+
     pub fn support_role_name(&self) -> String {
         self.support_role_name
             .clone()
             .unwrap_or_else(|| "cis-fix-support".into())
+    }
+}
+
+/// An IAM role name: 1 to 64 of letters, digits and `+=,.@_-`.
+pub fn valid_role_name(n: &str) -> Result<(), String> {
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'{n}' is not an IAM role name (1 to 64 letters, digits or +=,.@_-)"
+        ))
     }
 }
 

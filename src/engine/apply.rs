@@ -223,6 +223,8 @@ async fn apply_one(
     let key = (item.region.clone(), item.finding.target.clone());
     let fresh = match observe(aws, params, control, region, &item.finding.target).await {
         Ok(Some(f)) => f,
+        // A removal whose target is already gone has nothing left to do.
+        Ok(None) if removes(item) => return Ok(ChangeResult::AlreadySatisfied),
         Ok(None) => return Ok(ChangeResult::Stale("the target no longer exists".into())),
         Err(e) => return Ok(ChangeResult::Failed(format!("could not re-read: {e}"))),
     };
@@ -292,20 +294,10 @@ async fn apply_one(
         error: None,
         at: now_rfc3339(),
     })?;
-    let (verified, observed, why) =
-        match observe(aws, params, control, region, &item.finding.target).await {
-            Ok(Some(f)) if f.status == Status::Compliant => (true, f.before, String::new()),
-            Ok(Some(f)) => {
-                let why = format!("re-read still fails: {}", f.summary);
-                (false, f.before, why)
-            }
-            Ok(None) => (
-                false,
-                Value::Null,
-                "the target is gone after the write".into(),
-            ),
-            Err(e) => (false, Value::Null, format!("could not re-read: {e}")),
-        };
+    let (verified, observed, why) = verdict(
+        removes(item),
+        observe(aws, params, control, region, &item.finding.target).await,
+    );
     journal.append(&Entry::Verified {
         seq,
         verified,
@@ -321,10 +313,53 @@ async fn apply_one(
     })
 }
 
+/// Whether the change removes its target (action `delete`): a re-read that no longer lists
+/// the target then shows it done, not lost.
+fn removes(item: &Item) -> bool {
+    item.finding.action == Some(crate::plan::Action::Delete)
+}
+
+/// Whether a re-read after the write shows the change done: (verified, observed, why not).
+/// A target the re-read no longer lists is verified for a removal (the observed state is
+/// `null`: undo finds the same `null` and restores), and lost for any other change.
+fn verdict(
+    removal: bool,
+    reread: Result<Option<Finding>, crate::aws::AwsError>,
+) -> (bool, Value, String) {
+    match reread {
+        Ok(Some(f)) if f.status == Status::Compliant => (true, f.before, String::new()),
+        Ok(Some(f)) => {
+            let why = format!("re-read still fails: {}", f.summary);
+            (false, f.before, why)
+        }
+        Ok(None) if removal => (true, Value::Null, String::new()),
+        Ok(None) => (
+            false,
+            Value::Null,
+            "the target is gone after the write".into(),
+        ),
+        Err(e) => (false, Value::Null, format!("could not re-read: {e}")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::{Action, ApiCall};
+
+    #[test]
+    fn a_removal_whose_target_is_gone_is_verified() {
+        let (ok, observed, why) = verdict(true, Ok(None));
+        assert!(ok && observed.is_null() && why.is_empty());
+        // Any other change that loses its target is not.
+        let (ok, _, why) = verdict(false, Ok(None));
+        assert!(!ok && why.contains("gone"), "{why}");
+        // A removal the re-read still lists as failing is not verified either.
+        let mut still = role("own");
+        still.summary = "still attached".into();
+        let (ok, _, why) = verdict(true, Ok(Some(still)));
+        assert!(!ok && why.contains("still attached"), "{why}");
+    }
     use serde_json::json;
 
     fn role(trust: &str) -> Finding {

@@ -4,6 +4,7 @@
 //! They need `CIS_FIX_TEST_ENDPOINT` (set by `scripts/test`, which starts the emulator) and
 //! fail with a clear message without it.
 
+mod checkers;
 mod cli_errors;
 mod cloudtrail;
 mod docs;

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
+use crate::resources::alarm_topic::CREATED_TAG;
 use crate::resources::buckets::{
     block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
     foreign_message, merge_bucket_policy, ownership, Ownership,
@@ -44,6 +45,8 @@ const DESCRIPTION: Description = Description {
             "cloudtrail:StartLogging",
             "cloudtrail:StopLogging",
             "cloudtrail:DeleteTrail",
+            "cloudtrail:AddTags",
+            "cloudtrail:ListTags",
             "s3:CreateBucket",
             "s3:GetBucketLocation",
             "s3:GetBucketPolicy",
@@ -62,13 +65,16 @@ const DESCRIPTION: Description = Description {
             "iam:PassRole",
             "iam:DeleteRolePolicy",
             "iam:DeleteRole",
+            "logs:DeleteLogGroup",
+            "s3:DeleteBucket",
         ],
     change_profile: "medium; reversible: undo deletes a trail cis-fix created (and its delivery role), puts an upgraded trail back to single-region and stops logging it started; the log bucket and log group are kept (they hold logs); S3 storage, CloudWatch Logs ingestion and one paid copy of management events per extra trail cost money",
 };
 
 pub const TARGET: &str = "CloudTrail multi-region trail";
-/// The role CloudTrail assumes to deliver to CloudWatch Logs.
-pub const LOG_ROLE: &str = "cis-fix-cloudtrail-logs";
+/// The inline policy of the role CloudTrail assumes to deliver to CloudWatch Logs (the
+/// role's name is `trail_log_role_name`, by default the same text).
+pub const LOG_ROLE_POLICY: &str = "cis-fix-cloudtrail-logs";
 
 #[async_trait]
 impl Control for CloudtrailMultiRegion {
@@ -84,7 +90,7 @@ impl Control for CloudtrailMultiRegion {
         // what cis-fix would write.
         let n = names(cx);
         let bucket = ownership(cx, &n.bucket).await?;
-        let role = service_role::read(cx, LOG_ROLE, LOG_ROLE).await?;
+        let role = service_role::read(cx, &n.role, LOG_ROLE_POLICY).await?;
         Ok(vec![create_finding(cx, &all, &bucket, role.as_ref())])
     }
 
@@ -275,6 +281,8 @@ struct Names {
     bucket: String,
     log_group: String,
     log_group_arn: String,
+    /// The delivery role's name (`trail_log_role_name`) and ARN.
+    role: String,
     role_arn: String,
     retention: i32,
 }
@@ -285,11 +293,13 @@ fn names(cx: &Cx<'_>) -> Names {
     let region = cx.params.trail_region(&cx.aws.home_region);
     let trail = cx.params.trail_name();
     let log_group = cx.params.trail_log_group();
+    let role = cx.params.trail_log_role_name();
     Names {
         arn: format!("arn:{part}:cloudtrail:{region}:{account}:trail/{trail}"),
         bucket: cx.params.trail_bucket(account),
         log_group_arn: format!("arn:{part}:logs:{region}:{account}:log-group:{log_group}:*"),
-        role_arn: format!("arn:{part}:iam::{account}:role/{LOG_ROLE}"),
+        role_arn: format!("arn:{part}:iam::{account}:role/{role}"),
+        role,
         retention: cx.params.log_retention_days(),
         trail,
         region,
@@ -298,7 +308,9 @@ fn names(cx: &Cx<'_>) -> Names {
 }
 
 /// What the create path records in `before`: no trail, and whether the delivery role and
-/// its inline policy were there already (undo deletes only what this run created).
+/// its inline policy were there already (undo deletes only what this run created). The
+/// names (parameters) are not recorded: undo finds the trail by cis-fix's tag and the role
+/// from the trail, whatever they were called.
 fn create_before(role: Option<&FoundRole>) -> Value {
     json!({
         "Trail": null,
@@ -330,14 +342,14 @@ fn create_finding(
     }
     let trust = role_trust(account);
     let inline = role_policy(part, account, &n.region, &n.log_group);
-    if let Some(why) = role.and_then(|r| service_role::difference(LOG_ROLE, r, &trust, &inline)) {
+    if let Some(why) = role.and_then(|r| service_role::difference(&n.role, r, &trust, &inline)) {
         let mut f = Finding::manual(
             TARGET,
             format!("no trail qualifies, and {why}"),
             before,
             &[],
         );
-        f.manual_steps = service_role::refused_steps(LOG_ROLE);
+        f.manual_steps = service_role::refused_steps(&n.role);
         return f;
     }
     let policy = crate::resources::buckets::bucket_policy_doc(
@@ -354,6 +366,7 @@ fn create_finding(
         "EnableLogFileValidation": true,
         "CloudWatchLogsLogGroupArn": n.log_group_arn,
         "CloudWatchLogsRoleArn": n.role_arn,
+        "TagsList": [{ "Key": CREATED_TAG, "Value": service_role::CREATED_VALUE }],
     });
     let mut calls = vec![
         ensure_bucket_call(&n.bucket, &n.region),
@@ -382,14 +395,14 @@ fn create_finding(
     if role.is_none() {
         calls.push(ApiCall::new(
             "iam:CreateRole",
-            json!({ "RoleName": LOG_ROLE, "AssumeRolePolicyDocument": trust,
+            json!({ "RoleName": n.role, "AssumeRolePolicyDocument": trust,
                     "Tags": [{ "Key": crate::resources::alarm_topic::CREATED_TAG, "Value": service_role::CREATED_VALUE }] }),
         ));
     }
     if role.is_none_or(|r| r.inline.is_none()) {
         calls.push(ApiCall::new(
             "iam:PutRolePolicy",
-            json!({ "RoleName": LOG_ROLE, "PolicyName": LOG_ROLE, "PolicyDocument": inline }),
+            json!({ "RoleName": n.role, "PolicyName": LOG_ROLE_POLICY, "PolicyDocument": inline }),
         ));
     }
     calls.push(ApiCall::new("cloudtrail:CreateTrail", trail_params.clone()));
@@ -441,10 +454,14 @@ fn create_finding(
         n.bucket, n.log_group, n.retention
     ))
     .with_note(format!(
-        "Undo deletes the trail and the role {LOG_ROLE}; the bucket {} and the log group {} are kept because they hold logs.",
-        n.bucket, n.log_group
+        "Undo deletes the trail and the role {}; the bucket {} and the log group {} are kept because they hold logs.",
+        n.role, n.bucket, n.log_group
     ))
-    .with_note("An existing bucket of this account or log group of the same name is reused (the bucket policy statements are merged into any existing policy); an existing role of the same name only if its trust and inline policy are exactly what cis-fix writes, and undo then keeps it.");
+    .with_note("An existing bucket of this account or log group of the same name is reused (the bucket policy statements are merged into any existing policy); an existing role of the same name only if its trust and inline policy are exactly what cis-fix writes, and undo then keeps it.")
+    .with_note(format!(
+        "Trails are read from {} (the run's region): a multi-region trail shows there wherever it is homed, but a single-region trail only in its own region. If this account has a single-region trail homed elsewhere, run with --region set to that region to upgrade it in place instead of creating a new one.",
+        cx.aws.home_region
+    ));
     f.prerequisites = json!({
         "TrailBucket": { "Name": n.bucket, "Owner": bucket.as_str() },
         "LogRole": service_role::prerequisite(role),
@@ -507,8 +524,127 @@ pub fn trail_bucket_statements(
     ]
 }
 
+/// What one create attempt made that was not there before, so a failed attempt can take it
+/// away again.
+#[derive(Debug, Default)]
+struct Made {
+    /// The bucket (its region).
+    bucket: Option<String>,
+    log_group: bool,
+    role: bool,
+    /// The inline policy on a role that existed without it.
+    inline: bool,
+    trail: bool,
+}
+
+impl Made {
+    fn describe(&self, n: &Names) -> Vec<String> {
+        let mut v = Vec::new();
+        if self.bucket.is_some() {
+            v.push(format!("bucket {}", n.bucket));
+        }
+        if self.log_group {
+            v.push(format!("log group {}", n.log_group));
+        }
+        if self.role {
+            v.push(format!("role {}", n.role));
+        } else if self.inline {
+            v.push(format!(
+                "inline policy {LOG_ROLE_POLICY} of role {}",
+                n.role
+            ));
+        }
+        v
+    }
+}
+
+/// Create the trail and what it needs. When an attempt fails before the trail exists, what it
+/// made (the bucket, log group, role — all still empty) is removed again, so a failed
+/// creation leaves no orphans; the error says what was removed, or what is left and why. Once
+/// the trail exists, a later failure (StartLogging) leaves everything for undo, which deletes
+/// the trail and the role it created.
 async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     let n = names(cx);
+    let mut made = Made::default();
+    let Err(e) = create_steps(cx, &n, &mut made).await else {
+        return Ok(());
+    };
+    if made.trail {
+        return Err(e);
+    }
+    let what = made.describe(&n);
+    if what.is_empty() {
+        return Err(e);
+    }
+    let left = roll_back(cx, &n, &made).await;
+    let tail = if left.is_empty() {
+        format!(
+            "; removed what this attempt had created ({})",
+            what.join(", ")
+        )
+    } else {
+        format!(
+            "; could not remove what this attempt had created: {} — delete it by hand",
+            left.join("; ")
+        )
+    };
+    Err(AwsError {
+        message: format!("{}{tail}", e.message),
+        ..e
+    })
+}
+
+/// Remove what a failed attempt made, newest first; returns what could not be removed.
+async fn roll_back(cx: &Cx<'_>, n: &Names, made: &Made) -> Vec<String> {
+    let mut left = Vec::new();
+    if made.role || made.inline {
+        let r = service_role::delete_inline(cx, &n.role, LOG_ROLE_POLICY).await;
+        if let Err(e) = r {
+            left.push(format!("inline policy of role {}: {e}", n.role));
+        }
+    }
+    if made.role {
+        if let Err(e) = service_role::delete_if_tagged(cx, &n.role, LOG_ROLE_POLICY).await {
+            left.push(format!("role {}: {e}", n.role));
+        }
+    }
+    if made.log_group {
+        let r = cx
+            .aws
+            .logs(&n.region)
+            .delete_log_group()
+            .log_group_name(&n.log_group)
+            .send()
+            .await;
+        if let Err(e) = r {
+            left.push(format!(
+                "log group {}: {}",
+                n.log_group,
+                AwsError::from_sdk("logs:DeleteLogGroup", e)
+            ));
+        }
+    }
+    if let Some(region) = &made.bucket {
+        let r = cx
+            .aws
+            .s3(region)
+            .delete_bucket()
+            .bucket(&n.bucket)
+            .expected_bucket_owner(&cx.aws.account.id)
+            .send()
+            .await;
+        if let Err(e) = r {
+            left.push(format!(
+                "bucket {}: {}",
+                n.bucket,
+                AwsError::from_sdk("s3:DeleteBucket", e)
+            ));
+        }
+    }
+    left
+}
+
+async fn create_steps(cx: &Cx<'_>, n: &Names, made: &mut Made) -> Result<(), AwsError> {
     let account = &cx.aws.account.id;
     let part = &cx.aws.account.partition;
 
@@ -517,14 +653,18 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     // written.
     let trust = role_trust(account);
     let inline = role_policy(part, account, &n.region, &n.log_group);
-    let role = service_role::read(cx, LOG_ROLE, LOG_ROLE).await?;
+    let role = service_role::read(cx, &n.role, LOG_ROLE_POLICY).await?;
     if let Some(why) = role
         .as_ref()
-        .and_then(|r| service_role::difference(LOG_ROLE, r, &trust, &inline))
+        .and_then(|r| service_role::difference(&n.role, r, &trust, &inline))
     {
         return Err(AwsError::new(ErrorKind::Service, "iam:GetRole", why));
     }
+    let missing = ownership(cx, &n.bucket).await? == Ownership::Missing;
     let bucket_region = ensure_bucket(cx, &n.bucket, &n.region, "trail_bucket").await?;
+    if missing {
+        made.bucket = Some(bucket_region.clone());
+    }
     let s3 = cx.aws.s3(&bucket_region);
     merge_bucket_policy(
         &s3,
@@ -599,7 +739,7 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
         .await
         .map_err(aws_err("logs:CreateLogGroup"))
     {
-        Ok(_) => {}
+        Ok(_) => made.log_group = true,
         Err(e) if e.is_code("ResourceAlreadyExistsException") => {}
         Err(e) => return Err(e),
     }
@@ -628,18 +768,20 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
     if role.is_none() {
         service_role::create(
             cx,
-            LOG_ROLE,
+            &n.role,
             &trust,
             "cis-fix: CloudTrail delivers to CloudWatch Logs",
         )
         .await?;
+        made.role = true;
     }
     if role.as_ref().is_none_or(|r| r.inline.is_none()) {
+        made.inline = true;
         cx.aws
             .iam()
             .put_role_policy()
-            .role_name(LOG_ROLE)
-            .policy_name(LOG_ROLE)
+            .role_name(&n.role)
+            .policy_name(LOG_ROLE_POLICY)
             .policy_document(inline.to_string())
             .send()
             .await
@@ -660,11 +802,23 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
             .enable_log_file_validation(true)
             .cloud_watch_logs_log_group_arn(&n.log_group_arn)
             .cloud_watch_logs_role_arn(&n.role_arn)
+            .tags_list(
+                aws_sdk_cloudtrail::types::Tag::builder()
+                    .key(CREATED_TAG)
+                    .value(service_role::CREATED_VALUE)
+                    .build()
+                    .map_err(|e| {
+                        AwsError::new(ErrorKind::Service, "cloudtrail:CreateTrail", e.to_string())
+                    })?,
+            )
             .send()
             .await
             .map_err(aws_err("cloudtrail:CreateTrail"));
         match r {
-            Ok(_) => break,
+            Ok(_) => {
+                made.trail = true;
+                break;
+            }
             Err(e)
                 if attempt < 8
                     && (e.is_code("InvalidCloudWatchLogsRoleArnException")
@@ -689,11 +843,26 @@ async fn create(cx: &Cx<'_>) -> Result<(), AwsError> {
 /// role itself only if it was not there before (`previous`) and carries cis-fix's tag, else
 /// only the inline policy the run added. Bucket and log group stay.
 async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo], previous: &Value) -> Result<(), AwsError> {
+    // Undo runs without the plan's parameters: the trail is the one cis-fix tagged when it
+    // created it (whatever trail_name was), else (made by an older cis-fix, untagged) the
+    // default name; the role is the one that trail delivers with, else the default.
     let n = names(cx);
     let account = &cx.aws.account.id;
-    let ours = all
-        .iter()
-        .find(|t| t.name == n.trail && t.changeable_from(account));
+    let mine: Vec<&TrailInfo> = all.iter().filter(|t| t.changeable_from(account)).collect();
+    let mut ours = None;
+    for t in &mine {
+        if created_by_cis_fix(cx, t).await? {
+            ours = Some(*t);
+            break;
+        }
+    }
+    let ours = ours.or_else(|| mine.iter().copied().find(|t| t.name == n.trail));
+    let role_arn = ours
+        .and_then(|t| t.log_role_arn.clone())
+        .filter(|a| a.contains(":role/"))
+        .unwrap_or(n.role_arn.clone());
+    let role = role_arn.rsplit('/').next().unwrap_or(&n.role).to_string();
+    let role = role.as_str();
     if let Some(t) = ours {
         // By name in its home region (moto 5.2.5's DeleteTrail ignores ARNs silently).
         cx.aws
@@ -705,20 +874,37 @@ async fn remove_created(cx: &Cx<'_>, all: &[TrailInfo], previous: &Value) -> Res
             .map_err(aws_err("cloudtrail:DeleteTrail"))?;
     }
     let role_in_use = all.iter().any(|t| {
-        Some(&t.arn) != ours.map(|o| &o.arn) && t.log_role_arn.as_deref() == Some(&n.role_arn)
+        Some(&t.arn) != ours.map(|o| &o.arn) && t.log_role_arn.as_deref() == Some(role_arn.as_str())
     });
     if role_in_use {
         return Ok(());
     }
     // Journals written before these fields existed record neither: the role is kept.
     if previous["LogRoleExisted"] == json!(false) {
-        service_role::delete_if_tagged(cx, LOG_ROLE, LOG_ROLE).await?;
+        service_role::delete_if_tagged(cx, role, LOG_ROLE_POLICY).await?;
     } else if previous["LogRoleExisted"] == json!(true)
         && previous["LogRolePolicyExisted"] == json!(false)
     {
-        service_role::delete_inline(cx, LOG_ROLE, LOG_ROLE).await?;
+        service_role::delete_inline(cx, role, LOG_ROLE_POLICY).await?;
     }
     Ok(())
+}
+
+/// Whether cis-fix created the trail (its tag, read in the trail's home region).
+async fn created_by_cis_fix(cx: &Cx<'_>, t: &TrailInfo) -> Result<bool, AwsError> {
+    let out = cx
+        .aws
+        .cloudtrail(&t.home_region)
+        .list_tags()
+        .resource_id_list(&t.arn)
+        .send()
+        .await
+        .map_err(aws_err("cloudtrail:ListTags"))?;
+    Ok(out.resource_tag_list().iter().any(|r| {
+        r.tags_list()
+            .iter()
+            .any(|tag| tag.key() == CREATED_TAG && tag.value() == Some(service_role::CREATED_VALUE))
+    }))
 }
 
 #[cfg(test)]

@@ -63,8 +63,6 @@ const DESCRIPTION: Description = Description {
 
 const TARGET: &str = "AWS Config recorder";
 /// Names of what cis-fix creates (AWS Config allows one recorder and one channel per region).
-const RECORDER_NAME: &str = "default";
-const CHANNEL_NAME: &str = "default";
 const CONFIG_SERVICE: &str = "config.amazonaws.com";
 /// The service-linked role's path. Its name is AWSServiceRoleForConfig on AWS (the emulator
 /// spells it differently), so it is found by path, not by name.
@@ -506,6 +504,10 @@ pub(crate) struct Setting<'a> {
     pub account: &'a str,
     /// Whose the bucket is; read only when a delivery channel is to be created.
     pub bucket_owner: Option<Ownership>,
+    /// Names of a recorder and channel cis-fix creates (`config_recorder_name`,
+    /// `config_channel_name`); existing ones keep theirs.
+    pub recorder_name: String,
+    pub channel_name: String,
 }
 
 /// The finding for one region (pure).
@@ -546,11 +548,11 @@ fn finding_for(st: &State, s: &Setting<'_>) -> Finding {
         calls.extend(create_if_missing_calls(s.bucket, s.home_region, &policy));
         calls.push(ApiCall::new(
             "config:PutDeliveryChannel",
-            json!({ "DeliveryChannel": { "name": CHANNEL_NAME, "s3BucketName": s.bucket } }),
+            json!({ "DeliveryChannel": { "name": s.channel_name, "s3BucketName": s.bucket } }),
         ));
     };
     let new_channel = Channel {
-        name: CHANNEL_NAME.into(),
+        name: s.channel_name.clone(),
         bucket: s.bucket.into(),
         prefix: None,
         sns: None,
@@ -571,7 +573,7 @@ fn finding_for(st: &State, s: &Setting<'_>) -> Finding {
             ApiCall::new(
                 "config:PutConfigurationRecorder",
                 json!({ "ConfigurationRecorder": {
-                    "name": RECORDER_NAME, "roleARN": role,
+                    "name": s.recorder_name, "roleARN": role,
                     "recordingGroup": want.to_json() } }),
             ),
         ];
@@ -580,10 +582,10 @@ fn finding_for(st: &State, s: &Setting<'_>) -> Finding {
         }
         calls.push(ApiCall::new(
             "config:StartConfigurationRecorder",
-            json!({ "ConfigurationRecorderName": RECORDER_NAME }),
+            json!({ "ConfigurationRecorderName": s.recorder_name }),
         ));
         let after = state_json(
-            Some((RECORDER_NAME, role.as_str(), &want)),
+            Some((s.recorder_name.as_str(), role.as_str(), &want)),
             true,
             Some(channel_after),
         );
@@ -591,9 +593,9 @@ fn finding_for(st: &State, s: &Setting<'_>) -> Finding {
             TARGET,
             format!(
                 "AWS Config is not recording in this region: cis-fix creates recorder \
-                 '{RECORDER_NAME}' (all supported resources, {global_where}), a delivery \
+                 '{}' (all supported resources, {global_where}), a delivery \
                  channel to s3://{} and starts it",
-                s.bucket
+                s.recorder_name, s.bucket
             ),
             Action::Create,
             before,
@@ -711,6 +713,8 @@ fn setting<'a>(
         partition: &cx.aws.account.partition,
         account: &cx.aws.account.id,
         bucket_owner,
+        recorder_name: cx.params.config_recorder_name(),
+        channel_name: cx.params.config_channel_name(),
     }
 }
 
@@ -774,7 +778,7 @@ impl Control for ConfigAllRegions {
                 // (IAM is eventually consistent): retry that one refusal a few times.
                 let mut tries = 0;
                 loop {
-                    match put_recorder(&cfg, RECORDER_NAME, &role, &want, None).await {
+                    match put_recorder(&cfg, &s.recorder_name, &role, &want, None).await {
                         Err(e) if e.is_code("InvalidRoleException") && tries < 5 => {
                             tries += 1;
                             tokio::time::sleep(std::time::Duration::from_secs(3)).await;
@@ -782,7 +786,7 @@ impl Control for ConfigAllRegions {
                         other => break other?,
                     }
                 }
-                RECORDER_NAME.to_string()
+                s.recorder_name.clone()
             }
             Some(rec) => {
                 if rec.group.too_little(s.home) {
@@ -797,7 +801,7 @@ impl Control for ConfigAllRegions {
             cfg.put_delivery_channel()
                 .delivery_channel(
                     DeliveryChannel::builder()
-                        .name(CHANNEL_NAME)
+                        .name(&s.channel_name)
                         .s3_bucket_name(&bucket)
                         .build(),
                 )
@@ -1012,6 +1016,8 @@ mod tests {
             partition: "aws",
             account: "111122223333",
             bucket_owner: None,
+            recorder_name: "default".into(),
+            channel_name: "default".into(),
         }
     }
 

@@ -217,6 +217,58 @@ fn new_basic(read: bool, part: &str) -> Value {
     })
 }
 
+/// The other kind's word and ReadWriteType.
+fn other_kind(read: bool) -> (&'static str, &'static str) {
+    if read {
+        ("write", "WriteOnly")
+    } else {
+        ("read", "ReadOnly")
+    }
+}
+
+/// Widen, in place, a basic selector that records S3 object events of the other kind for all
+/// buckets and nothing else (what cis-fix adds for 3.8 or 3.9) to `ReadWriteType: All`, so
+/// 3.8 and 3.9 together leave one selector rather than a WriteOnly + ReadOnly pair. Whether
+/// both are selected in one run or one after the other, the end state is the same. Returns
+/// whether one was widened.
+fn widen_basic(selectors: &mut [Value], read: bool, part: &str) -> bool {
+    let (_, other) = other_kind(read);
+    let all = format!("arn:{part}:s3");
+    let widenable = |s: &Value| {
+        s["ReadWriteType"] == other
+            && s["IncludeManagementEvents"] == json!(false)
+            && list(&s["ExcludeManagementEventSources"]).is_empty()
+            && s["DataResources"].as_array().is_some_and(|d| {
+                d.len() == 1
+                    && d[0]["Type"] == "AWS::S3::Object"
+                    && list(&d[0]["Values"]) == [all.as_str()]
+            })
+    };
+    match selectors.iter_mut().find(|s| widenable(s)) {
+        Some(s) => {
+            s["ReadWriteType"] = json!("All");
+            true
+        }
+        None => false,
+    }
+}
+
+/// The advanced counterpart of [`widen_basic`]: cis-fix's own advanced selector of the other
+/// kind loses its `readOnly` field (and its kind in the name).
+fn widen_advanced(selectors: &mut [Value], read: bool) -> bool {
+    let theirs = new_advanced(!read);
+    match selectors.iter_mut().find(|s| **s == theirs) {
+        Some(s) => {
+            s["Name"] = json!("cis-fix S3 object events");
+            if let Some(f) = s["FieldSelectors"].as_array_mut() {
+                f.retain(|x| x["Field"] != "readOnly");
+            }
+            true
+        }
+        None => false,
+    }
+}
+
 /// Basic selectors rewritten as advanced ones recording the same events.
 pub fn to_advanced(basic: &[Value]) -> Vec<Value> {
     let mut out = Vec::new();
@@ -272,8 +324,12 @@ fn owned(v: &Value) -> Vec<String> {
     list(v).into_iter().map(str::to_string).collect()
 }
 
-/// Empty lists are left out (as the service returns them when they were never set), so a
-/// selector written back reads back exactly as it was.
+/// Every member is written, empty lists as `[]`: the canonical shape GetEventSelectors
+/// returns on AWS. A selector written without `DataResources` reads back without it from some
+/// implementations, and at least one widely used checker (Prowler's
+/// `cloudtrail_s3_dataevents_*_enabled`, docs/checkers.md) then fails on the missing key and
+/// reports nothing. The recorded JSON ([`basic_json`]) has every member too, so undo's write
+/// reads back equal to what was recorded.
 fn basic_from_json(s: &Value) -> EventSelector {
     let data: Vec<DataResource> = s["DataResources"]
         .as_array()
@@ -292,8 +348,8 @@ fn basic_from_json(s: &Value) -> EventSelector {
             s["ReadWriteType"].as_str().unwrap_or("All"),
         ))
         .include_management_events(s["IncludeManagementEvents"].as_bool().unwrap_or(true))
-        .set_data_resources((!data.is_empty()).then_some(data))
-        .set_exclude_management_event_sources((!excluded.is_empty()).then_some(excluded))
+        .set_data_resources(Some(data))
+        .set_exclude_management_event_sources(Some(excluded))
         .build()
 }
 
@@ -412,14 +468,23 @@ impl Control for S3ObjectLogging {
         }
         let mut after = before.clone();
         let mut converted = false;
+        let mut widened = false;
         if let Some(adv) = after["AdvancedEventSelectors"].as_array_mut() {
-            adv.push(new_advanced(self.read));
+            widened = widen_advanced(adv, self.read);
+            if !widened {
+                adv.push(new_advanced(self.read));
+            }
         } else {
             let basic_now = after["EventSelectors"]
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if basic_now.len() < MAX_BASIC {
+            if let Some(b) = after["EventSelectors"].as_array_mut() {
+                widened = widen_basic(b, self.read, part);
+            }
+            if widened {
+                // The selector of the other kind now records both.
+            } else if basic_now.len() < MAX_BASIC {
                 if let Some(b) = after["EventSelectors"].as_array_mut() {
                     b.push(new_basic(self.read, part));
                 }
@@ -443,6 +508,8 @@ impl Control for S3ObjectLogging {
             target(t),
             if converted {
                 format!("S3 object-level {word} events are not recorded; the trail's {MAX_BASIC} basic selectors are full, so they are REPLACED by equivalent advanced selectors plus one for S3 {word} events")
+            } else if widened {
+                format!("S3 object-level {word} events are not recorded: the selector recording S3 object {} events for all buckets is widened to record both (ReadWriteType All)", other_kind(self.read).0)
             } else {
                 format!("S3 object-level {word} events are not recorded: one selector is added, the existing ones are kept")
             },
@@ -456,6 +523,12 @@ impl Control for S3ObjectLogging {
         .with_note("PutEventSelectors replaces all selectors: the call carries the existing ones unchanged; undo writes the previous set back exactly.");
         if converted {
             f.destructive = true;
+        }
+        if !widened {
+            let (other, _) = other_kind(self.read);
+            f.notes.push(format!(
+                "When S3 object-level {other} events are added too (same run or later), that change widens this selector to ReadWriteType All: one selector records both."
+            ));
         }
         Ok(vec![f])
     }
@@ -503,6 +576,40 @@ mod tests {
         arn["StartsWith"] = json!(["arn:aws:s3:::b/"]);
         narrowed["FieldSelectors"].as_array_mut().unwrap().push(arn);
         assert!(!advanced_covers(&narrowed, false));
+    }
+
+    #[test]
+    fn the_second_kind_widens_the_first_to_all() {
+        let mut sel = vec![default_basic(), new_basic(false, "aws")];
+        assert!(widen_basic(&mut sel, true, "aws"));
+        assert_eq!(sel[1]["ReadWriteType"], "All");
+        assert!(basic_covers(&sel[1], true, "aws") && basic_covers(&sel[1], false, "aws"));
+        // The management selector and a narrower data selector are never widened.
+        let mut mgmt = vec![
+            json!({ "ReadWriteType": "WriteOnly", "IncludeManagementEvents": true,
+            "DataResources": [{ "Type": "AWS::S3::Object", "Values": ["arn:aws:s3"] }],
+            "ExcludeManagementEventSources": [] }),
+        ];
+        assert!(!widen_basic(&mut mgmt, true, "aws"));
+        let mut one = vec![
+            json!({ "ReadWriteType": "WriteOnly", "IncludeManagementEvents": false,
+            "DataResources": [{ "Type": "AWS::S3::Object", "Values": ["arn:aws:s3:::b/"] }],
+            "ExcludeManagementEventSources": [] }),
+        ];
+        assert!(!widen_basic(&mut one, true, "aws"));
+        // Same kind: nothing to widen.
+        let mut same = vec![new_basic(true, "aws")];
+        assert!(!widen_basic(&mut same, true, "aws"));
+        let mut adv = vec![new_advanced(true)];
+        assert!(widen_advanced(&mut adv, false));
+        assert!(advanced_covers(&adv[0], true) && advanced_covers(&adv[0], false));
+    }
+
+    #[test]
+    fn a_selector_is_written_with_every_member() {
+        let sdk = basic_from_json(&default_basic());
+        assert_eq!(sdk.data_resources, Some(vec![]));
+        assert_eq!(sdk.exclude_management_event_sources, Some(vec![]));
     }
 
     #[test]

@@ -61,8 +61,6 @@ const DESCRIPTION: Description = Description {
 const VPC_PREFIX: &str = "VPC ";
 /// Log group cis-fix creates in each region for CloudWatch Logs delivery.
 pub(crate) const LOG_GROUP: &str = "cis-fix-vpc-flow-logs";
-/// Role VPC Flow Logs assumes to write to CloudWatch Logs (one per account).
-pub(crate) const ROLE_NAME: &str = "cis-fix-flow-logs";
 const ROLE_POLICY_NAME: &str = "cis-fix-flow-logs-delivery";
 const FLOW_LOGS_SERVICE: &str = "vpc-flow-logs.amazonaws.com";
 
@@ -126,6 +124,9 @@ pub(crate) struct Setting {
     pub dest: FlowLogDestination,
     pub log_group: String,
     pub retention: i32,
+    /// Role VPC Flow Logs assumes to write to CloudWatch Logs (one per account;
+    /// `flow_log_role_name`).
+    pub role_name: String,
     pub role_arn: String,
     pub bucket: String,
     pub bucket_region: String,
@@ -258,7 +259,7 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
         );
         f.manual_steps = vec![match s.dest {
             FlowLogDestination::S3 => "Set flow_log_bucket (cis-fix.toml or --set) to a bucket name this account owns or that is free, then plan again.".to_string(),
-            FlowLogDestination::CloudWatchLogs => service_role::refused_steps(ROLE_NAME).join(" "),
+            FlowLogDestination::CloudWatchLogs => service_role::refused_steps(&s.role_name).join(" "),
         }];
         return f;
     }
@@ -267,16 +268,16 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
             "cloud-watch-logs",
             s.log_group.clone(),
             vec![
-                ApiCall::new("iam:GetRole", json!({ "RoleName": ROLE_NAME })),
+                ApiCall::new("iam:GetRole", json!({ "RoleName": s.role_name })),
                 ApiCall::new(
                     "iam:CreateRole",
-                    json!({ "RoleName": ROLE_NAME, "AssumeRolePolicyDocument": role_trust(&s.account),
+                    json!({ "RoleName": &s.role_name, "AssumeRolePolicyDocument": role_trust(&s.account),
                             "Tags": [{ "Key": crate::resources::alarm_topic::CREATED_TAG, "Value": service_role::CREATED_VALUE }],
                             "OnlyIfMissing": true }),
                 ),
                 ApiCall::new(
                     "iam:PutRolePolicy",
-                    json!({ "RoleName": ROLE_NAME, "PolicyName": ROLE_POLICY_NAME,
+                    json!({ "RoleName": &s.role_name, "PolicyName": ROLE_POLICY_NAME,
                             "PolicyDocument": role_policy(&s.partition, &s.account),
                             "OnlyIfMissing": true }),
                 ),
@@ -330,10 +331,10 @@ pub(crate) fn finding(vpc: &ec2::Vpc, all: &[ec2::FlowLog], s: &Setting) -> Find
     };
     let keep = match s.dest {
         FlowLogDestination::CloudWatchLogs => format!(
-            "The log group {} (this region, {}-day retention) and the role {ROLE_NAME} are \
+            "The log group {} (this region, {}-day retention) and the role {} are \
              created once if missing and shared; undo deletes only the flow log, never the log \
              group (it holds the logs) or the role.",
-            s.log_group, s.retention
+            s.log_group, s.retention, s.role_name
         ),
         FlowLogDestination::S3 => format!(
             "The bucket s3://{} (in {}) is created once if missing and shared; undo deletes \
@@ -372,6 +373,7 @@ async fn read_flow_logs(
 }
 
 fn setting(cx: &Cx<'_>) -> Setting {
+    let role_name = cx.params.flow_log_role_name();
     let account = cx.aws.account.id.clone();
     let partition = cx.aws.account.partition.clone();
     Setting {
@@ -379,7 +381,8 @@ fn setting(cx: &Cx<'_>) -> Setting {
         dest: cx.params.flow_log_destination(),
         log_group: LOG_GROUP.to_string(),
         retention: cx.params.log_retention_days(),
-        role_arn: format!("arn:{partition}:iam::{account}:role/{ROLE_NAME}"),
+        role_arn: format!("arn:{partition}:iam::{account}:role/{role_name}"),
+        role_name,
         bucket: cx.params.flow_log_bucket(&account),
         bucket_region: cx.aws.home_region.clone(),
         partition,
@@ -402,10 +405,10 @@ async fn read_prerequisites(cx: &Cx<'_>, s: &mut Setting) -> Result<(), AwsError
                 json!({ "FlowLogBucket": { "Name": s.bucket, "Owner": owner.as_str() } });
         }
         FlowLogDestination::CloudWatchLogs => {
-            let role = service_role::read(cx, ROLE_NAME, ROLE_POLICY_NAME).await?;
+            let role = service_role::read(cx, &s.role_name, ROLE_POLICY_NAME).await?;
             s.refusal = role.as_ref().and_then(|r| {
                 service_role::difference(
-                    ROLE_NAME,
+                    &s.role_name,
                     r,
                     &role_trust(&s.account),
                     &role_policy(&s.partition, &s.account),
@@ -422,16 +425,16 @@ async fn read_prerequisites(cx: &Cx<'_>, s: &mut Setting) -> Result<(), AwsError
 /// policy.
 async fn ensure_role(cx: &Cx<'_>, s: &Setting) -> Result<String, AwsError> {
     let trust = role_trust(&s.account);
-    if let Some(r) = service_role::read(cx, ROLE_NAME, ROLE_POLICY_NAME).await? {
+    if let Some(r) = service_role::read(cx, &s.role_name, ROLE_POLICY_NAME).await? {
         let inline = role_policy(&s.partition, &s.account);
-        if let Some(why) = service_role::difference(ROLE_NAME, &r, &trust, &inline) {
+        if let Some(why) = service_role::difference(&s.role_name, &r, &trust, &inline) {
             return Err(AwsError::new(ErrorKind::Service, "iam:GetRole", why));
         }
         return Ok(r.arn);
     }
     let arn = service_role::create(
         cx,
-        ROLE_NAME,
+        &s.role_name,
         &trust,
         "cis-fix: lets VPC Flow Logs deliver to CloudWatch Logs",
     )
@@ -439,7 +442,7 @@ async fn ensure_role(cx: &Cx<'_>, s: &Setting) -> Result<String, AwsError> {
     cx.aws
         .iam()
         .put_role_policy()
-        .role_name(ROLE_NAME)
+        .role_name(&s.role_name)
         .policy_name(ROLE_POLICY_NAME)
         .policy_document(role_policy(&s.partition, &s.account).to_string())
         .send()
@@ -605,6 +608,7 @@ mod tests {
             dest,
             log_group: LOG_GROUP.into(),
             retention: 365,
+            role_name: "cis-fix-flow-logs".into(),
             role_arn: "arn:aws:iam::111122223333:role/cis-fix-flow-logs".into(),
             bucket: "cis-fix-flow-logs-111122223333".into(),
             bucket_region: "eu-west-1".into(),

@@ -546,20 +546,25 @@ impl MetricFilter {
                 .find(|a| a.metric == f.metric && a.namespace == f.namespace && a.notifies())
         };
         if let Some((f, a)) = good.iter().find_map(|f| alarm_on(f).map(|a| (*f, a))) {
-            return Ok(Assessed {
-                finding: Finding::compliant(
-                    target,
-                    format!(
-                        "filter {} matches the v{bench} pattern{}; alarm {} notifies {}",
-                        f.name,
-                        def.alternate_source(bench, &f.pattern)
-                            .map(|s| format!(" (in the form of {s})"))
-                            .unwrap_or_default(),
-                        a.name,
-                        a.alarm_actions.join(", ")
-                    ),
-                    before,
+            // The filter and alarm are in place; whether anyone receives the alarm is the
+            // subscriber's to confirm: reported as a manual step, not a change.
+            let step = alarm_topic::alarm_step(cx, &a.alarm_actions).await?;
+            let mut finding = Finding::compliant(
+                target,
+                format!(
+                    "filter {} matches the v{bench} pattern{}; alarm {} notifies {}",
+                    f.name,
+                    def.alternate_source(bench, &f.pattern)
+                        .map(|s| format!(" (in the form of {s})"))
+                        .unwrap_or_default(),
+                    a.name,
+                    a.alarm_actions.join(", ")
                 ),
+                before,
+            );
+            finding.notes.extend(step);
+            return Ok(Assessed {
+                finding,
                 todo: None,
             });
         }
@@ -1015,10 +1020,29 @@ mod tests {
             sg.versions_of(sg.pattern_for(Benchmark::V5_0)),
             ["5.0", "6.0", "7.0"]
         );
-        // 4.13: the audit form is accepted from 3.0, not in 1.4.
+        // 4.13: cis-fix writes the parenthesised audit form (with the eventSource term) for
+        // every version; the remediation form it wrote before still counts everywhere; the
+        // unparenthesised audit text is accepted from 3.0, not in 1.4.
         let rt = def("metric-filter-route-table-changes");
-        assert!(rt.accepts(Benchmark::V5_0, &rt.accepted[0].pattern));
-        assert!(!rt.accepts(Benchmark::V1_4, &rt.accepted[0].pattern));
+        for b in [Benchmark::V1_4, Benchmark::V5_0, Benchmark::V7_0] {
+            assert!(rt
+                .pattern_for(b)
+                .contains("($.eventSource = ec2.amazonaws.com) && (("));
+            assert!(rt.accepts(b, &rt.accepted[0].pattern));
+        }
+        assert!(!rt.accepts(Benchmark::V5_0, "{ ($.eventName = CreateRoute) }"));
+        assert!(rt.accepts(Benchmark::V5_0, &rt.accepted[1].pattern));
+        assert!(!rt.accepts(Benchmark::V1_4, &rt.accepted[1].pattern));
+        assert_eq!(
+            rt.versions_of(&rt.accepted[0].pattern).len(),
+            Benchmark::ALL.len()
+        );
+        // 4.15: the CIS text without Prowler's three extra names still counts.
+        let org = def("metric-filter-organizations-changes");
+        assert!(org.accepts(Benchmark::V5_0, &org.accepted[0].pattern));
+        assert!(org
+            .pattern_for(Benchmark::V5_0)
+            .contains("EnableAllFeatures"));
     }
 
     fn alarm(name: &str, metric: &str, actions: &[&str]) -> AlarmRec {

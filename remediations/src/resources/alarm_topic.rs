@@ -172,7 +172,7 @@ pub async fn state(cx: &Cx<'_>, region: &str) -> Result<TopicState, AwsError> {
                 }
             };
             let subscriptions = if exists {
-                Some(subscriptions(&sns, &arn).await?)
+                Some(subscribers(cx, &arn).await?.endpoints())
             } else {
                 None
             };
@@ -205,6 +205,122 @@ async fn created_tag(sns: &aws_sdk_sns::Client, arn: &str) -> Result<bool, AwsEr
         .tags()
         .iter()
         .any(|t| t.key() == CREATED_TAG && t.value() == "cis-fix"))
+}
+
+/// Who a topic notifies: subscriptions (protocol:endpoint) that are confirmed, and those still
+/// pending confirmation (SNS lists them with the ARN `PendingConfirmation`; an e-mail
+/// subscription stays so until its recipient follows the link AWS sends).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subscribers {
+    pub confirmed: Vec<String>,
+    pub pending: Vec<String>,
+}
+
+/// The ARN SNS lists for a subscription not yet confirmed.
+const PENDING: &str = "PendingConfirmation";
+
+impl Subscribers {
+    /// Every endpoint, confirmed or not, sorted.
+    pub fn endpoints(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .confirmed
+            .iter()
+            .chain(&self.pending)
+            .cloned()
+            .collect();
+        all.sort();
+        all
+    }
+}
+
+/// The topic's subscribers, read once per phase.
+pub async fn subscribers(cx: &Cx<'_>, arn: &str) -> Result<Subscribers, AwsError> {
+    let region = arn
+        .split(':')
+        .nth(3)
+        .unwrap_or(&cx.aws.home_region)
+        .to_string();
+    cx.reads
+        .shared(&format!("sns:subscribers:{arn}"), || async {
+            let sns = cx.aws.sns(&region);
+            let mut out = Subscribers::default();
+            let mut pages = sns
+                .list_subscriptions_by_topic()
+                .topic_arn(arn)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(aws_err("sns:ListSubscriptionsByTopic"))?;
+                for s in page.subscriptions() {
+                    let endpoint = format!(
+                        "{}:{}",
+                        s.protocol().unwrap_or_default(),
+                        s.endpoint().unwrap_or_default()
+                    );
+                    if s.subscription_arn() == Some(PENDING) {
+                        out.pending.push(endpoint);
+                    } else {
+                        out.confirmed.push(endpoint);
+                    }
+                }
+            }
+            out.confirmed.sort();
+            out.pending.sort();
+            Ok(out)
+        })
+        .await
+}
+
+/// The manual step when none of an alarm's SNS topics has a confirmed subscriber (CIS: "at
+/// least one subscription with a valid ARN"), given each topic's subscribers. `None` when one
+/// has, or when the alarm also acts on something other than SNS. Pure.
+pub fn unconfirmed_step(topics: &[(String, Subscribers)], other_actions: bool) -> Option<String> {
+    if other_actions || topics.is_empty() || topics.iter().any(|(_, s)| !s.confirmed.is_empty()) {
+        return None;
+    }
+    let pending: Vec<&str> = topics
+        .iter()
+        .flat_map(|(_, s)| s.pending.iter().map(String::as_str))
+        .collect();
+    let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
+    Some(if pending.is_empty() {
+        format!(
+            "Manual step: nobody subscribes to {}, so the alarm notifies no one. Subscribe someone (sns:Subscribe, or alarm_email).",
+            names.join(", ")
+        )
+    } else {
+        format!(
+            "Manual step: the subscription of {} to {} is still pending confirmation, so the alarm notifies no one yet (CIS wants a confirmed subscriber). Confirm it from the message AWS sent.",
+            pending.join(", "),
+            names.join(", ")
+        )
+    })
+}
+
+/// The manual step for an alarm whose actions are `actions` ([`unconfirmed_step`]).
+pub async fn alarm_step(cx: &Cx<'_>, actions: &[String]) -> Result<Option<String>, AwsError> {
+    let mut topics = Vec::new();
+    let mut other = false;
+    for a in actions {
+        if a.starts_with("arn:") && a.split(':').nth(2) == Some("sns") {
+            match subscribers(cx, a).await {
+                Ok(s) => topics.push((a.clone(), s)),
+                // Another account's topic, or one deleted since: who it notifies can't be
+                // read from here, so nothing is claimed about it.
+                Err(e)
+                    if e.is_code("AuthorizationError")
+                        || e.is_code("AccessDenied")
+                        || e.is_code("NotFound") =>
+                {
+                    other = true
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            other = true;
+        }
+    }
+    Ok(unconfirmed_step(&topics, other))
 }
 
 async fn subscriptions(sns: &aws_sdk_sns::Client, arn: &str) -> Result<Vec<String>, AwsError> {
@@ -326,6 +442,29 @@ pub async fn remove_if_unused(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_without_a_confirmed_subscriber_is_a_manual_step() {
+        let pending = Subscribers {
+            confirmed: vec![],
+            pending: vec!["email:sec@example.com".into()],
+        };
+        let t = "arn:aws:sns:us-east-1:111122223333:cis-fix-alarms".to_string();
+        let step = unconfirmed_step(&[(t.clone(), pending.clone())], false).unwrap();
+        assert!(
+            step.contains("email:sec@example.com") && step.contains("pending confirmation"),
+            "{step}"
+        );
+        let none = unconfirmed_step(&[(t.clone(), Subscribers::default())], false).unwrap();
+        assert!(none.contains("nobody subscribes"), "{none}");
+        let confirmed = Subscribers {
+            confirmed: vec!["email:ops@example.com".into()],
+            ..pending.clone()
+        };
+        assert_eq!(unconfirmed_step(&[(t.clone(), confirmed)], false), None);
+        // An alarm that also acts on something else notifies that.
+        assert_eq!(unconfirmed_step(&[(t, pending)], true), None);
+    }
 
     fn st(exists: bool, subs: &[&str], email: Option<&str>) -> TopicState {
         TopicState {

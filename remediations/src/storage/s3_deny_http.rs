@@ -54,22 +54,15 @@ fn all_principals(p: Option<&Value>) -> bool {
     }
 }
 
-/// The condition denies when aws:SecureTransport is false (Bool or BoolIfExists; the value
-/// as a string or a JSON boolean, alone or in a list).
+/// The condition denies when aws:SecureTransport is false, in the one form every checker
+/// reads: `{"Bool": {"aws:SecureTransport": "false"}}`. IAM treats BoolIfExists, a JSON
+/// boolean or a one-element list alike, but Prowler compares the value with the string
+/// `"false"` and Steampipe reads `Bool` only (docs/checkers.md, 2.1.1); a bucket whose only
+/// deny has such a form gets cis-fix's statement added, so all of them pass.
 fn insecure_transport_condition(c: Option<&Value>) -> bool {
-    let Some(Value::Object(ops)) = c else {
-        return false;
-    };
-    ops.iter()
-        .filter(|(op, _)| op.as_str() == "Bool" || op.as_str() == "BoolIfExists")
-        .filter_map(|(_, kv)| kv.as_object())
-        .flat_map(|kv| kv.iter())
-        .filter(|(k, _)| k.eq_ignore_ascii_case("aws:SecureTransport"))
-        .any(|(_, v)| {
-            as_list(Some(v)).iter().any(|x| {
-                *x == &json!(false) || x.as_str().is_some_and(|s| s.eq_ignore_ascii_case("false"))
-            })
-        })
+    c.and_then(|c| c.get("Bool"))
+        .and_then(|kv| kv.get("aws:SecureTransport"))
+        .is_some_and(|v| v == "false")
 }
 
 /// Whether a resource pattern (a plain ARN or one ending in `*`) matches `arn`.
@@ -339,12 +332,29 @@ mod tests {
     fn recognises_equivalent_denies() {
         let ok = json!({"Effect": "Deny", "Principal": {"AWS": ["*"]}, "Action": "*",
             "Resource": "arn:aws:s3:::b1*",
-            "Condition": {"Bool": {"aws:SecureTransport": false}}});
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}});
         assert!(denies_http(&ok, ARN));
-        let ok2 = json!({"Effect": "Deny", "Principal": "*", "Action": ["s3:*"],
-            "Resource": ["arn:aws:s3:::b1", "arn:aws:s3:::b1/*"],
-            "Condition": {"BoolIfExists": {"aws:securetransport": ["false"]}}});
-        assert!(denies_http(&ok2, ARN));
+    }
+
+    /// Forms IAM treats alike but a mainstream checker does not read (docs/checkers.md,
+    /// 2.1.1): Prowler's `s3_bucket_secure_transport_policy` wants
+    /// `Condition.Bool."aws:SecureTransport" == "false"` (the string), Steampipe's
+    /// `s3_bucket_enforces_ssl` a `Bool` condition. Such a deny does not count: cis-fix adds
+    /// its own, which every checker reads.
+    #[test]
+    fn a_deny_only_some_checkers_read_is_not_enough() {
+        let base = json!({"Effect": "Deny", "Principal": "*", "Action": ["s3:*"],
+            "Resource": ["arn:aws:s3:::b1", "arn:aws:s3:::b1/*"]});
+        for cond in [
+            json!({"Bool": {"aws:SecureTransport": false}}),
+            json!({"Bool": {"aws:SecureTransport": ["false"]}}),
+            json!({"BoolIfExists": {"aws:securetransport": ["false"]}}),
+            json!({"BoolIfExists": {"aws:SecureTransport": "false"}}),
+        ] {
+            let mut st = base.clone();
+            st["Condition"] = cond.clone();
+            assert!(!denies_http(&st, ARN), "{cond}");
+        }
     }
 
     #[test]
