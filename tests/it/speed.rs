@@ -81,3 +81,73 @@ async fn throttling_in_one_region_backs_off_that_budget_and_the_plan_completes()
     );
     assert!(!out.stderr.contains("ec2/us-east-1"), "{}", out.stderr);
 }
+
+/// 1.21 (and 1.15, which shares the reader) lists attached pairs only: an account with many
+/// principals does not get a compliant line for each; a detach is verified by the pair no
+/// longer being listed, and undo attaches it again.
+#[tokio::test]
+async fn policy_attachment_controls_list_attached_pairs_only() {
+    let acct = TestAccount::new().await;
+    let iam = acct.iam();
+    let arn = "arn:aws:iam::aws:policy/AWSCloudShellFullAccess";
+    for i in 0..6 {
+        let name = format!("p{i}");
+        iam.create_user().user_name(&name).send().await.unwrap();
+    }
+    iam.attach_user_policy()
+        .user_name("p3")
+        .policy_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let sel = ["-c", "cloudshell-full-access-restricted"];
+    let items = |out: &crate::harness::Output| -> Vec<(String, String)> {
+        crate::harness::plan_json(out)["plan"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["target"].as_str().unwrap().to_string(),
+                    i["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let plan = acct.run(&[&["plan", "--format", "json"][..], &sel].concat());
+    assert_eq!(
+        items(&plan),
+        vec![(
+            "AWSCloudShellFullAccess attached to user p3".to_string(),
+            "change".to_string()
+        )]
+    );
+    let out = acct.run(&[&["apply", "--yes", "--allow-destructive"][..], &sel].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let attached = || async {
+        iam.list_attached_user_policies()
+            .user_name("p3")
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .len()
+    };
+    assert_eq!(
+        attached().await,
+        0,
+        "detached, and verified: {}",
+        out.stdout
+    );
+    let plan = acct.run(&[&["plan", "--format", "json"][..], &sel].concat());
+    assert_eq!(
+        items(&plan),
+        vec![(
+            "AWSCloudShellFullAccess (managed policy)".to_string(),
+            "compliant".to_string()
+        )]
+    );
+    let undo = acct.run(&["undo", "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert_eq!(attached().await, 1, "attached again");
+}

@@ -1,11 +1,10 @@
 //! Managed-policy attachments, shared by the controls that detach a policy from whoever has
 //! it (1.15 full "*:*" admin, 1.21 AWSCloudShellFullAccess).
 //!
-//! Each (policy, user/group/role) pair is one target, "POLICY attached to KIND NAME". A pair
-//! that is no longer attached must still be found when the engine re-reads it after a detach
-//! (verification) or an undo, so the plan reports every pair of a watched policy with every
-//! principal of the account: attached ones fail (or are skipped for the caller), the others
-//! are compliant and fold into one line in the text plan.
+//! Each attached (policy, user/group/role) pair is one target, "POLICY attached to KIND NAME";
+//! a watched policy attached to nobody is one compliant target, "POLICY (managed policy)". A
+//! detached pair is simply no longer listed: the engine counts that as verified for a removal,
+//! and undo finds the state it left.
 //!
 //! The lock-out guard: never detach from the principal running cis-fix, the groups it
 //! belongs to or the role it assumed, unless `include_caller` is set.
@@ -460,41 +459,31 @@ async fn group_members(cx: &Cx<'_>, group: &str) -> Result<Vec<String>, AwsError
         .await
 }
 
-/// One finding per (watched policy, principal): attached → a detach (or skipped for the
-/// caller), not attached → compliant.
+/// One finding per attached (watched policy, principal) pair: a detach (or skipped for the
+/// caller); a watched policy attached to nobody is one compliant line. A detached pair is no
+/// longer listed, which the engine counts as verified for a removal (and undo as the state it
+/// left), so the plan does not carry a compliant line for every principal of the account.
 pub async fn plan_pairs(
     cx: &Cx<'_>,
     policies: &[Watched],
     w: &Wording,
 ) -> Result<Vec<Finding>, AwsError> {
-    let all = principals(cx).await?;
     let me = caller(cx).await?;
     let mut out = Vec::new();
     for policy in policies {
         let attached = entities_for_policy(cx, &policy.arn)
             .await?
             .unwrap_or_default();
-        // Principals listed as attached but missing from the listing (eventual consistency)
-        // still get their finding.
-        let mut everyone = all.clone();
-        everyone.extend(attached.iter().cloned());
-        everyone.sort();
-        everyone.dedup();
-        for p in &everyone {
+        if attached.is_empty() {
+            out.push(Finding::compliant(
+                format!("{} (managed policy)", policy.name),
+                format!("{} is not attached to any user, group or role", policy.name),
+                json!({ "policy": policy.arn, "attached_to": [] }),
+            ));
+            continue;
+        }
+        for p in &attached {
             let t = target(&policy.name, p);
-            if !attached.contains(p) {
-                out.push(Finding::compliant(
-                    t,
-                    format!(
-                        "{} is not attached to {} {}",
-                        policy.name,
-                        p.kind.as_str(),
-                        p.name
-                    ),
-                    before(policy, p, false),
-                ));
-                continue;
-            }
             let mut affected = format!("{} {}", p.kind.as_str(), p.name);
             if p.kind == PrincipalKind::Group {
                 let members = group_members(cx, &p.name).await?;
