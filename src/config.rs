@@ -7,6 +7,7 @@
 //! max_rps = 10
 //! trusted_cidrs = ["10.0.0.0/8"]
 //! alarm_email = "security@example.com"   # and every other control parameter (see Params)
+//! exceptions = "exceptions.toml"        # default: cis-fix-exceptions.toml beside this file
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,8 @@ pub struct Config {
     pub max_rps: Option<u32>,
     /// Control parameters (trusted ranges, trail and bucket names, alarm e-mail, …).
     pub params: Params,
+    /// The exceptions file, relative to this file (`exceptions = "…"`; see docs/exceptions.md).
+    pub exceptions: Option<String>,
     /// Where it was read from (`None`: no file).
     pub path: Option<PathBuf>,
 }
@@ -42,6 +45,7 @@ struct File {
     profile: Option<String>,
     regions: Option<RegionsValue>,
     max_rps: Option<i64>,
+    exceptions: Option<String>,
     /// Everything else is a control parameter; unknown keys are rejected there.
     #[serde(flatten)]
     params: toml::Table,
@@ -122,6 +126,7 @@ impl Config {
             regions,
             max_rps,
             params,
+            exceptions: f.exceptions,
             path: None,
         })
     }

@@ -214,6 +214,18 @@ impl ParamArgs {
     }
 }
 
+/// Where the run's exceptions come from (docs/exceptions.md).
+#[derive(Debug, Clone, Args)]
+pub struct ExceptionArgs {
+    /// Exceptions file: targets planned as `excepted` and never changed (default:
+    /// `exceptions` in cis-fix.toml, else cis-fix-exceptions.toml beside it when present).
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Exit 1 when an exception in the file has expired.
+    #[arg(long)]
+    pub strict_exceptions: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the benchmark's controls and what cis-fix does about each.
@@ -230,6 +242,8 @@ pub enum Command {
         selection: SelectionArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        exceptions: ExceptionArgs,
         /// Save the plan for `cis-fix apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
@@ -256,6 +270,8 @@ pub enum Command {
         selection: SelectionArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        exceptions: ExceptionArgs,
         /// Do not ask; apply every reversible change.
         /// Targets in use (a default security group with network interfaces) are still skipped
         /// unless --force-in-use.
@@ -298,6 +314,8 @@ pub enum Command {
         selection: SelectionArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        exceptions: ExceptionArgs,
     },
     /// Print least-privilege IAM policy documents for the selected controls.
     IamPolicy {

@@ -93,6 +93,8 @@ pub async fn run(
             );
         }
     }
+    // Expired exceptions are warnings in the plan; --strict-exceptions makes them an error.
+    super::strict_exceptions_check(&plan)?;
     let c = plan.counts();
     Ok(if c.error > 0 {
         Exit::Failed

@@ -112,6 +112,13 @@ pub fn plan_markdown(plan: &Plan) -> String {
             not_covered.join(", ")
         );
     }
+    let warnings = super::text::exception_warnings(plan);
+    if !warnings.is_empty() {
+        let _ = writeln!(s, "\nExceptions:\n");
+        for w in warnings {
+            let _ = writeln!(s, "- {}", cell(&w));
+        }
+    }
     for (n, g) in findings.iter().enumerate() {
         let i = g.first();
         let f = &i.finding;
@@ -177,6 +184,13 @@ pub fn plan_markdown(plan: &Plan) -> String {
                     let _ = writeln!(s, "- {u}");
                 }
             }
+        }
+        if f.status == Status::Excepted {
+            let _ = writeln!(
+                s,
+                "\nExcepted ({}); `apply` leaves it as it is.",
+                super::text::exception_words(i)
+            );
         }
         if f.status == Status::Blocked {
             let _ = writeln!(
