@@ -186,11 +186,19 @@ pub fn plan_markdown(plan: &Plan) -> String {
             }
         }
         if f.status == Status::Excepted {
-            let _ = writeln!(
-                s,
-                "\nExcepted ({}); `apply` leaves it as it is.",
-                super::text::exception_words(i)
-            );
+            let first = super::text::exception_words(i);
+            if g.items
+                .iter()
+                .all(|x| super::text::exception_words(x) == first)
+            {
+                let _ = writeln!(s, "\nExcepted ({first}); `apply` leaves it as it is.");
+            } else {
+                // Folded items excepted by different entries: each with its own.
+                let _ = writeln!(s, "\nExcepted; `apply` leaves them as they are:\n");
+                for x in &g.items {
+                    let _ = writeln!(s, "- [{}] {}", x.where_(), super::text::exception_words(x));
+                }
+            }
         }
         if f.status == Status::Blocked {
             let _ = writeln!(

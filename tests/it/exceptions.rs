@@ -265,6 +265,27 @@ async fn apply_leaves_excepted_targets_live_and_from_a_saved_plan() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("⊘"), "{}", out.stdout);
     assert!(out.stdout.contains("1 excepted"), "{}", out.stdout);
+    let md = acct.run(
+        &[
+            &[
+                "plan",
+                "--format",
+                "markdown",
+                "--exceptions",
+                f.to_str().unwrap(),
+            ][..],
+            &EBS,
+        ]
+        .concat(),
+    );
+    assert!(
+        md.stdout.contains("| excepted |")
+            && md
+                .stdout
+                .contains("Excepted (until 2099-12-31, owner platform-team: kept on purpose"),
+        "{}",
+        md.stdout
+    );
 }
 
 #[tokio::test]
