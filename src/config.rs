@@ -8,6 +8,7 @@
 //! trusted_cidrs = ["10.0.0.0/8"]
 //! alarm_email = "security@example.com"   # and every other control parameter (see Params)
 //! exceptions = "exceptions.toml"        # default: cis-fix-exceptions.toml beside this file
+//! exception_tag = "cis-fix:exception"    # the tag that excepts the resource it is on
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,8 @@ pub struct Config {
     pub params: Params,
     /// The exceptions file, relative to this file (`exceptions = "…"`; see docs/exceptions.md).
     pub exceptions: Option<String>,
+    /// The tag that excepts the resource it is on (`exception_tag`; default cis-fix:exception).
+    pub exception_tag: Option<String>,
     /// Where it was read from (`None`: no file).
     pub path: Option<PathBuf>,
 }
@@ -46,6 +49,7 @@ struct File {
     regions: Option<RegionsValue>,
     max_rps: Option<i64>,
     exceptions: Option<String>,
+    exception_tag: Option<String>,
     /// Everything else is a control parameter; unknown keys are rejected there.
     #[serde(flatten)]
     params: toml::Table,
@@ -120,6 +124,13 @@ impl Config {
                 )));
             }
         }
+        if let Some(k) = &f.exception_tag {
+            if k.trim().is_empty() || k.len() > 128 {
+                return Err(err(format!(
+                    "exception_tag: '{k}' is not a tag key (1 to 128 characters)"
+                )));
+            }
+        }
         let params = Params::from_table(f.params).map_err(err)?;
         Ok(Config {
             profile: f.profile,
@@ -127,6 +138,7 @@ impl Config {
             max_rps,
             params,
             exceptions: f.exceptions,
+            exception_tag: f.exception_tag,
             path: None,
         })
     }

@@ -21,6 +21,18 @@ use crate::plan::{ExceptionNote, ExceptionRef, ExceptionsReport, Plan, Status};
 /// The file looked for beside `cis-fix.toml` (or in the working directory).
 pub const DEFAULT_FILE: &str = "cis-fix-exceptions.toml";
 
+/// The tag that excepts the resource it is on (`exception_tag` in cis-fix.toml changes it).
+pub const DEFAULT_TAG: &str = "cis-fix:exception";
+
+/// The slugs of the controls whose findings carry their targets' tags.
+pub fn tag_controls() -> Vec<&'static str> {
+    crate::remediations::registry()
+        .iter()
+        .filter(|c| c.reads_tags())
+        .map(|c| c.slug())
+        .collect()
+}
+
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[error("{0}")]
 pub struct ExceptionsError(pub String);
@@ -58,6 +70,8 @@ pub struct Entry {
     pub control: Option<String>,
     /// A glob (`*`, `?`) over the target, its resource id or ARN.
     pub target: Option<String>,
+    /// A tag key and a glob over its value (`team=web*`).
+    pub tag: Option<(String, String)>,
     pub reason: String,
     pub owner: String,
     /// The last day the entry applies; `None` when permanent.
@@ -80,6 +94,9 @@ impl Entry {
         if let Some(t) = &self.target {
             parts.push(format!("target {t}"));
         }
+        if let Some((k, v)) = &self.tag {
+            parts.push(format!("tag {k}={v}"));
+        }
         parts.join(", ")
     }
 
@@ -87,12 +104,22 @@ impl Entry {
         self.expires.is_some_and(|d| d < today)
     }
 
-    fn key(&self) -> (Option<&str>, Option<&str>, Option<&str>, Option<&str>) {
+    #[allow(clippy::type_complexity)]
+    fn key(
+        &self,
+    ) -> (
+        Option<&str>,
+        Option<&str>,
+        Option<&str>,
+        Option<&str>,
+        Option<&(String, String)>,
+    ) {
         (
             self.account.as_deref(),
             self.region.as_deref(),
             self.control.as_deref(),
             self.target.as_deref(),
+            self.tag.as_ref(),
         )
     }
 }
@@ -100,10 +127,13 @@ impl Entry {
 /// The run's exceptions: the checked entries of one file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exceptions {
-    pub path: PathBuf,
+    /// The file (`None`: no file; the exception tag still applies).
+    pub path: Option<PathBuf>,
     pub entries: Vec<Entry>,
     /// `--strict-exceptions`: an expired entry makes the command exit 1.
     pub strict: bool,
+    /// The tag key that excepts the resource it is on (default [`DEFAULT_TAG`]).
+    pub tag_key: String,
 }
 
 static INSTALLED: OnceLock<Exceptions> = OnceLock::new();
@@ -158,10 +188,30 @@ impl Exceptions {
         })?;
         let entries = parse(&path.display().to_string(), &text, b, cat)?;
         Ok(Exceptions {
-            path: path.to_path_buf(),
+            path: Some(path.to_path_buf()),
             entries,
             strict: false,
+            tag_key: DEFAULT_TAG.to_string(),
         })
+    }
+
+    /// No file: only the exception tag.
+    pub fn none() -> Exceptions {
+        Exceptions {
+            path: None,
+            entries: Vec::new(),
+            strict: false,
+            tag_key: DEFAULT_TAG.to_string(),
+        }
+    }
+
+    fn source(&self, e: &Entry) -> String {
+        let file = self
+            .path
+            .as_deref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        format!("{file}:{}", e.line)
     }
 
     /// The entries that expired before `today`.
@@ -174,7 +224,7 @@ impl Exceptions {
 
     fn note(&self, e: &Entry) -> ExceptionNote {
         ExceptionNote {
-            source: format!("{}:{}", self.path.display(), e.line),
+            source: self.source(e),
             matches: e.describe(),
             owner: e.owner.clone(),
             expires: e.expires.map(|d| d.to_string()),
@@ -198,25 +248,50 @@ impl Exceptions {
                     && e.target
                         .as_ref()
                         .is_none_or(|t| candidates.iter().any(|c| glob_match(t, c)))
+                    && e.tag.as_ref().is_none_or(|(k, v)| {
+                        item.finding.tags.get(k).is_some_and(|x| glob_match(v, x))
+                    })
             });
-            let Some((n, e)) = hit else { continue };
-            used[n] = true;
-            if matches!(
+            let failing = matches!(
                 item.finding.status,
                 Status::Change | Status::Manual | Status::Blocked
-            ) {
-                item.finding.exception = Some(ExceptionRef {
-                    reason: e.reason.clone(),
-                    owner: e.owner.clone(),
-                    expires: e.expires.map(|d| d.to_string()),
-                    source: format!("{}:{}", self.path.display(), e.line),
-                    was: item.finding.status,
-                });
+            );
+            let found = match hit {
+                Some((n, e)) => {
+                    used[n] = true;
+                    Some(ExceptionRef {
+                        reason: e.reason.clone(),
+                        owner: e.owner.clone(),
+                        expires: e.expires.map(|d| d.to_string()),
+                        source: self.source(e),
+                        was: item.finding.status,
+                    })
+                }
+                // The file wins; then the exception tag on the resource itself.
+                None => match item.finding.tags.get(&self.tag_key) {
+                    None => None,
+                    Some(value) => match tag_exception(&self.tag_key, value, today) {
+                        Ok(mut r) => {
+                            r.was = item.finding.status;
+                            Some(r)
+                        }
+                        Err(why) => {
+                            if failing {
+                                item.finding.notes.push(why);
+                            }
+                            None
+                        }
+                    },
+                },
+            };
+            if let (true, Some(r)) = (failing, found) {
+                item.finding.exception = Some(r);
                 item.finding.status = Status::Excepted;
             }
         }
+        let Some(path) = &self.path else { return };
         let report = plan.exceptions.get_or_insert_with(|| ExceptionsReport {
-            file: self.path.display().to_string(),
+            file: path.display().to_string(),
             expired: Vec::new(),
             unused: Vec::new(),
         });
@@ -233,6 +308,47 @@ impl Exceptions {
             .map(|(e, _)| self.note(e))
             .collect();
     }
+}
+
+/// The exception a resource's tag makes: `reason; until=2027-03-31` (the `until=` part
+/// optional). Err: why the tag does not except (a bad or past `until`), as a note.
+fn tag_exception(key: &str, value: &str, today: Date) -> Result<ExceptionRef, String> {
+    let mut until = None;
+    let mut words = Vec::new();
+    for part in value.split([';', ',']) {
+        let part = part.trim();
+        match part.strip_prefix("until=") {
+            Some(d) => until = Some(d.trim().to_string()),
+            None if !part.is_empty() => words.push(part),
+            None => {}
+        }
+    }
+    let expires = match until {
+        None => None,
+        Some(d) => {
+            let fmt = time::macros::format_description!("[year]-[month]-[day]");
+            let date = Date::parse(&d, &fmt).map_err(|_| {
+                format!("tag {key} says until={d}, which is not a date (YYYY-MM-DD): not excepted")
+            })?;
+            if date < today {
+                return Err(format!(
+                    "tag {key} expired on {date}: not excepted any more; renew or remove the tag"
+                ));
+            }
+            Some(date.to_string())
+        }
+    };
+    Ok(ExceptionRef {
+        reason: if words.is_empty() {
+            "(the tag gives no reason)".into()
+        } else {
+            words.join("; ")
+        },
+        owner: "not stated (resource tag)".into(),
+        expires,
+        source: format!("tag {key}"),
+        was: Status::Change,
+    })
 }
 
 /// What a target pattern is matched against: the plan target (`bucket website-1`), each of
@@ -323,10 +439,28 @@ fn required(v: Option<String>, what: &str, hint: &str) -> Result<String, String>
     }
 }
 
-fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
-    if raw.tag.is_some() {
-        return Err("tag: matching by tag is not supported yet (no control reads its targets' tags in the plan; see docs/exceptions.md); match by target instead".into());
+fn parse_tag(t: &str, control: Option<&str>) -> Result<(String, String), String> {
+    let supported = tag_controls();
+    let Some((k, v)) = t.split_once('=') else {
+        return Err(format!("tag: '{t}' is not key=value"));
+    };
+    let (k, v) = (k.trim(), v.trim());
+    if k.is_empty() {
+        return Err(format!("tag: '{t}' has no key (key=value)"));
     }
+    check_glob(v).map_err(|e| e.replacen("target:", "tag value:", 1))?;
+    if let Some(c) = control {
+        if !supported.contains(&c) {
+            return Err(format!(
+                "tag: control {c} does not read its targets' tags, so a tag cannot match there (tags work for {})",
+                supported.join(", ")
+            ));
+        }
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
     let reason = required(raw.reason, "reason", "say why this target is left as it is")?;
     let owner = required(raw.owner, "owner", "name who answers for it")?;
     if let Some(a) = &raw.account {
@@ -361,9 +495,18 @@ fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
     if let Some(t) = &raw.target {
         check_glob(t)?;
     }
-    if raw.account.is_none() && raw.region.is_none() && control.is_none() && raw.target.is_none() {
+    let tag = match &raw.tag {
+        None => None,
+        Some(t) => Some(parse_tag(t, control.as_deref())?),
+    };
+    if raw.account.is_none()
+        && raw.region.is_none()
+        && control.is_none()
+        && raw.target.is_none()
+        && tag.is_none()
+    {
         return Err(
-            "matches everything: give at least one of account, region, control, target".into(),
+            "matches everything: give at least one of account, region, control, target, tag".into(),
         );
     }
     let permanent = raw.permanent.unwrap_or(false);
@@ -393,6 +536,7 @@ fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
         region: raw.region,
         control,
         target: raw.target,
+        tag,
         reason,
         owner,
         expires,
@@ -481,5 +625,23 @@ mod tests {
             .0;
         assert!(err.starts_with("x.toml:1: exception 1: expires"), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn exception_tags() {
+        let today = Date::from_calendar_date(2026, time::Month::November, 30).unwrap();
+        let r = tag_exception("k", "bastion; until=2027-01-01", today).unwrap();
+        assert_eq!(
+            (r.reason.as_str(), r.expires.as_deref()),
+            ("bastion", Some("2027-01-01"))
+        );
+        let r = tag_exception("k", "kept", today).unwrap();
+        assert_eq!(r.expires, None);
+        assert!(tag_exception("k", "x; until=2026-11-29", today)
+            .unwrap_err()
+            .contains("expired on 2026-11-29"));
+        assert!(tag_exception("k", "x, until=soon", today)
+            .unwrap_err()
+            .contains("not a date"));
     }
 }

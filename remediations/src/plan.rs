@@ -116,6 +116,10 @@ pub struct Finding {
     /// `before`, and apply refuses the change when it moved.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub prerequisites: Value,
+    /// The target's tags, where the control's read already returns them (security groups,
+    /// instances; see `Control::reads_tags`); empty otherwise. Exceptions match on them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
     /// For excepted findings: the exception that matched (see `docs/exceptions.md`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exception: Option<ExceptionRef>,
@@ -178,6 +182,7 @@ impl Finding {
             needs: Vec::new(),
             caution: Vec::new(),
             prerequisites: Value::Null,
+            tags: Default::default(),
             exception: None,
         }
     }
@@ -239,6 +244,27 @@ impl Finding {
     pub fn with_risk(mut self, risk: Risk) -> Self {
         self.risk = risk;
         self
+    }
+
+    /// The target's tags (`key → value`), from a read the control makes anyway.
+    pub fn with_tags<'a>(
+        mut self,
+        tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) -> Self {
+        self.add_tags(tags);
+        self
+    }
+
+    pub fn add_tags<'a>(
+        &mut self,
+        tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) {
+        for (k, v) in tags {
+            if let Some(k) = k {
+                self.tags
+                    .insert(k.to_string(), v.unwrap_or_default().to_string());
+            }
+        }
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {

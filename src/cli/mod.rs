@@ -248,38 +248,49 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
     }
 }
 
-/// Read the run's exceptions file, if there is one, and install it for every plan of the run.
+/// Read the run's exceptions file, if there is one, and install it (with the exception tag
+/// key) for every plan of the run.
 fn load_exceptions(
     args: &ExceptionArgs,
     cfg: &crate::config::Config,
     sel: &SelectionArgs,
 ) -> Result<(), Fatal> {
-    let Some((path, must_exist)) = crate::exceptions::locate(args.file.as_deref(), cfg) else {
-        if args.strict_exceptions {
-            tracing::info!("--strict-exceptions without an exceptions file");
+    let mut x = match crate::exceptions::locate(args.file.as_deref(), cfg) {
+        None => crate::exceptions::Exceptions::none(),
+        Some((path, must_exist)) => {
+            if must_exist && !path.is_file() {
+                return Err(Fatal::usage(format!(
+                    "exceptions file {} does not exist",
+                    path.display()
+                )));
+            }
+            let cat = context::catalog()?;
+            let x = crate::exceptions::Exceptions::load(&path, sel.benchmark, cat)
+                .map_err(|e| Fatal::usage(e.to_string()))?;
+            tracing::info!(file = %path.display(), entries = x.entries.len(), "exceptions file");
+            x
         }
-        return Ok(());
     };
-    if must_exist && !path.is_file() {
-        return Err(Fatal::usage(format!(
-            "exceptions file {} does not exist",
-            path.display()
-        )));
-    }
-    let cat = context::catalog()?;
-    let mut x = crate::exceptions::Exceptions::load(&path, sel.benchmark, cat)
-        .map_err(|e| Fatal::usage(e.to_string()))?;
     x.strict = args.strict_exceptions;
-    tracing::info!(file = %path.display(), entries = x.entries.len(), "exceptions file");
+    if let Some(k) = &cfg.exception_tag {
+        x.tag_key = k.clone();
+    }
     crate::exceptions::install(x);
     Ok(())
 }
 
+fn r_file(plan: &crate::plan::Plan) -> String {
+    plan.exceptions
+        .as_ref()
+        .map(|r| r.file.clone())
+        .unwrap_or_default()
+}
+
 /// With `--strict-exceptions`, an expired entry is an error (after the plan is shown).
 pub(crate) fn strict_exceptions_check(plan: &crate::plan::Plan) -> Result<(), Fatal> {
-    let Some(x) = crate::exceptions::installed().filter(|x| x.strict) else {
+    if !crate::exceptions::installed().is_some_and(|x| x.strict) {
         return Ok(());
-    };
+    }
     let expired = plan
         .exceptions
         .as_ref()
@@ -291,7 +302,7 @@ pub(crate) fn strict_exceptions_check(plan: &crate::plan::Plan) -> Result<(), Fa
             "{} expired exception{} in {} ({}: {}, expired {}); renew or remove {} (--strict-exceptions)",
             expired.len(),
             if expired.len() == 1 { "" } else { "s" },
-            x.path.display(),
+            r_file(plan),
             first.source,
             first.matches,
             first.expires.as_deref().unwrap_or("?"),

@@ -475,9 +475,14 @@ async fn bad_exception_files_are_one_line_errors_before_any_aws_call() {
             ":7: exception 2: duplicates the entry on line 1",
         ),
         (
-            "tag-not-supported",
-            format!("[[exception]]\ntag = \"env=web\"\n{ok}"),
-            "tag: matching by tag is not supported yet",
+            "tag-on-a-control-without-tags",
+            format!("[[exception]]\ncontrol = \"5.1.1\"\ntag = \"env=web\"\n{ok}"),
+            ":1: exception 1: tag: control ebs-default-encryption does not read its targets' tags",
+        ),
+        (
+            "tag-not-key-value",
+            format!("[[exception]]\ntag = \"env\"\n{ok}"),
+            ":1: exception 1: tag: 'env' is not key=value",
         ),
         (
             "matches-everything",
@@ -534,4 +539,163 @@ async fn bad_exception_files_are_one_line_errors_before_any_aws_call() {
             .map(|c| c.operation.clone())
             .collect::<Vec<_>>()
     );
+}
+
+/// A security group in the default VPC of REGION with SSH open to the world, tagged.
+async fn open_ssh_group(acct: &TestAccount, name: &str, tags: &[(&str, &str)]) -> String {
+    use aws_sdk_ec2::types::{IpPermission, IpRange, Tag};
+    let ec2 = acct.ec2(crate::harness::REGION);
+    let vpc = ec2.describe_vpcs().send().await.unwrap().vpcs()[0]
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let gid = ec2
+        .create_security_group()
+        .group_name(name)
+        .description(name)
+        .vpc_id(vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&gid)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    if !tags.is_empty() {
+        let mut req = ec2.create_tags().resources(&gid);
+        for (k, v) in tags {
+            req = req.tags(Tag::builder().key(*k).value(*v).build());
+        }
+        req.send().await.unwrap();
+    }
+    gid
+}
+
+/// Whether the group still lets SSH in from anywhere (re-read from the emulator).
+async fn ssh_open(acct: &TestAccount, gid: &str) -> bool {
+    use aws_sdk_ec2::types::Filter;
+    acct.ec2(crate::harness::REGION)
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(gid).build())
+        .send()
+        .await
+        .unwrap()
+        .security_group_rules()
+        .iter()
+        .any(|r| {
+            r.is_egress() == Some(false)
+                && r.from_port() == Some(22)
+                && r.cidr_ipv4() == Some("0.0.0.0/0")
+        })
+}
+
+#[tokio::test]
+async fn tags_except_security_groups_the_file_by_tag_and_the_exception_tag() {
+    let acct = TestAccount::new().await;
+    let bastion = open_ssh_group(
+        &acct,
+        "bastion",
+        &[("cis-fix:exception", "office SSH bastion; until=2099-01-01")],
+    )
+    .await;
+    let web = open_ssh_group(&acct, "web", &[("team", "web-shop")]).await;
+    let old = open_ssh_group(
+        &acct,
+        "old",
+        &[("cis-fix:exception", "legacy; until=2020-01-01")],
+    )
+    .await;
+    let plain = open_ssh_group(&acct, "plain", &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let f = write(
+        dir.path(),
+        "x.toml",
+        &entry("control = \"sg-no-admin-ports-ipv4\"\ntag = \"team=web-*\"\nexpires = 2099-01-01"),
+    );
+    let sel = [
+        "--control",
+        "sg-no-admin-ports-ipv4",
+        "--regions",
+        crate::harness::REGION,
+    ];
+    let item_of = |doc: &Value, gid: &str| -> Value {
+        doc["plan"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["target"].as_str().unwrap().contains(gid))
+            .unwrap_or_else(|| panic!("no item for {gid}: {doc}"))
+            .clone()
+    };
+
+    // The tag alone, no file.
+    let doc = plan_json(&acct.run(&[&["plan", "--format", "json"][..], &sel].concat()));
+    let b = item_of(&doc, &bastion);
+    assert_eq!(b["status"], "excepted", "{b}");
+    assert_eq!(b["exception"]["reason"], "office SSH bastion");
+    assert_eq!(b["exception"]["expires"], "2099-01-01");
+    assert_eq!(b["exception"]["source"], "tag cis-fix:exception");
+    let o = item_of(&doc, &old);
+    assert_eq!(o["status"], "change", "an expired tag does not except: {o}");
+    assert!(
+        o["notes"].to_string().contains("expired on 2020-01-01"),
+        "{o}"
+    );
+    assert_eq!(item_of(&doc, &web)["status"], "change");
+    assert_eq!(item_of(&doc, &plain)["status"], "change");
+    assert!(
+        doc["plan"].get("exceptions").is_none(),
+        "no file, no file report"
+    );
+
+    // Another exception tag key (cis-fix.toml): the default key no longer excepts.
+    let cfg = write(dir.path(), "cis-fix.toml", "exception_tag = \"ops:keep\"\n");
+    let doc = plan_json(
+        &acct.run(
+            &[
+                &[
+                    "plan",
+                    "--format",
+                    "json",
+                    "--config",
+                    cfg.to_str().unwrap(),
+                ][..],
+                &sel,
+            ]
+            .concat(),
+        ),
+    );
+    assert_eq!(item_of(&doc, &bastion)["status"], "change");
+
+    // The file's tag entry excepts the web group too; apply leaves both excepted groups open.
+    let args = [&["--exceptions", f.to_str().unwrap()][..], &sel].concat();
+    let doc = plan_json(&acct.run(&[&["plan", "--format", "json"][..], &args].concat()));
+    let w = item_of(&doc, &web);
+    assert_eq!(w["status"], "excepted", "{w}");
+    assert!(w["exception"]["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("x.toml:1"));
+    // (Revoking an open admin port is destructive and high risk: --allow-destructive.)
+    let out = acct.run(&[&["apply", "--yes", "--allow-destructive"][..], &args].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        ssh_open(&acct, &bastion).await,
+        "tag-excepted group untouched"
+    );
+    assert!(ssh_open(&acct, &web).await, "file-excepted group untouched");
+    assert!(!ssh_open(&acct, &old).await, "expired tag: fixed");
+    assert!(!ssh_open(&acct, &plain).await, "untagged: fixed");
 }
