@@ -94,6 +94,8 @@ pub enum OutputFormat {
     Text,
     Json,
     Markdown,
+    /// The plan's failures as AWS Security Finding Format findings (for BatchImportFindings).
+    Asff,
 }
 
 /// Which controls a command covers; the same on every command.
@@ -247,7 +249,8 @@ pub enum Command {
         /// Save the plan for `cis-fix apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Output format: text for people, json to save or script, markdown for a ticket.
+        /// Output format: text for people, json to save or script, markdown for a ticket, asff
+        /// for Security Hub (the failures as findings of product cis-fix).
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
         /// Exit 2 when changes are pending (0 when none).

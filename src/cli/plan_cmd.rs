@@ -71,6 +71,11 @@ pub async fn run(
             serde_json::to_string_pretty(&saved_plan::to_json(&plan)).unwrap_or_default()
         ),
         OutputFormat::Markdown => print!("{}", render::plan_markdown(&plan)),
+        OutputFormat::Asff => println!(
+            "{}",
+            serde_json::to_string_pretty(&render::plan_asff(&plan, &aws.home_region))
+                .unwrap_or_default()
+        ),
         OutputFormat::Text if g.quiet => println!("{}", render::summary_line(&plan)),
         OutputFormat::Text => print!(
             "{}",

@@ -1,5 +1,6 @@
 //! Renderers: pure functions from a plan (or results) to text.
 
+mod asff;
 mod diff;
 mod fold;
 mod markdown;
@@ -7,6 +8,7 @@ mod summary;
 mod text;
 mod wrap;
 
+pub use asff::{plan_asff, REQUIRED as ASFF_REQUIRED};
 pub use diff::{describe_moves, field_diff, FieldChange};
 pub use fold::{fold, Group};
 pub use markdown::plan_markdown;
