@@ -139,6 +139,7 @@ pub async fn run(
             manual: counts.manual,
             undetermined: counts.unknown,
             unreadable: counts.error,
+            excepted: counts.excepted,
             ..Default::default()
         },
         ..Default::default()

@@ -245,6 +245,12 @@ async fn apply_leaves_excepted_targets_live_and_from_a_saved_plan() {
     );
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert!(
+        out.stdout
+            .contains("  excepted                       1  (left alone"),
+        "{}",
+        out.stdout
+    );
+    assert!(
         !acct.ebs_default("eu-west-1").await,
         "excepted region untouched"
     );
