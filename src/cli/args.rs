@@ -94,7 +94,7 @@ pub enum OutputFormat {
     Text,
     Json,
     Markdown,
-    /// The plan's failures as AWS Security Finding Format findings (for BatchImportFindings).
+    // The plan's failures as AWS Security Finding Format findings (for BatchImportFindings).
     Asff,
 }
 
@@ -219,8 +219,8 @@ impl ParamArgs {
 /// Where the run's exceptions come from (docs/exceptions.md).
 #[derive(Debug, Clone, Args)]
 pub struct ExceptionArgs {
-    /// Exceptions file: targets planned as `excepted` and never changed (default:
-    /// `exceptions` in cis-fix.toml, else cis-fix-exceptions.toml beside it when present).
+    /// Exceptions file: targets left alone (default: cis-fix-exceptions.toml beside
+    /// cis-fix.toml; see docs/exceptions.md).
     #[arg(long = "exceptions", value_name = "FILE")]
     pub file: Option<PathBuf>,
     /// Exit 1 when an exception in the file has expired.
@@ -250,7 +250,7 @@ pub enum Command {
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
         /// Output format: text for people, json to save or script, markdown for a ticket, asff
-        /// for Security Hub (the failures as findings of product cis-fix).
+        /// for Security Hub.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
         /// Exit 2 when changes are pending (0 when none).
