@@ -120,6 +120,10 @@ pub async fn run(
         );
         println!("  credentials: {}\n", aws.credentials);
         print!("{}", render::items_text(&pending, &view));
+        // The exceptions file's expired and unused entries, as in the plan.
+        for w in render::exception_warnings(&plan) {
+            println!("  {w}");
+        }
     }
     for (n, why) in &stale {
         if let Some(i) = plan.items.iter().find(|i| i.index == *n) {

@@ -14,7 +14,8 @@ pub use fold::{fold, Group};
 pub use markdown::plan_markdown;
 pub use summary::Outcomes;
 pub use text::{
-    item_text, items_text, plan_text, plural, status_label, summary_line, symbol, TextOptions,
+    exception_warnings, item_text, items_text, plan_text, plural, status_label, summary_line,
+    symbol, TextOptions,
 };
 pub use wrap::{output_width, wrap, DEFAULT_WIDTH};
 

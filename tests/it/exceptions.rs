@@ -354,6 +354,22 @@ async fn an_expired_entry_does_not_except_and_is_warned_about() {
     );
     out.assert_one_line_error(1, "--strict-exceptions");
     assert!(!acct.ebs_default("eu-west-1").await, "nothing applied");
+    // Without it, apply warns as the plan does, and applies (the entry excepts nothing).
+    let out = acct.run(
+        &[
+            &["apply", "--yes", "--exceptions", f.to_str().unwrap()][..],
+            &EBS,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("warning: exception expired on 2020-01-31"),
+        "{}",
+        out.stdout
+    );
+    assert!(acct.ebs_default("eu-west-1").await, "applied");
 }
 
 #[tokio::test]
