@@ -7,6 +7,8 @@
 //! max_rps = 10
 //! trusted_cidrs = ["10.0.0.0/8"]
 //! alarm_email = "security@example.com"   # and every other control parameter (see Params)
+//! exceptions = "exceptions.toml"        # default: cis-fix-exceptions.toml beside this file
+//! exception_tag = "cis-fix:exception"    # the tag that excepts the resource it is on
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -26,6 +28,10 @@ pub struct Config {
     pub max_rps: Option<u32>,
     /// Control parameters (trusted ranges, trail and bucket names, alarm e-mail, …).
     pub params: Params,
+    /// The exceptions file, relative to this file (`exceptions = "…"`; see docs/exceptions.md).
+    pub exceptions: Option<String>,
+    /// The tag that excepts the resource it is on (`exception_tag`; default cis-fix:exception).
+    pub exception_tag: Option<String>,
     /// Where it was read from (`None`: no file).
     pub path: Option<PathBuf>,
 }
@@ -42,6 +48,8 @@ struct File {
     profile: Option<String>,
     regions: Option<RegionsValue>,
     max_rps: Option<i64>,
+    exceptions: Option<String>,
+    exception_tag: Option<String>,
     /// Everything else is a control parameter; unknown keys are rejected there.
     #[serde(flatten)]
     params: toml::Table,
@@ -116,12 +124,21 @@ impl Config {
                 )));
             }
         }
+        if let Some(k) = &f.exception_tag {
+            if k.trim().is_empty() || k.len() > 128 {
+                return Err(err(format!(
+                    "exception_tag: '{k}' is not a tag key (1 to 128 characters)"
+                )));
+            }
+        }
         let params = Params::from_table(f.params).map_err(err)?;
         Ok(Config {
             profile: f.profile,
             regions,
             max_rps,
             params,
+            exceptions: f.exceptions,
+            exception_tag: f.exception_tag,
             path: None,
         })
     }

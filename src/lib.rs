@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod docs;
 pub mod engine;
+pub mod exceptions;
 pub mod exit;
 pub mod journal;
 pub mod lock;

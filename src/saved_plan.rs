@@ -123,6 +123,7 @@ mod tests {
             params: Default::default(),
             items: vec![],
             api_calls: 3,
+            exceptions: None,
         }
     }
 

@@ -86,6 +86,11 @@ pub trait Control: Send + Sync {
     fn change_profile(&self) -> &'static str {
         self.description().change_profile
     }
+    /// Whether its findings carry their targets' tags (`Finding::tags`), from a read it makes
+    /// anyway (no per-resource tag calls), so exceptions can match on tags.
+    fn reads_tags(&self) -> bool {
+        false
+    }
 
     /// Read the account and report each target. Never writes.
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError>;

@@ -32,6 +32,9 @@ pub enum Status {
     /// Fails, and fixing it needs another control's change first (the trail of 3.1 before
     /// its selectors); `needs` names the controls. `apply` plans it again once they are done.
     Blocked,
+    /// Fails, but an exception entry (reason, owner, expiry) says to leave it: `apply` never
+    /// changes it. `exception` carries the entry.
+    Excepted,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +116,51 @@ pub struct Finding {
     /// `before`, and apply refuses the change when it moved.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub prerequisites: Value,
+    /// The target's tags, where the control's read already returns them (security groups,
+    /// instances; see `Control::reads_tags`); empty otherwise. Exceptions match on them.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
+    /// For excepted findings: the exception that matched (see `docs/exceptions.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception: Option<ExceptionRef>,
+}
+
+/// The exception entry an excepted finding matched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionRef {
+    pub reason: String,
+    pub owner: String,
+    /// The last day it applies (YYYY-MM-DD); `None` for a permanent exception.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// `FILE:LINE` of the entry.
+    pub source: String,
+    /// The status the finding had before it was excepted (change, manual, blocked).
+    pub was: Status,
+}
+
+/// An exception entry named in a plan's warnings (expired, or matching nothing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionNote {
+    /// `FILE:LINE`.
+    pub source: String,
+    /// What it matches: `control s3-deny-http, target website-*`.
+    pub matches: String,
+    pub owner: String,
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+/// What the plan's exceptions file did besides excepting items.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionsReport {
+    pub file: String,
+    /// Entries past their expiry: they no longer except anything.
+    #[serde(default)]
+    pub expired: Vec<ExceptionNote>,
+    /// Unexpired entries that matched no target of the plan.
+    #[serde(default)]
+    pub unused: Vec<ExceptionNote>,
 }
 
 impl Finding {
@@ -134,6 +182,8 @@ impl Finding {
             needs: Vec::new(),
             caution: Vec::new(),
             prerequisites: Value::Null,
+            tags: Default::default(),
+            exception: None,
         }
     }
 
@@ -194,6 +244,27 @@ impl Finding {
     pub fn with_risk(mut self, risk: Risk) -> Self {
         self.risk = risk;
         self
+    }
+
+    /// The target's tags (`key → value`), from a read the control makes anyway.
+    pub fn with_tags<'a>(
+        mut self,
+        tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) -> Self {
+        self.add_tags(tags);
+        self
+    }
+
+    pub fn add_tags<'a>(
+        &mut self,
+        tags: impl IntoIterator<Item = (Option<&'a str>, Option<&'a str>)>,
+    ) {
+        for (k, v) in tags {
+            if let Some(k) = k {
+                self.tags
+                    .insert(k.to_string(), v.unwrap_or_default().to_string());
+            }
+        }
     }
 
     pub fn with_note(mut self, note: impl Into<String>) -> Self {
@@ -266,6 +337,9 @@ pub struct Plan {
     /// AWS calls made to build this plan.
     #[serde(default)]
     pub api_calls: usize,
+    /// The exceptions file's expired and unused entries, when there is a file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceptions: Option<ExceptionsReport>,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -278,6 +352,7 @@ pub struct Counts {
     pub error: usize,
     pub not_implemented: usize,
     pub blocked: usize,
+    pub excepted: usize,
 }
 
 impl Plan {
@@ -293,6 +368,7 @@ impl Plan {
                 Status::Error => c.error += 1,
                 Status::NotImplemented => c.not_implemented += 1,
                 Status::Blocked => c.blocked += 1,
+                Status::Excepted => c.excepted += 1,
             }
         }
         c

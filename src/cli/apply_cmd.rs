@@ -69,7 +69,11 @@ pub async fn run(
                     "a saved plan is applied as a whole: drop --control/--section/--level, or make a new plan with them",
                 ));
             }
-            let plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
+            let mut plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
+            // Exceptions are checked again now: a target excepted since the plan was saved
+            // is left alone too.
+            crate::exceptions::mark(&mut plan);
+            super::strict_exceptions_check(&plan)?;
             let aws = context::connect(g).await?;
             plan.params
                 .check_for_account(&aws.account.id)
@@ -89,6 +93,7 @@ pub async fn run(
         }
         None => {
             let (aws, plan) = plan_cmd::make_plan(g, sel, params).await?;
+            super::strict_exceptions_check(&plan)?;
             (aws, plan, Vec::new())
         }
     };
@@ -115,6 +120,10 @@ pub async fn run(
         );
         println!("  credentials: {}\n", aws.credentials);
         print!("{}", render::items_text(&pending, &view));
+        // The exceptions file's expired and unused entries, as in the plan.
+        for w in render::exception_warnings(&plan) {
+            println!("  {w}");
+        }
     }
     for (n, why) in &stale {
         if let Some(i) = plan.items.iter().find(|i| i.index == *n) {
@@ -134,6 +143,7 @@ pub async fn run(
             manual: counts.manual,
             undetermined: counts.unknown,
             unreadable: counts.error,
+            excepted: counts.excepted,
             ..Default::default()
         },
         ..Default::default()

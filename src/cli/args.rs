@@ -94,6 +94,8 @@ pub enum OutputFormat {
     Text,
     Json,
     Markdown,
+    // The plan's failures as AWS Security Finding Format findings (for BatchImportFindings).
+    Asff,
 }
 
 /// Which controls a command covers; the same on every command.
@@ -214,6 +216,18 @@ impl ParamArgs {
     }
 }
 
+/// Where the run's exceptions come from (docs/exceptions.md).
+#[derive(Debug, Clone, Args)]
+pub struct ExceptionArgs {
+    /// Exceptions file: targets left alone (default: cis-fix-exceptions.toml beside
+    /// cis-fix.toml; see docs/exceptions.md).
+    #[arg(long = "exceptions", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Exit 1 when an exception in the file has expired.
+    #[arg(long)]
+    pub strict_exceptions: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the benchmark's controls and what cis-fix does about each.
@@ -230,10 +244,13 @@ pub enum Command {
         selection: SelectionArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        exceptions: ExceptionArgs,
         /// Save the plan for `cis-fix apply FILE`.
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Output format: text for people, json to save or script, markdown for a ticket.
+        /// Output format: text for people, json to save or script, markdown for a ticket, asff
+        /// for Security Hub.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
         /// Exit 2 when changes are pending (0 when none).
@@ -256,6 +273,8 @@ pub enum Command {
         selection: SelectionArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        exceptions: ExceptionArgs,
         /// Do not ask; apply every reversible change.
         /// Targets in use (a default security group with network interfaces) are still skipped
         /// unless --force-in-use.
@@ -298,6 +317,8 @@ pub enum Command {
         selection: SelectionArgs,
         #[command(flatten)]
         params: ParamArgs,
+        #[command(flatten)]
+        exceptions: ExceptionArgs,
     },
     /// Print least-privilege IAM policy documents for the selected controls.
     IamPolicy {

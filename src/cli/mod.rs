@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, GlobalArgs, OutputFormat, SelectionArgs};
+pub use args::{Cli, Command, ExceptionArgs, GlobalArgs, OutputFormat, SelectionArgs};
 
 use crate::exit::{Exit, Fatal};
 
@@ -128,6 +128,25 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
     cli.global.profile = cli.global.profile.take().or(cfg.profile.clone());
     cli.global.regions = cli.global.regions.take().or(cfg.regions.clone());
     cli.global.max_rps = cli.global.max_rps.or(cfg.max_rps);
+    // The exceptions file is read and checked before any AWS call.
+    match &cli.command {
+        Command::Plan {
+            selection,
+            exceptions,
+            ..
+        }
+        | Command::Apply {
+            selection,
+            exceptions,
+            ..
+        }
+        | Command::Guide {
+            selection,
+            exceptions,
+            ..
+        } => load_exceptions(exceptions, &cfg, selection)?,
+        _ => {}
+    }
     let g = &cli.global;
     match &cli.command {
         Command::Controls { selection, json } => controls_cmd::run(selection, *json),
@@ -139,6 +158,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             detailed_exitcode,
             show_compliant,
             expand,
+            ..
         } => {
             let view = plan_cmd::View {
                 format: *format,
@@ -164,6 +184,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             force_in_use,
             allow_destructive,
             expand,
+            ..
         } => {
             let flags = apply_cmd::ApplyFlags {
                 yes: *yes,
@@ -197,9 +218,9 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             verify: true,
         } => history_cmd::verify(g, run_id.as_deref(), *json),
         Command::History { run_id, json, .. } => history_cmd::run(g, run_id.as_deref(), *json),
-        Command::Guide { selection, params } => {
-            guide_cmd::run(g, selection, &params.params_with(&cfg)?).await
-        }
+        Command::Guide {
+            selection, params, ..
+        } => guide_cmd::run(g, selection, &params.params_with(&cfg)?).await,
         Command::IamPolicy { selection, purpose } => iam_policy_cmd::run(selection, *purpose),
         Command::Completions { shell } => completions_cmd::run(shell),
         Command::Report {
@@ -224,5 +245,68 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             };
             report_cmd::run(g, &cfg, selection, params, req).await
         }
+    }
+}
+
+/// Read the run's exceptions file, if there is one, and install it (with the exception tag
+/// key) for every plan of the run.
+fn load_exceptions(
+    args: &ExceptionArgs,
+    cfg: &crate::config::Config,
+    sel: &SelectionArgs,
+) -> Result<(), Fatal> {
+    let mut x = match crate::exceptions::locate(args.file.as_deref(), cfg) {
+        None => crate::exceptions::Exceptions::none(),
+        Some((path, must_exist)) => {
+            if must_exist && !path.is_file() {
+                return Err(Fatal::usage(format!(
+                    "exceptions file {} does not exist",
+                    path.display()
+                )));
+            }
+            let cat = context::catalog()?;
+            let x = crate::exceptions::Exceptions::load(&path, sel.benchmark, cat)
+                .map_err(|e| Fatal::usage(e.to_string()))?;
+            tracing::info!(file = %path.display(), entries = x.entries.len(), "exceptions file");
+            x
+        }
+    };
+    x.strict = args.strict_exceptions;
+    if let Some(k) = &cfg.exception_tag {
+        x.tag_key = k.clone();
+    }
+    crate::exceptions::install(x);
+    Ok(())
+}
+
+fn r_file(plan: &crate::plan::Plan) -> String {
+    plan.exceptions
+        .as_ref()
+        .map(|r| r.file.clone())
+        .unwrap_or_default()
+}
+
+/// With `--strict-exceptions`, an expired entry is an error (after the plan is shown).
+pub(crate) fn strict_exceptions_check(plan: &crate::plan::Plan) -> Result<(), Fatal> {
+    if !crate::exceptions::installed().is_some_and(|x| x.strict) {
+        return Ok(());
+    }
+    let expired = plan
+        .exceptions
+        .as_ref()
+        .map(|r| r.expired.clone())
+        .unwrap_or_default();
+    match expired.first() {
+        None => Ok(()),
+        Some(first) => Err(Fatal::usage(format!(
+            "{} expired exception{} in {} ({}: {}, expired {}); renew or remove {} (--strict-exceptions)",
+            expired.len(),
+            if expired.len() == 1 { "" } else { "s" },
+            r_file(plan),
+            first.source,
+            first.matches,
+            first.expires.as_deref().unwrap_or("?"),
+            if expired.len() == 1 { "it" } else { "them" }
+        ))),
     }
 }

@@ -71,6 +71,11 @@ pub async fn run(
             serde_json::to_string_pretty(&saved_plan::to_json(&plan)).unwrap_or_default()
         ),
         OutputFormat::Markdown => print!("{}", render::plan_markdown(&plan)),
+        OutputFormat::Asff => println!(
+            "{}",
+            serde_json::to_string_pretty(&render::plan_asff(&plan, &aws.home_region))
+                .unwrap_or_default()
+        ),
         OutputFormat::Text if g.quiet => println!("{}", render::summary_line(&plan)),
         OutputFormat::Text => print!(
             "{}",
@@ -93,6 +98,8 @@ pub async fn run(
             );
         }
     }
+    // Expired exceptions are warnings in the plan; --strict-exceptions makes them an error.
+    super::strict_exceptions_check(&plan)?;
     let c = plan.counts();
     Ok(if c.error > 0 {
         Exit::Failed

@@ -92,7 +92,7 @@ pub async fn build_plan(
         .collect();
     let mut items: Vec<Item> = items;
     note_shared_targets(&mut items);
-    Plan {
+    let mut plan = Plan {
         schema_version: PLAN_SCHEMA_VERSION,
         cis_fix_version: env!("CARGO_PKG_VERSION").to_string(),
         created_at: now_rfc3339(),
@@ -102,7 +102,11 @@ pub async fn build_plan(
         params: params.clone(),
         items,
         api_calls: aws.call_log().count() - calls_before,
-    }
+        exceptions: None,
+    };
+    // Excepted targets are planned as such (and so never applied), in every view.
+    crate::exceptions::mark(&mut plan);
+    plan
 }
 
 /// Several controls can change one target (both password controls write the one account

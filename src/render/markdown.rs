@@ -112,6 +112,13 @@ pub fn plan_markdown(plan: &Plan) -> String {
             not_covered.join(", ")
         );
     }
+    let warnings = super::text::exception_warnings(plan);
+    if !warnings.is_empty() {
+        let _ = writeln!(s, "\nExceptions:\n");
+        for w in warnings {
+            let _ = writeln!(s, "- {}", cell(&w));
+        }
+    }
     for (n, g) in findings.iter().enumerate() {
         let i = g.first();
         let f = &i.finding;
@@ -175,6 +182,21 @@ pub fn plan_markdown(plan: &Plan) -> String {
                 );
                 for u in &f.in_use {
                     let _ = writeln!(s, "- {u}");
+                }
+            }
+        }
+        if f.status == Status::Excepted {
+            let first = super::text::exception_words(i);
+            if g.items
+                .iter()
+                .all(|x| super::text::exception_words(x) == first)
+            {
+                let _ = writeln!(s, "\nExcepted ({first}); `apply` leaves it as it is.");
+            } else {
+                // Folded items excepted by different entries: each with its own.
+                let _ = writeln!(s, "\nExcepted; `apply` leaves them as they are:\n");
+                for x in &g.items {
+                    let _ = writeln!(s, "- [{}] {}", x.where_(), super::text::exception_words(x));
                 }
             }
         }

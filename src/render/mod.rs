@@ -1,5 +1,6 @@
 //! Renderers: pure functions from a plan (or results) to text.
 
+mod asff;
 mod diff;
 mod fold;
 mod markdown;
@@ -7,12 +8,14 @@ mod summary;
 mod text;
 mod wrap;
 
+pub use asff::{plan_asff, REQUIRED as ASFF_REQUIRED};
 pub use diff::{describe_moves, field_diff, FieldChange};
 pub use fold::{fold, Group};
 pub use markdown::plan_markdown;
 pub use summary::Outcomes;
 pub use text::{
-    item_text, items_text, plan_text, plural, status_label, summary_line, symbol, TextOptions,
+    exception_warnings, item_text, items_text, plan_text, plural, status_label, summary_line,
+    symbol, TextOptions,
 };
 pub use wrap::{output_width, wrap, DEFAULT_WIDTH};
 

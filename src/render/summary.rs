@@ -31,6 +31,8 @@ pub struct Outcomes {
     pub undetermined: usize,
     /// Their state could not be read.
     pub unreadable: usize,
+    /// Left alone under an exception (file entry or tag).
+    pub excepted: usize,
 }
 
 impl Outcomes {
@@ -114,6 +116,11 @@ impl Outcomes {
         );
         row("undetermined", self.undetermined, String::new());
         row("could not be read", self.unreadable, String::new());
+        row(
+            "excepted",
+            self.excepted,
+            "(left alone under an exception; `cis-fix plan` shows each)".into(),
+        );
         let mut s = String::from("Summary:\n");
         if rows.is_empty() {
             s.push_str("  nothing was changed\n");

@@ -43,6 +43,7 @@ pub fn symbol(status: Status, action: Option<Action>) -> &'static str {
         (Status::Error, _) => "x",
         (Status::NotImplemented, _) => "-",
         (Status::Blocked, _) => "…",
+        (Status::Excepted, _) => "⊘",
     }
 }
 
@@ -59,6 +60,7 @@ fn marker(item: &Item) -> console::StyledObject<&'static str> {
         (Status::Error, _) => s.red().bold(),
         (Status::NotImplemented, _) => s.dim(),
         (Status::Blocked, _) => s.yellow().bold(),
+        (Status::Excepted, _) => s.cyan(),
     }
 }
 
@@ -74,7 +76,50 @@ pub fn status_label(status: Status) -> &'static str {
         Status::Error => "could not be read",
         Status::NotImplemented => "not covered by cis-fix yet",
         Status::Blocked => "waiting for another change",
+        Status::Excepted => "excepted",
     }
+}
+
+/// An excepted item's entry in words: `until 2027-03-31, owner web-team: public website (FILE:3)`.
+pub fn exception_words(item: &Item) -> String {
+    match &item.finding.exception {
+        Some(e) => format!(
+            "{}, owner {}: {} ({})",
+            e.expires
+                .as_deref()
+                .map(|d| format!("until {d}"))
+                .unwrap_or_else(|| "permanent".into()),
+            e.owner,
+            e.reason,
+            e.source
+        ),
+        None => "no entry recorded".into(),
+    }
+}
+
+/// The exceptions file's warnings: expired entries (they except nothing any more) and
+/// entries that matched nothing in the plan.
+pub fn exception_warnings(plan: &Plan) -> Vec<String> {
+    let Some(r) = &plan.exceptions else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in &r.expired {
+        out.push(format!(
+            "warning: exception expired on {} ({}: {}, owner {}): it no longer excepts anything; renew or remove it",
+            e.expires.as_deref().unwrap_or("?"),
+            e.source,
+            e.matches,
+            e.owner
+        ));
+    }
+    for e in &r.unused {
+        out.push(format!(
+            "warning: exception unused ({}: {}, owner {}): it matches no target of this plan",
+            e.source, e.matches, e.owner
+        ));
+    }
+    out
 }
 
 /// `n thing` or `n things`.
@@ -476,6 +521,9 @@ pub fn summary_line(plan: &Plan) -> String {
     if c.not_implemented > 0 {
         parts.push(format!("{} not covered by cis-fix yet", c.not_implemented));
     }
+    if c.excepted > 0 {
+        parts.push(format!("{} excepted", c.excepted));
+    }
     format!("Plan: {}.", parts.join(", "))
 }
 
@@ -509,7 +557,12 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
     let others: Vec<&Item> = plan
         .items
         .iter()
-        .filter(|i| !matches!(i.finding.status, Status::Compliant | Status::NotImplemented))
+        .filter(|i| {
+            !matches!(
+                i.finding.status,
+                Status::Compliant | Status::NotImplemented | Status::Excepted
+            )
+        })
         .collect();
     let groups = fold(&others, opts.expand);
     // Blocked items fold across controls by what they wait for (unless --expand).
@@ -528,9 +581,51 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
     let mut steps_shown = Vec::new();
     let mut not_covered = Vec::new();
     let mut shown_compliant: Vec<&str> = Vec::new();
+    let mut shown_excepted: Vec<&str> = Vec::new();
     for item in &plan.items {
         match item.finding.status {
             Status::NotImplemented => not_covered.push(item.id.clone()),
+            Status::Excepted => {
+                // Excepted targets of one control fold into one line with their count
+                // (--expand lists each with its entry).
+                let same: Vec<&Item> = plan
+                    .items
+                    .iter()
+                    .filter(|i| i.control == item.control && i.finding.status == Status::Excepted)
+                    .collect();
+                if opts.expand || same.len() == 1 {
+                    let first = format!("  {} {:<6} ", marker(item), item.id);
+                    let text = format!(
+                        "{}  {} [{}]: excepted ({})",
+                        item.control,
+                        item.finding.target,
+                        item.where_(),
+                        exception_words(item)
+                    );
+                    push_lines(&mut s, wrap_styled(&text, w, &first, 11, str::to_string));
+                } else if !shown_excepted.contains(&item.control.as_str()) {
+                    shown_excepted.push(&item.control);
+                    let mut sources: Vec<String> = same
+                        .iter()
+                        .filter_map(|i| i.finding.exception.as_ref())
+                        .map(|e| e.source.clone())
+                        .collect();
+                    sources.sort();
+                    sources.dedup();
+                    let first = format!("  {} {:<6} ", marker(item), item.id);
+                    let text = format!(
+                        "{}  {} excepted ({}; --expand lists them)",
+                        item.control,
+                        plural(same.len(), "target", "targets"),
+                        if sources.len() == 1 {
+                            exception_words(item)
+                        } else {
+                            format!("{} entries: {}", sources.len(), sources.join(", "))
+                        }
+                    );
+                    push_lines(&mut s, wrap_styled(&text, w, &first, 11, str::to_string));
+                }
+            }
             Status::Compliant if opts.show_compliant => {
                 let g = Group { items: vec![item] };
                 block(&mut s, &g, opts, true, &mut steps_shown);
@@ -598,6 +693,16 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
                 |x| style(x).dim().to_string(),
             ),
         );
+    }
+    let warnings = exception_warnings(plan);
+    if !warnings.is_empty() {
+        s.push('\n');
+        for l in warnings {
+            push_lines(
+                &mut s,
+                wrap_styled(&l, w, "  ", 4, |x| style(x).yellow().to_string()),
+            );
+        }
     }
     s.push('\n');
     s.push_str(&wrap(
@@ -739,6 +844,7 @@ pub(crate) mod fold_tests {
             params: Default::default(),
             items,
             api_calls: 0,
+            exceptions: None,
         }
     }
 

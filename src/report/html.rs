@@ -96,6 +96,7 @@ fn status_label(s: Status) -> &'static str {
         Status::Unknown => "undetermined",
         Status::Skipped => "skipped",
         Status::NotImplemented => "not implemented",
+        Status::Excepted => "failing (excepted)",
     }
 }
 
@@ -109,6 +110,7 @@ fn status_class(s: Status) -> &'static str {
         Status::Unknown => "unknown",
         Status::Skipped => "skipped",
         Status::NotImplemented => "not_implemented",
+        Status::Excepted => "excepted",
     }
 }
 
@@ -198,7 +200,7 @@ fn summary(h: &mut String, r: &Report) {
         r#"<h2 id="score">Score</h2>
 <div class="cards">
 <div class="card" id="overall" data-compliant="{c}" data-scored="{s}"><div class="big">{p}</div><div class="lbl">{c} of {s} automated checks pass</div></div>
-<div class="card"><div class="big">{f}</div><div class="lbl">failing (fixable {ch}, blocked {bl}, error {er})</div></div>
+<div class="card"><div class="big">{f}</div><div class="lbl">failing (fixable {ch}, blocked {bl}, error {er}, excepted {ex})</div></div>
 <div class="card"><div class="big">{m}</div><div class="lbl">manual: a person must check or act</div></div>
 <div class="card"><div class="big">{u}</div><div class="lbl">undetermined · {sk} skipped · {ni} not implemented</div></div>
 </div>
@@ -210,6 +212,7 @@ fn summary(h: &mut String, r: &Report) {
         ch = o.change,
         bl = o.blocked,
         er = o.error,
+        ex = o.excepted,
         m = o.manual,
         u = o.unknown,
         sk = o.skipped,
@@ -601,6 +604,7 @@ mod tests {
                 finding,
             }],
             api_calls: 0,
+            exceptions: None,
         };
         let cat = crate::catalog::Catalog::embedded().unwrap();
         let r = super::super::build(

@@ -80,7 +80,9 @@ pub struct Tally {
     pub unknown: usize,
     pub skipped: usize,
     pub not_implemented: usize,
-    /// change + blocked + error.
+    /// Failing, but left alone under an exception: counted as failing.
+    pub excepted: usize,
+    /// change + blocked + error + excepted.
     pub failing: usize,
     /// compliant + failing: the score's denominator.
     pub scored: usize,
@@ -100,6 +102,8 @@ pub enum Bucket {
     Unknown,
     Skipped,
     NotImplemented,
+    /// Failing, left alone under an exception (reason, owner, expiry).
+    Excepted,
 }
 
 impl Bucket {
@@ -114,13 +118,14 @@ impl Bucket {
             Status::Change => Bucket::Change,
             Status::Blocked => Bucket::Blocked,
             Status::Error => Bucket::Error,
+            Status::Excepted => Bucket::Excepted,
         }
     }
 
     pub fn scored(self) -> bool {
         matches!(
             self,
-            Bucket::Compliant | Bucket::Change | Bucket::Blocked | Bucket::Error
+            Bucket::Compliant | Bucket::Change | Bucket::Blocked | Bucket::Error | Bucket::Excepted
         )
     }
 }
@@ -138,9 +143,10 @@ impl Tally {
                 Bucket::Unknown => t.unknown += 1,
                 Bucket::Skipped => t.skipped += 1,
                 Bucket::NotImplemented => t.not_implemented += 1,
+                Bucket::Excepted => t.excepted += 1,
             }
         }
-        t.failing = t.change + t.blocked + t.error;
+        t.failing = t.change + t.blocked + t.error + t.excepted;
         t.scored = t.compliant + t.failing;
         t.score_percent = (t.scored > 0).then(|| (t.compliant * 100 / t.scored) as u32);
         t

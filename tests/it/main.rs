@@ -9,6 +9,7 @@ mod cli_errors;
 mod cloudtrail;
 mod docs;
 mod ebs;
+mod exceptions;
 mod faults;
 mod guide;
 mod harness;

@@ -64,6 +64,9 @@ impl Control for DefaultSecurityGroup {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let region = crate::control::region_of(region)?;
         let groups = cx.reads.security_groups(cx.aws, region).await?;
@@ -146,6 +149,7 @@ impl Control for DefaultSecurityGroup {
             f.in_use = users;
             out.push(f);
         }
+        sgr::tag_findings(&mut out, &groups);
         Ok(out)
     }
 

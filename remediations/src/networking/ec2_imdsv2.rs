@@ -192,12 +192,19 @@ impl Control for Ec2Imdsv2 {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let region = region_of(region)?;
         let mut out = vec![read_account_default(&cx.aws.ec2(region)).await?];
         let mut instances = cx.reads.instances(cx.aws, region).await?;
         instances.sort_by(|a, b| a.instance_id().cmp(&b.instance_id()));
-        out.extend(instances.iter().map(instance_finding));
+        out.extend(
+            instances.iter().map(|i| {
+                instance_finding(i).with_tags(i.tags().iter().map(|t| (t.key(), t.value())))
+            }),
+        );
         Ok(out)
     }
 

@@ -115,6 +115,9 @@ impl Control for SgOpenIngress {
     fn description(&self) -> &Description {
         &self.description
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
 
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let region = crate::control::region_of(region)?;
@@ -170,6 +173,7 @@ impl Control for SgOpenIngress {
             }
             out.push(f);
         }
+        sgr::tag_findings(&mut out, &groups);
         Ok(out)
     }
 

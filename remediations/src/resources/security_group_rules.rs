@@ -215,6 +215,15 @@ pub fn state_of(all: &[ec2::SecurityGroupRule], group_id: &str) -> GroupState {
     }
 }
 
+/// Give each finding of a group its tags (DescribeSecurityGroups returns them; no extra call).
+pub fn tag_findings(findings: &mut [crate::plan::Finding], groups: &[ec2::SecurityGroup]) {
+    for f in findings.iter_mut() {
+        if let Some(g) = groups.iter().find(|g| target(g) == f.target) {
+            f.add_tags(g.tags().iter().map(|t| (t.key(), t.value())));
+        }
+    }
+}
+
 /// The target name every security-group control uses for a group, so that changes by
 /// several controls to one group chain within a run.
 pub fn target(g: &ec2::SecurityGroup) -> String {
