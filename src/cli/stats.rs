@@ -1,6 +1,7 @@
 //! What a run cost, for the benchmark (`scripts/bench`): with `CIS_FIX_STATS=FILE` set, the
 //! process writes its AWS calls (per operation and per control), the time from start to its
-//! first AWS call, and what each request budget sent, waited and was throttled, as JSON.
+//! first AWS call, the median round trip of its requests, and what each request budget sent,
+//! waited and was throttled, as JSON.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -34,7 +35,7 @@ pub fn write_if_asked() {
         (Some(s), Some(f)) => Some((f - *s).as_secs_f64() * 1000.0),
         _ => None,
     };
-    let budgets: Vec<_> = budgets
+    let per_budget: Vec<_> = budgets
         .usage()
         .into_iter()
         .map(|u| {
@@ -50,12 +51,14 @@ pub fn write_if_asked() {
             })
         })
         .collect();
+    let median = budgets.median_round_trip();
     let doc = json!({
         "calls": calls.count(),
+        "median_round_trip_ms": median.map(|d| d.as_secs_f64() * 1000.0),
         "first_call_ms": first,
         "per_operation": calls.per_operation(),
         "per_control": calls.per_control(),
-        "budgets": budgets,
+        "budgets": per_budget,
     });
     if let Err(e) = std::fs::write(&path, doc.to_string()) {
         eprintln!(

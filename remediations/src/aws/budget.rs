@@ -213,6 +213,8 @@ struct BudgetsInner {
     overall: Option<Bucket>,
     /// Per-service overrides of [`DEFAULTS`] (tests, and `rate_limits` in cis-fix.toml).
     overrides: HashMap<String, Limit>,
+    /// Every round trip of the run, in microseconds (the benchmark's floor is their median).
+    round_trips: Mutex<Vec<u32>>,
 }
 
 impl Budgets {
@@ -232,6 +234,7 @@ impl Budgets {
                     })
                 }),
                 overrides,
+                round_trips: Mutex::new(Vec::new()),
             }),
         }
     }
@@ -284,6 +287,19 @@ impl Budgets {
     /// A request of `key` took `rtt` from send to answer.
     fn answered(&self, key: &BudgetKey, rtt: Duration) {
         self.bucket(key).lock().busy += rtt;
+        if let Ok(mut v) = self.inner.round_trips.lock() {
+            v.push(u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX));
+        }
+    }
+
+    /// The median round trip (send to answer) of the run's requests so far.
+    pub fn median_round_trip(&self) -> Option<Duration> {
+        let mut v = self.inner.round_trips.lock().ok()?.clone();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_unstable();
+        Some(Duration::from_micros(u64::from(v[v.len() / 2])))
     }
 
     /// What each budget did so far, by key.
