@@ -181,8 +181,14 @@ impl Bucket {
     }
 
     fn succeeded(&self) {
+        self.answered(Duration::ZERO, true);
+    }
+
+    /// A request came back after `rtt`; a success gives back some of a backed-off rate.
+    fn answered(&self, rtt: Duration, success: bool) {
         let mut s = self.lock();
-        if s.rate < self.default.rate {
+        s.busy += rtt;
+        if success && s.rate < self.default.rate {
             s.rate = (s.rate + self.default.rate * RECOVERY_SHARE).min(self.default.rate);
         }
     }
@@ -263,10 +269,16 @@ impl Budgets {
 
     /// Wait for a slot in `key`'s budget (and the overall cap). Returns how long it waited.
     pub async fn acquire(&self, key: Option<&BudgetKey>) -> Duration {
+        let bucket = key.map(|k| self.bucket(k));
+        self.wait(bucket.as_deref()).await
+    }
+
+    /// Wait for a slot in `bucket` (and the overall cap).
+    async fn wait(&self, bucket: Option<&Bucket>) -> Duration {
         let now = Instant::now();
         let mut slot = now;
-        if let Some(key) = key {
-            slot = slot.max(self.bucket(key).reserve(now));
+        if let Some(b) = bucket {
+            slot = slot.max(b.reserve(now));
         }
         if let Some(all) = &self.inner.overall {
             slot = slot.max(all.reserve(now));
@@ -284,9 +296,8 @@ impl Budgets {
         self.bucket(key).succeeded();
     }
 
-    /// A request of `key` took `rtt` from send to answer.
-    fn answered(&self, key: &BudgetKey, rtt: Duration) {
-        self.bucket(key).lock().busy += rtt;
+    /// Note a round trip for the run's median.
+    fn record_round_trip(&self, rtt: Duration) {
         if let Ok(mut v) = self.inner.round_trips.lock() {
             v.push(u32::try_from(rtt.as_micros()).unwrap_or(u32::MAX));
         }
@@ -390,16 +401,19 @@ impl HttpConnector for BudgetedConnector {
                 .headers()
                 .get("authorization")
                 .and_then(BudgetKey::from_authorization);
-            let waited = budgets.acquire(key.as_ref()).await;
+            // One lookup per request: the bucket is kept for the answer.
+            let bucket = key.as_ref().map(|k| budgets.bucket(k));
+            let waited = budgets.wait(bucket.as_deref()).await;
             let sent = Instant::now();
             let response = inner.call(request).await?;
-            let Some(key) = key else {
+            let (Some(key), Some(bucket)) = (key, bucket) else {
                 return Ok(response);
             };
-            budgets.answered(&key, sent.elapsed());
+            let rtt = sent.elapsed();
+            budgets.record_round_trip(rtt);
             let status = response.status().as_u16();
+            bucket.answered(rtt, status < 400);
             if status < 400 {
-                budgets.succeeded(&key);
                 return Ok(response);
             }
             if status != 400 && status != 429 && status != 503 {
@@ -413,7 +427,7 @@ impl HttpConnector for BudgetedConnector {
                 .get("x-amzn-errortype")
                 .map(str::to_string);
             if is_throttling(status, error_type.as_deref(), &body) || status == 503 {
-                let rate = budgets.throttled(&key);
+                let rate = bucket.throttled(Instant::now());
                 tracing::info!(
                     target: "cis_fix::budget",
                     budget = %key,

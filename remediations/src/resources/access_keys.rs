@@ -55,8 +55,8 @@ pub struct UserCreds {
     pub keys: Vec<KeyInfo>,
     /// Set when the credential report shows that no key control can act on this user's keys
     /// (all issued within [`MIN_ACTION_AGE_DAYS`], at most one active): their ids were not
-    /// asked for, and this says what the report shows.
-    pub settled: Option<String>,
+    /// asked for, and this is what the report shows.
+    pub settled: Option<SettledKeys>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -304,9 +304,38 @@ fn focused_on(cx: &Cx<'_>, user: &str) -> bool {
         .is_some_and(|(u, _)| u == user)
 }
 
+/// What the credential report shows of a user's keys when no key control can act on them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettledKeys {
+    /// Keys the report shows (0, 1 or 2), and how many of them are active (at most 1).
+    pub issued: usize,
+    pub active: usize,
+    pub oldest: Option<OffsetDateTime>,
+}
+
+impl SettledKeys {
+    pub fn describe(&self) -> String {
+        match self.oldest {
+            None => "no access keys (credential report)".to_string(),
+            Some(oldest) => format!(
+                "{} key{}, {} active, the oldest issued {} (credential report; under {MIN_ACTION_AGE_DAYS} days, so no key control acts on {})",
+                self.issued,
+                if self.issued == 1 { "" } else { "s" },
+                self.active,
+                day(oldest),
+                if self.issued == 1 { "it" } else { "them" },
+            ),
+        }
+    }
+}
+
 /// What the report says of a user's keys when no key control can act on them; `None` when
 /// their ids are needed (or the report does not list the user).
-pub fn settled_keys(report: &CredentialReport, user: &str, now: OffsetDateTime) -> Option<String> {
+pub fn settled_keys(
+    report: &CredentialReport,
+    user: &str,
+    now: OffsetDateTime,
+) -> Option<SettledKeys> {
     let row = report.row(user)?;
     let mut issued = Vec::new();
     let mut active = 0;
@@ -331,15 +360,10 @@ pub fn settled_keys(report: &CredentialReport, user: &str, now: OffsetDateTime) 
     if active > 1 {
         return None;
     }
-    Some(match issued.iter().min() {
-        None => "no access keys (credential report)".to_string(),
-        Some(oldest) => format!(
-            "{} key{}, {active} active, the oldest issued {} (credential report; under {MIN_ACTION_AGE_DAYS} days, so no key control acts on {})",
-            issued.len(),
-            if issued.len() == 1 { "" } else { "s" },
-            day(*oldest),
-            if issued.len() == 1 { "it" } else { "them" },
-        ),
+    Some(SettledKeys {
+        issued: issued.len(),
+        active,
+        oldest: issued.into_iter().min(),
     })
 }
 
@@ -347,10 +371,8 @@ pub fn settled_keys(report: &CredentialReport, user: &str, now: OffsetDateTime) 
 /// compliant line for the user, not one per key (their ids were not read). `None` for a
 /// user without keys.
 pub fn settled_finding(u: &UserCreds) -> Option<Finding> {
-    let why = u.settled.as_ref()?;
-    if why.starts_with("no access keys") {
-        return None;
-    }
+    let settled = u.settled.as_ref().filter(|s| s.issued > 0)?;
+    let why = settled.describe();
     Some(Finding::compliant(
         format!("access keys of user {}", u.name),
         why.clone(),

@@ -106,19 +106,6 @@ impl CredentialReport {
     pub fn mfa_active(&self, user: &str) -> Option<bool> {
         flag(self.row(user)?.get("mfa_active")?)
     }
-
-    /// Whether the report shows the user with any access key (active or not); `None` when
-    /// the user is not in the report.
-    pub fn has_keys(&self, user: &str) -> Option<bool> {
-        let row = self.row(user)?;
-        Some((1..=2).any(|n| {
-            parse_date(row.get(&format!("access_key_{n}_last_rotated"))).is_some()
-                || row
-                    .get(&format!("access_key_{n}_active"))
-                    .map(String::as_str)
-                    == Some("true")
-        }))
-    }
 }
 
 fn flag(v: &str) -> Option<bool> {
