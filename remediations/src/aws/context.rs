@@ -295,6 +295,36 @@ impl AwsContext {
     regional_client!(rds, aws_sdk_rds);
     regional_client!(efs, aws_sdk_efs);
     regional_client!(macie2, aws_sdk_macie2);
+    regional_client!(
+        /// Elastic Load Balancing v2 (application and network load balancers).
+        elbv2,
+        aws_sdk_elasticloadbalancingv2
+    );
+
+    /// AWS Organizations is global; its client lives in the home region (the SDK's endpoint
+    /// rules send it to the partition's one endpoint).
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        let home = self.home_region.clone();
+        self.client("organizations", &home, |sdk, calls| {
+            aws_sdk_organizations::Client::from_conf(
+                aws_sdk_organizations::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            )
+        })
+    }
+
+    /// CloudFront is global; its client lives in the home region.
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        let home = self.home_region.clone();
+        self.client("cloudfront", &home, |sdk, calls| {
+            aws_sdk_cloudfront::Client::from_conf(
+                aws_sdk_cloudfront::config::Builder::from(sdk)
+                    .interceptor(calls.clone())
+                    .build(),
+            )
+        })
+    }
 
     /// The Account API (alternate contacts) is global; its client lives in the home region.
     pub fn account_api(&self) -> aws_sdk_account::Client {
