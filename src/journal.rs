@@ -207,6 +207,10 @@ pub enum Entry {
         benchmark: String,
         cis_fix_version: String,
         at: String,
+        /// The role assumed to reach the account in a multi-account run (`None`: the
+        /// caller's own credentials); undo reaches the account the same way.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_arn: Option<String>,
     },
     /// Written and flushed before the write call.
     Intent {
@@ -280,6 +284,18 @@ impl Journal {
         account_id: &str,
         benchmark: &str,
     ) -> Result<RunWriter, JournalError> {
+        self.start_run_in(command, account_id, benchmark, None)
+    }
+
+    /// Start a run; in a multi-account run, the account's part of `group`: its id is
+    /// `GROUP.ACCOUNT`, so `undo GROUP` finds every account's part.
+    pub fn start_run_in(
+        &self,
+        command: &str,
+        account_id: &str,
+        benchmark: &str,
+        group: Option<(&str, Option<&str>)>,
+    ) -> Result<RunWriter, JournalError> {
         private_dir(self.state_dir()).map_err(io(self.state_dir()))?;
         private_dir(&self.dir).map_err(io(&self.dir))?;
         // Run files an older cis-fix left readable by others.
@@ -289,7 +305,10 @@ impl Journal {
             }
         }
         let key = read_key(self.state_dir(), true)?.unwrap_or_default();
-        let run_id = new_run_id();
+        let run_id = match group {
+            Some((g, _)) => format!("{g}.{account_id}"),
+            None => new_run_id(),
+        };
         let path = self.dir.join(format!("{run_id}.jsonl"));
         let file = private_file()
             .create_new(true)
@@ -311,6 +330,7 @@ impl Journal {
             benchmark: benchmark.to_string(),
             cis_fix_version: env!("CARGO_PKG_VERSION").to_string(),
             at: now_rfc3339(),
+            role_arn: group.and_then(|(_, r)| r.map(str::to_string)),
         })?;
         Ok(w)
     }
@@ -338,6 +358,20 @@ impl Journal {
         Ok(runs)
     }
 
+    /// The account runs of a multi-account run `group` (`GROUP.ACCOUNT`), by account.
+    pub fn group(&self, group: &str) -> Result<Vec<Run>, JournalError> {
+        let prefix = format!("{group}.");
+        let mut out = Vec::new();
+        for r in self.runs()? {
+            let r = r?;
+            if r.run_id.starts_with(&prefix) {
+                out.push(r);
+            }
+        }
+        out.sort_by(|a, b| a.account_id.cmp(&b.account_id));
+        Ok(out)
+    }
+
     pub fn load(&self, run_id: &str) -> Result<Run, JournalError> {
         let path = self.dir.join(format!("{run_id}.jsonl"));
         if !path.exists() || run_id.contains('/') || run_id.contains("..") {
@@ -351,7 +385,8 @@ fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
 }
 
-fn new_run_id() -> String {
+/// A new run id: the time to the millisecond and a salt.
+pub fn new_run_id() -> String {
     let now = time::OffsetDateTime::now_utc();
     let stamp = now
         .format(time::macros::format_description!(
@@ -433,6 +468,8 @@ pub struct Run {
     pub account_id: String,
     pub benchmark: String,
     pub started_at: String,
+    /// The role assumed to reach the account (a multi-account run's part).
+    pub role_arn: Option<String>,
     pub ended: bool,
     pub changes: Vec<ChangeRecord>,
     /// False for a run written by an older cis-fix (plain hashes, no MAC): its entries cannot
@@ -502,6 +539,7 @@ impl Run {
                         account_id,
                         benchmark,
                         at,
+                        role_arn,
                         ..
                     },
                     None,
@@ -515,6 +553,7 @@ impl Run {
                         account_id,
                         benchmark,
                         started_at: at,
+                        role_arn,
                         ended: false,
                         changes: Vec::new(),
                         verified: keyed,
@@ -738,6 +777,7 @@ mod tests {
                 benchmark: "5.0".into(),
                 cis_fix_version: "0.0.9".into(),
                 at: now_rfc3339(),
+                role_arn: None,
             },
             intent(1),
         ] {

@@ -8,6 +8,7 @@
 //! `main.rs` is a shim; everything lives here so integration tests and benches can drive the
 //! same code paths as the binary.
 
+pub mod accounts;
 pub mod cli;
 pub mod config;
 pub mod docs;
@@ -16,6 +17,8 @@ pub mod exceptions;
 pub mod exit;
 pub mod journal;
 pub mod lock;
+pub mod org_plan;
+pub mod output;
 pub mod prompt;
 pub mod render;
 pub mod report;

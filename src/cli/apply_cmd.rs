@@ -27,6 +27,19 @@ pub struct ApplyFlags {
     pub expand: bool,
 }
 
+/// What an apply applies.
+pub enum Source<'a> {
+    /// Plan the selection now.
+    Live,
+    /// A saved plan file.
+    File(&'a Path),
+    /// One account's plan out of a saved multi-account plan (`from` names the file).
+    Loaded {
+        plan: Box<crate::plan::Plan>,
+        from: String,
+    },
+}
+
 pub async fn run(
     g: &GlobalArgs,
     plan_file: Option<&Path>,
@@ -34,7 +47,37 @@ pub async fn run(
     params: &Params,
     flags: ApplyFlags,
 ) -> Result<Exit, Fatal> {
+    // Several accounts: a multi-account plan file, or the account flags.
+    let org_file = plan_file
+        .filter(|p| std::fs::read_to_string(p).is_ok_and(|t| crate::org_plan::is_org_plan(&t)));
+    let accounts = crate::accounts::Selection::from_args(&g.accounts).map_err(Fatal::usage)?;
+    if org_file.is_some() || accounts.is_some() {
+        return super::fleet::apply(g, org_file, accounts, sel, params, flags).await;
+    }
+    run_one(
+        g,
+        plan_file.map_or(Source::Live, Source::File),
+        sel,
+        params,
+        flags,
+    )
+    .await
+    .map(|(exit, _)| exit)
+}
+
+/// Apply to one account (the credentials' own, or one account of a multi-account run).
+pub async fn run_one(
+    g: &GlobalArgs,
+    source: Source<'_>,
+    sel: &SelectionArgs,
+    params: &Params,
+    flags: ApplyFlags,
+) -> Result<(Exit, render::Outcomes), Fatal> {
     let yes = flags.yes;
+    let plan_file = match &source {
+        Source::File(p) => Some(*p),
+        _ => None,
+    };
     // A plan file that is not there is named first, terminal or not; a control id in its
     // place (`apply 1.7`) gets the flag it meant.
     if let Some(path) = plan_file {
@@ -57,19 +100,30 @@ pub async fn run(
         ));
     }
     let journal = context::journal(g)?;
-    // Held until the command ends: no other apply or undo interleaves with this one.
-    let _lock = context::lock(
-        &journal,
-        &format!("cis-fix {} since {}", "apply", crate::plan::now_rfc3339()),
-    )?;
-    let (aws, plan, stale) = match plan_file {
-        Some(path) => {
+    // Held until the command ends: no other apply or undo interleaves with this one. A
+    // multi-account run holds it once for all its accounts.
+    let _lock = match &g.target {
+        Some(_) => None,
+        None => Some(context::lock(
+            &journal,
+            &format!("cis-fix {} since {}", "apply", crate::plan::now_rfc3339()),
+        )?),
+    };
+    let saved = match source {
+        Source::File(path) => Some((
+            saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?,
+            path.display().to_string(),
+        )),
+        Source::Loaded { plan, from } => Some((*plan, from)),
+        Source::Live => None,
+    };
+    let (aws, plan, stale) = match saved {
+        Some((mut plan, path)) => {
             if sel.is_narrowed() {
                 return Err(Fatal::usage(
                     "a saved plan is applied as a whole: drop --control/--section/--level, or make a new plan with them",
                 ));
             }
-            let mut plan = saved_plan::load(path).map_err(|e| Fatal::usage(e.to_string()))?;
             // Exceptions are checked again now: a target excepted since the plan was saved
             // is left alone too.
             crate::exceptions::mark(&mut plan);
@@ -77,14 +131,11 @@ pub async fn run(
             let aws = context::connect(g).await?;
             plan.params
                 .check_for_account(&aws.account.id)
-                .map_err(|e| Fatal::refused(format!("{}: {e}", path.display())))?;
+                .map_err(|e| Fatal::refused(format!("{path}: {e}")))?;
             if plan.account.id != aws.account.id {
                 return Err(Fatal::refused(format!(
                     "{} is a plan for account {}, but these credentials are for account {} ({})",
-                    path.display(),
-                    plan.account.id,
-                    aws.account.id,
-                    aws.account.caller_arn
+                    path, plan.account.id, aws.account.id, aws.account.caller_arn
                 )));
             }
             let changes: Vec<&Item> = plan.changes().collect();
@@ -103,7 +154,7 @@ pub async fn run(
     let view = render::TextOptions::for_output(flags.expand, false);
 
     if !g.quiet {
-        print!(
+        crate::out!(
             "{}",
             render::wrap(
                 &format!(
@@ -118,16 +169,16 @@ pub async fn run(
                 2
             )
         );
-        println!("  credentials: {}\n", aws.credentials);
-        print!("{}", render::items_text(&pending, &view));
+        crate::outln!("  credentials: {}\n", aws.credentials);
+        crate::out!("{}", render::items_text(&pending, &view));
         // The exceptions file's expired and unused entries, as in the plan.
         for w in render::exception_warnings(&plan) {
-            println!("  {w}");
+            crate::outln!("  {w}");
         }
     }
     for (n, why) in &stale {
         if let Some(i) = plan.items.iter().find(|i| i.index == *n) {
-            println!(
+            crate::outln!(
                 "  {} {} {} [{}]: {why}",
                 style("refused (stale)").red().bold(),
                 i.id,
@@ -155,12 +206,12 @@ pub async fn run(
             .iter()
             .filter(|i| i.finding.status == Status::Blocked)
             .collect();
-        print!("{}", render::items_text(&waiting, &view));
+        crate::out!("{}", render::items_text(&waiting, &view));
         tally.out.waiting = waiting.len();
         if stale.is_empty() {
-            println!("\nNothing to apply. {}", render::summary_line(&plan));
+            crate::outln!("\nNothing to apply. {}", render::summary_line(&plan));
         } else {
-            println!(
+            crate::outln!(
                 "\nNothing left to apply: the plan's {} refused (stale) (above).",
                 if stale.len() == 1 {
                     "only change was".to_string()
@@ -169,8 +220,8 @@ pub async fn run(
                 }
             );
         }
-        print!("{}", tally.out.text("applied, verified"));
-        return Ok(tally.out.exit());
+        crate::out!("{}", tally.out.text("applied, verified"));
+        return Ok((tally.out.exit(), tally.out));
     }
 
     // Installed before the first question: Ctrl-C at a prompt then ends the prompt (declined,
@@ -193,21 +244,25 @@ pub async fn run(
         Ok(a) => a,
         Err(e) if e.exit == Exit::Refused => {
             tally.out.declined += pending.len();
-            println!("\n{e}");
-            print!("{}", tally.out.text("applied, verified"));
-            return Ok(tally.out.exit());
+            crate::outln!("\n{e}");
+            crate::out!("{}", tally.out.text("applied, verified"));
+            return Ok((tally.out.exit(), tally.out));
         }
         Err(e) => return Err(e),
     };
     tally.count_answers(&answer);
     if answer.approved.is_empty() {
-        println!("\nNothing approved; nothing changed.");
-        print!("{}", tally.out.text("applied, verified"));
-        return Ok(tally.out.exit());
+        crate::outln!("\nNothing approved; nothing changed.");
+        crate::out!("{}", tally.out.text("applied, verified"));
+        return Ok((tally.out.exit(), tally.out));
     }
 
+    let group = g
+        .target
+        .as_ref()
+        .and_then(|r| r.group.as_deref().map(|grp| (grp, r.role_arn.as_deref())));
     let mut writer = journal
-        .start_run("apply", &aws.account.id, plan.benchmark.key())
+        .start_run_in("apply", &aws.account.id, plan.benchmark.key(), group)
         .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?;
     apply_round(
         g,
@@ -251,7 +306,7 @@ pub async fn run(
             .into_iter()
             .map(String::as_str)
             .collect();
-        println!(
+        crate::outln!(
             "\n{} {} {} done; planning what waited for {}: {}",
             style("→").bold(),
             needed.join(", "),
@@ -273,7 +328,7 @@ pub async fn run(
         progress.clear();
         let pending: Vec<&Item> = next.changes().collect();
         if !g.quiet {
-            print!("{}", render::items_text(&pending, &view));
+            crate::out!("{}", render::items_text(&pending, &view));
         }
         waiting = next
             .items
@@ -294,7 +349,7 @@ pub async fn run(
         ) {
             Ok(a) => a,
             Err(e) if e.exit == Exit::Refused => {
-                println!("Declined; the changes above were not made.");
+                crate::outln!("Declined; the changes above were not made.");
                 tally.out.declined += pending.len();
                 break;
             }
@@ -321,7 +376,7 @@ pub async fn run(
         .filter(|i| i.finding.status == Status::Blocked)
     {
         tally.out.waiting += 1;
-        println!(
+        crate::outln!(
             "  {} {} {} [{}]: waits for {}, which this run did not apply",
             style("not planned").yellow(),
             i.id,
@@ -330,14 +385,14 @@ pub async fn run(
             i.finding.needs.join(", ")
         );
     }
-    println!();
-    print!("{}", tally.out.text("applied, verified"));
-    println!(
+    crate::outln!();
+    crate::out!("{}", tally.out.text("applied, verified"));
+    crate::outln!(
         "Run {} is journaled; undo it with `cis-fix undo {}`.",
         writer.run_id(),
         writer.run_id()
     );
-    Ok(tally.out.exit())
+    Ok((tally.out.exit(), tally.out))
 }
 
 /// What the rounds of one apply did, for the summary and for planning what waited.
@@ -383,7 +438,7 @@ async fn apply_round(
             });
         }
     };
-    println!();
+    crate::outln!();
     let out = &mut tally.out;
     for (o, item) in outcomes.iter().zip(approved) {
         let (tag, detail) = match &o.result {
@@ -420,7 +475,7 @@ async fn apply_round(
                 (style("refused (stale)").red(), format!(": {w}"))
             }
         };
-        println!("  {tag} {}{detail}", o.label);
+        crate::outln!("  {tag} {}{detail}", o.label);
     }
     Ok(())
 }
@@ -512,7 +567,7 @@ pub(super) fn approve<'a>(
     let n = pending.len();
     let summary = batch_summary(pending, params);
     if flags.yes {
-        println!("{summary}");
+        crate::outln!("{summary}");
     }
     if ask_batch {
         let separate = pending
@@ -565,7 +620,7 @@ pub(super) fn approve<'a>(
                 need.push("--allow-destructive");
             }
             if !need.is_empty() {
-                println!(
+                crate::outln!(
                     "  {} {} {} on {} [{}]: {}; pass {} to apply it with --yes",
                     style("skipped").yellow(),
                     i.id,

@@ -25,7 +25,7 @@ pub struct Cli {
 }
 
 /// Flags every command takes, listed under their own heading in each `--help`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// AWS profile from your shared config; wins over AWS_* keys in the environment, as in the
@@ -71,6 +71,55 @@ pub struct GlobalArgs {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    #[command(flatten)]
+    pub accounts: AccountArgs,
+    /// The account one part of a multi-account run works on (set by the fan-out, never by a
+    /// flag): connecting then assumes its role with the caller's credentials.
+    #[arg(skip)]
+    pub target: Option<crate::accounts::Reach>,
+}
+
+/// Which accounts a run covers (docs/organizations.md). None of them: the credentials' own
+/// account, as always.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Accounts (several at once)")]
+pub struct AccountArgs {
+    /// Every ACTIVE account of the organization (from the management account or a delegated
+    /// administrator).
+    #[arg(long, global = true)]
+    pub org: bool,
+    /// The ACTIVE accounts under this OU (or root r-…), OUs within it included. Repeatable.
+    #[arg(long = "ou", global = true, value_name = "OU_ID")]
+    pub ous: Vec<String>,
+    /// These accounts: ids separated by commas, or a file with one id a line (# comments).
+    /// With `undo`, `history`: only these accounts of the run.
+    #[arg(
+        long,
+        visible_alias = "account",
+        global = true,
+        value_name = "IDS|FILE"
+    )]
+    pub accounts: Option<String>,
+    /// Leave these accounts out: ids separated by commas, or a file.
+    #[arg(long, global = true, value_name = "IDS|FILE")]
+    pub exclude_accounts: Option<String>,
+    /// The role assumed in each account (default OrganizationAccountAccessRole; Control
+    /// Tower's AWSControlTowerExecution works the same).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub role_name: Option<String>,
+    /// The role's path (default /).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub role_path: Option<String>,
+    /// External id the role's trust policy asks for.
+    #[arg(long, global = true, value_name = "ID")]
+    pub external_id: Option<String>,
+    /// Accounts worked on at once (default 8); each has its own request budgets.
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub account_concurrency: Option<u16>,
+    /// Only shard K of N (K from 0): a stable slice of the sorted account ids, for N workers
+    /// of a job runner (`report merge` joins their plans).
+    #[arg(long, global = true, value_name = "K/N", value_parser = crate::accounts::parse_shard)]
+    pub shard: Option<crate::accounts::Shard>,
 }
 
 fn parse_regions(s: &str) -> Result<RegionSpec, String> {

@@ -1,6 +1,7 @@
 //! Shared set-up for the commands that reach AWS or the journal.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use super::args::GlobalArgs;
 use crate::aws::{is_region_name, AwsContext, AwsOptions, ErrorKind, RegionsError};
@@ -24,13 +25,24 @@ pub fn resolve<'c>(cat: &'c Catalog, sel: &Selection) -> Result<Vec<&'c Entry>, 
     Ok(entries)
 }
 
-pub async fn connect(g: &GlobalArgs) -> Result<AwsContext, Fatal> {
+pub async fn connect(g: &GlobalArgs) -> Result<Arc<AwsContext>, Fatal> {
     connect_for(g, false).await
 }
 
 /// Connect; with `regional`, list the enabled regions in the same round trip as the
 /// identity check (the run covers regional controls).
-pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<AwsContext, Fatal> {
+pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContext>, Fatal> {
+    // One account of a multi-account run: the caller is connected already; this account is
+    // reached by its role (or is the caller's own).
+    if let Some(reach) = &g.target {
+        return reach.connect(regional).await.map_err(|e| Fatal {
+            exit: crate::exit::Exit::Failed,
+            message: match &reach.role_arn {
+                Some(arn) => format!("account {}: could not assume {arn}: {e}", reach.account),
+                None => format!("account {}: {e}", reach.account),
+            },
+        });
+    }
     if let Some(r) = &g.region {
         if !is_region_name(r) {
             return Err(Fatal::usage(format!(
@@ -104,7 +116,7 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<AwsContext, F
     }
     super::stats::connected(&aws);
     tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, credentials = %aws.credentials, region = %aws.home_region, "connected");
-    Ok(aws)
+    Ok(Arc::new(aws))
 }
 
 /// The regions a plan covers: none when every selected control is global.
@@ -117,6 +129,21 @@ pub async fn regions(
         return Ok(Vec::new());
     }
     let spec = g.regions.clone().unwrap_or(crate::aws::RegionSpec::All);
+    // Across accounts, each covers the regions it has enabled of those asked for.
+    if let (Some(_), crate::aws::RegionSpec::List(asked)) = (&g.target, &spec) {
+        let enabled = aws.enabled_regions().await.map_err(|e| Fatal {
+            exit: crate::exit::Exit::Failed,
+            message: format!(
+                "account {}: could not list its regions: {e}",
+                aws.account.id
+            ),
+        })?;
+        return Ok(asked
+            .iter()
+            .filter(|r| enabled.contains(r))
+            .cloned()
+            .collect());
+    }
     aws.resolve_regions(&spec).await.map_err(|e| match e {
         RegionsError::NotEnabled(m) => Fatal::usage(m),
         RegionsError::Aws(e) => Fatal::usage(format!("could not list the account's regions: {e}")),

@@ -6,6 +6,7 @@ mod args;
 mod completions_cmd;
 mod context;
 mod controls_cmd;
+mod fleet;
 mod guide_cmd;
 mod history_cmd;
 mod iam_policy_cmd;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-pub use args::{Cli, Command, ExceptionArgs, GlobalArgs, OutputFormat, SelectionArgs};
+pub use args::{AccountArgs, Cli, Command, ExceptionArgs, GlobalArgs, OutputFormat, SelectionArgs};
 
 use crate::exit::{Exit, Fatal};
 

@@ -15,7 +15,7 @@ pub async fn make_plan(
     g: &GlobalArgs,
     sel: &SelectionArgs,
     params: &Params,
-) -> Result<(crate::aws::AwsContext, Plan), Fatal> {
+) -> Result<(std::sync::Arc<crate::aws::AwsContext>, Plan), Fatal> {
     let cat = context::catalog()?;
     let entries = context::resolve(cat, &sel.selection())?;
     let aws = context::connect_for(g, engine::needs_regions(&entries)).await?;
@@ -49,12 +49,37 @@ fn with_credentials(text: &str, source: &str) -> String {
 }
 
 /// How `plan` shows its result.
+#[derive(Debug, Clone, Copy)]
 pub struct View {
     pub format: OutputFormat,
     pub detailed_exitcode: bool,
     pub show_compliant: bool,
     /// No folding, every unchanged field (`--expand`).
     pub expand: bool,
+}
+
+/// The plan as `view` shows it.
+pub fn shown(plan: &Plan, aws: &crate::aws::AwsContext, view: &View, quiet: bool) -> String {
+    match view.format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&saved_plan::to_json(plan)).unwrap_or_default()
+        ),
+        OutputFormat::Markdown => render::plan_markdown(plan),
+        OutputFormat::Asff => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&render::plan_asff(plan, &aws.home_region))
+                .unwrap_or_default()
+        ),
+        OutputFormat::Text if quiet => format!("{}\n", render::summary_line(plan)),
+        OutputFormat::Text => with_credentials(
+            &render::plan_text(
+                plan,
+                &render::TextOptions::for_output(view.expand, view.show_compliant),
+            ),
+            &aws.credentials.to_string(),
+        ),
+    }
 }
 
 pub async fn run(
@@ -64,34 +89,17 @@ pub async fn run(
     out: Option<&Path>,
     view: View,
 ) -> Result<Exit, Fatal> {
-    let (aws, plan) = make_plan(g, sel, params).await?;
-    match view.format {
-        OutputFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&saved_plan::to_json(&plan)).unwrap_or_default()
-        ),
-        OutputFormat::Markdown => print!("{}", render::plan_markdown(&plan)),
-        OutputFormat::Asff => println!(
-            "{}",
-            serde_json::to_string_pretty(&render::plan_asff(&plan, &aws.home_region))
-                .unwrap_or_default()
-        ),
-        OutputFormat::Text if g.quiet => println!("{}", render::summary_line(&plan)),
-        OutputFormat::Text => print!(
-            "{}",
-            with_credentials(
-                &render::plan_text(
-                    &plan,
-                    &render::TextOptions::for_output(view.expand, view.show_compliant)
-                ),
-                &aws.credentials.to_string()
-            )
-        ),
+    if let Some(accounts) =
+        crate::accounts::Selection::from_args(&g.accounts).map_err(Fatal::usage)?
+    {
+        return super::fleet::plan(g, accounts, sel, params, out, view).await;
     }
+    let (aws, plan) = make_plan(g, sel, params).await?;
+    crate::out!("{}", shown(&plan, &aws, &view, g.quiet));
     if let Some(path) = out {
         saved_plan::save(path, &plan).map_err(|e| Fatal::usage(e.to_string()))?;
         if view.format == OutputFormat::Text {
-            println!(
+            crate::outln!(
                 "Saved to {}: apply exactly this with `cis-fix apply {}`.",
                 path.display(),
                 path.display()

@@ -20,17 +20,51 @@ pub async fn run(
     yes: bool,
     force: bool,
 ) -> Result<Exit, Fatal> {
+    // A multi-account run (its id names no single run, but its accounts' runs).
+    if let Some(id) = run_id.filter(|_| g.target.is_none()) {
+        let journal = context::journal(g)?;
+        if journal.load(id).is_err() {
+            let parts = journal.group(id).map_err(journal_fatal)?;
+            if !parts.is_empty() {
+                return super::fleet::undo(g, id, parts, only, yes, force).await;
+            }
+        }
+    }
+    if g.target.is_none()
+        && crate::accounts::Selection::from_args(&g.accounts)
+            .map_err(Fatal::usage)?
+            .is_some()
+    {
+        return Err(Fatal::usage(
+            "undo across accounts takes the multi-account run's id (`cis-fix history` lists it): `cis-fix undo RUN_ID [--accounts IDS]`",
+        ));
+    }
+    run_one(g, run_id, only, yes, force).await
+}
+
+/// Undo one account's run (the credentials' own, or one part of a multi-account run).
+pub async fn run_one(
+    g: &GlobalArgs,
+    run_id: Option<&str>,
+    only: &[u32],
+    yes: bool,
+    force: bool,
+) -> Result<Exit, Fatal> {
     if !yes && !std::io::stdin().is_terminal() {
         return Err(Fatal::refused(
             "undo needs confirmation but there is no terminal: re-run with --yes",
         ));
     }
     let journal = context::journal(g)?;
-    // Held until the command ends: no other apply or undo interleaves with this one.
-    let _lock = context::lock(
-        &journal,
-        &format!("cis-fix {} since {}", "undo", crate::plan::now_rfc3339()),
-    )?;
+    // Held until the command ends: no other apply or undo interleaves with this one (a
+    // multi-account undo holds it once for all its accounts).
+    let _lock = match &g.target {
+        Some(_) => None,
+        None => Some(context::lock(
+            &journal,
+            &format!("cis-fix {} since {}", "undo", crate::plan::now_rfc3339()),
+        )?),
+    };
     // Every run must read back as cis-fix wrote it: one that does not is refused, with
     // nothing restored (which changes count as undone depends on all of them).
     let runs: Vec<Run> = journal
@@ -52,7 +86,7 @@ pub async fn run(
         }) {
             Some(r) => r.clone(),
             None => {
-                println!(
+                crate::outln!(
                     "Nothing to undo: no change applied to account {} is still in place.",
                     aws.account.id
                 );
@@ -88,13 +122,13 @@ pub async fn run(
     }
     let todo = engine::undoable(&run, only, &done);
     if todo.is_empty() {
-        println!(
+        crate::outln!(
             "Nothing to undo in run {}: every change is already undone.",
             run.run_id
         );
         return Ok(Exit::Ok);
     }
-    println!(
+    crate::outln!(
         "{} run {} (account {})\n",
         style("cis-fix undo").bold(),
         run.run_id,
@@ -102,7 +136,7 @@ pub async fn run(
     );
     // What will be put back, in full, before asking (or acting, under --yes).
     for c in &todo {
-        println!(
+        crate::outln!(
             "  #{} {} {} [{}]{}: restore {}",
             c.seq,
             c.id,
@@ -115,7 +149,7 @@ pub async fn run(
             },
             restore_summary(c.observed.as_ref().unwrap_or(&c.planned), &c.previous)
         );
-        println!("      previous state: {}", show_value(&c.previous));
+        crate::outln!("      previous state: {}", show_value(&c.previous));
     }
     let mut prompter: Box<dyn Prompter> = if yes {
         Box::new(AssumeYes)
@@ -157,7 +191,7 @@ pub async fn run(
         ),
     })?;
     let mut tally = crate::render::Outcomes::default();
-    println!();
+    crate::outln!();
     for o in &outcomes {
         let (tag, detail) = match &o.result {
             UndoResult::Restored => {
@@ -191,11 +225,11 @@ pub async fn run(
                 (style("refused (stale)").red(), format!(": {w}"))
             }
         };
-        println!("  {tag} {}{detail}", o.label);
+        crate::outln!("  {tag} {}{detail}", o.label);
     }
-    println!();
-    print!("{}", tally.text("restored, verified"));
-    println!("Undo run {} is journaled.", writer.run_id());
+    crate::outln!();
+    crate::out!("{}", tally.text("restored, verified"));
+    crate::outln!("Undo run {} is journaled.", writer.run_id());
     Ok(tally.exit())
 }
 

@@ -17,7 +17,7 @@ impl Progress {
 
     /// A bar on stderr when it is a terminal and not `quiet`; otherwise hidden.
     pub fn for_terminal(what: &str, quiet: bool) -> Progress {
-        if quiet || !std::io::stderr().is_terminal() {
+        if quiet || crate::output::capturing() || !std::io::stderr().is_terminal() {
             return Progress::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
@@ -33,7 +33,7 @@ impl Progress {
     /// A spinner with `what` on stderr (a terminal, not `quiet`), ticking on its own: for
     /// reads whose length is not known up front. Cleared like the bar.
     pub fn spinner(what: &str, quiet: bool) -> Progress {
-        if quiet || !std::io::stderr().is_terminal() {
+        if quiet || crate::output::capturing() || !std::io::stderr().is_terminal() {
             return Progress::hidden();
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

@@ -216,7 +216,8 @@ pub struct Budgets {
 #[derive(Debug, Default)]
 struct BudgetsInner {
     buckets: Mutex<HashMap<BudgetKey, Arc<Bucket>>>,
-    overall: Option<Bucket>,
+    /// `--max-rps`: one cap over every account of the run.
+    overall: Option<Arc<Bucket>>,
     /// Per-service overrides of [`DEFAULTS`] (tests, and `rate_limits` in cis-fix.toml).
     overrides: HashMap<String, Limit>,
     /// Every round trip of the run, in microseconds (the benchmark's floor is their median).
@@ -234,12 +235,25 @@ impl Budgets {
             inner: Arc::new(BudgetsInner {
                 buckets: Mutex::new(HashMap::new()),
                 overall: max_rps.map(|r| {
-                    Bucket::new(Limit {
+                    Arc::new(Bucket::new(Limit {
                         rate: f64::from(r.max(1)),
                         burst: 1.0,
-                    })
+                    }))
                 }),
                 overrides,
+                round_trips: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// Budgets for another account of the same run: fresh buckets (each account has its own
+    /// AWS limits), the same overrides, and the same overall cap.
+    pub fn for_another_account(&self) -> Budgets {
+        Budgets {
+            inner: Arc::new(BudgetsInner {
+                buckets: Mutex::new(HashMap::new()),
+                overall: self.inner.overall.clone(),
+                overrides: self.inner.overrides.clone(),
                 round_trips: Mutex::new(Vec::new()),
             }),
         }

@@ -33,6 +33,75 @@ pub struct AwsOptions {
     pub prefetch_regions: bool,
 }
 
+/// How to reach another account: the role to assume there, and the account it must lead to.
+#[derive(Debug, Clone)]
+pub struct AssumeRequest {
+    pub role_arn: String,
+    pub expected_account: String,
+    /// Says cis-fix and the run, so CloudTrail in the member account names who acted.
+    pub session_name: String,
+    pub external_id: Option<String>,
+    /// List the account's enabled regions in the same round trip as the identity check.
+    pub prefetch_regions: bool,
+}
+
+/// Credentials of an assumed role, asked again from STS whenever the SDK's identity cache
+/// finds the last ones expired (a long apply outlives one session).
+#[derive(Debug)]
+struct AssumedRole {
+    sts: aws_sdk_sts::Client,
+    role_arn: String,
+    session_name: String,
+    external_id: Option<String>,
+    /// The answer of the AssumeRole made while connecting, handed out once.
+    first: Mutex<Option<aws_credential_types::Credentials>>,
+}
+
+impl AssumedRole {
+    async fn assume(&self) -> Result<aws_credential_types::Credentials, AwsError> {
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role_arn)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .send()
+            .await
+            .map_err(aws_err("sts:AssumeRole"))?;
+        let c = out.credentials().ok_or_else(|| {
+            AwsError::new(
+                ErrorKind::Service,
+                "sts:AssumeRole",
+                "the answer carried no credentials",
+            )
+        })?;
+        Ok(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            std::time::SystemTime::try_from(*c.expiration()).ok(),
+            "cis-fix-assume-role",
+        ))
+    }
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let first = self.first.lock().unwrap_or_else(|p| p.into_inner()).take();
+            match first {
+                Some(c) => Ok(c),
+                None => self.assume().await.map_err(|e| {
+                    aws_credential_types::provider::error::CredentialsError::provider_error(e)
+                }),
+            }
+        })
+    }
+}
+
 /// The account a run works on, as STS reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
@@ -157,6 +226,28 @@ impl AwsContext {
                     "no AWS region configured: pass --region, set AWS_REGION, or set a region in your profile",
                 )
             })?;
+        let profile = opts
+            .profile
+            .clone()
+            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
+            .unwrap_or_else(|| "default".into());
+        let mut ctx = Self::from_sdk(sdk, budgets, home_region, opts.prefetch_regions).await?;
+        // GetCallerIdentity resolved the credentials, so the observer has seen them.
+        ctx.credentials = seen
+            .get()
+            .map(|f: &Vec<Feature>| CredentialSource::classify(f, &profile))
+            .unwrap_or(CredentialSource::Unknown);
+        Ok(ctx)
+    }
+
+    /// Ask STS who `sdk`'s credentials are (and, with `prefetch_regions`, list the enabled
+    /// regions in the same round trip) and build the context around the answer.
+    async fn from_sdk(
+        sdk: SdkConfig,
+        budgets: super::budget::Budgets,
+        home_region: String,
+        prefetch_regions: bool,
+    ) -> Result<AwsContext, AwsError> {
         let calls = CallLog::default();
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&sdk)
@@ -170,7 +261,7 @@ impl AwsContext {
                 .build(),
         );
         let (me, listed) = tokio::join!(sts.get_caller_identity().send(), async {
-            match opts.prefetch_regions {
+            match prefetch_regions {
                 true => Some(list_regions(&ec2_home).await),
                 false => None,
             }
@@ -192,21 +283,11 @@ impl AwsContext {
                 .interceptor(calls.clone())
                 .build(),
         );
-        // GetCallerIdentity resolved the credentials, so the observer has seen them.
-        let profile = opts
-            .profile
-            .clone()
-            .or_else(|| std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty()))
-            .unwrap_or_else(|| "default".into());
         let home_region_key = home_region.clone();
-        let credentials = seen
-            .get()
-            .map(|f: &Vec<Feature>| CredentialSource::classify(f, &profile))
-            .unwrap_or(CredentialSource::Unknown);
         Ok(AwsContext {
             sdk,
             account,
-            credentials,
+            credentials: CredentialSource::Unknown,
             home_region,
             calls,
             budgets,
@@ -215,6 +296,54 @@ impl AwsContext {
             clients: Mutex::new(HashMap::new()),
             enabled_regions,
         })
+    }
+
+    /// A context for another account, reached by assuming `role_arn` with this context's
+    /// credentials. The AssumeRole calls go through this context's STS budget (the caller's);
+    /// the new context has budgets of its own, as the account has its own AWS limits. The
+    /// account STS then reports must be `expected_account`: a role that leads elsewhere is
+    /// refused before anything is read.
+    pub async fn assume(&self, req: &AssumeRequest) -> Result<AwsContext, AwsError> {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&self.sdk)
+                .interceptor(self.calls.clone())
+                .build(),
+        );
+        let provider = AssumedRole {
+            sts,
+            role_arn: req.role_arn.clone(),
+            session_name: req.session_name.clone(),
+            external_id: req.external_id.clone(),
+            first: Mutex::new(None),
+        };
+        // The first AssumeRole is made here, so a refusal is this call's one clear error (not
+        // a credentials failure inside the first read); its answer serves the first request.
+        let creds = provider.assume().await?;
+        *provider.first.lock().unwrap_or_else(|p| p.into_inner()) = Some(creds);
+        let budgets = self.budgets.for_another_account();
+        let sdk = self
+            .sdk
+            .to_builder()
+            .http_client(super::budget::budgeted_client(budgets.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(provider))
+            .build();
+        let mut ctx =
+            Self::from_sdk(sdk, budgets, self.home_region.clone(), req.prefetch_regions).await?;
+        if ctx.account.id != req.expected_account {
+            return Err(AwsError::new(
+                ErrorKind::Config,
+                "sts:GetCallerIdentity",
+                format!(
+                    "role {} leads to account {}, not {}: refused",
+                    req.role_arn, ctx.account.id, req.expected_account
+                ),
+            ));
+        }
+        ctx.credentials = CredentialSource::AssumedRole {
+            role_arn: req.role_arn.clone(),
+            from: Box::new(self.credentials.clone()),
+        };
+        Ok(ctx)
     }
 
     /// A context over a given HTTP client and fixed credentials, for unit tests that replay
@@ -504,6 +633,11 @@ pub enum CredentialSource {
     InstanceRole,
     /// Fixed credentials given in code (replay tests).
     Static,
+    /// A role assumed into another account, with credentials from `from`.
+    AssumedRole {
+        role_arn: String,
+        from: Box<CredentialSource>,
+    },
     Unknown,
 }
 
@@ -574,6 +708,9 @@ impl fmt::Display for CredentialSource {
             CredentialSource::Container => f.write_str("container role (ECS/EKS)"),
             CredentialSource::InstanceRole => f.write_str("instance role (EC2 instance metadata)"),
             CredentialSource::Static => f.write_str("static credentials"),
+            CredentialSource::AssumedRole { role_arn, from } => {
+                write!(f, "role {role_arn}, assumed with {from}")
+            }
             CredentialSource::Unknown => f.write_str("unknown source"),
         }
     }

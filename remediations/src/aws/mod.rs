@@ -6,12 +6,13 @@ mod budget;
 mod call_log;
 mod context;
 mod error;
+pub mod organization;
 mod regions;
 
 pub use budget::{
     BudgetKey, BudgetUse, Budgets, Limit, DEFAULTS as BUDGET_DEFAULTS, FALLBACK as BUDGET_FALLBACK,
 };
 pub use call_log::{charged_to, Call, CallLog};
-pub use context::{Account, AwsContext, AwsOptions, RegionsError};
+pub use context::{Account, AssumeRequest, AwsContext, AwsOptions, CredentialSource, RegionsError};
 pub use error::{aws_err, AwsError, ErrorKind};
 pub use regions::{is_region_name, RegionSpec};

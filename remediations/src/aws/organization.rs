@@ -1,0 +1,98 @@
+//! The accounts of an AWS Organization, as the management account (or a delegated
+//! administrator) lists them: the set a run over `--org` or `--ou` covers. Only ACTIVE
+//! accounts count; suspended and closing ones cannot be changed.
+
+use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
+
+use super::context::AwsContext;
+use super::error::{aws_err, AwsError, ErrorKind};
+
+/// One member account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgAccount {
+    pub id: String,
+    pub name: String,
+}
+
+fn active(a: &Account) -> bool {
+    match (a.state(), a.status()) {
+        (Some(s), _) => *s == AccountState::Active,
+        (None, Some(s)) => *s == AccountStatus::Active,
+        (None, None) => false,
+    }
+}
+
+fn member(a: &Account) -> Option<OrgAccount> {
+    Some(OrgAccount {
+        id: a.id()?.to_string(),
+        name: a.name().unwrap_or_default().to_string(),
+    })
+    .filter(|_| active(a))
+}
+
+/// Explain the two refusals an operator can act on.
+fn explained(e: AwsError) -> AwsError {
+    let hint = if e.is_code("AWSOrganizationsNotInUseException") {
+        Some("the calling account is not in an organization")
+    } else if e.kind == ErrorKind::AccessDenied || e.is_code("AccessDeniedException") {
+        Some("run from the management account or a delegated administrator, with organizations:List* allowed")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => AwsError {
+            message: format!("{h} ({})", e.message),
+            ..e
+        },
+        None => e,
+    }
+}
+
+/// Every ACTIVE account of the organization.
+pub async fn all_accounts(aws: &AwsContext) -> Result<Vec<OrgAccount>, AwsError> {
+    let mut pages = aws.organizations().list_accounts().into_paginator().send();
+    let mut out = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page
+            .map_err(aws_err("organizations:ListAccounts"))
+            .map_err(explained)?;
+        out.extend(page.accounts().iter().filter_map(member));
+    }
+    Ok(out)
+}
+
+/// Every ACTIVE account under `parent` (an OU or the root), OUs within it included.
+pub async fn accounts_under(aws: &AwsContext, parent: &str) -> Result<Vec<OrgAccount>, AwsError> {
+    let org = aws.organizations();
+    let mut out = Vec::new();
+    let mut todo = vec![parent.to_string()];
+    while let Some(p) = todo.pop() {
+        let mut pages = org
+            .list_accounts_for_parent()
+            .parent_id(&p)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(aws_err("organizations:ListAccountsForParent"))
+                .map_err(explained)?;
+            out.extend(page.accounts().iter().filter_map(member));
+        }
+        let mut pages = org
+            .list_organizational_units_for_parent()
+            .parent_id(&p)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(aws_err("organizations:ListOrganizationalUnitsForParent"))
+                .map_err(explained)?;
+            todo.extend(
+                page.organizational_units()
+                    .iter()
+                    .filter_map(|u| u.id().map(str::to_string)),
+            );
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,598 @@
+//! Runs over several accounts (`--org`, `--ou`, `--accounts`; docs/organizations.md).
+//!
+//! The caller connects once; each account is then reached by its role (or with the caller's
+//! own credentials when it is the caller's account) and gets the same single-account plan,
+//! apply or undo as always, with its own budgets, journal run and lock. Accounts are worked
+//! on `--account-concurrency` at once; each one's report is collected and printed whole when
+//! it finishes, so their lines never interleave, and memory holds the reports of the accounts
+//! in flight, not of all of them. An interactive apply or undo goes one account at a time, so
+//! every question sits under its own account's diff. One account failing is reported on its
+//! line; the others go on; the exit code is the worst across accounts.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use console::style;
+use futures::StreamExt;
+
+use super::apply_cmd::{self, ApplyFlags, Source};
+use super::args::{GlobalArgs, OutputFormat, SelectionArgs};
+use super::plan_cmd::{self, View};
+use super::{context, undo_cmd};
+use crate::accounts::{Reach, Selection};
+use crate::aws::organization::OrgAccount;
+use crate::aws::AwsContext;
+use crate::exit::{Exit, Fatal};
+use crate::journal::Run;
+use crate::org_plan::{self, AccountPlan};
+use crate::plan::Counts;
+use crate::remediations::Params;
+use crate::render;
+
+/// The caller and the accounts of a multi-account run.
+struct Fleet {
+    caller: Arc<AwsContext>,
+    sel: Selection,
+    members: Vec<OrgAccount>,
+    /// Names this run in each account's session name (and the journal, for apply).
+    run: String,
+}
+
+impl Fleet {
+    /// Connect the caller and list the accounts.
+    async fn open(g: &GlobalArgs, sel: Selection, command: &str) -> Result<Fleet, Fatal> {
+        let caller = context::connect_for(g, true).await?;
+        let members = sel.resolve(&caller).await.map_err(|e| {
+            Fatal::usage(format!(
+                "could not list the organization's accounts ({}): {e}",
+                caller.account.caller_arn
+            ))
+        })?;
+        Ok(Fleet {
+            caller,
+            sel,
+            members,
+            run: format!("{command}-{}", crate::journal::new_run_id()),
+        })
+    }
+
+    fn reaches(&self, group: Option<&str>) -> Vec<Reach> {
+        self.members
+            .iter()
+            .map(|m| {
+                let mut r = self.sel.reach(&self.caller, m, &self.run);
+                r.group = group.map(str::to_string);
+                r
+            })
+            .collect()
+    }
+
+    /// The line under which the accounts' reports follow.
+    fn header(&self, what: &str) -> String {
+        let shard = match self.sel.shard {
+            Some(s) => format!(", shard {}/{}", s.k, s.n),
+            None => String::new(),
+        };
+        format!(
+            "{} {} over {} as {}{shard}; role {}{}\n",
+            style(format!("cis-fix {what}")).bold(),
+            render::plural(self.members.len(), "account", "accounts"),
+            self.caller.account.id,
+            self.caller.account.caller_arn,
+            self.sel.role_path,
+            self.sel.role_name,
+        )
+    }
+}
+
+/// Run `f` for every account, `at_once` at a time, printing each account's report (under
+/// its header) as it finishes. With `at_once == 1` nothing is collected: the account's
+/// output (and its questions) go straight to the terminal, in account order.
+async fn each<T, F, Fut>(
+    g: &GlobalArgs,
+    reaches: Vec<Reach>,
+    at_once: usize,
+    f: F,
+) -> Vec<(Reach, T)>
+where
+    F: Fn(GlobalArgs, Reach) -> Fut,
+    Fut: Future<Output = T>,
+{
+    let banner = |r: &Reach| {
+        format!(
+            "\n{}\n",
+            style(format!("━━ account {} ━━", r.label())).bold()
+        )
+    };
+    if at_once <= 1 {
+        let mut out = Vec::new();
+        for r in reaches {
+            crate::out!("{}", banner(&r));
+            let mut g2 = g.clone();
+            g2.target = Some(r.clone());
+            let t = f(g2, r.clone()).await;
+            out.push((r, t));
+        }
+        return out;
+    }
+    let mut done: Vec<(Reach, T)> = futures::stream::iter(reaches)
+        .map(|r| {
+            let mut g2 = g.clone();
+            g2.target = Some(r.clone());
+            let fut = f(g2, r.clone());
+            async move {
+                let (t, text) = crate::output::capture(fut).await;
+                crate::out!("{}{text}", banner(&r));
+                (r, t)
+            }
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await;
+    done.sort_by(|a, b| a.0.account.cmp(&b.0.account));
+    done
+}
+
+/// One line of the closing table.
+struct Row {
+    label: String,
+    cells: Result<Vec<usize>, String>,
+}
+
+/// The closing table: one line per account, then the totals.
+fn table(title: &str, columns: &[&str], rows: &[Row]) -> String {
+    let name_w = rows
+        .iter()
+        .map(|r| r.label.chars().count())
+        .chain(["total".len()])
+        .max()
+        .unwrap_or(5)
+        .min(40);
+    let mut s = format!("\n{}\n  {:name_w$}", style(title).bold(), "account");
+    for c in columns {
+        s.push_str(&format!("  {c:>w$}", w = c.len().max(5)));
+    }
+    s.push('\n');
+    let mut totals = vec![0usize; columns.len()];
+    let mut failed = 0;
+    for r in rows {
+        let label: String = r.label.chars().take(name_w).collect();
+        s.push_str(&format!("  {label:name_w$}"));
+        match &r.cells {
+            Ok(cells) => {
+                for (i, (c, n)) in columns.iter().zip(cells).enumerate() {
+                    totals[i] += n;
+                    s.push_str(&format!("  {n:>w$}", w = c.len().max(5)));
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                s.push_str(&format!("  {} {e}", style("error:").red().bold()));
+            }
+        }
+        s.push('\n');
+    }
+    s.push_str(&format!("  {:name_w$}", "total"));
+    for (c, n) in columns.iter().zip(&totals) {
+        s.push_str(&format!("  {n:>w$}", w = c.len().max(5)));
+    }
+    s.push('\n');
+    s.push_str(&format!(
+        "{} · {}\n",
+        render::plural(rows.len(), "account", "accounts"),
+        if failed == 0 {
+            "none failed".to_string()
+        } else {
+            format!("{failed} failed (their lines above)")
+        }
+    ));
+    s
+}
+
+const PLAN_COLUMNS: &[&str] = &["to change", "compliant", "manual", "undetermined", "errors"];
+
+fn plan_cells(c: &Counts) -> Vec<usize> {
+    vec![
+        c.change + c.blocked,
+        c.compliant,
+        c.manual,
+        c.unknown,
+        c.error,
+    ]
+}
+
+/// A failure to reach or read an account, as its line says it.
+fn account_error(f: &Fatal) -> String {
+    f.message.clone()
+}
+
+/// `plan` over several accounts.
+pub async fn plan(
+    g: &GlobalArgs,
+    accounts: Selection,
+    sel: &SelectionArgs,
+    params: &Params,
+    out: Option<&Path>,
+    view: View,
+) -> Result<Exit, Fatal> {
+    let fleet = Fleet::open(g, accounts, "plan").await?;
+    let text_like = matches!(view.format, OutputFormat::Text | OutputFormat::Markdown);
+    if text_like && !g.quiet {
+        crate::out!("{}", fleet.header("plan"));
+    }
+    // The plans themselves are kept only when a document of all of them is asked for.
+    let keep = out.is_some() || !text_like;
+    let at_once = fleet.sel.concurrency;
+    let results = each(g, fleet.reaches(None), at_once, |g2, _| async move {
+        match plan_cmd::make_plan(&g2, sel, params).await {
+            Ok((aws, plan)) => {
+                if text_like {
+                    crate::out!("{}", plan_cmd::shown(&plan, &aws, &view, g2.quiet));
+                }
+                let strict = super::strict_exceptions_check(&plan).err();
+                let counts = plan.counts();
+                let kept = keep.then_some(plan);
+                Ok((counts, kept, strict))
+            }
+            Err(f) => {
+                if text_like {
+                    crate::outln!("  {} {}", style("error:").red().bold(), f.message);
+                }
+                Err(f)
+            }
+        }
+    })
+    .await;
+    let mut exit = Exit::Ok;
+    let mut rows = Vec::new();
+    let mut docs = Vec::new();
+    for (r, res) in results {
+        let (cells, plan) = match res {
+            Ok((counts, kept, strict)) => {
+                if counts.error > 0 {
+                    exit = exit.worst(Exit::Failed);
+                } else if view.detailed_exitcode && counts.change + counts.blocked > 0 {
+                    exit = exit.worst(Exit::Pending);
+                }
+                if let Some(f) = strict {
+                    exit = exit.worst(f.exit);
+                }
+                (Ok(plan_cells(&counts)), kept.map(Ok))
+            }
+            Err(f) => {
+                exit = exit.worst(Exit::Failed);
+                (Err(account_error(&f)), Some(Err(account_error(&f))))
+            }
+        };
+        rows.push(Row {
+            label: r.label(),
+            cells,
+        });
+        if let Some(plan) = plan {
+            docs.push(AccountPlan {
+                account: r.account.clone(),
+                name: r.name.clone(),
+                role_arn: r.role_arn.clone(),
+                plan,
+            });
+        }
+    }
+    match view.format {
+        OutputFormat::Json => crate::outln!(
+            "{}",
+            serde_json::to_string_pretty(&org_plan::to_json(&docs)).unwrap_or_default()
+        ),
+        OutputFormat::Asff => {
+            let all: Vec<serde_json::Value> = docs
+                .iter()
+                .filter_map(|d| d.plan.as_ref().ok())
+                .flat_map(|p| match render::plan_asff(p, &fleet.caller.home_region) {
+                    serde_json::Value::Array(v) => v,
+                    other => vec![other],
+                })
+                .collect();
+            crate::outln!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::Value::Array(all)).unwrap_or_default()
+            );
+        }
+        _ => crate::out!("{}", table("Accounts", PLAN_COLUMNS, &rows)),
+    }
+    if let Some(path) = out {
+        org_plan::save(path, &docs).map_err(|e| Fatal::usage(e.to_string()))?;
+        if view.format == OutputFormat::Text {
+            crate::outln!(
+                "Saved to {}: apply exactly this with `cis-fix apply {}` (each account's part is checked on its own).",
+                path.display(),
+                path.display()
+            );
+        }
+    }
+    Ok(exit)
+}
+
+const APPLY_COLUMNS: &[&str] = &["verified", "failed", "declined", "skipped", "stale"];
+
+fn apply_cells(o: &render::Outcomes) -> Vec<usize> {
+    vec![
+        o.verified + o.already,
+        o.failed + o.not_verified + o.not_started,
+        o.declined,
+        o.skipped,
+        o.stale,
+    ]
+}
+
+/// `apply` over several accounts: live (the account flags), or a saved multi-account plan.
+pub async fn apply(
+    g: &GlobalArgs,
+    plan_file: Option<&Path>,
+    accounts: Option<Selection>,
+    sel: &SelectionArgs,
+    params: &Params,
+    flags: ApplyFlags,
+) -> Result<Exit, Fatal> {
+    if !flags.yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Fatal::refused(
+            "apply needs confirmation but there is no terminal: review with `cis-fix plan`, then re-run with --yes",
+        ));
+    }
+    // A saved plan says which accounts; the flags may only narrow it to some of them.
+    let saved = match plan_file {
+        Some(p) => {
+            if sel.is_narrowed() {
+                return Err(Fatal::usage(
+                    "a saved plan is applied as a whole: drop --control/--section/--level, or make a new plan with them",
+                ));
+            }
+            Some(org_plan::load(p).map_err(|e| Fatal::usage(e.to_string()))?)
+        }
+        None => None,
+    };
+    let accounts = match (accounts, &saved) {
+        (Some(a), _) => a,
+        (None, Some(parts)) => {
+            let ids: Vec<String> = parts.iter().map(|p| p.account.clone()).collect();
+            Selection::from_args(&crate::cli::AccountArgs {
+                accounts: Some(ids.join(",")),
+                role_name: g.accounts.role_name.clone(),
+                role_path: g.accounts.role_path.clone(),
+                external_id: g.accounts.external_id.clone(),
+                account_concurrency: g.accounts.account_concurrency,
+                ..Default::default()
+            })
+            .map_err(Fatal::usage)?
+            .ok_or_else(|| Fatal::usage("the plan file lists no account"))?
+        }
+        (None, None) => unreachable!("apply fans out only with accounts or a plan file"),
+    };
+    let journal = context::journal(g)?;
+    // One state lock for the whole run; each account's own lock is taken by its apply.
+    let _lock = context::lock(
+        &journal,
+        &format!(
+            "cis-fix apply (accounts) since {}",
+            crate::plan::now_rfc3339()
+        ),
+    )?;
+    let mut fleet = Fleet::open(g, accounts, "apply").await?;
+    if let Some(parts) = &saved {
+        // Only the file's accounts, reached the way the file says (its roles).
+        fleet
+            .members
+            .retain(|m| parts.iter().any(|p| p.account == m.id));
+        for m in &mut fleet.members {
+            if let Some(p) = parts.iter().find(|p| p.account == m.id) {
+                m.name = p.name.clone();
+            }
+        }
+    }
+    let group = fleet.run.trim_start_matches("apply-").to_string();
+    if !g.quiet {
+        crate::out!("{}", fleet.header("apply"));
+    }
+    let at_once = if flags.yes { fleet.sel.concurrency } else { 1 };
+    let file_label = plan_file.map(|p| p.display().to_string());
+    let saved = &saved;
+    let results = each(g, fleet.reaches(Some(&group)), at_once, |g2, r| {
+        let file_label = file_label.clone();
+        async move {
+            let source = match (saved, file_label) {
+                (Some(parts), Some(from)) => {
+                    match parts
+                        .iter()
+                        .find(|p| p.account == r.account)
+                        .map(|p| &p.plan)
+                    {
+                        Some(Ok(plan)) => Source::Loaded {
+                            plan: Box::new(plan.clone()),
+                            from: format!("{from} (account {})", r.account),
+                        },
+                        Some(Err(e)) => {
+                            return Err(Fatal {
+                                exit: Exit::Refused,
+                                message: e.clone(),
+                            })
+                        }
+                        None => Source::Live,
+                    }
+                }
+                _ => Source::Live,
+            };
+            let res = apply_cmd::run_one(&g2, source, sel, params, flags).await;
+            if let Err(f) = &res {
+                crate::outln!("  {} {}", style("error:").red().bold(), f.message);
+            }
+            res
+        }
+    })
+    .await;
+    let mut exit = Exit::Ok;
+    let mut rows = Vec::new();
+    let mut applied = false;
+    for (r, res) in results {
+        let cells = match res {
+            Ok((e, o)) => {
+                exit = exit.worst(e);
+                applied |= o.verified + o.not_verified + o.failed > 0;
+                Ok(apply_cells(&o))
+            }
+            Err(f) => {
+                exit = exit.worst(if f.exit == Exit::Refused {
+                    Exit::Refused
+                } else {
+                    Exit::Failed
+                });
+                Err(account_error(&f))
+            }
+        };
+        rows.push(Row {
+            label: r.label(),
+            cells,
+        });
+    }
+    crate::out!("{}", table("Accounts", APPLY_COLUMNS, &rows));
+    if applied {
+        crate::outln!(
+            "Run {group} is journaled, one part per account; undo it with `cis-fix undo {group}` (--accounts IDS for some of them)."
+        );
+    }
+    Ok(exit)
+}
+
+// Per account: its part undone, failed, or refused (stale, declined, unverifiable).
+const UNDO_COLUMNS: &[&str] = &["undone", "failed", "refused"];
+
+/// `undo GROUP`: every account's part of a multi-account apply (or those of `--accounts`).
+pub async fn undo(
+    g: &GlobalArgs,
+    group: &str,
+    parts: Vec<Run>,
+    only: &[u32],
+    yes: bool,
+    force: bool,
+) -> Result<Exit, Fatal> {
+    if !yes && !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        return Err(Fatal::refused(
+            "undo needs confirmation but there is no terminal: re-run with --yes",
+        ));
+    }
+    if !only.is_empty() {
+        return Err(Fatal::usage(format!(
+            "--change numbers belong to one account's part: `cis-fix undo {group}.ACCOUNT --change N`"
+        )));
+    }
+    let narrow = match &g.accounts.accounts {
+        Some(v) => crate::accounts::parse_ids("--accounts", v).map_err(Fatal::usage)?,
+        None => Vec::new(),
+    };
+    for id in &narrow {
+        if !parts.iter().any(|p| &p.account_id == id) {
+            return Err(Fatal::usage(format!(
+                "run {group} did not change account {id} (its accounts: {})",
+                parts
+                    .iter()
+                    .map(|p| p.account_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    let parts: Vec<Run> = parts
+        .into_iter()
+        .filter(|p| narrow.is_empty() || narrow.contains(&p.account_id))
+        .collect();
+    let journal = context::journal(g)?;
+    let _lock = context::lock(
+        &journal,
+        &format!(
+            "cis-fix undo (accounts) since {}",
+            crate::plan::now_rfc3339()
+        ),
+    )?;
+    let caller = context::connect(g).await?;
+    let sel = Selection {
+        org: false,
+        ous: Vec::new(),
+        accounts: parts.iter().map(|p| p.account_id.clone()).collect(),
+        exclude: Vec::new(),
+        role_name: g
+            .accounts
+            .role_name
+            .clone()
+            .unwrap_or_else(|| crate::accounts::DEFAULT_ROLE.into()),
+        role_path: g.accounts.role_path.clone().unwrap_or_else(|| "/".into()),
+        external_id: g.accounts.external_id.clone(),
+        concurrency: g
+            .accounts
+            .account_concurrency
+            .map(usize::from)
+            .unwrap_or(crate::accounts::DEFAULT_ACCOUNT_CONCURRENCY),
+        shard: None,
+    };
+    let run = format!("undo-{}", crate::journal::new_run_id());
+    // Each account is reached the way its apply reached it: the role its journal names.
+    let reaches: Vec<Reach> = parts
+        .iter()
+        .map(|p| {
+            let mut r = sel.reach(
+                &caller,
+                &OrgAccount {
+                    id: p.account_id.clone(),
+                    name: String::new(),
+                },
+                &run,
+            );
+            if r.role_arn.is_some() {
+                r.role_arn = p.role_arn.clone().or(r.role_arn);
+            }
+            r
+        })
+        .collect();
+    if !g.quiet {
+        crate::outln!(
+            "{} run {group}: {}\n",
+            style("cis-fix undo").bold(),
+            render::plural(reaches.len(), "account", "accounts")
+        );
+    }
+    let at_once = if yes { sel.concurrency } else { 1 };
+    let results = each(g, reaches, at_once, |g2, r| async move {
+        let id = format!("{group}.{}", r.account);
+        let res = undo_cmd::run_one(&g2, Some(&id), &[], yes, force).await;
+        if let Err(f) = &res {
+            crate::outln!("  {} {}", style("error:").red().bold(), f.message);
+        }
+        res
+    })
+    .await;
+    let mut exit = Exit::Ok;
+    let mut rows = Vec::new();
+    for (r, res) in results {
+        let cells = match res {
+            Ok(e) => {
+                exit = exit.worst(e);
+                Ok(vec![
+                    usize::from(e == Exit::Ok),
+                    usize::from(e == Exit::Failed),
+                    usize::from(e == Exit::Refused),
+                ])
+            }
+            Err(f) => {
+                exit = exit.worst(if f.exit == Exit::Refused {
+                    Exit::Refused
+                } else {
+                    Exit::Failed
+                });
+                Err(account_error(&f))
+            }
+        };
+        rows.push(Row {
+            label: r.label(),
+            cells,
+        });
+    }
+    crate::out!("{}", table("Accounts", UNDO_COLUMNS, &rows));
+    Ok(exit)
+}
