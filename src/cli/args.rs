@@ -398,7 +398,10 @@ pub enum Command {
     },
     /// Write a compliance report for auditors: a plan (live, or saved with `plan -o`) and the
     /// changes journal runs made, as one self-contained HTML file, CSV, or JSON.
+    #[command(args_conflicts_with_subcommands = true)]
     Report {
+        #[command(subcommand)]
+        action: Option<ReportAction>,
         /// A plan saved with `cis-fix plan -o FILE` (default: plan the account now, read-only).
         #[arg(long = "plan", value_name = "FILE")]
         plan_file: Option<PathBuf>,
@@ -419,6 +422,20 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<ReportFormat>,
         /// Write the report to FILE (default: standard output).
+        #[arg(short = 'o', long = "out", value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReportAction {
+    /// Join the plans of a sharded run (`plan --shard K/N -o FILE` on N workers) into the one
+    /// plan a single process would have written.
+    Merge {
+        /// The shards' plan files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Write the merged plan to FILE (default: standard output).
         #[arg(short = 'o', long = "out", value_name = "FILE")]
         out: Option<PathBuf>,
     },

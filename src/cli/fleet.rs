@@ -49,6 +49,12 @@ impl Fleet {
                 caller.account.caller_arn
             ))
         })?;
+        if members.is_empty() && sel.shard.is_none() {
+            return Err(Fatal::usage(format!(
+                "no ACTIVE account matches the account flags (is {} in an organization, and are the OUs and exclusions right?)",
+                caller.account.id
+            )));
+        }
         Ok(Fleet {
             caller,
             sel,
@@ -87,23 +93,25 @@ impl Fleet {
 }
 
 /// Run `f` for every account, `at_once` at a time, printing each account's report (under
-/// its header) as it finishes. With `at_once == 1` nothing is collected: the account's
-/// output (and its questions) go straight to the terminal, in account order.
+/// its header, when `banners`) as it finishes. With `at_once == 1` nothing is collected: the
+/// account's output (and its questions) go straight to the terminal, in account order.
 async fn each<T, F, Fut>(
     g: &GlobalArgs,
     reaches: Vec<Reach>,
     at_once: usize,
+    banners: bool,
     f: F,
 ) -> Vec<(Reach, T)>
 where
     F: Fn(GlobalArgs, Reach) -> Fut,
     Fut: Future<Output = T>,
 {
-    let banner = |r: &Reach| {
-        format!(
+    let banner = |r: &Reach| match banners {
+        true => format!(
             "\n{}\n",
             style(format!("━━ account {} ━━", r.label())).bold()
-        )
+        ),
+        false => String::new(),
     };
     if at_once <= 1 {
         let mut out = Vec::new();
@@ -218,31 +226,39 @@ pub async fn plan(
 ) -> Result<Exit, Fatal> {
     let fleet = Fleet::open(g, accounts, "plan").await?;
     let text_like = matches!(view.format, OutputFormat::Text | OutputFormat::Markdown);
-    if text_like && !g.quiet {
+    // Each account's plan in full, unless only the closing table is asked for (--quiet).
+    let each_plan = text_like && !g.quiet;
+    if each_plan {
         crate::out!("{}", fleet.header("plan"));
     }
     // The plans themselves are kept only when a document of all of them is asked for.
     let keep = out.is_some() || !text_like;
     let at_once = fleet.sel.concurrency;
-    let results = each(g, fleet.reaches(None), at_once, |g2, _| async move {
-        match plan_cmd::make_plan(&g2, sel, params).await {
-            Ok((aws, plan)) => {
-                if text_like {
-                    crate::out!("{}", plan_cmd::shown(&plan, &aws, &view, g2.quiet));
+    let results = each(
+        g,
+        fleet.reaches(None),
+        at_once,
+        each_plan,
+        |g2, _| async move {
+            match plan_cmd::make_plan(&g2, sel, params).await {
+                Ok((aws, plan)) => {
+                    if each_plan {
+                        crate::out!("{}", plan_cmd::shown(&plan, &aws, &view, false));
+                    }
+                    let strict = super::strict_exceptions_check(&plan).err();
+                    let counts = plan.counts();
+                    let kept = keep.then_some(plan);
+                    Ok((counts, kept, strict))
                 }
-                let strict = super::strict_exceptions_check(&plan).err();
-                let counts = plan.counts();
-                let kept = keep.then_some(plan);
-                Ok((counts, kept, strict))
-            }
-            Err(f) => {
-                if text_like {
-                    crate::outln!("  {} {}", style("error:").red().bold(), f.message);
+                Err(f) => {
+                    if each_plan {
+                        crate::outln!("  {} {}", style("error:").red().bold(), f.message);
+                    }
+                    Err(f)
                 }
-                Err(f)
             }
-        }
-    })
+        },
+    )
     .await;
     let mut exit = Exit::Ok;
     let mut rows = Vec::new();
@@ -395,7 +411,7 @@ pub async fn apply(
     let at_once = if flags.yes { fleet.sel.concurrency } else { 1 };
     let file_label = plan_file.map(|p| p.display().to_string());
     let saved = &saved;
-    let results = each(g, fleet.reaches(Some(&group)), at_once, |g2, r| {
+    let results = each(g, fleet.reaches(Some(&group)), at_once, true, |g2, r| {
         let file_label = file_label.clone();
         async move {
             let source = match (saved, file_label) {
@@ -558,7 +574,7 @@ pub async fn undo(
         );
     }
     let at_once = if yes { sel.concurrency } else { 1 };
-    let results = each(g, reaches, at_once, |g2, r| async move {
+    let results = each(g, reaches, at_once, true, |g2, r| async move {
         let id = format!("{group}.{}", r.account);
         let res = undo_cmd::run_one(&g2, Some(&id), &[], yes, force).await;
         if let Err(f) = &res {

@@ -225,6 +225,11 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
         Command::IamPolicy { selection, purpose } => iam_policy_cmd::run(selection, *purpose),
         Command::Completions { shell } => completions_cmd::run(shell),
         Command::Report {
+            action: Some(args::ReportAction::Merge { files, out }),
+            ..
+        } => report_cmd::merge(files, out.as_deref()),
+        Command::Report {
+            action: None,
             plan_file,
             selection,
             params,

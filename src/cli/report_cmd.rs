@@ -196,3 +196,22 @@ pub async fn run(
     }
     Ok(Exit::Ok)
 }
+
+/// `report merge`: the shards' multi-account plans as one.
+pub fn merge(files: &[std::path::PathBuf], out: Option<&Path>) -> Result<Exit, Fatal> {
+    let doc = crate::org_plan::merge(files).map_err(|e| Fatal::usage(e.to_string()))?;
+    match out {
+        Some(p) => {
+            crate::org_plan::write_merged(p, &doc).map_err(|e| Fatal::usage(e.to_string()))?;
+            let n = doc["accounts"].as_array().map_or(0, Vec::len);
+            eprintln!(
+                "Merged {} into {} ({}).",
+                crate::render::plural(files.len(), "plan", "plans"),
+                p.display(),
+                crate::render::plural(n, "account", "accounts")
+            );
+        }
+        None => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
+    }
+    Ok(Exit::Ok)
+}

@@ -20,6 +20,7 @@ mod imds;
 mod logging_regional;
 mod monitoring;
 mod nacl;
+mod organizations;
 mod password_policy;
 mod proxy;
 mod report;

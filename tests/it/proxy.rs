@@ -63,6 +63,9 @@ pub struct FaultRule {
     pub times: Option<usize>,
     /// Of the matching requests, the percentage that get the fault (pseudo-random, seeded).
     pub percent: u32,
+    /// Only requests made for this account: AssumeRole calls into it, and requests signed
+    /// with the keys an AssumeRole into it returned (the proxy learns them as they pass).
+    pub account: Option<String>,
 }
 
 impl FaultRule {
@@ -73,6 +76,19 @@ impl FaultRule {
             fault,
             times,
             percent: 100,
+            account: None,
+        }
+    }
+
+    /// Every request made for `account` (see [`FaultRule::account`]).
+    pub fn for_account(account: &str, operation: Option<&str>, fault: Fault) -> Self {
+        FaultRule {
+            operation: operation.map(str::to_string),
+            region: None,
+            fault,
+            times: None,
+            percent: 100,
+            account: Some(account.to_string()),
         }
     }
 
@@ -84,6 +100,7 @@ impl FaultRule {
             fault,
             times: None,
             percent,
+            account: None,
         }
     }
 }
@@ -177,13 +194,45 @@ fn parse(req: &hyper::http::request::Parts, body: &[u8]) -> Recorded {
     }
 }
 
+/// The account a request is made for: the one an AssumeRole names, or the one whose
+/// AssumeRole answer handed out the request's key.
+fn account_of(r: &Recorded, keys: &Mutex<Vec<(String, String)>>) -> Option<String> {
+    if r.operation == "AssumeRole" {
+        return assumed_account(&r.body);
+    }
+    keys.lock()
+        .unwrap()
+        .iter()
+        .find(|(k, _)| *k == r.access_key)
+        .map(|(_, a)| a.clone())
+}
+
+/// `RoleArn=arn%3Aaws%3Aiam%3A%3A111111111111%3Arole...` → `111111111111`.
+fn assumed_account(body: &str) -> Option<String> {
+    let arn = body
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("RoleArn="))?
+        .replace("%3A", ":");
+    arn.split(':').nth(4).map(str::to_string)
+}
+
 /// The fault that applies to `r`, if any (using up one of its `times`).
-fn take_fault(faults: &Mutex<Vec<FaultRule>>, r: &Recorded) -> Option<Fault> {
+fn take_fault(
+    faults: &Mutex<Vec<FaultRule>>,
+    r: &Recorded,
+    account: Option<&str>,
+) -> Option<Fault> {
     static DRAWS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x9e37_79b9);
     let mut rules = faults.lock().unwrap();
     let rule = rules.iter_mut().find(|f| {
         f.operation.as_deref().is_none_or(|o| o == r.operation)
             && f.region.as_deref().is_none_or(|g| g == r.region)
+            && f.account.as_deref().is_none_or(|a| Some(a) == account)
+            // An account's rule for every operation leaves its STS identity calls alone, as
+            // an SCP does (AssumeRole into it and GetCallerIdentity cannot be denied by one).
+            && !(f.account.is_some()
+                && f.operation.is_none()
+                && ["AssumeRole", "GetCallerIdentity"].contains(&r.operation.as_str()))
             && f.times != Some(0)
             && (f.percent >= 100 || {
                 // A small deterministic mixer: the same test draws the same sequence.
@@ -259,6 +308,7 @@ async fn handle(
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     log: Shared<Vec<Recorded>>,
     faults: Shared<Vec<FaultRule>>,
+    keys: Shared<Vec<(String, String)>>,
     upstream: String,
 ) -> Result<Response<Full<Bytes>>, BoxError> {
     let (parts, body) = req.into_parts();
@@ -269,7 +319,8 @@ async fn handle(
         .unwrap_or_default();
     let rec = parse(&parts, &bytes);
     log.lock().unwrap().push(rec.clone());
-    if let Some(f) = take_fault(&faults, &rec) {
+    let account = account_of(&rec, &keys);
+    if let Some(f) = take_fault(&faults, &rec, account.as_deref()) {
         match f {
             Fault::Delay(d) => tokio::time::sleep(d).await,
             // An error from the service makes hyper drop the connection unanswered.
@@ -299,6 +350,17 @@ async fn handle(
             Ok(r) => {
                 let (p, b) = r.into_parts();
                 let b = b.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                // Learn which account an assumed role's key belongs to.
+                if let (Some(a), true) = (&account, rec.operation == "AssumeRole") {
+                    let text = String::from_utf8_lossy(&b);
+                    if let Some(key) = text
+                        .split("<AccessKeyId>")
+                        .nth(1)
+                        .and_then(|t| t.split('<').next())
+                    {
+                        keys.lock().unwrap().push((key.to_string(), a.clone()));
+                    }
+                }
                 Response::from_parts(p, Full::new(b))
             }
             Err(e) => Response::builder()
@@ -314,9 +376,10 @@ async fn handle(
 pub fn start(upstream: &str) -> Recorder {
     let log = Arc::new(Mutex::new(Vec::new()));
     let faults: Shared<Vec<FaultRule>> = Arc::new(Mutex::new(Vec::new()));
+    let keys: Shared<Vec<(String, String)>> = Arc::new(Mutex::new(Vec::new()));
     let upstream = upstream.trim_end_matches('/').to_string();
     let (tx, rx) = std::sync::mpsc::channel::<SocketAddr>();
-    let (thread_log, thread_faults) = (log.clone(), faults.clone());
+    let (thread_log, thread_faults, thread_keys) = (log.clone(), faults.clone(), keys.clone());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -330,10 +393,11 @@ pub fn start(upstream: &str) -> Recorder {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
-                let (client, log, faults, upstream) = (
+                let (client, log, faults, keys, upstream) = (
                     client.clone(),
                     thread_log.clone(),
                     thread_faults.clone(),
+                    thread_keys.clone(),
                     upstream.clone(),
                 );
                 tokio::spawn(async move {
@@ -343,6 +407,7 @@ pub fn start(upstream: &str) -> Recorder {
                             client.clone(),
                             log.clone(),
                             faults.clone(),
+                            keys.clone(),
                             upstream.clone(),
                         )
                     });

@@ -304,9 +304,11 @@ impl AwsContext {
     /// account STS then reports must be `expected_account`: a role that leads elsewhere is
     /// refused before anything is read.
     pub async fn assume(&self, req: &AssumeRequest) -> Result<AwsContext, AwsError> {
+        // Not on this context's call log: that log counts the calls made for the caller's
+        // own account (its plan's `api_calls`), whichever other accounts the run reaches.
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::config::Builder::from(&self.sdk)
-                .interceptor(self.calls.clone())
+                .interceptor(CallLog::default())
                 .build(),
         );
         let provider = AssumedRole {
