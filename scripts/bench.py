@@ -191,6 +191,32 @@ def seed_scale(s, endpoint, account, k):
                                     S3BucketName=f"bench-{account}-{region}-0")
 
 
+def seed_org(s, endpoint, account, members):
+    """An organization under `account` with `members` member accounts, each seeded like the
+    demo account (reached through OrganizationAccountAccessRole, as cis-fix reaches them)."""
+    org = s.client("organizations", endpoint_url=endpoint, config=BOTO)
+    org.create_organization(FeatureSet="ALL")
+    root = org.list_roots()["Roots"][0]["Id"]
+    ous = [org.create_organizational_unit(ParentId=root, Name=f"ou{i}")["OrganizationalUnit"]["Id"]
+           for i in range(5)]
+
+    def member(i):
+        r = org.create_account(Email=f"m{i}@example.com", AccountName=f"member{i}")
+        st = org.describe_create_account_status(
+            CreateAccountRequestId=r["CreateAccountStatus"]["Id"])["CreateAccountStatus"]
+        mid = st["AccountId"]
+        org.move_account(AccountId=mid, SourceParentId=root, DestinationParentId=ous[i % 5])
+        c = s.client("sts", endpoint_url=endpoint).assume_role(
+            RoleArn=f"arn:aws:iam::{mid}:role/OrganizationAccountAccessRole",
+            RoleSessionName="cis-fix-bench-seed")["Credentials"]
+        ms = boto3.session.Session(aws_access_key_id=c["AccessKeyId"],
+                                   aws_secret_access_key=c["SecretAccessKey"],
+                                   aws_session_token=c["SessionToken"], region_name="us-east-1")
+        seed_demo(ms, endpoint, mid)
+        return mid
+    return [member(i) for i in range(members)]
+
+
 def measure(binary, args, env, endpoint):
     """Run cis-fix once; return its figures."""
     stats = tempfile.NamedTemporaryFile(suffix=".json", delete=False).name
@@ -228,7 +254,8 @@ def measure(binary, args, env, endpoint):
 
 def floor_ms(binary, args, env, endpoint):
     """The median round trip of one call, from a pass of `args` with one read at a time."""
-    r = measure(binary, [*args, "--concurrency", "1"], env, endpoint)
+    one = ["--concurrency", "1"] + (["--account-concurrency", "1"] if "--org" in args else [])
+    r = measure(binary, [*args, *one], env, endpoint)
     return r["stats"]["median_round_trip_ms"]
 
 
@@ -274,9 +301,14 @@ def main():
         account = f"{700000000000 + int(time.time()) % 1000000 * 10 + n:012d}"
         s, creds = session_for(endpoint, account)
         t = time.monotonic()
+        accounts = []
         if name == "demo":
             seed_demo(s, endpoint, account)
             regions = ["--regions", "all"]
+        elif name.startswith("org-"):
+            seed_org(s, endpoint, account, int(name.split("-")[1]))
+            regions = ["--regions", ",".join(REGIONS4)]
+            accounts = ["--org"]
         else:
             seed_scale(s, endpoint, account, int(name.split("-")[1][0]))
             regions = ["--regions", ",".join(REGIONS4)]
@@ -285,15 +317,22 @@ def main():
         state = tempfile.mkdtemp()
         env["CIS_FIX_STATE_DIR"] = state
         # A first, unmeasured pass: the emulator sets up each region on first touch.
-        measure(binary, ["plan", *regions, "--format", "json"], env, endpoint)
-        med = floor_ms(binary, ["plan", *regions, "--format", "json"], env, endpoint)
-        plan = measure(binary, ["plan", *regions, "--format", "json", "-o",
+        measure(binary, ["plan", *accounts, *regions, "--format", "json"], env, endpoint)
+        med = floor_ms(binary, ["plan", *accounts, *regions, "--format", "json"], env, endpoint)
+        plan = measure(binary, ["plan", *accounts, *regions, "--format", "json", "-o",
                                 f"{state}/plan.json"], env, endpoint)
         if plan["code"] not in (0, 2):
             print(f"    plan exited {plan['code']}: {plan['stderr'][-600:]}")
         r = report(f"{name} plan", [plan], med)
         with open(f"{state}/plan.json") as f:
-            doc = json.load(f)["plan"]
+            doc = json.load(f)
+        if accounts:
+            # One plan per account: judge the items of all of them together.
+            print(f"    accounts: {len(doc['accounts'])}, each at most "
+                  f"{max(len(a['plan']['plan']['items']) for a in doc['accounts'] if 'plan' in a)} items")
+            doc = {"items": [i for a in doc["accounts"] if "plan" in a for i in a["plan"]["plan"]["items"]]}
+        else:
+            doc = doc["plan"]
         counts = {}
         for it in doc["items"]:
             counts[it["status"]] = counts.get(it["status"], 0) + 1
@@ -311,7 +350,11 @@ def main():
             continue
         apply = measure(binary, ["apply", f"{state}/plan.json", "--yes",
                                  "--allow-destructive"], env, endpoint)
-        undo = measure(binary, ["undo", "--yes"], env, endpoint)
+        if accounts:
+            group = [l.split()[1] for l in apply["stdout"].splitlines() if l.startswith("Run ")][-1]
+            undo = measure(binary, ["undo", group, "--yes"], env, endpoint)
+        else:
+            undo = measure(binary, ["undo", "--yes"], env, endpoint)
         # apply and undo go one change at a time: their own median round trip is the floor's.
         calls = apply["stats"]["calls"] + undo["stats"]["calls"]
         med = (apply["stats"]["median_round_trip_ms"] * apply["stats"]["calls"]

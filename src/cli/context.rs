@@ -35,13 +35,17 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContex
     // One account of a multi-account run: the caller is connected already; this account is
     // reached by its role (or is the caller's own).
     if let Some(reach) = &g.target {
-        return reach.connect(regional).await.map_err(|e| Fatal {
+        let aws = reach.connect(regional).await.map_err(|e| Fatal {
             exit: crate::exit::Exit::Failed,
             message: match &reach.role_arn {
-                Some(arn) => format!("account {}: could not assume {arn}: {e}", reach.account),
+                Some(arn) => format!("account {} (role {arn}): {e}", reach.account),
                 None => format!("account {}: {e}", reach.account),
             },
-        });
+        })?;
+        if reach.role_arn.is_some() {
+            super::stats::connected(&aws);
+        }
+        return Ok(aws);
     }
     if let Some(r) = &g.region {
         if !is_region_name(r) {

@@ -3,7 +3,8 @@
 //! first AWS call, the median round trip of its requests, and what each request budget sent,
 //! waited and was throttled, as JSON.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
 use serde_json::json;
@@ -11,16 +12,23 @@ use serde_json::json;
 use crate::aws::{AwsContext, Budgets, CallLog};
 
 static STARTED: OnceLock<Instant> = OnceLock::new();
-static RUN: OnceLock<(CallLog, Budgets)> = OnceLock::new();
+/// Every account context of the run (one, or one per account of a multi-account run), kept
+/// only when the figures are asked for.
+static RUN: Mutex<Vec<(CallLog, Budgets)>> = Mutex::new(Vec::new());
 
 /// Note the process start (first thing in `main`).
 pub fn started() {
     let _ = STARTED.set(Instant::now());
 }
 
-/// Remember the run's AWS context (its call log and budgets are shared handles).
+/// Remember an AWS context of the run (its call log and budgets are shared handles).
 pub fn connected(aws: &AwsContext) {
-    let _ = RUN.set((aws.call_log().clone(), aws.budgets().clone()));
+    if std::env::var_os("CIS_FIX_STATS").is_none() {
+        return;
+    }
+    if let Ok(mut run) = RUN.lock() {
+        run.push((aws.call_log().clone(), aws.budgets().clone()));
+    }
 }
 
 /// Write the figures when `CIS_FIX_STATS` names a file.
@@ -28,16 +36,29 @@ pub fn write_if_asked() {
     let Some(path) = std::env::var_os("CIS_FIX_STATS") else {
         return;
     };
-    let Some((calls, budgets)) = RUN.get() else {
+    let run = RUN.lock().map(|r| r.clone()).unwrap_or_default();
+    if run.is_empty() {
         return;
-    };
-    let first = match (STARTED.get(), calls.first_call_at()) {
+    }
+    let first = match (STARTED.get(), run[0].0.first_call_at()) {
         (Some(s), Some(f)) => Some((f - *s).as_secs_f64() * 1000.0),
         _ => None,
     };
-    let per_budget: Vec<_> = budgets
-        .usage()
-        .into_iter()
+    let mut per_operation: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_control: BTreeMap<String, usize> = BTreeMap::new();
+    let mut round_trips = Vec::new();
+    for (calls, budgets) in &run {
+        for (k, n) in calls.per_operation() {
+            *per_operation.entry(k).or_default() += n;
+        }
+        for (k, n) in calls.per_control() {
+            *per_control.entry(k).or_default() += n;
+        }
+        round_trips.extend(budgets.round_trips_us());
+    }
+    let per_budget: Vec<_> = run
+        .iter()
+        .flat_map(|(_, b)| b.usage())
         .map(|u| {
             json!({
                 "budget": u.key.to_string(),
@@ -51,13 +72,14 @@ pub fn write_if_asked() {
             })
         })
         .collect();
-    let median = budgets.median_round_trip();
+    let median = crate::aws::median_of(round_trips);
     let doc = json!({
-        "calls": calls.count(),
+        "calls": run.iter().map(|(c, _)| c.count()).sum::<usize>(),
+        "accounts": run.len(),
         "median_round_trip_ms": median.map(|d| d.as_secs_f64() * 1000.0),
         "first_call_ms": first,
-        "per_operation": calls.per_operation(),
-        "per_control": calls.per_control(),
+        "per_operation": per_operation,
+        "per_control": per_control,
         "budgets": per_budget,
     });
     if let Err(e) = std::fs::write(&path, doc.to_string()) {

@@ -319,14 +319,29 @@ impl Budgets {
 
     /// The median round trip (send to answer) of the run's requests so far.
     pub fn median_round_trip(&self) -> Option<Duration> {
-        let mut v = self.inner.round_trips.lock().ok()?.clone();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_unstable();
-        Some(Duration::from_micros(u64::from(v[v.len() / 2])))
+        median_of(self.round_trips_us())
     }
 
+    /// Every round trip so far, in microseconds.
+    pub fn round_trips_us(&self) -> Vec<u32> {
+        self.inner
+            .round_trips
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// The median of round trips in microseconds (several runs' budgets pooled).
+pub fn median_of(mut v: Vec<u32>) -> Option<Duration> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    Some(Duration::from_micros(u64::from(v[v.len() / 2])))
+}
+
+impl Budgets {
     /// What each budget did so far, by key.
     pub fn usage(&self) -> Vec<BudgetUse> {
         let map = self.inner.buckets.lock().unwrap_or_else(|p| p.into_inner());

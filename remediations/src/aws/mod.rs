@@ -10,7 +10,8 @@ pub mod organization;
 mod regions;
 
 pub use budget::{
-    BudgetKey, BudgetUse, Budgets, Limit, DEFAULTS as BUDGET_DEFAULTS, FALLBACK as BUDGET_FALLBACK,
+    median_of, BudgetKey, BudgetUse, Budgets, Limit, DEFAULTS as BUDGET_DEFAULTS,
+    FALLBACK as BUDGET_FALLBACK,
 };
 pub use call_log::{charged_to, Call, CallLog};
 pub use context::{Account, AssumeRequest, AwsContext, AwsOptions, CredentialSource, RegionsError};
