@@ -13,6 +13,14 @@ use crate::cli::AccountArgs;
 pub const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
 pub const DEFAULT_ACCOUNT_CONCURRENCY: usize = 8;
 
+/// Where `--shard auto/N` finds the worker's index: a Kubernetes Indexed Job, an AWS Batch
+/// array job, or any runner that sets cis-fix's own variable (a CI matrix).
+pub const INDEX_VARS: &[&str] = &[
+    "CIS_FIX_SHARD_INDEX",
+    "JOB_COMPLETION_INDEX",
+    "AWS_BATCH_JOB_ARRAY_INDEX",
+];
+
 /// `--shard K/N`: shard K (from 0) of N.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
@@ -24,10 +32,26 @@ pub fn parse_shard(s: &str) -> Result<Shard, String> {
     let (k, n) = s
         .split_once('/')
         .ok_or_else(|| format!("'{s}' is not K/N (e.g. 0/4: the first of four shards)"))?;
-    let k: usize = k
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{s}': K must be a number"))?;
+    let k: usize = match k.trim() {
+        // The worker's index from the job runner that started it.
+        "auto" => {
+            let (var, v) = INDEX_VARS
+                .iter()
+                .find_map(|v| std::env::var(v).ok().map(|x| (*v, x)))
+                .ok_or_else(|| {
+                    format!(
+                        "'{s}': auto takes the index from {}, and none is set",
+                        INDEX_VARS.join(", ")
+                    )
+                })?;
+            v.trim()
+                .parse()
+                .map_err(|_| format!("'{s}': {var}={v} is not a number"))?
+        }
+        k => k
+            .parse()
+            .map_err(|_| format!("'{s}': K must be a number or auto"))?,
+    };
     let n: usize = n
         .trim()
         .parse()

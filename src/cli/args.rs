@@ -116,8 +116,9 @@ pub struct AccountArgs {
     /// Accounts worked on at once (default 8); each has its own request budgets.
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub account_concurrency: Option<u16>,
-    /// Only shard K of N (K from 0): a stable slice of the sorted account ids, for N workers
-    /// of a job runner (`report merge` joins their plans).
+    /// Only shard K of N (K from 0; `auto` reads CIS_FIX_SHARD_INDEX, JOB_COMPLETION_INDEX or
+    /// AWS_BATCH_JOB_ARRAY_INDEX): every N-th of the sorted account ids, for N workers of a job
+    /// runner (`report merge` joins their plans).
     #[arg(long, global = true, value_name = "K/N", value_parser = crate::accounts::parse_shard)]
     pub shard: Option<crate::accounts::Shard>,
 }

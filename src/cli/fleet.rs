@@ -316,6 +316,16 @@ pub async fn plan(
         _ => crate::out!("{}", table("Accounts", PLAN_COLUMNS, &rows)),
     }
     if let Some(path) = out {
+        // `{shard}` in the name is the worker's shard index (`all` without --shard), so the
+        // workers of a job runner can share one command line.
+        let named = path.display().to_string().replace(
+            "{shard}",
+            &fleet
+                .sel
+                .shard
+                .map_or("all".to_string(), |s| s.k.to_string()),
+        );
+        let path = Path::new(&named);
         org_plan::save(path, &docs).map_err(|e| Fatal::usage(e.to_string()))?;
         if view.format == OutputFormat::Text {
             crate::outln!(

@@ -42,9 +42,33 @@ fn counts(r: &Run, undone: usize) -> String {
     }
 }
 
+/// `--accounts` / `--exclude-accounts` narrow the list to some accounts' runs; the journal is
+/// local, so the organization flags (which would need AWS to list accounts) are refused.
+fn account_filter(g: &GlobalArgs) -> Result<impl Fn(&str) -> bool, Fatal> {
+    let a = &g.accounts;
+    if a.org || !a.ous.is_empty() || a.shard.is_some() {
+        return Err(Fatal::usage(
+            "history reads the journal, not the organization: narrow it with --accounts IDS (or --exclude-accounts)",
+        ));
+    }
+    let only = match &a.accounts {
+        Some(v) => crate::accounts::parse_ids("--accounts", v).map_err(Fatal::usage)?,
+        None => Vec::new(),
+    };
+    let except = match &a.exclude_accounts {
+        Some(v) => crate::accounts::parse_ids("--exclude-accounts", v).map_err(Fatal::usage)?,
+        None => Vec::new(),
+    };
+    Ok(move |id: &str| {
+        (only.is_empty() || only.iter().any(|o| o == id)) && !except.iter().any(|e| e == id)
+    })
+}
+
 pub fn run(g: &GlobalArgs, run_id: Option<&str>, as_json: bool) -> Result<Exit, Fatal> {
+    let shown = account_filter(g)?;
     let journal = context::journal(g)?;
-    let all = journal.runs().map_err(|e| Fatal::usage(e.to_string()))?;
+    let mut all = journal.runs().map_err(|e| Fatal::usage(e.to_string()))?;
+    all.retain(|r| r.as_ref().map_or(true, |r| shown(&r.account_id)));
     let good: Vec<Run> = all
         .iter()
         .filter_map(|r| r.as_ref().ok().cloned())

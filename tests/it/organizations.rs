@@ -356,6 +356,15 @@ async fn undo_of_a_multi_account_run_can_be_narrowed_to_some_accounts() {
             assert_eq!((reuse, ebs), (Some(24), true), "{id} left applied");
         }
     }
+    // history narrowed to that account: its part of the apply and its undo, nothing else.
+    let h = org.mgmt.run(&["history", "--accounts", one, "--json"]);
+    let rows: Value = serde_json::from_str(&h.stdout).expect("history json");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{}", h.stdout);
+    assert!(rows.iter().all(|r| r["account_id"] == one.as_str()), "{}", h.stdout);
+    org.mgmt
+        .run(&["history", "--org"])
+        .assert_one_line_error(1, "narrow it with --accounts");
     // An account the run did not touch is named.
     let other = org
         .mgmt
@@ -421,6 +430,7 @@ async fn shards_cover_every_account_once_and_merge_into_the_single_plan() {
     let dir = tempfile::tempdir().unwrap();
     let mut files = Vec::new();
     let mut covered = Vec::new();
+    let mut per_shard = Vec::new();
     for k in 0..4 {
         let f = dir.path().join(format!("shard-{k}.json"));
         let shard = format!("{k}/4");
@@ -431,9 +441,21 @@ async fn shards_cover_every_account_once_and_merge_into_the_single_plan() {
         let out = org.mgmt.run(&args);
         assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        per_shard.push(doc_accounts(&doc));
         covered.extend(doc_accounts(&doc));
         files.push(fs);
     }
+    // A Kubernetes Indexed Job's worker takes its index from JOB_COMPLETION_INDEX.
+    let mut cmd = org.mgmt.command(&endpoint());
+    cmd.env("JOB_COMPLETION_INDEX", "2");
+    let mut args = vec!["plan", "--org", "--shard", "auto/4", "--format", "json"];
+    args.extend(CONTROLS);
+    let named = dir.path().join("w-{shard}.json").display().to_string();
+    args.extend(["-o", &named]);
+    let auto = org_doc(&super::harness::run(cmd, &args));
+    assert_eq!(doc_accounts(&auto), per_shard[2]);
+    // `{shard}` in -o is the worker's index.
+    assert!(dir.path().join("w-2.json").exists());
     let mut everyone = org.members.clone();
     everyone.push(org.mgmt.id.clone());
     assert_eq!(
