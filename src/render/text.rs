@@ -122,10 +122,7 @@ pub fn exception_warnings(plan: &Plan) -> Vec<String> {
     out
 }
 
-/// `n thing` or `n things`.
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::plan::plural;
 
 /// Lines joined into `s`, each ending in a newline.
 fn push_lines(s: &mut String, lines: Vec<String>) {
