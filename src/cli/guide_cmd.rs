@@ -781,21 +781,23 @@ async fn apply_approved(x: &Setup<'_>, s: &mut Session, approved: &[&Item]) -> R
         exit: Exit::Failed,
         message: e.to_string(),
     })?;
-    let done =
-        |r: &ChangeResult| matches!(r, ChangeResult::Verified | ChangeResult::AlreadySatisfied);
+    // Each outcome in the words apply uses (docs/formats.md), with why when it did not work.
     for o in &outcomes {
         s.tally.out.record(&o.result);
-        println!(
-            "  {} {}",
-            if done(&o.result) {
-                style("applied, verified").green()
-            } else if matches!(o.result, ChangeResult::NotStarted) {
-                style("not started (interrupted)").yellow()
-            } else {
-                style("not applied or not verified").red()
-            },
-            o.label
-        );
+        let (tag, why) = match &o.result {
+            ChangeResult::Verified => (style("applied, verified").green(), String::new()),
+            ChangeResult::AlreadySatisfied => (style("already satisfied").green(), String::new()),
+            ChangeResult::NotVerified(w) => (
+                style("applied, not verified").red().bold(),
+                format!(": {w}"),
+            ),
+            ChangeResult::Failed(w) => (style("failed").red().bold(), format!(": {w}")),
+            ChangeResult::Stale(w) => (style("refused (stale)").red(), format!(": {w}")),
+            ChangeResult::NotStarted => {
+                (style("not started (interrupted)").yellow(), String::new())
+            }
+        };
+        println!("  {tag} {}{why}", o.label);
     }
     Ok(())
 }
