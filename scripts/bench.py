@@ -15,8 +15,9 @@ Accounts:
             spread over 4 regions: `plan`, then `apply` + `undo` over those regions.
   scale-2x  the same, doubled.
 
-moto cannot backdate anything (EMULATOR.md): every key and password is "new", so the key
-ages are mixed only in the sense of created/used/unused; no key is older than 90 days.
+moto cannot backdate anything (it stamps every key and password with the time it is
+created): every key and password is "new", so the key ages are mixed only in the sense of
+created/used/unused; no key is older than 90 days.
 """
 
 import concurrent.futures as cf

@@ -255,12 +255,18 @@ fn table_row(out: &mut String, e: &Entry) {
         }
         None => "—".to_string(),
     };
+    // The title, then why it matters (the risk the control addresses) where the catalog says.
+    let title = if e.rationale.is_empty() {
+        cell(&e.title)
+    } else {
+        format!("{}<br>*Why:* {}", cell(&e.title), cell(&e.rationale))
+    };
     let _ = writeln!(
         out,
         "| {} | `{}` | {} | {} | {} | {} |",
         ids.join(" | "),
         e.slug,
-        cell(&e.title),
+        title,
         e.level,
         does,
         actions

@@ -111,6 +111,11 @@ pub enum Fixable {
 pub struct Entry {
     pub slug: String,
     pub title: String,
+    /// The risk the control addresses, in a sentence or two (from the CIS rationale, in
+    /// cis-fix's words): the guide's "Why" and the docs. Every control cis-fix fixes or checks
+    /// has one.
+    #[serde(default)]
+    pub rationale: String,
     pub level: u8,
     pub assessment: Assessment,
     pub fixable: Fixable,

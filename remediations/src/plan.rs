@@ -389,6 +389,12 @@ impl Plan {
     }
 }
 
+/// `n thing` or `n things`: every count in a plan's words has its real singular and plural
+/// (no "rule(s)").
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 pub fn now_rfc3339() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)

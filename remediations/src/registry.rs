@@ -93,6 +93,26 @@ mod tests {
     }
 
     #[test]
+    fn every_fixing_or_checking_control_says_why_it_matters() {
+        let cat = Catalog::embedded().unwrap();
+        for c in registry() {
+            let e = cat.by_slug(c.slug()).unwrap();
+            let why = e.rationale.trim();
+            assert!(
+                why.len() >= 40 && why.ends_with('.'),
+                "{}: the catalog's rationale is missing or not a sentence: {why:?}",
+                c.slug()
+            );
+            assert_ne!(
+                why,
+                e.title,
+                "{}: the rationale repeats the title",
+                c.slug()
+            );
+        }
+    }
+
+    #[test]
     fn slugs_are_registered_once() {
         let mut slugs: Vec<_> = registry().iter().map(|c| c.slug()).collect();
         slugs.sort();

@@ -28,15 +28,12 @@ use crate::prompt::{
 use crate::remediations::{self as controls, parse_cidr, Params};
 use crate::render;
 
-/// What happened to each control, for the closing summary.
+/// What the session came to, for the closing summary: every change counted as `apply` and
+/// `undo` count theirs (the same words, the same exit code), and the controls that needed
+/// nothing.
 #[derive(Default)]
 struct Tally {
-    applied: Vec<String>,
-    skipped: Vec<String>,
-    failed: Vec<String>,
-    manual: Vec<String>,
-    undetermined: Vec<String>,
-    declined: Vec<String>,
+    out: render::Outcomes,
     compliant: usize,
     not_covered: usize,
 }
@@ -98,7 +95,13 @@ enum Choice {
 }
 
 fn ask_choice() -> Answer<Choice> {
-    let items = ["apply", "skip", "adjust parameters", "explain more", "quit"];
+    let items = [
+        "apply",
+        "skip (decline these changes)",
+        "adjust parameters",
+        "explain more",
+        "quit",
+    ];
     let pick = answered(
         Select::new()
             .with_prompt("What now?")
@@ -121,10 +124,6 @@ fn typed_yes_no(question: &str) -> Answer<bool> {
         PromptError::Interrupted => NoAnswer::Interrupted,
         e => NoAnswer::Failed(Fatal::usage(e.to_string())),
     })
-}
-
-fn label(b: Benchmark, e: &Entry) -> String {
-    format!("{} {}", e.id_in(b).unwrap_or("-"), e.slug)
 }
 
 fn explain(b: Benchmark, e: &Entry, plan: &Plan) {
@@ -488,29 +487,21 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
             Err(NoAnswer::Failed(f)) => return Err(f),
         }
     }
-    Ok(if s.interrupted || !s.tally.failed.is_empty() {
-        Exit::Failed
+    // Declining (skip, or no to a change) exits 4 as a declined apply does; a failure 3.
+    let exit = s.tally.out.exit();
+    Ok(if s.interrupted {
+        exit.worst(Exit::Failed)
     } else {
-        Exit::Ok
+        exit
     })
 }
 
 fn summary(s: &Session) {
     let tally = &s.tally;
-    println!("\n{}", style("Summary").bold().underlined());
-    let list = |name: &str, v: &[String]| {
-        if !v.is_empty() {
-            println!("  {name} ({}): {}", v.len(), v.join(", "));
-        }
-    };
-    list("applied, verified", &tally.applied);
-    list("skipped", &tally.skipped);
-    list("declined", &tally.declined);
-    list("failed", &tally.failed);
-    list("left to do by hand", &tally.manual);
-    list("undetermined", &tally.undetermined);
+    println!();
+    print!("{}", tally.out.text("applied, verified"));
     println!(
-        "  already compliant: {} · not covered by cis-fix yet: {}",
+        "  Controls already compliant: {} · not covered by cis-fix yet: {}",
         tally.compliant, tally.not_covered
     );
     if s.interrupted {
@@ -583,11 +574,23 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                     style(id).bold(),
                     style(&e.title).bold()
                 );
-                println!("  CIS asks: {}", e.title);
-                if let Some(c) = controls::find(&e.slug) {
-                    println!("  Risk of the change: {}", c.description().change_profile);
+                // What CIS asks, why it matters (the risk the control addresses), then how
+                // cis-fix goes about it and what the change itself risks.
+                let w = render::output_width();
+                let para = |label: &str, text: &str| {
+                    print!("{}", render::wrap(&format!("{label}: {text}"), w, "  ", 4));
+                };
+                para("CIS asks", &e.title);
+                if !e.rationale.is_empty() {
+                    para("Why", &e.rationale);
                 }
-                println!("  How cis-fix fixes it: {}", e.fixable_reason);
+                para("How cis-fix fixes it", &e.fixable_reason);
+                if let Some(c) = controls::find(&e.slug) {
+                    let profile = c.description().change_profile;
+                    if !profile.is_empty() {
+                        para("Risk of the change", profile);
+                    }
+                }
                 for i in &plan.items {
                     let detail = i.finding.status != Status::Compliant;
                     print!("{}", render::item_text(i, detail));
@@ -629,11 +632,13 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                         Err(NoAnswer::Failed(f)) => return Err(f),
                     }
                 }
-                if has(&[Status::Manual, Status::Blocked]) {
-                    s.tally.manual.push(label(b, e));
-                } else if has(&[Status::Unknown, Status::Error]) {
-                    s.tally.undetermined.push(label(b, e));
-                } else {
+                // Manual and undetermined are counted apart, item by item.
+                s.tally.out.count_unasked(&plan.items);
+                if plan
+                    .items
+                    .iter()
+                    .all(|i| i.finding.status == Status::Compliant)
+                {
                     s.tally.compliant += 1;
                 }
                 continue 'controls;
@@ -652,9 +657,9 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
             };
             match choice {
                 Choice::Skip => {
-                    s.tally
-                        .skipped
-                        .push(format!("{} (skipped by you)", label(b, e)));
+                    // Skipping is the session's "no" to the batch: declined, as in apply.
+                    s.tally.out.declined += changes.len();
+                    s.tally.out.count_unasked(&plan.items);
                     continue 'controls;
                 }
                 Choice::Quit => {
@@ -707,20 +712,15 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                             return Ok(());
                         }
                         Err(f) if f.exit == Exit::Refused => {
-                            s.tally.skipped.push(format!("{} (declined)", label(b, e)));
+                            s.tally.out.declined += changes.len();
+                            s.tally.out.count_unasked(&plan.items);
                             continue 'controls;
                         }
                         Err(f) => return Err(f),
                     };
-                    if !answer.declined.is_empty() {
-                        s.tally.declined.push(format!(
-                            "{} ({} of {})",
-                            label(b, e),
-                            answer.declined.len(),
-                            changes.len()
-                        ));
-                    }
-                    apply_approved(x, s, e, &changes, &answer.approved).await?;
+                    s.tally.out.declined += answer.declined.len();
+                    s.tally.out.count_unasked(&plan.items);
+                    apply_approved(x, s, &answer.approved).await?;
                     if x.interrupt.raised() {
                         s.interrupted = true;
                         return Ok(());
@@ -756,17 +756,8 @@ async fn plan_one(x: &Setup<'_>, e: &Entry, params: &Params) -> Plan {
 }
 
 /// Apply what was approved of one control in the session's journal run, and tally it.
-async fn apply_approved(
-    x: &Setup<'_>,
-    s: &mut Session,
-    e: &Entry,
-    changes: &[&Item],
-    approved: &[&Item],
-) -> Result<(), Fatal> {
+async fn apply_approved(x: &Setup<'_>, s: &mut Session, approved: &[&Item]) -> Result<(), Fatal> {
     if approved.is_empty() {
-        s.tally
-            .skipped
-            .push(format!("{} (declined)", label(x.b, e)));
         return Ok(());
     }
     if s.writer.is_none() {
@@ -790,40 +781,23 @@ async fn apply_approved(
         exit: Exit::Failed,
         message: e.to_string(),
     })?;
-    let done =
-        |r: &ChangeResult| matches!(r, ChangeResult::Verified | ChangeResult::AlreadySatisfied);
+    // Each outcome in the words apply uses (docs/formats.md), with why when it did not work.
     for o in &outcomes {
-        println!(
-            "  {} {}",
-            if done(&o.result) {
-                style("applied, verified").green()
-            } else if matches!(o.result, ChangeResult::NotStarted) {
-                style("not started (interrupted)").yellow()
-            } else {
-                style("not applied or not verified").red()
-            },
-            o.label
-        );
-    }
-    let applied = outcomes.iter().filter(|o| done(&o.result)).count();
-    let not_started = outcomes
-        .iter()
-        .filter(|o| matches!(o.result, ChangeResult::NotStarted))
-        .count();
-    let label = label(x.b, e);
-    if applied + not_started < outcomes.len() {
-        s.tally.failed.push(label);
-    } else if applied == changes.len() {
-        s.tally.applied.push(label);
-    } else if applied > 0 {
-        s.tally.applied.push(format!(
-            "{label} (partly: {applied} of {} changes)",
-            changes.len()
-        ));
-    } else {
-        s.tally
-            .skipped
-            .push(format!("{label} (interrupted before it started)"));
+        s.tally.out.record(&o.result);
+        let (tag, why) = match &o.result {
+            ChangeResult::Verified => (style("applied, verified").green(), String::new()),
+            ChangeResult::AlreadySatisfied => (style("already satisfied").green(), String::new()),
+            ChangeResult::NotVerified(w) => (
+                style("applied, not verified").red().bold(),
+                format!(": {w}"),
+            ),
+            ChangeResult::Failed(w) => (style("failed").red().bold(), format!(": {w}")),
+            ChangeResult::Stale(w) => (style("refused (stale)").red(), format!(": {w}")),
+            ChangeResult::NotStarted => {
+                (style("not started (interrupted)").yellow(), String::new())
+            }
+        };
+        println!("  {tag} {}{why}", o.label);
     }
     Ok(())
 }

@@ -134,8 +134,8 @@ fn note_shared_targets(items: &mut [Item]) {
             .collect();
         if !others.is_empty() {
             items[*n].finding.notes.push(format!(
-                "{} also changes this {target}: apply writes the changes one after the other, \
-                 each merged into the {target} as the previous one left it, so the result meets all of them.",
+                "{} also changes this {target}: apply makes the changes one after the other, each \
+                 on top of the last, so the result meets all of them.",
                 others.join(", ")
             ));
         }

@@ -27,9 +27,24 @@ impl<'a> Group<'a> {
         out
     }
 
-    /// `[eu-west-1]`, `[eu-west-1, us-east-1]`, `[eu-west-1, us-east-1 +11]`.
-    pub fn where_label(&self) -> String {
+    /// `[eu-west-1]`, `[eu-west-1, us-east-1]`, `[eu-west-1, us-east-1 +11]`; against the
+    /// plan's regions `all`, `[all 17 regions]` and `[16 regions: all but eu-west-1]` (all but
+    /// one or two), which say more in fewer words.
+    pub fn where_label(&self, all: &[String]) -> String {
         let r = self.regions();
+        let covered = |x: &String| r.contains(&x.as_str());
+        let missing: Vec<&str> = all
+            .iter()
+            .filter(|x| !covered(x))
+            .map(String::as_str)
+            .collect();
+        let within = r.iter().all(|x| all.iter().any(|a| a == x));
+        if all.len() > 4 && within && missing.is_empty() {
+            return format!("[all {} regions]", all.len());
+        }
+        if all.len() > 4 && within && missing.len() <= 2 && r.len() > 2 {
+            return format!("[{} regions: all but {}]", r.len(), missing.join(", "));
+        }
         match r.len() {
             0..=2 => format!("[{}]", r.join(", ")),
             n => format!("[{}, {} +{}]", r[0], r[1], n - 2),

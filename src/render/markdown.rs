@@ -13,7 +13,7 @@ fn cell(s: &str) -> String {
 }
 
 /// `target [regions]` for a group, as the text plan's header names it.
-fn target_of(g: &Group) -> String {
+fn target_of(g: &Group, regions: &[String]) -> String {
     let f = &g.first().finding;
     let n = g.items.len();
     let target = if g.items.iter().all(|i| i.finding.target == f.target) {
@@ -22,7 +22,7 @@ fn target_of(g: &Group) -> String {
         format!("{} and {} more like it", f.target, n - 1)
     };
     let where_ = if n > 1 {
-        g.where_label()
+        g.where_label(regions)
     } else {
         format!("[{}]", g.first().where_())
     };
@@ -77,7 +77,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             n + 1,
             i.id,
             i.control,
-            cell(&target_of(g)),
+            cell(&target_of(g, &plan.regions)),
             status_label(i.finding.status),
             cell(&summary_of(g))
         );
@@ -94,7 +94,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
                 "| {} | {} | {} | {} |",
                 i.id,
                 i.control,
-                cell(&target_of(g)),
+                cell(&target_of(g, &plan.regions)),
                 cell(&summary_of(g))
             );
         }
@@ -135,7 +135,7 @@ pub fn plan_markdown(plan: &Plan) -> String {
             n + 1,
             i.id,
             i.control,
-            target_of(g)
+            target_of(g, &plan.regions)
         );
         let _ = writeln!(s, "**{}**: {}", status_label(f.status), t(&f.summary));
         if f.status == Status::Change {
@@ -241,7 +241,9 @@ mod tests {
         let md = plan_markdown(&plan);
         // The same folding: one section per text block, headings naming the target.
         assert!(
-            md.contains("## 1. 5.1.1 ebs-default-encryption: EBS encryption by default [eu-west-1, us-east-1 +11]"),
+            md.contains(
+                "## 1. 5.1.1 ebs-default-encryption: EBS encryption by default [all 13 regions]"
+            ),
             "{md}"
         );
         assert_eq!(

@@ -2,7 +2,9 @@
 //! did not happen (declined, refused, skipped, interrupted, left to do by hand), and the exit
 //! code that goes with those words.
 
+use crate::engine::ChangeResult;
 use crate::exit::Exit;
+use crate::plan::{Item, Status};
 
 /// What a run did with each change it was given. The status words are the same as in the
 /// per-change lines, the plan and `history` (docs/formats.md lists them).
@@ -36,6 +38,33 @@ pub struct Outcomes {
 }
 
 impl Outcomes {
+    /// Count what applying one change came to.
+    pub fn record(&mut self, result: &ChangeResult) {
+        match result {
+            ChangeResult::Verified => self.verified += 1,
+            ChangeResult::AlreadySatisfied => self.already += 1,
+            ChangeResult::NotVerified(_) => self.not_verified += 1,
+            ChangeResult::Failed(_) => self.failed += 1,
+            ChangeResult::Stale(_) => self.stale += 1,
+            ChangeResult::NotStarted => self.not_started += 1,
+        }
+    }
+
+    /// Count the items of a plan nobody is asked about: left to do by hand, undetermined,
+    /// unreadable, excepted, waiting for another change.
+    pub fn count_unasked(&mut self, items: &[Item]) {
+        for i in items {
+            match i.finding.status {
+                Status::Manual => self.manual += 1,
+                Status::Unknown => self.undetermined += 1,
+                Status::Error => self.unreadable += 1,
+                Status::Excepted => self.excepted += 1,
+                Status::Blocked => self.waiting += 1,
+                _ => {}
+            }
+        }
+    }
+
     pub fn skip(&mut self, flags: &str) {
         self.skipped += 1;
         for f in flags.split_whitespace() {

@@ -122,10 +122,7 @@ pub fn exception_warnings(plan: &Plan) -> Vec<String> {
     out
 }
 
-/// `n thing` or `n things`.
-pub fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
+pub use crate::plan::plural;
 
 /// Lines joined into `s`, each ending in a newline.
 fn push_lines(s: &mut String, lines: Vec<String>) {
@@ -135,12 +132,37 @@ fn push_lines(s: &mut String, lines: Vec<String>) {
     }
 }
 
+/// What the text has already shown, so that later blocks refer back instead of repeating it
+/// (unless `--expand`): the manual steps of a control, each note, and the changed fields and
+/// calls of the last block of each control.
+#[derive(Default)]
+struct Seen {
+    /// The plan's regions, for `[all 17 regions]` (none for a list of changes).
+    regions: Vec<String>,
+    /// Every note of every change, as for one item on its own (the guide).
+    all_notes: bool,
+    steps: Vec<String>,
+    notes: Vec<String>,
+    /// control → (its changed fields, its calls), as [`change_keys`] gives them.
+    last: Vec<(String, Vec<String>, String)>,
+}
+
+impl Seen {
+    fn last_of(&self, control: &str) -> Option<&(String, Vec<String>, String)> {
+        self.last.iter().rev().find(|(c, _, _)| c == control)
+    }
+}
+
 /// One item, on its own (the guide, refusals). `detail` adds the field diff, calls and notes.
 pub fn item_text(item: &Item, detail: bool) -> String {
     let opts = TextOptions::for_output(false, false);
     let g = Group { items: vec![item] };
     let mut s = String::new();
-    block(&mut s, &g, &opts, detail, &mut Vec::new());
+    let mut seen = Seen {
+        all_notes: true,
+        ..Default::default()
+    };
+    block(&mut s, &g, &opts, detail, &mut seen);
     s
 }
 
@@ -148,22 +170,34 @@ pub fn item_text(item: &Item, detail: bool) -> String {
 /// asks, and the changes of the text plan.
 pub fn items_text(items: &[&Item], opts: &TextOptions) -> String {
     let mut s = String::new();
-    let mut steps_shown = Vec::new();
+    let mut seen = Seen::default();
     for g in fold(items, opts.expand) {
-        block(&mut s, &g, opts, true, &mut steps_shown);
+        block(&mut s, &g, opts, true, &mut seen);
     }
     s
 }
 
+/// Whether a change is asked about on its own (destructive, irreversible, in use, cautioned):
+/// its notes carry its blast radius, so the folded view always shows them.
+fn asked_apart(f: &crate::plan::Finding) -> bool {
+    f.destructive || !f.reversible || !f.in_use.is_empty() || !f.caution.is_empty()
+}
+
+/// The changed fields of a change and its calls, with the region and resource ids taken out:
+/// what a later block of the same control is compared with.
+fn change_keys(item: &Item, t: &dyn Fn(&str) -> String) -> (Vec<String>, String) {
+    let f = &item.finding;
+    let fields = field_diff(&f.before, &f.after)
+        .into_iter()
+        .filter(super::FieldChange::changed)
+        .map(|c| t(&format!("{}={}>{}", c.field, c.before, c.after)))
+        .collect();
+    (fields, t(&calls_list(f)))
+}
+
 /// One group. A group of several items is drawn from its first, with its region shown as
 /// `<region>` in the text and the regions listed in the header.
-fn block(
-    s: &mut String,
-    g: &Group,
-    opts: &TextOptions,
-    detail: bool,
-    steps_shown: &mut Vec<String>,
-) {
+fn block(s: &mut String, g: &Group, opts: &TextOptions, detail: bool, seen: &mut Seen) {
     let item = g.first();
     let f = &item.finding;
     let w = opts.width;
@@ -188,7 +222,7 @@ fn block(
         )
     };
     let where_ = if many {
-        g.where_label()
+        g.where_label(&seen.regions)
     } else {
         format!("[{}]", item.where_())
     };
@@ -208,17 +242,60 @@ fn block(
     if !detail {
         return;
     }
+    let folded = !opts.expand;
+    // Notes: each is shown once (a repeat refers back). Folded, a change that is not asked
+    // about on its own shows only how many notes it has; --expand shows them all.
+    let mut notes: Vec<String> = Vec::new();
+    let (mut notes_hidden, mut notes_repeated) = (0, 0);
+    for n in &f.notes {
+        let n = t(n);
+        let hide = folded && !seen.all_notes && f.status == Status::Change && !asked_apart(f);
+        if hide {
+            notes_hidden += 1;
+        } else if folded && seen.notes.contains(&n) {
+            notes_repeated += 1;
+        } else {
+            if !seen.notes.contains(&n) {
+                seen.notes.push(n.clone());
+            }
+            notes.push(n);
+        }
+    }
     if f.status == Status::Change {
-        diff_lines(s, item, opts, &t);
-        let calls = calls_list(f);
+        let (fields, calls_key) = change_keys(item, &t);
+        // A later block of the same control says what differs from the one above it.
+        let above = if folded {
+            seen.last_of(&item.control).cloned()
+        } else {
+            None
+        };
+        let same_fields: Vec<String> = above
+            .as_ref()
+            .map(|(_, a, _)| fields.iter().filter(|k| a.contains(k)).cloned().collect())
+            .unwrap_or_default();
+        diff_lines(s, item, opts, &t, &same_fields);
+        let same_calls = above.as_ref().is_some_and(|(_, _, c)| *c == calls_key);
+        seen.last.push((item.control.clone(), fields, calls_key));
+        let calls = if same_calls {
+            "as above".to_string()
+        } else {
+            calls_list(f)
+        };
         let risk = format!("{:?}", f.risk).to_lowercase();
         let rev = if f.reversible {
             "reversible"
         } else {
             "IRREVERSIBLE"
         };
+        let mut more = String::new();
+        if notes_hidden > 0 {
+            more += &format!(" · {} (--expand)", plural(notes_hidden, "note", "notes"));
+        }
+        if notes_repeated > 0 {
+            more += &format!(" · {} as above", plural(notes_repeated, "note", "notes"));
+        }
         let mut lines = wrap_styled(
-            &format!("calls: {calls} · risk: {risk} · {rev}"),
+            &format!("calls: {calls} · risk: {risk} · {rev}{more}"),
             w,
             "      ",
             13,
@@ -266,7 +343,9 @@ fn block(
                 s.push_str(&wrap(u, w, "        - ", 10));
             }
         }
-        if f.destructive {
+        // The caution line already says a destructive change is asked separately.
+        let said = f.caution.iter().any(|c| c.contains("destructive"));
+        if f.destructive && !(folded && said) {
             push_lines(
                 s,
                 wrap_styled(
@@ -294,8 +373,16 @@ fn block(
             ),
         );
     }
-    for n in &f.notes {
-        s.push_str(&wrap(&t(n), w, "      note: ", 12));
+    for n in &notes {
+        s.push_str(&wrap(n, w, "      note: ", 12));
+    }
+    if notes_repeated > 0 && f.status != Status::Change {
+        s.push_str(&wrap(
+            &format!("({} as above)", plural(notes_repeated, "note", "notes")),
+            w,
+            "      ",
+            6,
+        ));
     }
     if !f.manual_steps.is_empty() {
         // Steps of a control are shown once; further groups of it (another reason) refer back.
@@ -310,10 +397,10 @@ fn block(
                 "      ",
                 6,
             ));
-        } else if !opts.expand && steps_shown.contains(&item.control) {
+        } else if !opts.expand && seen.steps.contains(&item.control) {
             s.push_str(&wrap("steps: as above", w, "      ", 6));
         } else {
-            steps_shown.push(item.control.clone());
+            seen.steps.push(item.control.clone());
             for (i, step) in f.manual_steps.iter().enumerate() {
                 let first = format!("      {}. ", i + 1);
                 let hang = first.len();
@@ -354,10 +441,8 @@ fn blocked_block(s: &mut String, items: &[&Item], opts: &TextOptions) {
     let w = opts.width;
     let mut ids: Vec<String> = Vec::new();
     for i in items {
-        // A no-break space keeps an id with its slug when the list wraps.
-        let label = format!("{}\u{a0}{}", i.id, i.control);
-        if !ids.contains(&label) {
-            ids.push(label);
+        if !ids.contains(&i.id) {
+            ids.push(i.id.clone());
         }
     }
     push_lines(
@@ -374,12 +459,16 @@ fn blocked_block(s: &mut String, items: &[&Item], opts: &TextOptions) {
             |x| style(x).bold().to_string(),
         ),
     );
-    s.push_str(&wrap(&ids.join(", "), w, "      ", 6));
+    s.push_str(&wrap(
+        &format!("{} (--expand lists each)", id_ranges(&ids)),
+        w,
+        "      ",
+        6,
+    ));
     push_lines(
         s,
         wrap_styled(
-            "apply plans them again once it is done (select it too, or pass --with-dependencies); \
-             --expand shows each",
+            "apply plans them again once it is done (select it too, or pass --with-dependencies)",
             w,
             "      ",
             6,
@@ -388,20 +477,74 @@ fn blocked_block(s: &mut String, items: &[&Item], opts: &TextOptions) {
     );
 }
 
-/// The field diff of a change: changed fields one by one (lists element by element), the
-/// unchanged ones in one dim line (one each with `expand`).
-fn diff_lines(s: &mut String, item: &Item, opts: &TextOptions, t: &dyn Fn(&str) -> String) {
+/// Control ids with runs of three or more in a row as ranges: `3.2, 3.4, 4.1–4.15`.
+fn id_ranges(ids: &[String]) -> String {
+    let split = |id: &str| -> Option<(String, u32)> {
+        let (head, last) = id.rsplit_once('.')?;
+        Some((head.to_string(), last.parse().ok()?))
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut run: Vec<&String> = Vec::new();
+    let flush = |out: &mut Vec<String>, run: &mut Vec<&String>| {
+        if run.len() >= 3 {
+            out.push(format!("{}–{}", run[0], run[run.len() - 1]));
+        } else {
+            out.extend(run.iter().map(|s| s.to_string()));
+        }
+        run.clear();
+    };
+    for id in ids {
+        let follows = match (run.last().and_then(|l| split(l)), split(id)) {
+            (Some((h1, n1)), Some((h2, n2))) => h1 == h2 && n2 == n1 + 1,
+            _ => false,
+        };
+        if !follows {
+            flush(&mut out, &mut run);
+        }
+        run.push(id);
+    }
+    flush(&mut out, &mut run);
+    out.join(", ")
+}
+
+/// The field diff of a change: changed fields one by one (lists element by element). Folded
+/// (not `--expand`): the unchanged fields are left out, three or more fields set from nothing
+/// are one `sets:` paragraph, and fields changed as in the block above (`same`, keys from
+/// [`change_keys`]) are referred to. `--expand` lists every field, the unchanged ones too.
+fn diff_lines(
+    s: &mut String,
+    item: &Item,
+    opts: &TextOptions,
+    t: &dyn Fn(&str) -> String,
+    same: &[String],
+) {
     let f = &item.finding;
     let w = opts.width;
-    let mut unchanged = Vec::new();
-    for c in field_diff(&f.before, &f.after) {
+    let folded = !opts.expand;
+    let diff = field_diff(&f.before, &f.after);
+    let key = |c: &super::FieldChange| t(&format!("{}={}>{}", c.field, c.before, c.after));
+    let is_set =
+        |c: &super::FieldChange| c.before.is_null() && !c.after.is_null() && !c.after.is_object();
+    let sets = diff
+        .iter()
+        .filter(|c| is_set(c) && !same.contains(&key(c)))
+        .count();
+    let mut set_pairs: Vec<String> = Vec::new();
+    let mut as_above = 0;
+    let mut shown = 0;
+    for c in &diff {
         let name = if c.field.is_empty() {
             "value".to_string()
         } else {
             c.field.clone()
         };
         let first = format!("        {name:<30} ");
-        if c.changed() && c.before.is_array() && c.after.is_array() {
+        if folded && c.changed() && same.contains(&key(c)) {
+            as_above += 1;
+        } else if folded && c.changed() && sets >= 3 && is_set(c) {
+            set_pairs.push(format!("{name}={}", t(&show_value(&c.after))));
+        } else if c.changed() && c.before.is_array() && c.after.is_array() {
+            shown += 1;
             // Lists (security-group rules, …): one line per element added or removed.
             let kept = c
                 .before
@@ -443,6 +586,7 @@ fn diff_lines(s: &mut String, item: &Item, opts: &TextOptions, t: &dyn Fn(&str) 
                 );
             }
         } else if c.changed() {
+            shown += 1;
             let (b, a) = (t(&show_value(&c.before)), t(&show_value(&c.after)));
             let mut lines = wrap_styled(&format!("{b} → {a}"), w, &first, 39, str::to_string);
             if lines.len() == 1 {
@@ -460,20 +604,33 @@ fn diff_lines(s: &mut String, item: &Item, opts: &TextOptions, t: &dyn Fn(&str) 
                     |x| style(x).dim().to_string(),
                 ),
             );
-        } else {
-            unchanged.push(format!("{name}={}", t(&show_value(&c.before))));
         }
     }
-    if !unchanged.is_empty() {
+    if !set_pairs.is_empty() {
+        shown += 1;
         push_lines(
             s,
             wrap_styled(
-                &format!("unchanged: {}", unchanged.join(", ")),
+                &format!("sets: {}", set_pairs.join(", ")),
                 w,
                 "        ",
-                10,
-                |x| style(x).dim().to_string(),
+                14,
+                |x| style(x).green().to_string(),
             ),
+        );
+    }
+    if as_above > 0 {
+        let text = if shown == 0 {
+            "changes: as above".to_string()
+        } else {
+            format!(
+                "(and {} as above)",
+                plural(as_above, "other change", "other changes")
+            )
+        };
+        push_lines(
+            s,
+            wrap_styled(&text, w, "        ", 10, |x| style(x).dim().to_string()),
         );
     }
 }
@@ -578,7 +735,12 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
             }
         }
     }
-    let mut steps_shown = Vec::new();
+    let mut seen = Seen {
+        regions: plan.regions.clone(),
+        ..Default::default()
+    };
+    // Folded, the compliant controls are one line at the end (--expand: a line each, in place).
+    let mut compliant: Vec<&str> = Vec::new();
     let mut not_covered = Vec::new();
     let mut shown_compliant: Vec<&str> = Vec::new();
     let mut shown_excepted: Vec<&str> = Vec::new();
@@ -628,7 +790,12 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
             }
             Status::Compliant if opts.show_compliant => {
                 let g = Group { items: vec![item] };
-                block(&mut s, &g, opts, true, &mut steps_shown);
+                block(&mut s, &g, opts, true, &mut seen);
+            }
+            Status::Compliant if !opts.expand => {
+                if !compliant.contains(&item.id.as_str()) {
+                    compliant.push(&item.id);
+                }
             }
             Status::Compliant => {
                 // Many compliant targets of one control (a group per VPC, a region each)
@@ -672,10 +839,25 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
             }
             _ => {
                 if let Some(g) = groups.iter().find(|g| g.first().index == item.index) {
-                    block(&mut s, g, opts, true, &mut steps_shown);
+                    block(&mut s, g, opts, true, &mut seen);
                 }
             }
         }
+    }
+    if !compliant.is_empty() {
+        let n = plan
+            .items
+            .iter()
+            .filter(|i| i.finding.status == Status::Compliant)
+            .count();
+        let text = format!(
+            "{} compliant, of {}: {} (--show-compliant lists them)",
+            plural(n, "target", "targets"),
+            plural(compliant.len(), "control", "controls"),
+            compliant.join(", ")
+        );
+        let first = format!("  {} {:<6} ", style("✓").green(), "");
+        push_lines(&mut s, wrap_styled(&text, w, &first, 11, str::to_string));
     }
     if !not_covered.is_empty() {
         s.push('\n');
@@ -862,7 +1044,7 @@ pub(crate) mod fold_tests {
             .into_owned();
         assert_eq!(text.matches("ebs-default-encryption").count(), 1, "{text}");
         assert!(
-            text.contains("EBS encryption by default [eu-west-1, us-east-1 +11]"),
+            text.contains("EBS encryption by default [all 13 regions]"),
             "{text}"
         );
         // Different group ids fold too; the one in use keeps its own block and blast radius.
@@ -872,7 +1054,7 @@ pub(crate) mod fold_tests {
             "{text}"
         );
         assert!(
-            text.contains("and 11 more like it [eu-west-1, us-east-1 +10]"),
+            text.contains("and 11 more like it [12 regions: all but eu-west-3]"),
             "{text}"
         );
         assert!(
@@ -924,5 +1106,86 @@ pub(crate) mod fold_tests {
                 assert!(joined.contains(&policy.to_string()), "{width}: {text}");
             }
         }
+    }
+
+    #[test]
+    fn ids_run_into_ranges() {
+        let ids: Vec<String> = [
+            "3.2", "3.4", "3.5", "3.8", "3.9", "4.1", "4.2", "4.3", "4.10", "4.11",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            id_ranges(&ids),
+            "3.2, 3.4, 3.5, 3.8, 3.9, 4.1–4.3, 4.10, 4.11"
+        );
+        let many: Vec<String> = (1..=15).map(|n| format!("4.{n}")).collect();
+        assert_eq!(id_ranges(&many), "4.1–4.15");
+    }
+
+    /// The second fold: unchanged fields, notes of changes not asked about on their own, a
+    /// later block's fields and calls that are as above, and the compliant controls are
+    /// referred to in the folded view; --expand shows each.
+    #[test]
+    fn repeats_are_referred_to_and_expand_shows_them() {
+        let mut plan = multi_region_plan();
+        // A second EBS block (another summary) with the same change and a repeated note.
+        let mut other = plan.items[0].clone();
+        other.index = 100;
+        other.region = Some("eu-south-1".into());
+        other.finding.summary = "another summary".into();
+        other.finding.before = json!({"EbsEncryptionByDefault": false, "KmsKeyId": null});
+        other.finding.after = json!({"EbsEncryptionByDefault": true, "KmsKeyId": "alias/aws/ebs"});
+        plan.items.insert(13, other);
+        // A creation of three fields, and a compliant item.
+        plan.items[0].finding.before = json!({"A": null, "B": null, "C": null, "Same": 1});
+        plan.items[0].finding.after = json!({"A": "x", "B": "y", "C": "z", "Same": 1});
+        let mut ok = plan.items[1].clone();
+        ok.finding.status = Status::Compliant;
+        ok.id = "1.3".into();
+        ok.control = "root-no-access-keys".into();
+        plan.items.push(ok);
+        for i in plan.items.iter_mut().filter(|i| i.id == "5.5") {
+            i.finding.notes.push("Move its members first.".into());
+        }
+        let text = console::strip_ansi_codes(&plan_text(&plan, &opts(100, false))).into_owned();
+        assert!(text.contains("sets: A=x, B=y, C=z"), "{text}");
+        assert!(
+            !text.contains("Same"),
+            "unchanged fields are left out: {text}"
+        );
+        assert!(
+            text.contains("risk: low · reversible · 1 note (--expand)"),
+            "{text}"
+        );
+        assert!(!text.contains("note: Applies to volumes"), "{text}");
+        assert!(
+            text.contains("KmsKeyId                       (none) → alias/aws/ebs"),
+            "{text}"
+        );
+        assert!(text.contains("calls: as above · risk: low"), "{text}");
+        // The destructive groups, asked about on their own, keep their notes (once each).
+        assert_eq!(
+            text.matches("note: Move its members first.").count(),
+            1,
+            "{text}"
+        );
+        assert!(text.contains("· 1 note as above"), "{text}");
+        assert!(
+            text.contains("1 target compliant, of 1 control: 1.3"),
+            "{text}"
+        );
+        let full = console::strip_ansi_codes(&plan_text(&plan, &opts(100, true))).into_owned();
+        assert!(
+            full.contains("Same                           1 (unchanged)"),
+            "{full}"
+        );
+        assert!(full.contains("note: Applies to volumes"), "{full}");
+        assert!(!full.contains("as above"), "{full}");
+        assert!(full.contains("✓ 1.3    root-no-access-keys"), "{full}");
+        // One item on its own (the guide) shows its notes.
+        let one = console::strip_ansi_codes(&item_text(&plan.items[1], true)).into_owned();
+        assert!(one.contains("note: Applies to volumes"), "{one}");
     }
 }

@@ -36,6 +36,11 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
     // 1.7: apply, but first type the wrong account: refused, asked again.
     let s = t.wait_for("What now?", 1);
     assert!(s.contains(&format!("account   {}", acct.id)), "{s}");
+    // "Why" is the risk the control addresses (the catalog's rationale), not the change's.
+    assert!(
+        s.contains("Why: Short passwords fall quickly to guessing and offline cracking"),
+        "{s}"
+    );
     assert!(s.contains("8 → 14"), "{s}");
     t.keys(&["Enter"]);
     t.wait_for("to confirm", 1);
@@ -80,15 +85,11 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
     t.wait_for("Write cis-fix.toml?", 1);
     t.keys(&["yes", "Enter"]);
     let s = t.wait_for("GUIDE_EXIT=", 1);
-    assert!(s.contains("GUIDE_EXIT=0"), "{s}");
-    assert!(
-        s.contains("applied, verified (2): 1.7 password-min-length, 5.3 sg-no-admin-ports-ipv4"),
-        "{s}"
-    );
-    assert!(
-        s.contains("skipped (1): 5.1.1 ebs-default-encryption"),
-        "{s}"
-    );
+    // Skipping 5.1.1 declined its change: exit 4, as a declined apply.
+    assert!(s.contains("GUIDE_EXIT=4"), "{s}");
+    // The counted summary apply and undo print.
+    assert_eq!(summary_row(&s, "applied, verified"), 2, "{s}");
+    assert_eq!(summary_row(&s, "declined"), 1, "{s}");
     assert!(
         s.contains("You quit half-way: everything applied so far is journaled."),
         "{s}"
@@ -135,6 +136,85 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     let p = acct.password_policy().await.expect("a password policy");
     assert_eq!(p.minimum_password_length(), Some(8));
+}
+
+/// The count on the summary row that starts with `what` (the last such row on the screen).
+fn summary_row(screen: &str, what: &str) -> usize {
+    let summary = screen.rsplit("Summary:").next().unwrap_or_default();
+    let row = summary
+        .lines()
+        .find(|l| l.trim_start().starts_with(what))
+        .unwrap_or_else(|| panic!("no {what:?} row in the summary: {screen}"));
+    row[row.find(what).unwrap() + what.len()..]
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count on {row:?}"))
+}
+
+/// Declining a change at its own question: counted as declined in the same summary apply
+/// prints, exit 4 as a declined apply, and the account keeps what was declined.
+#[tokio::test]
+async fn guide_declining_a_change_counts_it_and_exits_4() {
+    let acct = TestAccount::new().await;
+    acct.iam()
+        .update_account_password_policy()
+        .minimum_password_length(8)
+        .send()
+        .await
+        .unwrap();
+    let group = crate::security_groups::open_group(&acct).await;
+    let bin = env!("CARGO_BIN_EXE_cis-fix");
+    let env = format!(
+        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
+         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
+         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
+         CIS_FIX_STATE_DIR='{}'",
+        endpoint(),
+        acct.creds.access_key_id(),
+        acct.creds.secret_access_key(),
+        acct.creds.session_token().unwrap_or_default(),
+        acct.state_dir().display()
+    );
+    let workdir = tempfile::tempdir().unwrap();
+    let cmd = format!(
+        "cd '{}' && {env} {bin} guide -c 1.7 -c 5.3 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
+        workdir.path().display()
+    );
+    let t = Tmux::start(&format!("cis-fix-guide-no-{}", acct.id), &cmd);
+    // 1.7: apply, with the account typed once.
+    t.wait_for("What now?", 1);
+    t.keys(&["Enter"]);
+    t.wait_for("to confirm", 1);
+    t.keys(&[&acct.id, "Enter"]);
+    // 5.3: apply, then no at the change's own question.
+    t.wait_for("What now?", 2);
+    t.keys(&["Enter"]);
+    t.wait_for("Apply it?", 1);
+    t.keys(&["no", "Enter"]);
+    let s = t.wait_for("GUIDE_EXIT=", 1);
+    assert!(s.contains("GUIDE_EXIT=4"), "{s}");
+    assert_eq!(summary_row(&s, "applied, verified"), 1, "{s}");
+    assert_eq!(summary_row(&s, "declined"), 1, "{s}");
+    // The account: 1.7 applied, the declined rule still open.
+    let p = acct.password_policy().await.expect("a password policy");
+    assert_eq!(p.minimum_password_length(), Some(14));
+    let rules = acct
+        .ec2(REGION)
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(&group)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(rules
+        .security_group_rules()
+        .iter()
+        .any(|r| r.from_port() == Some(22) && r.cidr_ipv4() == Some("0.0.0.0/0")));
 }
 
 #[tokio::test]

@@ -174,7 +174,7 @@ async fn deny_http_keeps_every_statement_and_undo_restores_the_policy() {
         a["summary"]
             .as_str()
             .unwrap()
-            .contains("rewrites the bucket policy (existing 2 statement(s) kept)"),
+            .contains("rewrites the bucket policy (the existing 2 statements kept)"),
         "{a}"
     );
     assert_eq!(a["before"], original);

@@ -240,3 +240,95 @@ async fn an_unknown_home_region_is_named() {
     acct.run(&["plan", "-c", "1.7", "--region", "us-east-7"])
         .assert_one_line_error(1, "region 'us-east-7' is unknown");
 }
+
+/// The account `scripts/demo` seeds: a weak password policy, a console user without MFA, a
+/// role with AdministratorAccess, a bucket without a policy, a KMS key without rotation.
+async fn seed_demo(acct: &TestAccount) {
+    let iam = acct.iam();
+    iam.update_account_password_policy()
+        .minimum_password_length(8)
+        .max_password_age(90)
+        .require_symbols(true)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("alice").send().await.unwrap();
+    iam.create_login_profile()
+        .user_name("alice")
+        .password("Initial-Password-1!")
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("ops-admin")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}}"#,
+            acct.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name("ops-admin")
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    acct.create_bucket(REGION, "demo-data").await;
+    acct.kms(REGION)
+        .create_key()
+        .description("demo key")
+        .send()
+        .await
+        .unwrap();
+}
+
+/// The demo account over every region (issue #19 asks for about 150 lines): folded, the plan
+/// is 180 lines (330 before the second fold, 1,651 before the first), every line fits 100
+/// columns, no "(s)" plurals; `--expand` still shows everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_demo_plan_over_all_regions_is_short_and_expand_keeps_everything() {
+    let acct = TestAccount::new().await;
+    seed_demo(&acct).await;
+    let out = acct.run(&["plan", "--regions", "all"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let text = &out.stdout;
+    let lines = text.lines().count();
+    assert!(lines <= 190, "{lines} lines:\n{text}");
+    for l in text.lines() {
+        assert!(
+            console::measure_text_width(l) <= 100,
+            "over 100 columns: {l:?}"
+        );
+    }
+    assert!(!text.contains("(s)"), "a \"(s)\" plural:\n{text}");
+    // Nothing is lost: every change, its risk and the destructive one are in the folded view.
+    for must in [
+        "1.7    password-min-length",
+        "MinimumPasswordLength",
+        "1.15   no-full-admin-policies",
+        "ASKED SEPARATELY",
+        "risk: high",
+        "5.5    default-security-group-closed",
+        "destructive",
+        "Plan: 130 to change",
+        // What the fold leaves out is counted and points to --expand.
+        "· 3 notes (--expand)",
+        "3.2, 3.4, 3.5, 3.8, 3.9, 4.1–4.15 (--expand lists each)",
+        "(--show-compliant lists them)",
+    ] {
+        assert!(text.contains(must), "{must:?} missing:\n{text}");
+    }
+    // --expand shows what the fold left out: every region and every unchanged field.
+    let full = acct.run(&["plan", "--regions", "all", "--expand"]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    assert!(full.stdout.lines().count() > 3 * lines, "{}", full.stdout);
+    assert!(full.stdout.contains("(unchanged)"), "{}", full.stdout);
+    assert!(!full.stdout.contains("(s)"), "{}", full.stdout);
+    assert_eq!(
+        full.stdout.matches("ebs-default-encryption").count(),
+        20,
+        "{}",
+        full.stdout
+    );
+}

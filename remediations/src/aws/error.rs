@@ -76,7 +76,8 @@ impl AwsError {
                 if code.is_none() && message.is_empty() {
                     // An HTML error page (an emulator without this API, a proxy): say so
                     // rather than print an empty reason.
-                    message = "the endpoint answered with no AWS error code or message (is this API available there?)".into();
+                    message =
+                        "the endpoint gave no AWS error (is this API available there?)".into();
                 }
                 let kind = classify_code(code.as_deref(), &message);
                 AwsError {

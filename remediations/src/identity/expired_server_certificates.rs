@@ -85,8 +85,12 @@ fn finding(certs: &[Cert]) -> Finding {
     let mut f = Finding::change(
         TARGET,
         format!(
-            "{} expired server certificate(s): delete {} (cannot be undone)",
-            expired.len(),
+            "{}: delete {} (cannot be undone)",
+            crate::plan::plural(
+                expired.len(),
+                "expired server certificate",
+                "expired server certificates"
+            ),
             names.join(", ")
         ),
         Action::Delete,

@@ -1076,7 +1076,7 @@ mod tests {
     #[test]
     fn a_look_alike_policy_does_not_make_users_compliant() {
         let p = Observed {
-            difference: Some("1 statement(s) cis-fix does not write".into()),
+            difference: Some("1 statement cis-fix does not write".into()),
             created_by_cis_fix: false,
             ..policy(true)
         };

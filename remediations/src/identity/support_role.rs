@@ -89,7 +89,8 @@ impl Control for SupportRole {
             return Ok(vec![Finding::compliant(
                 TARGET,
                 format!(
-                    "AWSSupportAccess is attached to role(s) {}",
+                    "AWSSupportAccess is attached to {} {}",
+                    if roles.len() == 1 { "role" } else { "roles" },
                     roles.join(", ")
                 ),
                 state(&roles),

@@ -117,8 +117,8 @@ impl Control for DefaultSecurityGroup {
             };
             let calls = sgr::planned_calls(gid, &current, &desired.rules);
             let summary = format!(
-                "{} rule(s): {}",
-                state.rules.len(),
+                "{}: {}",
+                crate::plan::plural(state.rules.len(), "rule", "rules"),
                 state
                     .rules
                     .iter()

@@ -72,8 +72,8 @@ fn finding_for(rt: &ec2::RouteTable, routes: &BTreeMap<String, String>) -> Findi
         })
         .collect();
     let summary = format!(
-        "{} route(s) via VPC peering to review: {}",
-        routes.len(),
+        "{} via VPC peering to review: {}",
+        crate::plan::plural(routes.len(), "route", "routes"),
         shown.join(", ")
     );
     let before = json!({ "PeeringRoutes": routes });

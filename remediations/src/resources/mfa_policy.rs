@@ -143,8 +143,8 @@ pub fn difference(expected: &Value, actual: &Value) -> Option<String> {
     if !extra.is_empty() {
         let shown: Vec<String> = extra.iter().take(3).map(|s| clip(s, 400)).collect();
         parts.push(format!(
-            "{} statement(s) cis-fix does not write: {}",
-            extra.len(),
+            "{} cis-fix does not write: {}",
+            crate::plan::plural(extra.len(), "statement", "statements"),
             shown.join(", ")
         ));
     }
@@ -161,8 +161,11 @@ pub fn difference(expected: &Value, actual: &Value) -> Option<String> {
         .collect();
     if !missing.is_empty() {
         parts.push(format!(
-            "{} of cis-fix's statement(s) missing or changed: {}",
-            missing.len(),
+            "{} missing or changed: {}",
+            match missing.len() {
+                1 => "1 of cis-fix's statements".to_string(),
+                n => format!("{n} of cis-fix's statements"),
+            },
             missing.join(", ")
         ));
     }

@@ -79,8 +79,8 @@ fn finding(
         );
     } else {
         f = f.with_risk(Risk::High).with_note(format!(
-            "{} public bucket(s) STOP being public: anyone relying on anonymous access (websites, downloads, partners) loses it.",
-            public.len()
+            "{} STOP being public: anyone relying on anonymous access (websites, downloads, partners) loses it.",
+            crate::plan::plural(public.len(), "public bucket", "public buckets")
         ));
         f.in_use = public;
     }

@@ -188,7 +188,8 @@ async fn assess(cx: &Cx<'_>, b: &Bucket) -> Result<Finding, AwsError> {
             let mut f = Finding::change(
                 b.target(),
                 format!(
-                    "no Deny for aws:SecureTransport=false; rewrites the bucket policy (existing {n} statement(s) kept) to add one ({})",
+                    "no Deny for aws:SecureTransport=false; rewrites the bucket policy (the existing {} kept) to add one ({})",
+                    crate::plan::plural(n, "statement", "statements"),
                     b.region
                 ),
                 Action::Update,
@@ -197,7 +198,8 @@ async fn assess(cx: &Cx<'_>, b: &Bucket) -> Result<Finding, AwsError> {
                 calls,
             )
             .with_note(format!(
-                "PutBucketPolicy replaces the whole policy: the {n} existing statement(s), Version and Id are written back unchanged with the Deny appended; undo writes the previous policy back."
+                "PutBucketPolicy replaces the whole policy: the existing {}, Version and Id are written back unchanged with the Deny appended; undo writes the previous policy back.",
+                crate::plan::plural(n, "statement", "statements")
             ));
             f.destructive = true;
             f
