@@ -167,10 +167,14 @@ pub fn item_text(item: &Item, detail: bool) -> String {
 }
 
 /// Items folded across regions, each group with its full diff: what `apply` shows before it
-/// asks, and the changes of the text plan.
+/// asks. Every note is on screen (each once): a batch is confirmed with its costs and what
+/// undo keeps in view, not behind `--expand` as in the plan.
 pub fn items_text(items: &[&Item], opts: &TextOptions) -> String {
     let mut s = String::new();
-    let mut seen = Seen::default();
+    let mut seen = Seen {
+        all_notes: true,
+        ..Default::default()
+    };
     for g in fold(items, opts.expand) {
         block(&mut s, &g, opts, true, &mut seen);
     }

@@ -361,7 +361,11 @@ async fn undo_of_a_multi_account_run_can_be_narrowed_to_some_accounts() {
     let rows: Value = serde_json::from_str(&h.stdout).expect("history json");
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 2, "{}", h.stdout);
-    assert!(rows.iter().all(|r| r["account_id"] == one.as_str()), "{}", h.stdout);
+    assert!(
+        rows.iter().all(|r| r["account_id"] == one.as_str()),
+        "{}",
+        h.stdout
+    );
     org.mgmt
         .run(&["history", "--org"])
         .assert_one_line_error(1, "narrow it with --accounts");
