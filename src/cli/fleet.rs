@@ -622,3 +622,40 @@ pub async fn undo(
     crate::out!("{}", table("Accounts", UNDO_COLUMNS, &rows));
     Ok(exit)
 }
+
+/// `guide` over the account flags: one account at a time, picked from the list (the only one
+/// when the flags name one). Returns the flags with that account as the target.
+pub async fn pick_one(g: &GlobalArgs, accounts: Selection) -> Result<GlobalArgs, Fatal> {
+    let fleet = Fleet::open(g, accounts, "guide").await?;
+    let reaches = fleet.reaches(None);
+    let chosen = match reaches.len() {
+        0 => return Err(Fatal::usage("the account flags select no account")),
+        1 => 0,
+        _ => {
+            let labels: Vec<String> = reaches.iter().map(Reach::label).collect();
+            match dialoguer::Select::with_theme(&dialoguer::theme::ColorfulTheme::default())
+                .with_prompt(format!(
+                    "The guide works on one account at a time; which of these {}?",
+                    labels.len()
+                ))
+                .items(&labels)
+                .default(0)
+                .interact_opt()
+            {
+                Ok(Some(i)) => i,
+                Ok(None) => return Err(Fatal::refused("no account chosen; nothing was changed")),
+                Err(e) if crate::prompt::is_ctrl_c(&e) => {
+                    return Err(Fatal::refused("no account chosen; nothing was changed"))
+                }
+                Err(e) => return Err(Fatal::usage(e.to_string())),
+            }
+        }
+    };
+    let mut g2 = g.clone();
+    g2.target = reaches.into_iter().nth(chosen).map(|mut r| {
+        // Its journal run is GROUP.ACCOUNT with the role, so `undo GROUP` reaches it again.
+        r.group = Some(crate::journal::new_run_id());
+        r
+    });
+    Ok(g2)
+}

@@ -408,6 +408,15 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
         &journal,
         &format!("cis-fix guide since {}", crate::plan::now_rfc3339()),
     )?;
+    // With the account flags: one account, picked from their list.
+    let picked;
+    let g = match crate::accounts::Selection::from_args(&g.accounts).map_err(Fatal::usage)? {
+        Some(accounts) => {
+            picked = super::fleet::pick_one(g, accounts).await?;
+            &picked
+        }
+        None => g,
+    };
     let aws = context::connect(g).await?;
     let _account_lock = context::account_lock(&aws, "cis-fix guide")?;
     let regions = context::regions(g, &aws, &entries).await?;
@@ -763,7 +772,15 @@ async fn apply_approved(x: &Setup<'_>, s: &mut Session, approved: &[&Item]) -> R
     if s.writer.is_none() {
         s.writer = Some(
             x.journal
-                .start_run("apply", &x.aws.account.id, x.b.key())
+                .start_run_in(
+                    "apply",
+                    &x.aws.account.id,
+                    x.b.key(),
+                    // Another account of the organization: a run undo can reach it by.
+                    x.g.target
+                        .as_ref()
+                        .and_then(|r| r.group.as_deref().map(|grp| (grp, r.role_arn.as_deref()))),
+                )
                 .map_err(|e| Fatal::usage(format!("{e}; nothing was changed")))?,
         );
     }

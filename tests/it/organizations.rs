@@ -562,3 +562,60 @@ async fn account_flags_are_checked_before_any_call() {
     acct.run(&["plan", "--org", "-c", "1.8"])
         .assert_one_line_error(1, "no ACTIVE account");
 }
+
+#[tokio::test]
+async fn the_guide_works_on_one_account_picked_from_the_list() {
+    let org = Org::new(2, 1).await;
+    let before = org.state().await;
+    let mut all = org.members.clone();
+    all.push(org.mgmt.id.clone());
+    let all = sorted(all);
+    let chosen = all[1].clone();
+    let bin = env!("CARGO_BIN_EXE_cis-fix");
+    let c = &org.mgmt.creds;
+    let cmd = format!(
+        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
+         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
+         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
+         AWS_EC2_METADATA_DISABLED=true CIS_FIX_STATE_DIR='{}' \
+         {bin} guide --org -c 1.8 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
+        endpoint(),
+        c.access_key_id(),
+        c.secret_access_key(),
+        c.session_token().unwrap_or_default(),
+        org.mgmt.state_dir().display()
+    );
+    let t = super::tmux::Tmux::start(&format!("cis-fix-org-guide-{}", org.mgmt.id), &cmd);
+    let s = t.wait_for("which of these 3", 1);
+    for id in &all {
+        assert!(s.contains(id.as_str()), "{id} offered: {s}");
+    }
+    t.keys(&["Down", "Enter"]);
+    let s = t.wait_for("What now?", 1);
+    assert!(s.contains(&format!("account   {chosen}")), "{s}");
+    t.keys(&["Enter"]);
+    t.wait_for("to confirm", 1);
+    t.keys(&[&chosen, "Enter"]);
+    t.wait_for("GUIDE_EXIT=0", 1);
+    for (id, reuse, ebs) in org.state().await {
+        let was = before.iter().find(|(b, _, _)| *b == id).unwrap();
+        if id == chosen {
+            assert_eq!(reuse, Some(24), "{id} hardened");
+        } else {
+            assert_eq!((reuse, ebs), (was.1, was.2), "{id} untouched");
+        }
+    }
+    // The guide's run is the chosen account's part of a run undo reaches it by.
+    let h = org.mgmt.run(&["history", "--json"]);
+    let rows: Value = serde_json::from_str(&h.stdout).expect("history json");
+    let id = rows.as_array().unwrap()[0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = id
+        .strip_suffix(&format!(".{chosen}"))
+        .unwrap_or_else(|| panic!("{id}"));
+    let undo = org.mgmt.run(&["undo", group, "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    assert_eq!(org.state().await, before);
+}
