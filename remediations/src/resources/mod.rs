@@ -9,6 +9,7 @@ pub mod caller;
 pub mod credential_report;
 pub mod filter_pattern;
 pub mod iam_details;
+pub mod landing_zone;
 pub mod mfa_policy;
 pub mod password_policy;
 pub mod policy_attachments;

@@ -500,6 +500,17 @@ pub async fn plan_pairs(
                     foreign = foreign_trust(who, &cx.aws.account.id);
                 }
             }
+            // AWSControlTowerExecution and the like: the landing zone needs their rights.
+            if let Some(owner) = crate::resources::landing_zone::by_name(&p.name) {
+                out.push(crate::resources::landing_zone::manual(
+                    t,
+                    &format!("{} gives {affected} {}", policy.name, w.grants),
+                    &format!("{} {}", p.kind.as_str(), p.name),
+                    &owner,
+                    before(policy, p, true),
+                ));
+                continue;
+            }
             if guards_caller(&me, p) && !cx.params.include_caller {
                 out.push(Finding {
                     status: Status::Skipped,
