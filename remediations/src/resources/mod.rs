@@ -11,6 +11,7 @@ pub mod filter_pattern;
 pub mod iam_details;
 pub mod landing_zone;
 pub mod mfa_policy;
+pub mod organization;
 pub mod password_policy;
 pub mod policy_attachments;
 pub mod policy_document;
