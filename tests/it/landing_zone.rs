@@ -1,7 +1,8 @@
 //! Landing zones and organizations (issue 15, items 4 and 5), against moto:
 //! - a Control Tower-shaped account (its aws-controltower-BaselineCloudTrail trail, the
 //!   aws-controltower-BaselineConfigRecorder recorder and channel, the AWSControlTowerExecution
-//!   role with full admin rights) shows them compliant where they satisfy a control and manual
+//!   role with full admin rights, and roles a stack set or the accelerator made, known by
+//!   their tags) shows them compliant where they satisfy a control and manual
 //!   where they do not, and `apply --yes` sends no write to them (checked at the proxy and by
 //!   re-reading them);
 //! - a write an SCP denies is reported as "denied by an SCP: p-…" (the AccessDenied is
@@ -110,14 +111,45 @@ async fn control_tower_account(validation: bool, recording: bool) -> TestAccount
         .unwrap()
         .arn
         .unwrap();
-    iam.attach_role_policy()
-        .role_name(CT_ROLE)
-        .policy_arn(admin)
-        .send()
-        .await
-        .unwrap();
+    // Roles a stack set or the accelerator made, known by their tags only.
+    for (role, key, value) in TAGGED_ROLES {
+        iam.create_role()
+            .role_name(role)
+            .assume_role_policy_document(
+                serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+                .to_string(),
+            )
+            .tags(
+                aws_sdk_iam::types::Tag::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    for role in [CT_ROLE, TAGGED_ROLES[0].0, TAGGED_ROLES[1].0] {
+        iam.attach_role_policy()
+            .role_name(role)
+            .policy_arn(&admin)
+            .send()
+            .await
+            .unwrap();
+    }
     acct
 }
+
+const TAGGED_ROLES: [(&str, &str, &str); 2] = [
+    (
+        "baseline-roles-admin",
+        "aws:cloudformation:stack-name",
+        "StackSet-AWSControlTowerBP-BASELINE-ROLES-0123",
+    ),
+    ("pipeline-admin", "Accelerator", "AWSAccelerator"),
+];
 
 /// What the tests re-read of the landing zone's resources: (trail log validation, trail
 /// logging, recorder name, recording, channel name, role's attached policies).
@@ -153,17 +185,20 @@ async fn landing_zone_state(acct: &TestAccount) -> (bool, bool, String, bool, St
     let recording = status.configuration_recorders_status()[0].recording();
     let chans = cfg.describe_delivery_channels().send().await.unwrap();
     let chan = chans.delivery_channels()[0].name().unwrap().to_string();
-    let attached = acct
-        .iam()
-        .list_attached_role_policies()
-        .role_name(CT_ROLE)
-        .send()
-        .await
-        .unwrap()
-        .attached_policies()
-        .iter()
-        .filter_map(|p| p.policy_name().map(str::to_string))
-        .collect();
+    let mut attached = Vec::new();
+    for role in [CT_ROLE, TAGGED_ROLES[0].0, TAGGED_ROLES[1].0] {
+        attached.extend(
+            acct.iam()
+                .list_attached_role_policies()
+                .role_name(role)
+                .send()
+                .await
+                .unwrap()
+                .attached_policies()
+                .iter()
+                .filter_map(|p| p.policy_name().map(|n| format!("{role}:{n}"))),
+        );
+    }
     (
         trail.log_file_validation_enabled().unwrap_or(false),
         logging,
@@ -235,18 +270,26 @@ async fn a_control_tower_account_is_compliant_and_apply_writes_nothing_to_its_re
         .unwrap()
         .contains(CT_TRAIL));
     // The execution role's full admin rights: the landing zone needs them.
-    let role = items_of(&doc, "no-full-admin-policies")
-        .into_iter()
-        .find(|i| i["target"].as_str().unwrap().contains(CT_ROLE))
-        .unwrap_or_else(|| panic!("no item for {CT_ROLE}: {doc}"));
-    assert_eq!(role["status"], "manual", "{role}");
-    assert!(
-        role["summary"]
-            .as_str()
-            .unwrap()
-            .contains("owned by Control Tower: change it in the landing zone, not here"),
-        "{role}"
-    );
+    for (name, owner) in [
+        (
+            CT_ROLE,
+            "owned by Control Tower: change it in the landing zone, not here",
+        ),
+        (TAGGED_ROLES[0].0, "owned by Control Tower"),
+        (TAGGED_ROLES[1].0, "owned by the Landing Zone Accelerator"),
+    ] {
+        let role = items_of(&doc, "no-full-admin-policies")
+            .into_iter()
+            .find(|i| {
+                i["target"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("role {name}"))
+            })
+            .unwrap_or_else(|| panic!("no item for {name}: {doc}"));
+        assert_eq!(role["status"], "manual", "{role}");
+        assert!(role["summary"].as_str().unwrap().contains(owner), "{role}");
+    }
     // 3.5: the CT trail is not KMS-encrypted here: manual, never an UpdateTrail.
     let kms = plan_item(&doc, "cloudtrail-kms-encryption");
     assert_eq!(kms["status"], "manual", "{kms}");
