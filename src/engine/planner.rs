@@ -57,6 +57,11 @@ pub async fn build_plan(
                 let read = control.plan(cx, region.as_deref());
                 let findings = match crate::aws::charged_to(&entries[pos].slug, read).await {
                     Ok(f) => f,
+                    // The organization's guardrail, not a failure of cis-fix: reported as
+                    // undetermined with the policy that denied the read.
+                    Err(e) if e.org_policy_denial().is_some() => {
+                        vec![Finding::unknown(entries[pos].title.clone(), e.to_string())]
+                    }
                     Err(e) => vec![Finding::error(
                         entries[pos].title.clone(),
                         format!("could not read: {e}"),

@@ -17,6 +17,7 @@ mod idempotency;
 mod identity_account;
 mod identity_users;
 mod imds;
+mod landing_zone;
 mod logging_regional;
 mod monitoring;
 mod nacl;

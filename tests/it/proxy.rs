@@ -44,6 +44,8 @@ pub enum Fault {
     Status(u16),
     /// The service's access-denied error (EC2 `UnauthorizedOperation`, others `AccessDenied`).
     AccessDenied,
+    /// An access-denied error with this message (an SCP's explicit deny names its policy).
+    AccessDeniedWith(String),
     /// Forward after this long.
     Delay(std::time::Duration),
     /// Drop the connection without an answer.
@@ -282,6 +284,16 @@ fn fault_response(r: &Recorded, f: &Fault) -> Option<Response<Full<Bytes>>> {
             403,
             "AccessDenied",
             "User is not authorized to perform this action",
+        )),
+        Fault::AccessDeniedWith(message) => Some(error_response(
+            r,
+            403,
+            if r.service == "ec2" {
+                "UnauthorizedOperation"
+            } else {
+                "AccessDenied"
+            },
+            message,
         )),
         Fault::Status(code) => Some(
             Response::builder()

@@ -49,6 +49,17 @@ impl AwsError {
         self.code.as_deref() == Some(code)
     }
 
+    /// The organization policy that denied the call, when AWS's message says so ("… with an
+    /// explicit deny in a service control policy", sometimes naming it:
+    /// `arn:aws:organizations::…:policy/o-…/service_control_policy/p-…`). Such a denial is
+    /// the organization's guardrail, not a permission cis-fix lacks.
+    pub fn org_policy_denial(&self) -> Option<OrgPolicyDenial> {
+        if self.kind != ErrorKind::AccessDenied {
+            return None;
+        }
+        org_policy_denial(&self.message)
+    }
+
     /// Classify an SDK error for `operation`.
     pub fn from_sdk<E, R>(operation: &str, err: SdkError<E, R>) -> Self
     where
@@ -80,11 +91,18 @@ impl AwsError {
                         "the endpoint gave no AWS error (is this API available there?)".into();
                 }
                 let kind = classify_code(code.as_deref(), &message);
+                // An organization policy's deny names the policy at the end of a long
+                // message: kept whole so the policy id survives.
+                let message = if org_policy_denial(&message).is_some() {
+                    message.split_whitespace().collect::<Vec<_>>().join(" ")
+                } else {
+                    one_line(&message)
+                };
                 AwsError {
                     kind,
                     operation: operation.to_string(),
                     code,
-                    message: one_line(&message),
+                    message,
                 }
             }
             SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => AwsError {
@@ -144,6 +162,56 @@ fn classify_code(code: Option<&str>, message: &str) -> ErrorKind {
     }
 }
 
+/// An organization policy's explicit deny, recognised from an AccessDenied message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrgPolicyDenial {
+    /// "SCP" (service control policy) or "RCP" (resource control policy).
+    pub kind: &'static str,
+    /// The policy id (`p-…`) when the message names it.
+    pub policy: Option<String>,
+}
+
+impl fmt::Display for OrgPolicyDenial {
+    /// `denied by an SCP: p-abcd1234`, or `denied by an SCP: policy not named`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "denied by an {}: {}",
+            self.kind,
+            self.policy.as_deref().unwrap_or("policy not named")
+        )
+    }
+}
+
+fn org_policy_denial(message: &str) -> Option<OrgPolicyDenial> {
+    let lower = message.to_ascii_lowercase();
+    let (kind, path) = if lower.contains("explicit deny in a service control policy") {
+        ("SCP", "service_control_policy/")
+    } else if lower.contains("explicit deny in a resource control policy") {
+        ("RCP", "resource_control_policy/")
+    } else {
+        return None;
+    };
+    let id_at = |start: usize| -> Option<String> {
+        let id: String = message[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect();
+        (id.len() > 2).then_some(id)
+    };
+    // The policy's ARN names it; else a bare `p-…` id in the message.
+    let policy = lower
+        .find(path)
+        .and_then(|i| id_at(i + path.len()))
+        .or_else(|| {
+            lower
+                .match_indices("p-")
+                .filter(|(i, _)| *i == 0 || !lower.as_bytes()[i - 1].is_ascii_alphanumeric())
+                .find_map(|(i, _)| id_at(i).filter(|id| id.len() >= 6))
+        });
+    Some(OrgPolicyDenial { kind, policy })
+}
+
 fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> Option<&'a T> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
@@ -196,6 +264,12 @@ impl fmt::Display for AwsError {
                 self.code.as_deref().map(|c| format!("{c}: ")).unwrap_or_default(),
                 self.message
             ),
+            ErrorKind::AccessDenied if self.org_policy_denial().is_some() => write!(
+                f,
+                "{} ({} is refused by the organization's policy, not for a permission cis-fix lacks: change it where the organization's policies are managed, or exclude it)",
+                self.org_policy_denial().map(|d| d.to_string()).unwrap_or_default(),
+                self.operation
+            ),
             ErrorKind::AccessDenied => write!(
                 f,
                 "access denied: missing permission {}{}",
@@ -232,6 +306,54 @@ mod tests {
         );
         assert_eq!(classify_code(Some("Throttling"), ""), ErrorKind::Throttled);
         assert_eq!(classify_code(Some("NoSuchEntity"), ""), ErrorKind::Service);
+    }
+
+    #[test]
+    fn an_scp_deny_is_recognised_with_its_policy_id() {
+        let named = AwsError {
+            kind: ErrorKind::AccessDenied,
+            operation: "iam:UpdateAccountPasswordPolicy".into(),
+            code: Some("AccessDenied".into()),
+            message: "User: arn:aws:sts::111122223333:assumed-role/Admin/cis-fix is not authorized to perform: iam:UpdateAccountPasswordPolicy on resource: * with an explicit deny in a service control policy: arn:aws:organizations::999988887777:policy/o-abcdef1234/service_control_policy/p-examplescp1".into(),
+        };
+        assert_eq!(
+            named.org_policy_denial(),
+            Some(OrgPolicyDenial {
+                kind: "SCP",
+                policy: Some("p-examplescp1".into())
+            })
+        );
+        let text = named.to_string();
+        assert!(
+            text.starts_with("denied by an SCP: p-examplescp1 (iam:UpdateAccountPasswordPolicy"),
+            "{text}"
+        );
+        assert!(!text.contains("missing permission"), "{text}");
+        let unnamed = AwsError {
+            message: "User: arn:aws:iam::1:user/x is not authorized to perform: s3:PutBucketPolicy on resource: arn:aws:s3:::b with an explicit deny in a service control policy".into(),
+            ..named.clone()
+        };
+        assert!(unnamed
+            .to_string()
+            .starts_with("denied by an SCP: policy not named"));
+        let rcp = AwsError {
+            message: "… with an explicit deny in a resource control policy p-rcp123456".into(),
+            ..named.clone()
+        };
+        assert_eq!(
+            rcp.org_policy_denial().unwrap().to_string(),
+            "denied by an RCP: p-rcp123456"
+        );
+        let plain = AwsError {
+            message: "User is not authorized to perform this action with an explicit deny in an identity-based policy".into(),
+            ..named.clone()
+        };
+        assert!(plain.org_policy_denial().is_none());
+        let throttled = AwsError {
+            kind: ErrorKind::Throttled,
+            ..named
+        };
+        assert!(throttled.org_policy_denial().is_none());
     }
 
     #[test]

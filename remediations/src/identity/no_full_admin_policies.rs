@@ -31,6 +31,7 @@ const DESCRIPTION: Description = Description {
             "iam:ListGroupsForUser",
             "iam:GetGroup",
             "iam:ListEntitiesForPolicy",
+            "iam:ListRoleTags",
         ],
     write_actions: pa::WRITE_ACTIONS,
     change_profile: "high (the user, group members or role lose full admin; asked one by one, never from the principal running cis-fix unless include_caller); reversible: undo attaches the policy again",

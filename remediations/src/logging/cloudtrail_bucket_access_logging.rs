@@ -15,6 +15,7 @@ use crate::resources::buckets::{
     block_public_access, block_public_access_call, ensure_bucket, ensure_bucket_call,
     foreign_message, merge_bucket_policy, ownership, Ownership,
 };
+use crate::resources::landing_zone;
 use crate::resources::trails::str_field;
 use crate::resources::trails::trail_or_blocked;
 
@@ -115,15 +116,16 @@ impl Control for CloudtrailBucketAccessLogging {
                 format!("trail {} reports no S3 bucket", t.name),
             )]);
         };
-        if !t.changeable_from(account) {
+        if let Some(owner) = t.owned_by(account) {
             return Ok(vec![Finding::manual(
                 target(&bucket),
                 format!(
-                    "the bucket of organization trail {} belongs to the organization's logging setup",
-                    t.name
+                    "the bucket of trail {} belongs to the trail's owner ({})",
+                    t.name,
+                    owner.owned_by()
                 ),
                 json!({ "Bucket": bucket }),
-                &["In the account that owns the bucket: enable S3 server access logging on it (PutBucketLogging)."],
+                &["In the account that owns the bucket: enable S3 server access logging on it (PutBucketLogging), through the landing zone where one owns it."],
             )]);
         }
         let region = match ownership(cx, &bucket).await {
@@ -165,6 +167,15 @@ impl Control for CloudtrailBucketAccessLogging {
             |l| json!({ "TargetBucket": l.target_bucket(), "TargetPrefix": l.target_prefix() }),
         );
         let before = json!({ "Bucket": bucket, "Region": region, "LoggingEnabled": enabled });
+        if let (None, Some(owner)) = (&enabled, landing_zone::by_name(&bucket)) {
+            return Ok(vec![landing_zone::manual(
+                target(&bucket),
+                "access logging is off",
+                &format!("bucket {bucket}"),
+                &owner,
+                before,
+            )]);
+        }
         if let Some(e) = enabled {
             return Ok(vec![Finding::compliant(
                 target(&bucket),

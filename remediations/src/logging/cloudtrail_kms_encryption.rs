@@ -13,6 +13,7 @@ use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::buckets::bucket_region;
+use crate::resources::landing_zone;
 use crate::resources::policy_attachments::decode_document;
 use crate::resources::policy_document::{digest as policy_digest, normal_statements};
 use crate::resources::service_role::CREATED_VALUE;
@@ -234,12 +235,13 @@ impl Control for CloudtrailKmsEncryption {
                 before,
             )]);
         }
-        if !t.changeable_from(account) {
-            return Ok(vec![Finding::manual(
+        if let Some(owner) = t.owned_by(account) {
+            return Ok(vec![landing_zone::manual(
                 target(t),
-                format!("organization trail of account {} is not KMS-encrypted", t.owner_account()),
+                "the trail's logs are not KMS-encrypted",
+                &format!("trail {}", t.name),
+                &owner,
                 before,
-                &["In the organization's management account: create a KMS key for CloudTrail and update the trail with --kms-key-id."],
             )]);
         }
         let alias = cx.params.kms_key_alias();

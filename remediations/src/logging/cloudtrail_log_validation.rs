@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding};
+use crate::resources::landing_zone;
 use crate::resources::trails::str_field;
 use crate::resources::trails::{trails, unique_by_arn, TrailInfo};
 
@@ -59,15 +60,13 @@ impl Control for CloudtrailLogValidation {
             .map(|t| {
                 if t.log_file_validation {
                     Finding::compliant(target(t), "log file validation is on", state(t))
-                } else if !t.changeable_from(account) {
-                    Finding::manual(
+                } else if let Some(owner) = t.owned_by(account) {
+                    landing_zone::manual(
                         target(t),
-                        format!(
-                            "organization trail of account {} has log file validation off",
-                            t.owner_account()
-                        ),
+                        "log file validation is off",
+                        &format!("trail {}", t.name),
+                        &owner,
                         state(t),
-                        &["In the organization's management account: aws cloudtrail update-trail --name TRAIL --enable-log-file-validation (in the trail's home region)."],
                     )
                 } else {
                     let mut after = state(t);

@@ -198,6 +198,26 @@ fn plan_existing(cx: &Cx<'_>, all: &[TrailInfo]) -> Option<Finding> {
         }
         return Some(f);
     }
+    // A landing zone's multi-region trail that does not qualify: fixed where it is owned,
+    // never here, and not duplicated by a trail of cis-fix's.
+    if let Some((t, owner)) = unique_by_arn(all)
+        .into_iter()
+        .filter(|t| t.multi_region)
+        .find_map(|t| t.owned_by(account).map(|o| (t, o)))
+    {
+        let why = if t.logging == Some(false) {
+            "is not logging"
+        } else {
+            "does not record both read and write management events"
+        };
+        return Some(crate::resources::landing_zone::manual(
+            TARGET,
+            &format!("multi-region trail {} {why}", t.name),
+            &format!("trail {}", t.name),
+            &owner,
+            trail_state(t),
+        ));
+    }
     let own: Vec<&TrailInfo> = unique_by_arn(all)
         .into_iter()
         .filter(|t| t.changeable_from(account))

@@ -24,6 +24,7 @@ use crate::resources::buckets::{
     create_if_missing, create_if_missing_calls, deny_insecure_transport, foreign_message,
     ownership, Ownership,
 };
+use crate::resources::landing_zone;
 
 pub struct ConfigAllRegions;
 
@@ -513,6 +514,20 @@ pub(crate) struct Setting<'a> {
 /// The finding for one region (pure).
 pub(crate) fn finding(st: &State, s: &Setting<'_>) -> Finding {
     let mut f = finding_for(st, s);
+    // A landing zone's recorder or channel (Control Tower's
+    // aws-controltower-BaselineConfigRecorder): compliant as it is, never changed here.
+    let owned = [
+        st.recorder.as_ref().map(|r| ("recorder", r.name.as_str())),
+        st.channel
+            .as_ref()
+            .map(|c| ("delivery channel", c.name.as_str())),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(|(kind, name)| landing_zone::by_name(name).map(|o| (format!("{kind} '{name}'"), o)));
+    if let Some((what, owner)) = owned {
+        f = landing_zone::guard(f, &what, Some(&owner));
+    }
     if f.status == crate::plan::Status::Change && st.channel.is_none() {
         // The bucket the new channel delivers to: the change builds on it.
         f.prerequisites = json!({ "ConfigBucket": {
@@ -1079,6 +1094,30 @@ mod tests {
         assert_eq!(
             policy["Statement"][2]["Resource"],
             "arn:aws:s3:::cis-fix-config-111122223333/AWSLogs/111122223333/Config/*"
+        );
+    }
+
+    #[test]
+    fn a_control_tower_recorder_is_compliant_or_manual_never_changed() {
+        let mut r = rec(Group::wanted(true));
+        r.name = "aws-controltower-BaselineConfigRecorder".into();
+        let mut c = chan();
+        c.name = "aws-controltower-BaselineConfigDeliveryChannel".into();
+        let mut st = State {
+            recorder: Some(r),
+            recording: true,
+            last_failure: None,
+            channel: Some(c),
+        };
+        assert_eq!(finding(&st, &set(true)).status, Status::Compliant);
+        st.recording = false;
+        let f = finding(&st, &set(true));
+        assert_eq!(f.status, Status::Manual, "{f:?}");
+        assert!(f.calls.is_empty());
+        assert!(
+            f.summary.contains("owned by Control Tower"),
+            "{}",
+            f.summary
         );
     }
 

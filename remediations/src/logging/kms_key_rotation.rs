@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{region_of, Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Status};
+use crate::resources::landing_zone;
 
 pub struct KmsKeyRotation;
 
@@ -19,6 +20,7 @@ const DESCRIPTION: Description = Description {
         "kms:ListKeys",
         "kms:DescribeKey",
         "kms:GetKeyRotationStatus",
+        "kms:ListAliases",
     ],
     write_actions: &["kms:EnableKeyRotation", "kms:DisableKeyRotation"],
     change_profile:
@@ -103,6 +105,9 @@ pub(crate) struct KeyInfo {
     pub id: String,
     pub class: KeyClass,
     pub rotation: Option<bool>,
+    /// The landing zone whose alias the key carries (`alias/accelerator/…`,
+    /// `alias/aws-controltower…`): read only for keys whose rotation is off.
+    pub owner: Option<landing_zone::Owner>,
 }
 
 /// Every key of the region: ListKeys (all pages), DescribeKey each, and
@@ -131,6 +136,7 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
                     id,
                     class: KeyClass::Unreadable(err.to_string()),
                     rotation: None,
+                    owner: None,
                 });
                 continue;
             }
@@ -154,7 +160,25 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
             id: meta.key_id().to_string(),
             class,
             rotation,
+            owner: None,
         });
+    }
+    // Only a key that would be changed needs its aliases: one ListAliases for the region.
+    if out.iter().any(|k| k.rotation == Some(false)) {
+        let mut pages = kms.list_aliases().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(aws_err("kms:ListAliases"))?;
+            for a in page.aliases() {
+                let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) else {
+                    continue;
+                };
+                if let Some(o) = landing_zone::by_name(name) {
+                    if let Some(k) = out.iter_mut().find(|k| k.id == key) {
+                        k.owner = Some(o);
+                    }
+                }
+            }
+        }
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
@@ -182,6 +206,14 @@ pub(crate) fn findings(keys: &[KeyInfo]) -> Vec<Finding> {
                 let before = json!({ "KeyRotationEnabled": on });
                 out.push(if on {
                     Finding::compliant(target, "automatic key rotation is on", before)
+                } else if let Some(owner) = &k.owner {
+                    landing_zone::manual(
+                        target,
+                        "automatic key rotation is off",
+                        &format!("key {}", k.id),
+                        owner,
+                        before,
+                    )
                 } else {
                     Finding::change(
                         target,
@@ -334,21 +366,25 @@ mod tests {
                 id: "a".into(),
                 class: KeyClass::Target,
                 rotation: Some(false),
+                owner: None,
             },
             KeyInfo {
                 id: "b".into(),
                 class: KeyClass::Target,
                 rotation: Some(true),
+                owner: None,
             },
             KeyInfo {
                 id: "c".into(),
                 class: KeyClass::NotOurs,
                 rotation: None,
+                owner: None,
             },
             KeyInfo {
                 id: "d".into(),
                 class: KeyClass::Skip("pending deletion".into()),
                 rotation: None,
+                owner: None,
             },
         ];
         let f = findings(&keys);

@@ -458,12 +458,13 @@ impl Control for S3ObjectLogging {
                 before,
             )]);
         }
-        if !t.changeable_from(&cx.aws.account.id) {
-            return Ok(vec![Finding::manual(
+        if let Some(owner) = t.owned_by(&cx.aws.account.id) {
+            return Ok(vec![crate::resources::landing_zone::manual(
                 target(t),
-                format!("organization trail {} does not record S3 object-level {word} events", t.name),
+                &format!("the trail does not record S3 object-level {word} events"),
+                &format!("trail {}", t.name),
+                &owner,
                 before,
-                &["In the organization's management account: add S3 object-level data events to the trail's selectors."],
             )]);
         }
         let mut after = before.clone();

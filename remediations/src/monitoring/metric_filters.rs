@@ -21,7 +21,7 @@ use crate::catalog::Benchmark;
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::filter_pattern::{equivalent, term_diff};
-use crate::resources::{alarm_topic, cis_trail, trails};
+use crate::resources::{alarm_topic, cis_trail, landing_zone, trails};
 
 const DATA: &str = include_str!("../../metric_filters.toml");
 
@@ -576,6 +576,22 @@ impl MetricFilter {
                 todo: None,
             });
         }
+        // The alarm topic of a landing zone (aws-controltower-SecurityNotifications) may be
+        // notified, but cis-fix never creates it or subscribes to it.
+        if let Some(owner) = landing_zone::by_name(&topic.arn) {
+            if !topic.calls().is_empty() {
+                return Ok(Assessed {
+                    finding: landing_zone::manual(
+                        target,
+                        "the alarm topic needs a change (created or an e-mail subscribed)",
+                        &format!("topic {}", topic.arn),
+                        &owner,
+                        before,
+                    ),
+                    todo: None,
+                });
+            }
+        }
         let own = fs.iter().find(|f| f.name == def.filter_name);
         // The filter the alarm watches: a satisfying one, else cis-fix's (created or updated).
         let (watched, put_filter, action, summary, destructive) = if let Some(f) = good.first() {
@@ -639,6 +655,20 @@ impl MetricFilter {
                 ),
             }
         };
+        // A landing zone's log group (aws-controltower/CloudTrailLogs): its filters are the
+        // landing zone's to add; an alarm on a filter already there is not a change to it.
+        if let (Some(_), Some(owner)) = (&put_filter, landing_zone::by_name(&group)) {
+            return Ok(Assessed {
+                finding: landing_zone::manual(
+                    target,
+                    &format!("no metric filter on the log group matches the v{bench} pattern"),
+                    &format!("log group {group}"),
+                    &owner,
+                    before,
+                ),
+                todo: None,
+            });
+        }
         let s = &file.alarm;
         let own_alarm = als.iter().find(|a| a.name == def.filter_name);
         let mut alarm_actions = own_alarm

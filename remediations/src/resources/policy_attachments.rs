@@ -500,6 +500,23 @@ pub async fn plan_pairs(
                     foreign = foreign_trust(who, &cx.aws.account.id);
                 }
             }
+            // AWSControlTowerExecution and the like: the landing zone needs their rights. A
+            // role named otherwise is asked for its tags (a stack set's role), only when it
+            // would lose the policy.
+            let owner = match crate::resources::landing_zone::by_name(&p.name) {
+                None if p.kind == PrincipalKind::Role => role_owner_by_tags(cx, &p.name).await?,
+                o => o,
+            };
+            if let Some(owner) = owner {
+                out.push(crate::resources::landing_zone::manual(
+                    t,
+                    &format!("{} gives {affected} {}", policy.name, w.grants),
+                    &format!("{} {}", p.kind.as_str(), p.name),
+                    &owner,
+                    before(policy, p, true),
+                ));
+                continue;
+            }
             if guards_caller(&me, p) && !cx.params.include_caller {
                 out.push(Finding {
                     status: Status::Skipped,
@@ -550,6 +567,33 @@ pub async fn plan_pairs(
         }
     }
     Ok(out)
+}
+
+/// The landing zone a role's tags name (`aws:cloudformation:stack-name` =
+/// `StackSet-AWSControlTower…`, `Accelerator`, …), if any.
+async fn role_owner_by_tags(
+    cx: &Cx<'_>,
+    role: &str,
+) -> Result<Option<crate::resources::landing_zone::Owner>, AwsError> {
+    let mut tags = Vec::new();
+    let mut pages = cx
+        .aws
+        .iam()
+        .list_role_tags()
+        .role_name(role)
+        .into_paginator()
+        .send();
+    while let Some(p) = pages.next().await {
+        let p = p.map_err(aws_err("iam:ListRoleTags"))?;
+        tags.extend(
+            p.tags()
+                .iter()
+                .map(|t| (t.key().to_string(), t.value().to_string())),
+        );
+    }
+    Ok(crate::resources::landing_zone::by_tags(
+        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ))
 }
 
 fn field<'v>(v: &'v Value, key: &str) -> Result<&'v str, AwsError> {
@@ -653,6 +697,7 @@ pub const READ_ACTIONS: &[&str] = &[
     "iam:ListGroupsForUser",
     "iam:GetGroup",
     "iam:ListEntitiesForPolicy",
+    "iam:ListRoleTags",
 ];
 
 pub const WRITE_ACTIONS: &[&str] = &[

@@ -60,9 +60,16 @@ impl TrailInfo {
         self.arn.split(':').nth(4).unwrap_or("")
     }
 
-    /// Homed in `account` and changeable from it (not another account's organization trail).
+    /// Homed in `account` and changeable from it: not another account's organization trail,
+    /// not a trail a landing zone owns ([`crate::resources::landing_zone::trail`]).
     pub fn changeable_from(&self, account: &str) -> bool {
-        self.owner_account() == account
+        self.owned_by(account).is_none()
+    }
+
+    /// Who owns the trail when it is not `account`'s to change (see
+    /// [`crate::resources::landing_zone`]).
+    pub fn owned_by(&self, account: &str) -> Option<crate::resources::landing_zone::Owner> {
+        crate::resources::landing_zone::trail(self, account)
     }
 
     /// The KMS key the trail encrypts with; an empty id (left by removing it) is none.

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use crate::aws::{AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
+use crate::resources::landing_zone;
 use crate::resources::s3_buckets::{self as s3b, Bucket, Pab};
 
 pub struct S3BlockPublicAccess;
@@ -130,7 +131,12 @@ impl Control for S3BlockPublicAccess {
                     // The account setting covers every bucket: the public ones are its
                     // blast radius too.
                     all_public.extend(f.in_use.iter().cloned());
-                    out.push(f);
+                    // The landing zone's log buckets (aws-controltower-logs-…) are its to change.
+                    out.push(landing_zone::guard(
+                        f,
+                        &format!("bucket {}", b.name),
+                        landing_zone::by_name(&b.name).as_ref(),
+                    ));
                 }
                 Err(e) if recoverable(&e) => out.push(Finding::error(
                     b.target(),

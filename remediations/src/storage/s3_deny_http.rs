@@ -13,6 +13,7 @@ use crate::aws::{AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::buckets::SID;
+use crate::resources::landing_zone;
 use crate::resources::s3_buckets::{self as s3b, Bucket};
 
 pub struct S3DenyHttp;
@@ -231,7 +232,12 @@ impl Control for S3DenyHttp {
         let buckets = s3b::buckets(cx).await?;
         for (b, res) in s3b::each(&buckets, |b| assess(cx, b)).await {
             out.push(match res {
-                Ok(f) => f,
+                // The landing zone's log buckets (aws-controltower-logs-…) are its to change.
+                Ok(f) => landing_zone::guard(
+                    f,
+                    &format!("bucket {}", b.name),
+                    landing_zone::by_name(&b.name).as_ref(),
+                ),
                 Err(e) if e.kind == ErrorKind::Service || e.kind == ErrorKind::AccessDenied => {
                     Finding::error(b.target(), format!("could not read the bucket policy: {e}"))
                 }
