@@ -86,6 +86,11 @@ pub trait Control: Send + Sync {
     fn change_profile(&self) -> &'static str {
         self.description().change_profile
     }
+    /// Whether it reads the run's regions: regional controls, and account-wide ones that judge
+    /// regional resources (single-region trails). The run resolves its regions for these.
+    fn reads_regions(&self) -> bool {
+        self.scope() == Scope::Regional
+    }
     /// Whether its findings carry their targets' tags (`Finding::tags`), from a read it makes
     /// anyway (no per-resource tag calls), so exceptions can match on tags.
     fn reads_tags(&self) -> bool {

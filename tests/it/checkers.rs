@@ -755,3 +755,104 @@ async fn a_tls_deny_every_checker_reads_is_added() {
         "the bucket's own deny is kept"
     );
 }
+
+/// A single-region, logging trail homed in `region`, named `name`.
+async fn seed_single_region_trail(acct: &TestAccount, region: &str, name: &str) {
+    let bucket = acct.create_bucket(region, "single-trail").await;
+    let ct = acct.cloudtrail(region);
+    ct.create_trail()
+        .name(name)
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(false)
+        .include_global_service_events(false)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(name).send().await.unwrap();
+}
+
+async fn trail_settings(acct: &TestAccount, region: &str, name: &str) -> (bool, bool) {
+    let t = acct
+        .cloudtrail(region)
+        .get_trail()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    (
+        t.is_multi_region_trail().unwrap_or(false),
+        t.log_file_validation_enabled().unwrap_or(false),
+    )
+}
+
+/// A single-region trail is listed only in its own region. Prowler, Security Hub
+/// (CloudTrail.1, CloudTrail.4) and Steampipe judge every trail of every region, so cis-fix
+/// reads the trails in every region the run covers (one DescribeTrails each): a trail homed
+/// outside the run's home region (eu-west-1 here) is upgraded in place by 3.1 instead of a
+/// second trail being created, and 3.2 turns its validation on; undo finds it again.
+#[tokio::test]
+async fn a_single_region_trail_outside_the_home_region_is_seen() {
+    use crate::harness::{plan_item, plan_json};
+    let acct = TestAccount::new().await;
+    let elsewhere = "us-east-1";
+    seed_single_region_trail(&acct, elsewhere, "team-us").await;
+    let regions = format!("{},{elsewhere}", crate::harness::REGION);
+    let sel = ["-c", "3.1", "-c", "3.2", "--regions", regions.as_str()];
+    let doc = plan_json(&ok(
+        acct.run(&[&["plan", "--format", "json"][..], &sel[..]].concat())
+    ));
+    let multi = plan_item(&doc, "cloudtrail-multi-region");
+    assert_eq!(multi["action"], "update", "{multi}");
+    assert!(
+        multi["summary"]
+            .as_str()
+            .unwrap()
+            .contains("single-region trail team-us (us-east-1) is upgraded"),
+        "{multi}"
+    );
+    let validation = plan_item(&doc, "cloudtrail-log-validation");
+    assert_eq!(
+        validation["target"], "log file validation of trail team-us (us-east-1)",
+        "{validation}"
+    );
+
+    // 3.2 alone, then undone: the trail is still single-region, so undo must read us-east-1.
+    ok(acct.run(&["apply", "--yes", "-c", "3.2", "--regions", regions.as_str()]));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (false, true)
+    );
+    ok(acct.run(&["undo", "--yes"]));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (false, false)
+    );
+
+    // 3.1 upgrades it in place: no second trail anywhere.
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (true, true)
+    );
+    for region in [crate::harness::REGION, elsewhere] {
+        let listed = acct
+            .cloudtrail(region)
+            .describe_trails()
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<&str> = listed
+            .trail_list()
+            .iter()
+            .filter_map(|t| t.name())
+            .collect();
+        assert_eq!(names, ["team-us"], "{region}");
+    }
+    ok(acct.run(&["undo", "--yes"]));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (false, false)
+    );
+}
