@@ -856,3 +856,57 @@ async fn a_single_region_trail_outside_the_home_region_is_seen() {
         (false, false)
     );
 }
+
+/// The selectors a plan item's `after` shows, in the JSON shape cis-fix records.
+fn planned_selectors(item: &serde_json::Value) -> Vec<serde_json::Value> {
+    item["after"]["EventSelectors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no basic selectors after: {item}"))
+        .clone()
+}
+
+/// A selector as read back, in the JSON shape cis-fix records.
+fn selector_json(s: &EventSelector) -> serde_json::Value {
+    serde_json::json!({
+        "ReadWriteType": s.read_write_type().map(|t| t.as_str()).unwrap_or("All"),
+        "IncludeManagementEvents": s.include_management_events().unwrap_or(true),
+        "DataResources": s.data_resources().iter().map(|d| serde_json::json!({
+            "Type": d.r#type(), "Values": d.values(),
+        })).collect::<Vec<_>>(),
+        "ExcludeManagementEventSources": s.exclude_management_event_sources(),
+    })
+}
+
+/// With 3.8 and 3.9 in one plan, the plan shows what apply writes: 3.9's change is planned
+/// onto 3.8's, so its `after` is the one `ReadWriteType: All` selector (not a WriteOnly plus a
+/// ReadOnly one), and a saved plan applied as it reads leaves exactly those selectors.
+#[tokio::test]
+async fn the_plan_shows_the_one_all_selector_apply_writes_for_3_8_and_3_9() {
+    use crate::harness::{plan_item, plan_json};
+    let acct = TestAccount::new().await;
+    let home = crate::harness::REGION;
+    seed_trail(&acct, home).await;
+    let sel = ["-c", "3.8", "-c", "3.9", "--regions", home];
+    let doc = plan_json(&ok(
+        acct.run(&[&["plan", "--format", "json"][..], &sel[..]].concat())
+    ));
+    let read = planned_selectors(plan_item(&doc, "s3-object-read-logging"));
+    let s3: Vec<&serde_json::Value> = read
+        .iter()
+        .filter(|s| s["DataResources"].as_array().is_some_and(|d| !d.is_empty()))
+        .collect();
+    assert_eq!(s3.len(), 1, "one S3 selector planned: {read:?}");
+    assert_eq!(s3[0]["ReadWriteType"], "All", "{read:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let f = file.to_str().unwrap();
+    ok(acct.run(&[&["plan", "-o", f][..], &sel[..]].concat()));
+    ok(acct.run(&["apply", "--yes", f]));
+    let written: Vec<serde_json::Value> = selectors(&acct, home)
+        .await
+        .iter()
+        .map(selector_json)
+        .collect();
+    assert_eq!(written, read, "apply wrote what the plan showed");
+}
