@@ -147,21 +147,9 @@ pub fn unique_by_arn(trails: &[TrailInfo]) -> Vec<&TrailInfo> {
 }
 
 /// The regions trails are read in: the home region first, then every other region the run
-/// covers (the plan's, else those this command's plans covered), each once.
+/// covers.
 pub fn trail_regions(cx: &Cx<'_>) -> Vec<String> {
-    let home = cx.aws.home_region.clone();
-    let listed = if cx.params.run_regions.is_empty() {
-        cx.aws.covered_regions()
-    } else {
-        cx.params.run_regions.clone()
-    };
-    let mut out = vec![home];
-    for r in listed {
-        if !out.contains(&r) {
-            out.push(r);
-        }
-    }
-    out
+    cx.run_regions()
 }
 
 /// DescribeTrails in one region, once per phase: with shadow trails in the home region, only
