@@ -46,6 +46,26 @@ pub struct Cx<'a> {
     pub params: &'a Params,
 }
 
+impl Cx<'_> {
+    /// The regions the run covers, for an account-wide control that reads regional resources:
+    /// the home region first, then the plan's regions (else those this command's plans
+    /// covered), each once.
+    pub fn run_regions(&self) -> Vec<String> {
+        let listed = if self.params.run_regions.is_empty() {
+            self.aws.covered_regions()
+        } else {
+            self.params.run_regions.clone()
+        };
+        let mut out = vec![self.aws.home_region.clone()];
+        for r in listed {
+            if !out.contains(&r) {
+                out.push(r);
+            }
+        }
+        out
+    }
+}
+
 /// What a control is, in one constant per control: the trait returns it, the registry, the
 /// docs generator and the IAM policy generator read it.
 #[derive(Debug, Clone, Copy)]
@@ -85,6 +105,11 @@ pub trait Control: Send + Sync {
     }
     fn change_profile(&self) -> &'static str {
         self.description().change_profile
+    }
+    /// Whether it reads the run's regions: regional controls, and account-wide ones that judge
+    /// regional resources (single-region trails). The run resolves its regions for these.
+    fn reads_regions(&self) -> bool {
+        self.scope() == Scope::Regional
     }
     /// Whether its findings carry their targets' tags (`Finding::tags`), from a read it makes
     /// anyway (no per-resource tag calls), so exceptions can match on tags.

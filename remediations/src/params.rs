@@ -135,6 +135,15 @@ pub struct Params {
     /// setting): Security Hub subscribes that version's CIS standard.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub benchmark: Option<crate::catalog::Benchmark>,
+    /// The regions the plan covers (set by the planner, not a setting): account-wide
+    /// controls that judge regional resources (3.1 and 3.2 read single-region trails) read
+    /// them in each. Saved with the plan, so a saved plan is re-read over the same regions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_regions: Vec<String>,
+    /// The controls the plan covers, by slug (set by the planner, not a setting): 3.9 plans
+    /// its change as apply will make it after 3.8's, when both are in the plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_controls: Vec<String>,
 }
 
 /// Every parameter key, for `--set`, `cis-fix.toml` and error messages.
@@ -388,6 +397,24 @@ impl Params {
             .clone()
             .unwrap_or_else(|| "cis-fix-alarms".into())
     }
+    /// Whether the plan covers control `slug` (see `run_controls`).
+    pub fn plans(&self, slug: &str) -> bool {
+        self.run_controls.iter().any(|s| s == slug)
+    }
+
+    /// The parameters undo re-reads a target with: none of the plan's (undo restores recorded
+    /// state), but the region a recorded state names as its home (`HomeRegion`), so a
+    /// single-region trail outside the run's home region is found again.
+    pub fn for_undo(previous: &serde_json::Value) -> Params {
+        Params {
+            run_regions: previous["HomeRegion"]
+                .as_str()
+                .map(|r| vec![r.to_string()])
+                .unwrap_or_default(),
+            ..Params::default()
+        }
+    }
+
     /// The benchmark version of this run (5.0 when not set).
     pub fn benchmark(&self) -> crate::catalog::Benchmark {
         self.benchmark.unwrap_or_default()

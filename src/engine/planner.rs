@@ -9,12 +9,13 @@ use crate::catalog::{Benchmark, Entry};
 use crate::plan::{now_rfc3339, Finding, Item, Plan, Status, PLAN_SCHEMA_VERSION};
 use crate::remediations::{self as controls, Cx, Params, Reads, Scope};
 
-/// Whether any selected control is regional (and so the regions must be resolved).
+/// Whether any selected control reads regions (a regional one, or an account-wide one that
+/// judges regional resources), and so the regions must be resolved.
 pub fn needs_regions(entries: &[&Entry]) -> bool {
     entries
         .iter()
         .filter_map(|e| controls::find(&e.slug))
-        .any(|c| c.scope() == Scope::Regional)
+        .any(|c| c.reads_regions())
 }
 
 pub async fn build_plan(
@@ -30,8 +31,11 @@ pub async fn build_plan(
     let reads = Reads::default();
     let params = &Params {
         benchmark: Some(benchmark),
+        run_regions: regions.to_vec(),
+        run_controls: entries.iter().map(|e| e.slug.clone()).collect(),
         ..params.clone()
     };
+    aws.cover_regions(regions);
     let cx = Cx {
         aws,
         reads: &reads,

@@ -96,8 +96,9 @@ async fn undo_one(
         ));
     };
     let region = change.region.as_deref();
-    // Undo restores recorded state; plan parameters play no part in it.
-    let params = Params::default();
+    // Undo restores recorded state; plan parameters play no part in it (only the home region
+    // a recorded trail names, to find it again).
+    let params = Params::for_undo(&change.previous);
     let current = match observe(aws, &params, control, region, &change.target).await {
         Ok(Some(f)) => f.before,
         Ok(None) => Value::Null,

@@ -639,10 +639,13 @@ fn diff_lines(
     }
 }
 
-/// The parameters a plan was made with, as `key=value` pairs (the benchmark is in the header).
+/// The parameters a plan was made with, as `key=value` pairs (the benchmark and the regions
+/// are in the header; the controls are the plan's items).
 pub fn params_line(params: &crate::remediations::Params) -> String {
     let shown = crate::remediations::Params {
         benchmark: None,
+        run_regions: Vec::new(),
+        run_controls: Vec::new(),
         ..params.clone()
     };
     let Ok(table) = toml::Table::try_from(&shown) else {

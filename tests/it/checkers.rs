@@ -755,3 +755,313 @@ async fn a_tls_deny_every_checker_reads_is_added() {
         "the bucket's own deny is kept"
     );
 }
+
+/// A single-region, logging trail homed in `region`, named `name`.
+async fn seed_single_region_trail(acct: &TestAccount, region: &str, name: &str) {
+    let bucket = acct.create_bucket(region, "single-trail").await;
+    let ct = acct.cloudtrail(region);
+    ct.create_trail()
+        .name(name)
+        .s3_bucket_name(&bucket)
+        .is_multi_region_trail(false)
+        .include_global_service_events(false)
+        .send()
+        .await
+        .unwrap();
+    ct.start_logging().name(name).send().await.unwrap();
+}
+
+async fn trail_settings(acct: &TestAccount, region: &str, name: &str) -> (bool, bool) {
+    let t = acct
+        .cloudtrail(region)
+        .get_trail()
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .trail
+        .unwrap();
+    (
+        t.is_multi_region_trail().unwrap_or(false),
+        t.log_file_validation_enabled().unwrap_or(false),
+    )
+}
+
+/// A single-region trail is listed only in its own region. Prowler, Security Hub
+/// (CloudTrail.1, CloudTrail.4) and Steampipe judge every trail of every region, so cis-fix
+/// reads the trails in every region the run covers (one DescribeTrails each): a trail homed
+/// outside the run's home region (eu-west-1 here) is upgraded in place by 3.1 instead of a
+/// second trail being created, and 3.2 turns its validation on; undo finds it again.
+#[tokio::test]
+async fn a_single_region_trail_outside_the_home_region_is_seen() {
+    use crate::harness::{plan_item, plan_json};
+    let acct = TestAccount::new().await;
+    let elsewhere = "us-east-1";
+    seed_single_region_trail(&acct, elsewhere, "team-us").await;
+    let regions = format!("{},{elsewhere}", crate::harness::REGION);
+    let sel = ["-c", "3.1", "-c", "3.2", "--regions", regions.as_str()];
+    let doc = plan_json(&ok(
+        acct.run(&[&["plan", "--format", "json"][..], &sel[..]].concat())
+    ));
+    let multi = plan_item(&doc, "cloudtrail-multi-region");
+    assert_eq!(multi["action"], "update", "{multi}");
+    assert!(
+        multi["summary"]
+            .as_str()
+            .unwrap()
+            .contains("single-region trail team-us (us-east-1) is upgraded"),
+        "{multi}"
+    );
+    let validation = plan_item(&doc, "cloudtrail-log-validation");
+    assert_eq!(
+        validation["target"], "log file validation of trail team-us (us-east-1)",
+        "{validation}"
+    );
+
+    // 3.2 alone, then undone: the trail is still single-region, so undo must read us-east-1.
+    ok(acct.run(&["apply", "--yes", "-c", "3.2", "--regions", regions.as_str()]));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (false, true)
+    );
+    ok(acct.run(&["undo", "--yes"]));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (false, false)
+    );
+
+    // 3.1 upgrades it in place: no second trail anywhere.
+    ok(acct.run(&[&["apply", "--yes"][..], &sel[..]].concat()));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (true, true)
+    );
+    for region in [crate::harness::REGION, elsewhere] {
+        let listed = acct
+            .cloudtrail(region)
+            .describe_trails()
+            .send()
+            .await
+            .unwrap();
+        let names: Vec<&str> = listed
+            .trail_list()
+            .iter()
+            .filter_map(|t| t.name())
+            .collect();
+        assert_eq!(names, ["team-us"], "{region}");
+    }
+    ok(acct.run(&["undo", "--yes"]));
+    assert_eq!(
+        trail_settings(&acct, elsewhere, "team-us").await,
+        (false, false)
+    );
+}
+
+/// The selectors a plan item's `after` shows, in the JSON shape cis-fix records.
+fn planned_selectors(item: &serde_json::Value) -> Vec<serde_json::Value> {
+    item["after"]["EventSelectors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no basic selectors after: {item}"))
+        .clone()
+}
+
+/// A selector as read back, in the JSON shape cis-fix records.
+fn selector_json(s: &EventSelector) -> serde_json::Value {
+    serde_json::json!({
+        "ReadWriteType": s.read_write_type().map(|t| t.as_str()).unwrap_or("All"),
+        "IncludeManagementEvents": s.include_management_events().unwrap_or(true),
+        "DataResources": s.data_resources().iter().map(|d| serde_json::json!({
+            "Type": d.r#type(), "Values": d.values(),
+        })).collect::<Vec<_>>(),
+        "ExcludeManagementEventSources": s.exclude_management_event_sources(),
+    })
+}
+
+/// With 3.8 and 3.9 in one plan, the plan shows what apply writes: 3.9's change is planned
+/// onto 3.8's, so its `after` is the one `ReadWriteType: All` selector (not a WriteOnly plus a
+/// ReadOnly one), and a saved plan applied as it reads leaves exactly those selectors.
+#[tokio::test]
+async fn the_plan_shows_the_one_all_selector_apply_writes_for_3_8_and_3_9() {
+    use crate::harness::{plan_item, plan_json};
+    let acct = TestAccount::new().await;
+    let home = crate::harness::REGION;
+    seed_trail(&acct, home).await;
+    let sel = ["-c", "3.8", "-c", "3.9", "--regions", home];
+    let doc = plan_json(&ok(
+        acct.run(&[&["plan", "--format", "json"][..], &sel[..]].concat())
+    ));
+    let read = planned_selectors(plan_item(&doc, "s3-object-read-logging"));
+    let s3: Vec<&serde_json::Value> = read
+        .iter()
+        .filter(|s| s["DataResources"].as_array().is_some_and(|d| !d.is_empty()))
+        .collect();
+    assert_eq!(s3.len(), 1, "one S3 selector planned: {read:?}");
+    assert_eq!(s3[0]["ReadWriteType"], "All", "{read:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let f = file.to_str().unwrap();
+    ok(acct.run(&[&["plan", "-o", f][..], &sel[..]].concat()));
+    ok(acct.run(&["apply", "--yes", f]));
+    let written: Vec<serde_json::Value> = selectors(&acct, home)
+        .await
+        .iter()
+        .map(selector_json)
+        .collect();
+    assert_eq!(written, read, "apply wrote what the plan showed");
+}
+
+/// Seed, with boto3 from the emulator's virtualenv (the test binary has no ELBv2 or
+/// CloudFront SDK crate; adding them would change Cargo.lock for one fixture), either an
+/// Application Load Balancer in `region` whose HTTPS listener serves certificate ARN `cert`
+/// (`what` = "lb"), or a CloudFront distribution serving IAM certificate id `cert` ("cdn").
+fn seed_certificate_user(acct: &TestAccount, what: &str, region: &str, cert: &str) {
+    const SCRIPT: &str = r#"
+import os, boto3
+ep, cert = os.environ["EP"], os.environ["CERT"]
+s = boto3.Session(region_name=os.environ["REGION"])
+if os.environ["WHAT"] == "lb":
+    ec2 = s.client("ec2", endpoint_url=ep)
+    subnets = [x["SubnetId"] for x in ec2.describe_subnets(
+        Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]][:2]
+    elb = s.client("elbv2", endpoint_url=ep)
+    lb = elb.create_load_balancer(Name="web", Subnets=subnets, Type="application")
+    elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancers"][0]["LoadBalancerArn"], Protocol="HTTPS", Port=443,
+        Certificates=[{"CertificateArn": cert}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "200"}}])
+else:
+    cf = s.client("cloudfront", endpoint_url=ep)
+    cf.create_distribution(DistributionConfig={
+        "CallerReference": "cis-fix-test", "Comment": "", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{"Id": "o", "DomainName": "example.com",
+            "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "o", "ViewerProtocolPolicy": "redirect-to-https"},
+        "ViewerCertificate": {"IAMCertificateId": cert, "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021"}})
+"#;
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let out = std::process::Command::new(python)
+        .args(["-c", SCRIPT])
+        .env("EP", crate::harness::endpoint())
+        .env("REGION", region)
+        .env("WHAT", what)
+        .env("CERT", cert)
+        .env("AWS_ACCESS_KEY_ID", acct.creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", acct.creds.secret_access_key())
+        .env(
+            "AWS_SESSION_TOKEN",
+            acct.creds.session_token().unwrap_or_default(),
+        )
+        .output()
+        .expect("run the emulator's python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn upload_expired_cert(
+    acct: &TestAccount,
+    name: &str,
+) -> aws_sdk_iam::types::ServerCertificateMetadata {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/fixtures");
+    let body = std::fs::read_to_string(format!("{dir}/expired-server-cert.pem")).unwrap();
+    let key = std::fs::read_to_string(format!("{dir}/expired-server-cert.key")).unwrap();
+    acct.iam()
+        .upload_server_certificate()
+        .server_certificate_name(name)
+        .certificate_body(body)
+        .private_key(key)
+        .send()
+        .await
+        .unwrap()
+        .server_certificate_metadata
+        .unwrap()
+}
+
+/// 1.18 deletes an expired certificate only when nothing uses it: one used by an ELBv2
+/// listener (in a region other than the home region) or a CloudFront distribution is its own
+/// change, naming the user as in use, and `--yes --allow-irreversible` leaves it alone (it
+/// needs `--force-in-use`). moto reports every uploaded server certificate as expired (2012);
+/// the fixture also is a real certificate that expired on 2021-01-01. moto gives every server
+/// certificate the same id (`ASCACKCEVSQ6C2EXAMPLE`), so once a distribution uses one, every
+/// certificate looks used by it: the CloudFront case comes last.
+#[tokio::test]
+async fn an_expired_certificate_in_use_is_named_and_not_deleted_under_yes() {
+    use crate::harness::plan_json;
+    let acct = TestAccount::new().await;
+    upload_expired_cert(&acct, "old-web").await;
+    let lb_cert = upload_expired_cert(&acct, "lb-web").await;
+    let elsewhere = "us-east-1";
+    seed_certificate_user(&acct, "lb", elsewhere, lb_cert.arn());
+    let certs = || async {
+        let mut v: Vec<String> = acct
+            .iam()
+            .list_server_certificates()
+            .send()
+            .await
+            .unwrap()
+            .server_certificate_metadata_list()
+            .iter()
+            .map(|m| m.server_certificate_name().to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let regions = format!("{},{elsewhere}", crate::harness::REGION);
+    let sel = ["-c", "1.18", "--regions", regions.as_str()];
+    let plan = || {
+        plan_json(&ok(
+            acct.run(&[&["plan", "--format", "json"][..], &sel[..]].concat())
+        ))
+    };
+    let item = |doc: &serde_json::Value, t: &str| {
+        doc["plan"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["target"] == t)
+            .cloned()
+            .unwrap_or_else(|| panic!("no item {t}: {doc}"))
+    };
+    let doc = plan();
+    assert_eq!(doc["plan"]["items"].as_array().unwrap().len(), 2, "{doc}");
+    let unused = item(&doc, "IAM server certificates");
+    assert_eq!(
+        unused["before"]["expired"],
+        serde_json::json!([{"name": "old-web", "expiration": unused["before"]["expired"][0]["expiration"]}])
+    );
+    assert!(unused["in_use"].is_null(), "{unused}");
+    let lb = item(&doc, "IAM server certificate lb-web");
+    assert_eq!(
+        lb["in_use"],
+        serde_json::json!(["load balancer web listener port 443 (us-east-1)"]),
+        "{lb}"
+    );
+
+    // --yes with --allow-irreversible deletes the unused one only; the one in use is skipped
+    // (a refusal: exit 4), naming the flag it needs.
+    let out = acct.run(&[&["apply", "--yes", "--allow-irreversible"][..], &sel[..]].concat());
+    assert_eq!(out.code, 4, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("skipped 1.18 expired-server-certificates on IAM server certificate lb-web")
+            && out.stdout.contains("--force-in-use"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(certs().await, ["lb-web"]);
+
+    let cdn_cert = upload_expired_cert(&acct, "cdn-web").await;
+    seed_certificate_user(&acct, "cdn", elsewhere, cdn_cert.server_certificate_id());
+    let cdn = item(&plan(), "IAM server certificate cdn-web");
+    assert!(
+        cdn["in_use"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("CloudFront distribution "),
+        "{cdn}"
+    );
+}

@@ -191,9 +191,12 @@ async fn plan_sends_only_read_calls_and_reads_shared_data_once() {
     assert_eq!(count("GetAccountSummary", None), 1, "{calls:?}");
     assert_eq!(count("DescribeRegions", None), 1, "{calls:?}");
     // The user list feeds the key, MFA and admin-attachment controls; the trails every
-    // logging and monitoring control.
+    // logging and monitoring control (one DescribeTrails per region of the run: a
+    // single-region trail is listed only in its own region).
     assert_eq!(count("ListUsers", None), 1, "{calls:?}");
-    assert_eq!(count("DescribeTrails", None), 1, "{calls:?}");
+    assert_eq!(count("DescribeTrails", Some("eu-west-1")), 1, "{calls:?}");
+    assert_eq!(count("DescribeTrails", Some("us-east-1")), 1, "{calls:?}");
+    assert_eq!(count("DescribeTrails", None), 2, "{calls:?}");
     assert_eq!(count("GetEbsEncryptionByDefault", Some("eu-west-1")), 1);
     assert_eq!(count("GetEbsEncryptionByDefault", Some("us-east-1")), 1);
     assert_eq!(

@@ -123,6 +123,8 @@ pub struct AwsContext {
     /// Every other service's clients, one per (service, region), built on first use.
     clients: Mutex<HashMap<(&'static str, String), AnyClient>>,
     enabled_regions: OnceCell<Vec<String>>,
+    /// The regions the plans of this command covered (see [`AwsContext::covered_regions`]).
+    covered: Mutex<Vec<String>>,
 }
 
 /// A service client behind the cache; each accessor downcasts to its own type.
@@ -295,6 +297,7 @@ impl AwsContext {
             ec2: Mutex::new(HashMap::from([(home_region_key, ec2_home)])),
             clients: Mutex::new(HashMap::new()),
             enabled_regions,
+            covered: Mutex::new(Vec::new()),
         })
     }
 
@@ -388,6 +391,7 @@ impl AwsContext {
             ec2: Mutex::new(HashMap::new()),
             clients: Mutex::new(HashMap::new()),
             enabled_regions: OnceCell::new(),
+            covered: Mutex::new(Vec::new()),
         }
     }
 
@@ -537,6 +541,26 @@ impl AwsContext {
             })
             .await
             .map(Vec::as_slice)
+    }
+
+    /// Record that a plan of this command covers `regions` (the planner does), so that a
+    /// later phase of the same command run with parameters that do not carry them (the
+    /// guide applies with the session's parameters) reads the same regions.
+    pub fn cover_regions(&self, regions: &[String]) {
+        let mut c = self.covered.lock().unwrap_or_else(|p| p.into_inner());
+        for r in regions {
+            if !c.contains(r) {
+                c.push(r.clone());
+            }
+        }
+    }
+
+    /// The regions plans of this command covered, in the order first seen.
+    pub fn covered_regions(&self) -> Vec<String> {
+        self.covered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Turn `--regions` into the list a run covers, checking each name against the regions

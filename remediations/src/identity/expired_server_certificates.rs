@@ -2,9 +2,15 @@
 //!
 //! One target for the account: the list of expired server certificates. Deleting them is
 //! irreversible (the private key is gone with it), so the change is marked so and needs
-//! `--allow-irreversible` under `--yes`. Whether a load balancer or CloudFront distribution
-//! still references a certificate cannot be read with the services cis-fix talks to; the
-//! plan says so and names the check to make.
+//! `--allow-irreversible` under `--yes`. Before an expired certificate is planned for
+//! deletion, cis-fix looks for what still uses it: the listeners of Application and Network
+//! Load Balancers in every region of the run (DescribeLoadBalancers + DescribeListeners, their
+//! default certificates, by ARN) and CloudFront distributions (ListDistributions,
+//! ViewerCertificate.IAMCertificateId). A certificate in use is its own finding, with its
+//! users named as `in_use`: asked about separately, and skipped by `--yes` unless
+//! `--force-in-use`. Those reads are only made when some certificate has expired.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_iam::types::ServerCertificateMetadata;
@@ -21,19 +27,33 @@ const DESCRIPTION: Description = Description {
     slug: "expired-server-certificates",
     scope: Scope::Global,
     kind: Kind::Fix,
-    read_actions: &["iam:ListServerCertificates"],
+    read_actions: &[
+        "iam:ListServerCertificates",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeListeners",
+        "cloudfront:ListDistributions",
+    ],
     write_actions: &[DELETE],
-    change_profile: "medium (a listener still using an expired certificate may fail; use by load balancers and CloudFront is not checked); IRREVERSIBLE: deleted certificates and keys cannot be restored (needs --allow-irreversible with --yes)",
+    change_profile: "medium (a certificate an ELBv2 listener or CloudFront distribution still uses is named and asked about on its own, skipped by --yes unless --force-in-use); IRREVERSIBLE: deleted certificates and keys cannot be restored (needs --allow-irreversible with --yes)",
 };
 
 const TARGET: &str = "IAM server certificates";
 const DELETE: &str = "iam:DeleteServerCertificate";
 
-const IN_USE_NOTE: &str = "cis-fix cannot see whether a load balancer (ELB/ALB/NLB listener) or CloudFront distribution still references these certificates: check first, e.g. `aws elbv2 describe-listener-certificates` / `aws elb describe-load-balancers` and the CloudFront distributions' ViewerCertificate.IAMCertificateId. An expired certificate serves no valid TLS anyway, but the listener may fail once it is deleted.";
+/// What the in-use check reads, and what it does not.
+fn checked_note(regions: &[String]) -> String {
+    format!(
+        "Checked for use before deleting: the listeners of load balancers (Application and Network) in {} (their default certificates) and every CloudFront distribution; a certificate one of them uses is listed on its own, as in use. Not read: Classic Load Balancers and listeners' additional (SNI) certificates: check them first (`aws elb describe-load-balancers`, `aws elbv2 describe-listener-certificates`).",
+        regions.join(", ")
+    )
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Cert {
     name: String,
+    arn: String,
+    /// The `ASCA…` id CloudFront refers to a certificate by.
+    id: String,
     /// RFC 3339; `None` when IAM reports no expiration.
     expiration: Option<String>,
     expired: bool,
@@ -45,6 +65,8 @@ fn classify(list: &[ServerCertificateMetadata], now: i64) -> Vec<Cert> {
         .iter()
         .map(|m| Cert {
             name: m.server_certificate_name().to_string(),
+            arn: m.arn().to_string(),
+            id: m.server_certificate_id().to_string(),
             expiration: m.expiration().and_then(|e| e.fmt(Format::DateTime).ok()),
             expired: m.expiration().is_some_and(|e| e.secs() < now),
         })
@@ -53,60 +75,161 @@ fn classify(list: &[ServerCertificateMetadata], now: i64) -> Vec<Cert> {
     out
 }
 
-/// The finding for the account's certificates. Pure.
-fn finding(certs: &[Cert]) -> Finding {
-    let expired: Vec<&Cert> = certs.iter().filter(|c| c.expired).collect();
-    let before = json!({
-        "expired": expired
+fn state(certs: &[&Cert]) -> serde_json::Value {
+    json!({
+        "expired": certs
             .iter()
             .map(|c| json!({ "name": c.name, "expiration": c.expiration }))
             .collect::<Vec<_>>(),
-    });
-    if expired.is_empty() {
-        return Finding::compliant(
-            TARGET,
-            format!(
-                "no expired server certificates ({} stored in IAM)",
-                certs.len()
-            ),
-            before,
-        );
-    }
-    let names: Vec<String> = expired
-        .iter()
-        .map(|c| {
-            format!(
-                "{} (expired {})",
-                c.name,
-                c.expiration.as_deref().unwrap_or("?")
-            )
-        })
-        .collect();
+    })
+}
+
+fn described(c: &Cert) -> String {
+    format!(
+        "{} (expired {})",
+        c.name,
+        c.expiration.as_deref().unwrap_or("?")
+    )
+}
+
+fn deletion(target: String, summary: String, certs: &[&Cert], note: &str) -> Finding {
     let mut f = Finding::change(
-        TARGET,
-        format!(
-            "{}: delete {} (cannot be undone)",
-            crate::plan::plural(
-                expired.len(),
-                "expired server certificate",
-                "expired server certificates"
-            ),
-            names.join(", ")
-        ),
+        target,
+        summary,
         Action::Delete,
-        before,
+        state(certs),
         json!({ "expired": [] }),
-        expired
+        certs
             .iter()
             .map(|c| ApiCall::new(DELETE, json!({ "ServerCertificateName": c.name })))
             .collect(),
     )
     .with_risk(Risk::Medium)
-    .with_note(IN_USE_NOTE)
+    .with_note(note)
     .with_note("Deleting removes the certificate and its private key from IAM for good: undo cannot bring them back.");
     f.reversible = false;
     f.destructive = true;
     f
+}
+
+/// The findings for the account's certificates, given who uses each (by name) and the note on
+/// what that check read: one for the expired certificates nothing uses, and one per expired
+/// certificate in use, naming its users. Pure.
+fn findings(certs: &[Cert], users: &BTreeMap<String, Vec<String>>, note: &str) -> Vec<Finding> {
+    let expired: Vec<&Cert> = certs.iter().filter(|c| c.expired).collect();
+    let (in_use, unused): (Vec<&Cert>, Vec<&Cert>) = expired
+        .iter()
+        .partition(|c| users.get(&c.name).is_some_and(|u| !u.is_empty()));
+    let mut out = Vec::new();
+    if expired.is_empty() {
+        out.push(Finding::compliant(
+            TARGET,
+            format!(
+                "no expired server certificates ({} stored in IAM)",
+                certs.len()
+            ),
+            state(&[]),
+        ));
+    } else if !unused.is_empty() {
+        let names: Vec<String> = unused.iter().map(|c| described(c)).collect();
+        out.push(deletion(
+            TARGET.to_string(),
+            format!(
+                "{}: delete {} (cannot be undone)",
+                crate::plan::plural(
+                    unused.len(),
+                    "expired server certificate",
+                    "expired server certificates"
+                ),
+                names.join(", ")
+            ),
+            &unused,
+            note,
+        ));
+    }
+    for c in in_use {
+        let by = &users[&c.name];
+        let mut f = deletion(
+            format!("IAM server certificate {}", c.name),
+            format!(
+                "expired server certificate {} is still used by {}: delete it (cannot be undone) only once they no longer need it",
+                described(c),
+                by.join(", ")
+            ),
+            &[c],
+            note,
+        )
+        .with_risk(Risk::High)
+        .with_note("What uses it breaks TLS once it is gone: give each user a current certificate (ACM or IAM) first, then delete this one.");
+        f.in_use = by.clone();
+        out.push(f);
+    }
+    out
+}
+
+/// Who uses each of `certs` (by name): ELBv2 listeners in the run's regions (default
+/// certificate, by ARN) and CloudFront distributions (by IAM certificate id).
+async fn users(
+    cx: &Cx<'_>,
+    certs: &[&Cert],
+    regions: &[String],
+) -> Result<BTreeMap<String, Vec<String>>, AwsError> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for region in regions {
+        let elb = cx.aws.elbv2(region);
+        let mut lbs = elb.describe_load_balancers().into_paginator().send();
+        while let Some(page) = lbs.next().await {
+            let page = page.map_err(aws_err("elasticloadbalancing:DescribeLoadBalancers"))?;
+            for lb in page.load_balancers() {
+                let Some(lb_arn) = lb.load_balancer_arn() else {
+                    continue;
+                };
+                let lb_name = lb.load_balancer_name().unwrap_or(lb_arn);
+                let mut listeners = elb
+                    .describe_listeners()
+                    .load_balancer_arn(lb_arn)
+                    .into_paginator()
+                    .send();
+                while let Some(page) = listeners.next().await {
+                    let page = page.map_err(aws_err("elasticloadbalancing:DescribeListeners"))?;
+                    for l in page.listeners() {
+                        for c in certs {
+                            if l.certificates()
+                                .iter()
+                                .any(|x| x.certificate_arn() == Some(c.arn.as_str()))
+                            {
+                                out.entry(c.name.clone()).or_default().push(format!(
+                                    "load balancer {lb_name} listener port {} ({region})",
+                                    l.port().map_or("?".to_string(), |p| p.to_string())
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let mut dists = cx
+        .aws
+        .cloudfront()
+        .list_distributions()
+        .into_paginator()
+        .items()
+        .send();
+    while let Some(d) = dists.next().await {
+        let d = d.map_err(aws_err("cloudfront:ListDistributions"))?;
+        let id = d.viewer_certificate().and_then(|v| v.iam_certificate_id());
+        for c in certs {
+            if id == Some(c.id.as_str()) {
+                out.entry(c.name.clone()).or_default().push(format!(
+                    "CloudFront distribution {} ({})",
+                    d.id(),
+                    d.domain_name()
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 async fn list(cx: &Cx<'_>) -> Result<Vec<ServerCertificateMetadata>, AwsError> {
@@ -129,9 +252,20 @@ impl Control for ExpiredServerCertificates {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    /// Load balancers are regional: the run's regions are read for what uses a certificate.
+    fn reads_regions(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        Ok(vec![finding(&classify(&list(cx).await?, now))])
+        let certs = classify(&list(cx).await?, now);
+        let expired: Vec<&Cert> = certs.iter().filter(|c| c.expired).collect();
+        if expired.is_empty() {
+            return Ok(findings(&certs, &BTreeMap::new(), ""));
+        }
+        let regions = cx.run_regions();
+        let users = users(cx, &expired, &regions).await?;
+        Ok(findings(&certs, &users, &checked_note(&regions)))
     }
 
     async fn apply(&self, cx: &Cx<'_>, _region: Option<&str>, f: &Finding) -> Result<(), AwsError> {
@@ -190,27 +324,47 @@ mod tests {
     }
 
     #[test]
-    fn only_expired_certificates_are_deleted() {
+    fn only_expired_certificates_are_deleted_and_those_in_use_are_asked_apart() {
         let now = 1_800_000_000;
         let certs = classify(
             &[
                 meta("web-new", Some(now + 86_400)),
                 meta("web-old", Some(now - 1)),
+                meta("lb-old", Some(now - 1)),
                 meta("unknown", None),
             ],
             now,
         );
-        let f = finding(&certs);
-        assert_eq!(f.status, crate::plan::Status::Change);
-        assert!(!f.reversible);
-        assert!(f.destructive);
-        assert_eq!(f.calls.len(), 1);
-        assert_eq!(f.calls[0].params["ServerCertificateName"], "web-old");
-        assert_eq!(f.before["expired"][0]["name"], "web-old");
-        assert!(f.notes[0].contains("cannot see whether a load balancer"));
+        let users = BTreeMap::from([(
+            "lb-old".to_string(),
+            vec!["load balancer web listener port 443 (eu-west-1)".to_string()],
+        )]);
+        let f = findings(&certs, &users, &checked_note(&["eu-west-1".into()]));
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[0].target, TARGET);
+        assert_eq!(f[0].status, crate::plan::Status::Change);
+        assert!(!f[0].reversible);
+        assert!(f[0].destructive);
+        assert!(f[0].in_use.is_empty());
+        assert_eq!(f[0].calls.len(), 1);
+        assert_eq!(f[0].calls[0].params["ServerCertificateName"], "web-old");
+        assert_eq!(f[0].before["expired"][0]["name"], "web-old");
+        assert!(f[0].notes[0].contains("load balancers (Application and Network) in eu-west-1"));
+        assert_eq!(f[1].target, "IAM server certificate lb-old");
+        assert_eq!(f[1].in_use, users["lb-old"]);
+        assert_eq!(f[1].before["expired"][0]["name"], "lb-old");
 
-        let f = finding(&classify(&[meta("web-new", Some(now + 1))], now));
-        assert_eq!(f.status, crate::plan::Status::Compliant);
-        assert_eq!(f.before, json!({ "expired": [] }));
+        // Only in-use certificates expired: no line for the unused ones.
+        let f = findings(&certs[..2], &users, "");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].target, "IAM server certificate lb-old");
+
+        let f = findings(
+            &classify(&[meta("web-new", Some(now + 1))], now),
+            &users,
+            "",
+        );
+        assert_eq!(f[0].status, crate::plan::Status::Compliant);
+        assert_eq!(f[0].before, json!({ "expired": [] }));
     }
 }

@@ -57,8 +57,12 @@ pub(crate) fn judge(org: &str, root: &str, ous: &[String], at_root: &[String]) -
         return Finding::manual(
             TARGET,
             format!(
-                "{} member account(s) sit directly under the root, outside every OU: {}",
-                at_root.len(),
+                "{} directly under the root, outside every OU: {}",
+                if at_root.len() == 1 {
+                    "1 member account sits".to_string()
+                } else {
+                    format!("{} member accounts sit", at_root.len())
+                },
                 at_root.join(", ")
             ),
             before,

@@ -45,6 +45,10 @@ impl Control for CloudtrailLogValidation {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    /// Every trail is judged, single-region ones included: the run's regions are read.
+    fn reads_regions(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let all = trails(cx).await?;
         let account = &cx.aws.account.id;

@@ -81,6 +81,10 @@ impl Control for CloudtrailMultiRegion {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    /// A single-region trail is listed only in its own region: the run's regions are read.
+    fn reads_regions(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let all = trails(cx).await?;
         if let Some(f) = plan_existing(cx, &all) {
@@ -479,8 +483,8 @@ fn create_finding(
     ))
     .with_note("An existing bucket of this account or log group of the same name is reused (the bucket policy statements are merged into any existing policy); an existing role of the same name only if its trust and inline policy are exactly what cis-fix writes, and undo then keeps it.")
     .with_note(format!(
-        "Trails are read from {} (the run's region): a multi-region trail shows there wherever it is homed, but a single-region trail only in its own region. If this account has a single-region trail homed elsewhere, run with --region set to that region to upgrade it in place instead of creating a new one.",
-        cx.aws.home_region
+        "Trails were looked for in {}: a single-region trail homed in a region the run does not cover is not seen; include its region in --regions to upgrade it in place instead.",
+        crate::resources::trails::trail_regions(cx).join(", ")
     ));
     f.prerequisites = json!({
         "TrailBucket": { "Name": n.bucket, "Owner": bucket.as_str() },

@@ -269,6 +269,45 @@ fn widen_advanced(selectors: &mut [Value], read: bool) -> bool {
     }
 }
 
+/// `state` with S3 object events of the kind (`read`) added for all buckets: cis-fix's
+/// selector of the other kind widened, else one selector added (basic while fewer than five,
+/// else every basic selector converted to advanced). Returns (state, converted, widened).
+fn add_kind(state: &Value, read: bool, part: &str) -> (Value, bool, bool) {
+    let mut after = state.clone();
+    let mut converted = false;
+    let mut widened = false;
+    if let Some(adv) = after["AdvancedEventSelectors"].as_array_mut() {
+        widened = widen_advanced(adv, read);
+        if !widened {
+            adv.push(new_advanced(read));
+        }
+    } else {
+        let basic_now = after["EventSelectors"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if let Some(b) = after["EventSelectors"].as_array_mut() {
+            widened = widen_basic(b, read, part);
+        }
+        if widened {
+            // The selector of the other kind now records both.
+        } else if basic_now.len() < MAX_BASIC {
+            if let Some(b) = after["EventSelectors"].as_array_mut() {
+                b.push(new_basic(read, part));
+            }
+        } else {
+            converted = true;
+            let mut adv = to_advanced(&basic_now);
+            adv.push(new_advanced(read));
+            if let Some(obj) = after.as_object_mut() {
+                obj.remove("EventSelectors");
+                obj.insert("AdvancedEventSelectors".into(), Value::Array(adv));
+            }
+        }
+    }
+    (after, converted, widened)
+}
+
 /// Basic selectors rewritten as advanced ones recording the same events.
 pub fn to_advanced(basic: &[Value]) -> Vec<Value> {
     let mut out = Vec::new();
@@ -467,37 +506,18 @@ impl Control for S3ObjectLogging {
                 before,
             )]);
         }
-        let mut after = before.clone();
-        let mut converted = false;
-        let mut widened = false;
-        if let Some(adv) = after["AdvancedEventSelectors"].as_array_mut() {
-            widened = widen_advanced(adv, self.read);
-            if !widened {
-                adv.push(new_advanced(self.read));
-            }
+        // With 3.8 in the plan too and not yet satisfied, apply writes 3.8's change first
+        // (plan order) and this one onto what it left: plan it from there, so that the plan
+        // shows the selectors apply will write (one ReadWriteType All selector, not two).
+        let write_first =
+            self.read && cx.params.plans(WRITE.description.slug) && !covered(&before, false, part);
+        let (after, converted, widened) = if write_first {
+            let (mid, first_converted, _) = add_kind(&before, false, part);
+            let (after, converted, widened) = add_kind(&mid, true, part);
+            (after, first_converted || converted, widened)
         } else {
-            let basic_now = after["EventSelectors"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            if let Some(b) = after["EventSelectors"].as_array_mut() {
-                widened = widen_basic(b, self.read, part);
-            }
-            if widened {
-                // The selector of the other kind now records both.
-            } else if basic_now.len() < MAX_BASIC {
-                if let Some(b) = after["EventSelectors"].as_array_mut() {
-                    b.push(new_basic(self.read, part));
-                }
-            } else {
-                converted = true;
-                let mut adv = to_advanced(&basic_now);
-                adv.push(new_advanced(self.read));
-                let obj = after.as_object_mut().expect("state is an object");
-                obj.remove("EventSelectors");
-                obj.insert("AdvancedEventSelectors".into(), Value::Array(adv));
-            }
-        }
+            add_kind(&before, self.read, part)
+        };
         let mut params = after.clone();
         params["TrailName"] = params["Trail"].take();
         params["Region"] = params["HomeRegion"].take();
@@ -509,6 +529,8 @@ impl Control for S3ObjectLogging {
             target(t),
             if converted {
                 format!("S3 object-level {word} events are not recorded; the trail's {MAX_BASIC} basic selectors are full, so they are REPLACED by equivalent advanced selectors plus one for S3 {word} events")
+            } else if write_first && widened {
+                "S3 object-level read events are not recorded: 3.8's change in this plan (applied first) adds a selector for S3 object write events for all buckets, and this one widens it to record both (ReadWriteType All): one selector".to_string()
             } else if widened {
                 format!("S3 object-level {word} events are not recorded: the selector recording S3 object {} events for all buckets is widened to record both (ReadWriteType All)", other_kind(self.read).0)
             } else {
@@ -525,11 +547,15 @@ impl Control for S3ObjectLogging {
         if converted {
             f.destructive = true;
         }
-        if !widened {
+        if write_first {
+            f.notes.push("The selectors shown are what this change writes after 3.8's; if 3.8's change is not applied (declined or excepted), this change writes them all the same, recording S3 write events too.".to_string());
+        } else if !widened {
             let (other, _) = other_kind(self.read);
-            f.notes.push(format!(
-                "When S3 object-level {other} events are added too (same run or later), that change widens this selector to ReadWriteType All: one selector records both."
-            ));
+            f.notes.push(if !self.read && cx.params.plans(READ.description.slug) {
+                "3.9's change in this plan (applied after this one) widens this selector to ReadWriteType All: one selector records both.".to_string()
+            } else {
+                format!("When S3 object-level {other} events are added too (same run or later), that change widens this selector to ReadWriteType All: one selector records both.")
+            });
         }
         Ok(vec![f])
     }

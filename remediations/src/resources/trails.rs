@@ -1,7 +1,9 @@
 //! The account's CloudTrail trails, as every logging and monitoring control sees them: read
-//! once per phase from the run's home region (shadow trails included, so multi-region and
-//! organization trails homed elsewhere show up), with their logging status and event
-//! selectors read in each trail's own home region.
+//! once per phase, with one DescribeTrails per region: in the run's home region with shadow
+//! trails included (so multi-region and organization trails homed elsewhere show up), and in
+//! every other region the run covers without them (the trails homed there: a single-region
+//! trail is listed only in its own region, which is where Prowler, Security Hub and Steampipe
+//! find it too). Logging status and event selectors are read in each trail's home region.
 
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
 
@@ -151,18 +153,50 @@ pub fn unique_by_arn(trails: &[TrailInfo]) -> Vec<&TrailInfo> {
         .collect()
 }
 
-async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
-    let home = &cx.aws.home_region;
-    let out = cx
-        .aws
-        .cloudtrail(home)
-        .describe_trails()
-        .include_shadow_trails(true)
-        .send()
+/// The regions trails are read in: the home region first, then every other region the run
+/// covers.
+pub fn trail_regions(cx: &Cx<'_>) -> Vec<String> {
+    cx.run_regions()
+}
+
+/// DescribeTrails in one region, once per phase: with shadow trails in the home region, only
+/// the trails homed there elsewhere.
+async fn describe_trails(
+    cx: &Cx<'_>,
+    region: &str,
+) -> Result<Vec<aws_sdk_cloudtrail::types::Trail>, AwsError> {
+    let shadow = region == cx.aws.home_region;
+    cx.reads
+        .shared(&format!("cloudtrail:DescribeTrails:{region}"), || async {
+            let out = cx
+                .aws
+                .cloudtrail(region)
+                .describe_trails()
+                .include_shadow_trails(shadow)
+                .send()
+                .await
+                .map_err(aws_err("cloudtrail:DescribeTrails"))?;
+            Ok(out.trail_list().to_vec())
+        })
         .await
-        .map_err(aws_err("cloudtrail:DescribeTrails"))?;
+}
+
+async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
+    let regions = trail_regions(cx);
+    let lists = futures::future::join_all(regions.iter().map(|r| describe_trails(cx, r))).await;
+    let mut listed = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for (region, list) in regions.iter().zip(lists) {
+        for t in list? {
+            // A trail listed in several regions (a multi-region trail homed outside the home
+            // region, listed there too) is read once.
+            if t.trail_arn().is_some_and(|a| seen.insert(a.to_string())) {
+                listed.push((region.clone(), t));
+            }
+        }
+    }
     let mut trails = Vec::new();
-    for t in out.trail_list() {
+    for (home, t) in &listed {
         let (Some(name), Some(arn)) = (t.name(), t.trail_arn()) else {
             continue;
         };
