@@ -424,3 +424,65 @@ fn bad_state_flags_are_one_line_errors() {
     let out = super::harness::run(cmd, &["--force-unlock", "x", "undo", "--yes"]);
     out.assert_one_line_error(1, "--force-unlock takes over a lock in S3 state");
 }
+
+/// A multi-account apply with S3 state: each account's part is `PREFIX/runs/GROUP.ACCOUNT.jsonl`
+/// in the caller's bucket, the one lock is released at the end, and `undo GROUP` from another
+/// machine restores both accounts (re-read).
+#[tokio::test]
+async fn a_multi_account_run_is_journaled_in_s3_per_account_and_undone_from_elsewhere() {
+    let caller = TestAccount::new().await;
+    let member = TestAccount::new().await;
+    let bucket = state_bucket(&caller, "state", true, true).await;
+    let state = format!("s3://{bucket}/org");
+    let ids = format!("{},{}", caller.id, member.id);
+    let one = Machine::new();
+    let out = one.run(
+        &caller,
+        &[
+            "--state",
+            &state,
+            "apply",
+            "--accounts",
+            &ids,
+            "--yes",
+            "-c",
+            "1.7",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    for a in [&caller, &member] {
+        assert_eq!(
+            a.password_policy().await.unwrap().minimum_password_length(),
+            Some(14),
+            "{}",
+            a.id
+        );
+    }
+    let objects = keys(&caller, &bucket, "org/").await;
+    assert!(!objects.contains(&"org/lock".to_string()), "{objects:?}");
+    let part = objects
+        .iter()
+        .find(|k| k.ends_with(&format!(".{}.jsonl", member.id)))
+        .unwrap_or_else(|| panic!("no run part of {}: {objects:?}", member.id));
+    let group = part
+        .trim_start_matches("org/runs/")
+        .trim_end_matches(&format!(".{}.jsonl", member.id))
+        .to_string();
+    assert!(objects.contains(&format!("org/runs/{group}.{}.jsonl", caller.id)));
+
+    let two = Machine::new();
+    let undo = two.run(&caller, &["--state", &state, "undo", &group, "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    for a in [&caller, &member] {
+        assert!(
+            a.password_policy().await.is_none(),
+            "{}: {}",
+            a.id,
+            undo.stdout
+        );
+    }
+    assert!(!keys(&caller, &bucket, "org/lock")
+        .await
+        .iter()
+        .any(|k| k == "org/lock"));
+}
