@@ -9,6 +9,7 @@
 //! alarm_email = "security@example.com"   # and every other control parameter (see Params)
 //! exceptions = "exceptions.toml"        # default: cis-fix-exceptions.toml beside this file
 //! exception_tag = "cis-fix:exception"    # the tag that excepts the resource it is on
+//! state = "s3://my-state-bucket/cis-fix" # as --state: journal and lock in S3 (docs/state.md)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,8 @@ pub struct Config {
     pub exceptions: Option<String>,
     /// The tag that excepts the resource it is on (`exception_tag`; default cis-fix:exception).
     pub exception_tag: Option<String>,
+    /// The journal and lock in S3 (`state = "s3://…"`, as `--state`).
+    pub state: Option<crate::state::S3Location>,
     /// Where it was read from (`None`: no file).
     pub path: Option<PathBuf>,
 }
@@ -50,6 +53,7 @@ struct File {
     max_rps: Option<i64>,
     exceptions: Option<String>,
     exception_tag: Option<String>,
+    state: Option<String>,
     /// Everything else is a control parameter; unknown keys are rejected there.
     #[serde(flatten)]
     params: toml::Table,
@@ -131,6 +135,13 @@ impl Config {
                 )));
             }
         }
+        let state = match &f.state {
+            None => None,
+            Some(s) => Some(
+                s.parse::<crate::state::S3Location>()
+                    .map_err(|e| err(format!("state: {e}")))?,
+            ),
+        };
         let params = Params::from_table(f.params).map_err(err)?;
         Ok(Config {
             profile: f.profile,
@@ -139,6 +150,7 @@ impl Config {
             params,
             exceptions: f.exceptions,
             exception_tag: f.exception_tag,
+            state,
             path: None,
         })
     }
@@ -163,6 +175,15 @@ mod tests {
             ]))
         );
         assert_eq!(c.max_rps, Some(5));
+        let s = Config::parse("c", "state = \"s3://b-1/p\"")
+            .unwrap()
+            .state
+            .unwrap();
+        assert_eq!(s.to_string(), "s3://b-1/p");
+        let e = Config::parse("c", "state = \"/tmp/x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("state: '/tmp/x' is not an S3 location"), "{e}");
         assert_eq!(c.params.trusted_cidrs, ["10.0.0.0/8"]);
         assert_eq!(
             Config::parse("c", "regions = \"all\"").unwrap().regions,

@@ -12,16 +12,21 @@
 //!
 //! The state directory is the user's own: created 0700 (an existing one open to others is
 //! tightened, one owned by another user refused), run files, key and lock 0600.
+//!
+//! With S3 state (`--state s3://…`, src/state.rs) the same lines go to the object
+//! `PREFIX/runs/RUN.jsonl`, rewritten whole after each entry, keyed with `PREFIX/journal.key`.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::plan::now_rfc3339;
+use crate::state::{Put, S3State, StateError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -45,6 +50,8 @@ pub enum JournalError {
     },
     #[error("no run '{0}' in the journal: `cis-fix history` lists the runs")]
     UnknownRun(String),
+    #[error(transparent)]
+    State(#[from] StateError),
 }
 
 /// The tag of a keyed line.
@@ -251,6 +258,12 @@ pub enum Entry {
 #[derive(Debug, Clone)]
 pub struct Journal {
     dir: PathBuf,
+    /// `Some`: the runs are objects in S3 (`dir` then only names them).
+    s3: Option<Arc<S3State>>,
+    /// `--force-unlock RUN`, for the lock taken on this state.
+    force_unlock: Option<String>,
+    /// The id the next single-account run takes: the S3 lock's, so the lock names its run.
+    reserved: Arc<Mutex<Option<String>>>,
 }
 
 impl Journal {
@@ -264,7 +277,38 @@ impl Journal {
     pub fn at(state_dir: &Path) -> Journal {
         Journal {
             dir: state_dir.join("runs"),
+            s3: None,
+            force_unlock: None,
+            reserved: Arc::default(),
         }
+    }
+
+    /// The journal in S3 state (connected and checked).
+    pub fn s3(state: Arc<S3State>) -> Journal {
+        Journal {
+            dir: PathBuf::from(state.loc.url_of("runs")),
+            s3: Some(state),
+            force_unlock: None,
+            reserved: Arc::default(),
+        }
+    }
+
+    pub fn with_force_unlock(mut self, run: Option<String>) -> Journal {
+        self.force_unlock = run;
+        self
+    }
+
+    pub fn force_unlock(&self) -> Option<&str> {
+        self.force_unlock.as_deref()
+    }
+
+    pub fn s3_state(&self) -> Option<&Arc<S3State>> {
+        self.s3.as_ref()
+    }
+
+    /// The next run started without a group takes `id` (the lock's).
+    pub fn reserve_run_id(&self, id: &str) {
+        *self.reserved.lock().unwrap_or_else(|p| p.into_inner()) = Some(id.to_string());
     }
 
     pub fn dir(&self) -> &Path {
@@ -296,27 +340,47 @@ impl Journal {
         benchmark: &str,
         group: Option<(&str, Option<&str>)>,
     ) -> Result<RunWriter, JournalError> {
-        private_dir(self.state_dir()).map_err(io(self.state_dir()))?;
-        private_dir(&self.dir).map_err(io(&self.dir))?;
-        // Run files an older cis-fix left readable by others.
-        if let Ok(rd) = fs::read_dir(&self.dir) {
-            for e in rd.flatten() {
-                tighten_file(&e.path()).map_err(io(&e.path()))?;
-            }
-        }
-        let key = read_key(self.state_dir(), true)?.unwrap_or_default();
         let run_id = match group {
             Some((g, _)) => format!("{g}.{account_id}"),
-            None => new_run_id(),
+            None => self
+                .reserved
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take()
+                .unwrap_or_else(new_run_id),
         };
         let path = self.dir.join(format!("{run_id}.jsonl"));
-        let file = private_file()
-            .create_new(true)
-            .append(true)
-            .open(&path)
-            .map_err(io(&path))?;
+        let (sink, key) = match &self.s3 {
+            Some(s) => (
+                Sink::S3 {
+                    state: s.clone(),
+                    name: format!("runs/{run_id}.jsonl"),
+                    text: String::new(),
+                    etag: None,
+                    written: false,
+                },
+                s.journal_key(true)?.unwrap_or_default(),
+            ),
+            None => {
+                private_dir(self.state_dir()).map_err(io(self.state_dir()))?;
+                private_dir(&self.dir).map_err(io(&self.dir))?;
+                // Run files an older cis-fix left readable by others.
+                if let Ok(rd) = fs::read_dir(&self.dir) {
+                    for e in rd.flatten() {
+                        tighten_file(&e.path()).map_err(io(&e.path()))?;
+                    }
+                }
+                let key = read_key(self.state_dir(), true)?.unwrap_or_default();
+                let file = private_file()
+                    .create_new(true)
+                    .append(true)
+                    .open(&path)
+                    .map_err(io(&path))?;
+                (Sink::File(file), key)
+            }
+        };
         let mut w = RunWriter {
-            file,
+            sink,
             path,
             run_id: run_id.clone(),
             seq: 0,
@@ -338,6 +402,27 @@ impl Journal {
     /// Every run, oldest first. A run file that cannot be read comes back as an error in
     /// its place.
     pub fn runs(&self) -> Result<Vec<Result<Run, JournalError>>, JournalError> {
+        if let Some(s) = &self.s3 {
+            let mut names: Vec<String> = s
+                .list("runs")?
+                .into_iter()
+                .filter(|n| n.ends_with(".jsonl") && n.matches('/').count() == 1)
+                .collect();
+            names.sort();
+            let key = s.journal_key(false)?;
+            let mut runs: Vec<Result<Run, JournalError>> = names
+                .iter()
+                .map(|n| {
+                    let text = s.read_cached(n)?.unwrap_or_default();
+                    Run::parse(&text, Path::new(&s.loc.url_of(n)), key.as_deref())
+                })
+                .collect();
+            runs.sort_by_key(|r| match r {
+                Ok(r) => (parse_time(&r.started_at), r.run_id.clone()),
+                Err(_) => (None, String::new()),
+            });
+            return Ok(runs);
+        }
         let mut files: Vec<PathBuf> = match fs::read_dir(&self.dir) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok().map(|e| e.path()))
@@ -373,8 +458,22 @@ impl Journal {
     }
 
     pub fn load(&self, run_id: &str) -> Result<Run, JournalError> {
+        if run_id.is_empty() || run_id.contains('/') || run_id.contains("..") {
+            return Err(JournalError::UnknownRun(run_id.to_string()));
+        }
+        if let Some(s) = &self.s3 {
+            let name = format!("runs/{run_id}.jsonl");
+            let text = s
+                .read_cached(&name)?
+                .ok_or_else(|| JournalError::UnknownRun(run_id.to_string()))?;
+            return Run::parse(
+                &text,
+                Path::new(&s.loc.url_of(&name)),
+                s.journal_key(false)?.as_deref(),
+            );
+        }
         let path = self.dir.join(format!("{run_id}.jsonl"));
-        if !path.exists() || run_id.contains('/') || run_id.contains("..") {
+        if !path.exists() {
             return Err(JournalError::UnknownRun(run_id.to_string()));
         }
         Run::read(&path, read_key(self.state_dir(), false)?.as_deref())
@@ -397,10 +496,25 @@ pub fn new_run_id() -> String {
     format!("{stamp}-{salt:04x}")
 }
 
-/// Appends entries to one run file, flushing each to disk before returning.
+/// Where a run's lines go.
+#[derive(Debug)]
+enum Sink {
+    /// Appended and fsync'd.
+    File(File),
+    /// The whole run rewritten to its object after each line.
+    S3 {
+        state: Arc<S3State>,
+        name: String,
+        text: String,
+        etag: Option<String>,
+        written: bool,
+    },
+}
+
+/// Appends entries to one run file (or object), each stored before returning.
 #[derive(Debug)]
 pub struct RunWriter {
-    file: File,
+    sink: Sink,
     path: PathBuf,
     run_id: String,
     seq: u32,
@@ -434,10 +548,41 @@ impl RunWriter {
         })?;
         let mac = line_mac(&self.key, &self.last_mac, &json);
         let line = format!("{MAC_TAG}{mac} {json}\n");
-        self.file
-            .write_all(line.as_bytes())
-            .map_err(io(&self.path))?;
-        self.file.sync_data().map_err(io(&self.path))?;
+        match &mut self.sink {
+            Sink::File(file) => {
+                file.write_all(line.as_bytes()).map_err(io(&self.path))?;
+                file.sync_data().map_err(io(&self.path))?;
+            }
+            Sink::S3 {
+                state,
+                name,
+                text,
+                etag,
+                written,
+            } => {
+                let next = format!("{text}{line}");
+                // First write: only if no run of this id is there; then only over our own
+                // last write (a run rewritten by someone else in between stops this one).
+                let cond = if *written { etag.as_deref() } else { None };
+                match state.put(name, &next, !*written, cond)? {
+                    Put::Done { etag: e } => {
+                        *text = next;
+                        *etag = e;
+                        *written = true;
+                    }
+                    Put::Precondition => {
+                        return Err(JournalError::State(StateError::Other {
+                            url: self.path.display().to_string(),
+                            message: if *written {
+                                "the run was rewritten by someone else since cis-fix last wrote it; stopping".into()
+                            } else {
+                                "a run of this id is already there".into()
+                            },
+                        }))
+                    }
+                }
+            }
+        }
         self.last_mac = mac;
         Ok(())
     }
@@ -486,6 +631,11 @@ pub struct Run {
 impl Run {
     fn read(path: &Path, key: Option<&[u8]>) -> Result<Run, JournalError> {
         let text = fs::read_to_string(path).map_err(io(path))?;
+        Run::parse(&text, path, key)
+    }
+
+    /// A run's text; `path` names it in errors, and its stem must be the run id.
+    fn parse(text: &str, path: &Path, key: Option<&[u8]>) -> Result<Run, JournalError> {
         let corrupt = |line: usize, reason: String| JournalError::Corrupt {
             path: path.to_path_buf(),
             line,

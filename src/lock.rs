@@ -7,6 +7,9 @@
 //! The lock file itself stays (removing it would let two runs lock two different files of one
 //! name); it holds the holder's pid and command, for the message a second run prints. Lock
 //! files are 0600 in a 0700 directory of this user, never in a shared temp directory.
+//!
+//! With S3 state the run lock is an object instead (src/state.rs): no kernel frees it, so a
+//! lock left by a dead run is taken over only with `--force-unlock RUN`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -24,16 +27,28 @@ pub enum LockError {
     },
 }
 
-/// Held while the value lives: closing the file releases the flock.
+/// Held while the value lives: closing the file releases the flock; an S3 lock is deleted.
 #[derive(Debug)]
 pub struct RunLock {
-    file: File,
+    file: Option<File>,
+    _s3: Option<crate::state::S3Lock>,
+}
+
+impl RunLock {
+    pub fn s3(lock: crate::state::S3Lock) -> RunLock {
+        RunLock {
+            file: None,
+            _s3: Some(lock),
+        }
+    }
 }
 
 impl Drop for RunLock {
     fn drop(&mut self) {
         // What a later reader sees while nobody holds it; the flock goes with the file.
-        let _ = self.file.set_len(0);
+        if let Some(f) = &self.file {
+            let _ = f.set_len(0);
+        }
     }
 }
 
@@ -84,7 +99,10 @@ pub fn acquire_file(path: &Path, what: &str) -> Result<RunLock, LockError> {
     file.write_all(format!("{} {}\n", std::process::id(), what).as_bytes())
         .map_err(io)?;
     file.sync_all().map_err(io)?;
-    Ok(RunLock { file })
+    Ok(RunLock {
+        file: Some(file),
+        _s3: None,
+    })
 }
 
 /// An exclusive, non-blocking flock: `false` when another open file holds it.

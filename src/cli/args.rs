@@ -48,6 +48,13 @@ pub struct GlobalArgs {
     /// Where the journal of applied changes lives (default: the XDG state dir).
     #[arg(long, global = true, env = "CIS_FIX_STATE_DIR", value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
+    /// Keep the journal and the run lock in S3 instead (also `state` in cis-fix.toml; see
+    /// docs/state.md).
+    #[arg(long, global = true, env = "CIS_FIX_STATE", value_name = "s3://BUCKET/PREFIX", value_parser = parse_state)]
+    pub state: Option<crate::state::S3Location>,
+    /// Take over the S3 state lock that run RUN left behind (only once that run is dead).
+    #[arg(long, global = true, value_name = "RUN")]
+    pub force_unlock: Option<String>,
     /// Most reads at once while planning (default: as many as the per-service request budgets
     /// allow; see docs/rate-limits.md).
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
@@ -124,6 +131,10 @@ pub struct AccountArgs {
 }
 
 fn parse_regions(s: &str) -> Result<RegionSpec, String> {
+    s.parse()
+}
+
+fn parse_state(s: &str) -> Result<crate::state::S3Location, String> {
     s.parse()
 }
 

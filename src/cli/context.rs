@@ -154,18 +154,54 @@ pub async fn regions(
     })
 }
 
+/// The journal: in S3 with `--state` (connected and its bucket checked once per process),
+/// else in the state directory.
 pub fn journal(g: &GlobalArgs) -> Result<Journal, Fatal> {
+    if let Some(loc) = &g.state {
+        let opts = AwsOptions {
+            profile: g.profile.clone(),
+            region: g.region.clone(),
+            endpoint_url: g.endpoint_url.clone(),
+            max_attempts: g.max_attempts,
+            max_rps: g.max_rps,
+            prefetch_regions: false,
+        };
+        let state = crate::state::open(loc, &opts).map_err(|e| match e {
+            crate::state::StateError::Unfit { .. } => Fatal::refused(e.to_string()),
+            _ => Fatal::usage(format!("{e}; nothing was changed")),
+        })?;
+        return Ok(Journal::s3(state).with_force_unlock(g.force_unlock.clone()));
+    }
     let dir: PathBuf = match &g.state_dir {
         Some(d) => d.clone(),
         None => Journal::default_dir().ok_or_else(|| {
             Fatal::usage("cannot find a state directory for the journal: pass --state-dir or set CIS_FIX_STATE_DIR")
         })?,
     };
-    Ok(Journal::at(&dir))
+    Ok(Journal::at(&dir).with_force_unlock(g.force_unlock.clone()))
 }
 
-/// Take the state directory's run lock for `what`.
+/// Take the state's run lock for `what`: the state directory's flock, or the S3 lock object
+/// (whose id the run started under it then takes).
 pub fn lock(journal: &Journal, what: &str) -> Result<crate::lock::RunLock, Fatal> {
+    if let Some(s3) = journal.s3_state() {
+        let id = crate::journal::new_run_id();
+        let held = s3
+            .lock(&id, what, journal.force_unlock())
+            .map_err(|e| match e {
+                crate::state::S3LockError::State(_) => {
+                    Fatal::usage(format!("{e}; nothing was changed"))
+                }
+                _ => Fatal::refused(e.to_string()),
+            })?;
+        journal.reserve_run_id(&id);
+        return Ok(crate::lock::RunLock::s3(held));
+    }
+    if journal.force_unlock().is_some() {
+        return Err(Fatal::usage(
+            "--force-unlock takes over a lock in S3 state (--state s3://…); a local state directory's lock is freed by the kernel when its holder exits",
+        ));
+    }
     crate::lock::acquire(journal.state_dir(), what).map_err(|e| match e {
         crate::lock::LockError::Held { .. } => Fatal::refused(e.to_string()),
         crate::lock::LockError::Io { .. } => Fatal::usage(format!("{e}; nothing was changed")),

@@ -25,6 +25,7 @@ mod organizations;
 mod password_policy;
 mod proxy;
 mod report;
+mod s3_state;
 mod safety_apply;
 mod safety_cli;
 mod safety_identity;
