@@ -102,7 +102,7 @@ pub struct AccountArgs {
     /// With `undo`, `history`: only these accounts of the run.
     #[arg(
         long,
-        visible_alias = "account",
+        alias = "account",
         global = true,
         value_name = "IDS|FILE"
     )]
