@@ -278,6 +278,15 @@ pub struct ExceptionArgs {
     pub strict_exceptions: bool,
 }
 
+/// Security Hub as input (docs/exceptions.md).
+#[derive(Debug, Clone, Args)]
+pub struct SecurityHubArgs {
+    /// Select only the controls whose CIS findings in Security Hub are FAILED, per region of
+    /// the run; findings suppressed there are excepted (their note is the reason).
+    #[arg(long)]
+    pub from_security_hub: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the benchmark's controls and what cis-fix does about each.
@@ -313,6 +322,12 @@ pub enum Command {
         /// every unchanged field of each diff.
         #[arg(long)]
         expand: bool,
+        /// Import the plan's failures into Security Hub as ASFF findings (those `--format asff`
+        /// prints), each in its region, and report how many were imported.
+        #[arg(long)]
+        import_to_security_hub: bool,
+        #[command(flatten)]
+        hub: SecurityHubArgs,
     },
     /// Apply a saved plan, or plan and apply the selected controls, after confirmation.
     Apply {

@@ -54,6 +54,9 @@ pub fn main() -> ExitCode {
     console::set_colors_enabled(colour);
     console::set_colors_enabled_stderr(colour && std::io::stderr().is_terminal());
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        // Security Hub's finding shapes nest hundreds of resource types inline: deserializing
+        // one in an unoptimized build needs more than tokio's default 2 MiB worker stack.
+        .thread_stack_size(16 << 20)
         .enable_all()
         .build()
     {
@@ -159,6 +162,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             detailed_exitcode,
             show_compliant,
             expand,
+            import_to_security_hub,
             ..
         } => {
             let view = plan_cmd::View {
@@ -166,6 +170,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
                 detailed_exitcode: *detailed_exitcode,
                 show_compliant: *show_compliant,
                 expand: *expand,
+                import_to_security_hub: *import_to_security_hub,
             };
             plan_cmd::run(
                 g,

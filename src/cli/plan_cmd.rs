@@ -56,6 +56,8 @@ pub struct View {
     pub show_compliant: bool,
     /// No folding, every unchanged field (`--expand`).
     pub expand: bool,
+    /// Import the failures into Security Hub (`--import-to-security-hub`).
+    pub import_to_security_hub: bool,
 }
 
 /// The plan as `view` shows it.
@@ -92,6 +94,11 @@ pub async fn run(
     if let Some(accounts) =
         crate::accounts::Selection::from_args(&g.accounts).map_err(Fatal::usage)?
     {
+        if view.import_to_security_hub {
+            return Err(Fatal::usage(
+                "--import-to-security-hub works on one account (the credentials' own) for now: drop --org/--ou/--accounts, or import each account's `plan --format asff`",
+            ));
+        }
         return super::fleet::plan(g, accounts, sel, params, out, view).await;
     }
     let (aws, plan) = make_plan(g, sel, params).await?;
@@ -106,10 +113,12 @@ pub async fn run(
             );
         }
     }
+    let hub_failed = view.import_to_security_hub
+        && !crate::security_hub::import_plan(&plan, &aws, view.format).await;
     // Expired exceptions are warnings in the plan; --strict-exceptions makes them an error.
     super::strict_exceptions_check(&plan)?;
     let c = plan.counts();
-    Ok(if c.error > 0 {
+    Ok(if c.error > 0 || hub_failed {
         Exit::Failed
     } else if view.detailed_exitcode && (c.change > 0 || c.blocked > 0) {
         Exit::Pending
