@@ -267,22 +267,28 @@ impl Exceptions {
                         was: item.finding.status,
                     })
                 }
-                // The file wins; then the exception tag on the resource itself.
-                None => match item.finding.tags.get(&self.tag_key) {
-                    None => None,
-                    Some(value) => match tag_exception(&self.tag_key, value, today) {
-                        Ok(mut r) => {
-                            r.was = item.finding.status;
-                            Some(r)
-                        }
-                        Err(why) => {
-                            if failing {
-                                item.finding.notes.push(why);
-                            }
-                            None
-                        }
-                    },
-                },
+                // The file wins; then a finding suppressed in Security Hub
+                // (--from-security-hub); then the exception tag on the resource itself.
+                None => {
+                    match crate::security_hub::exception_for(&plan.account.id, item, &candidates) {
+                        Some(r) => Some(r),
+                        None => match item.finding.tags.get(&self.tag_key) {
+                            None => None,
+                            Some(value) => match tag_exception(&self.tag_key, value, today) {
+                                Ok(mut r) => {
+                                    r.was = item.finding.status;
+                                    Some(r)
+                                }
+                                Err(why) => {
+                                    if failing {
+                                        item.finding.notes.push(why);
+                                    }
+                                    None
+                                }
+                            },
+                        },
+                    }
+                }
             };
             if let (true, Some(r)) = (failing, found) {
                 item.finding.exception = Some(r);

@@ -359,6 +359,8 @@ pub enum Command {
         /// Show every change on its own (no folding across regions) and every unchanged field.
         #[arg(long)]
         expand: bool,
+        #[command(flatten)]
+        hub: SecurityHubArgs,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {

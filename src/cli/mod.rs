@@ -151,6 +151,19 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
         } => load_exceptions(exceptions, &cfg, selection)?,
         _ => {}
     }
+    if let Command::Plan { hub, .. } | Command::Apply { hub, .. } = &cli.command {
+        if hub.from_security_hub {
+            if let Command::Apply {
+                plan_file: Some(_), ..
+            } = &cli.command
+            {
+                return Err(Fatal::usage(
+                    "--from-security-hub selects controls when planning: use it with `cis-fix plan -o FILE` or with `apply` without a saved plan",
+                ));
+            }
+            crate::security_hub::enable_input();
+        }
+    }
     let g = &cli.global;
     match &cli.command {
         Command::Controls { selection, json } => controls_cmd::run(selection, *json),

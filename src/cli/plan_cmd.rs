@@ -17,12 +17,17 @@ pub async fn make_plan(
     params: &Params,
 ) -> Result<(std::sync::Arc<crate::aws::AwsContext>, Plan), Fatal> {
     let cat = context::catalog()?;
-    let entries = context::resolve(cat, &sel.selection())?;
+    let mut entries = context::resolve(cat, &sel.selection())?;
     let aws = context::connect_for(g, engine::needs_regions(&entries)).await?;
     params
         .check_for_account(&aws.account.id)
         .map_err(|e| Fatal::usage(format!("invalid parameter: {e}")))?;
-    let regions = context::regions(g, &aws, &entries).await?;
+    let mut regions = context::regions(g, &aws, &entries).await?;
+    // --from-security-hub: only the controls Security Hub holds FAILED, where it does.
+    let hub = match crate::security_hub::input_enabled() {
+        false => None,
+        true => Some(crate::security_hub::narrow(&aws, cat, &mut entries, &mut regions).await?),
+    };
     let progress = engine::Progress::for_terminal("reading the account", g.quiet);
     let mut plan = engine::build_plan(
         &aws,
@@ -35,6 +40,9 @@ pub async fn make_plan(
     )
     .await;
     progress.clear();
+    if let Some(hub) = &hub {
+        crate::security_hub::keep_hub_regions(&mut plan, hub);
+    }
     plan.mark_cautions();
     Ok((aws, plan))
 }

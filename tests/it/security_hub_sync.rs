@@ -143,3 +143,221 @@ async fn plan_imports_its_findings_into_security_hub() {
         out.stdout
     );
 }
+
+/// A finding as Security Hub's CIS standard writes it, for the emulator to hold.
+struct Seed {
+    id: &'static str,
+    region: &'static str,
+    generator: String,
+    control_id: Option<&'static str>,
+    compliance: &'static str,
+    record: &'static str,
+    workflow: &'static str,
+    resource: String,
+    note: Option<(&'static str, &'static str)>,
+}
+
+/// Import `seeds` with BatchImportFindings, each in its region (on a large stack, as
+/// [`findings`] reads). The emulator keeps Workflow and Note as imported.
+async fn seed(acct: &TestAccount, seeds: Vec<Seed>) {
+    use aws_sdk_securityhub::types::{
+        AwsSecurityFinding, Compliance, ComplianceStatus, Note, RecordState, Resource, Severity,
+        SeverityLabel, Workflow, WorkflowStatus,
+    };
+    let id = acct.id.clone();
+    let sdks: Vec<_> = seeds.iter().map(|s| acct.sdk_in(s.region)).collect();
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                for (s, sdk) in seeds.into_iter().zip(sdks) {
+                    let mut c = Compliance::builder().status(ComplianceStatus::from(s.compliance));
+                    if let Some(x) = s.control_id {
+                        c = c.security_control_id(x);
+                    }
+                    let mut f = AwsSecurityFinding::builder()
+                        .schema_version("2018-10-08")
+                        .id(s.id)
+                        .product_arn(format!(
+                            "arn:aws:securityhub:{}::product/aws/securityhub",
+                            s.region
+                        ))
+                        .generator_id(s.generator)
+                        .aws_account_id(&id)
+                        .region(s.region)
+                        .types("Software and Configuration Checks/Industry and Regulatory Standards/CIS AWS Foundations Benchmark")
+                        .created_at("2026-11-01T00:00:00Z")
+                        .updated_at("2026-11-01T00:00:00Z")
+                        .severity(Severity::builder().label(SeverityLabel::Medium).build())
+                        .title(s.id)
+                        .description(s.id)
+                        .resources(Resource::builder().r#type("AwsAccount").id(s.resource).build())
+                        .compliance(c.build())
+                        .record_state(RecordState::from(s.record))
+                        .workflow(Workflow::builder().status(WorkflowStatus::from(s.workflow)).build());
+                    if let Some((text, by)) = s.note {
+                        f = f.note(
+                            Note::builder()
+                                .text(text)
+                                .updated_by(by)
+                                .updated_at("2026-11-02T00:00:00Z")
+                                .build(),
+                        );
+                    }
+                    let out = aws_sdk_securityhub::Client::new(&sdk)
+                        .batch_import_findings()
+                        .findings(f.build())
+                        .send()
+                        .await
+                        .expect("BatchImportFindings");
+                    assert_eq!(out.failed_count(), Some(0), "{out:?}");
+                }
+            })
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// `plan --from-security-hub`: FAILED findings (by SecurityControlId and by the older
+/// generator id) select their controls, only in the regions they are in; a SUPPRESSED one
+/// excepts its target with the note as reason and its author as owner; PASSED and ARCHIVED
+/// findings select nothing. (The emulator ignores GetFindings' filters; cis-fix checks
+/// compliance and record state itself too.)
+#[tokio::test]
+async fn from_security_hub_selects_failed_and_excepts_suppressed() {
+    let acct = TestAccount::new().await;
+    let me = format!("AWS::::Account:{}", acct.id);
+    let s = |id, region, generator: &str, control_id, compliance, record, workflow| Seed {
+        id,
+        region,
+        generator: generator.to_string(),
+        control_id,
+        compliance,
+        record,
+        workflow,
+        resource: me.clone(),
+        note: None,
+    };
+    let mut suppressed = s(
+        "f-ebs-us-east-1",
+        "us-east-1",
+        "security-control/EC2.7",
+        Some("EC2.7"),
+        "FAILED",
+        "ACTIVE",
+        "SUPPRESSED",
+    );
+    suppressed.note = Some(("lab region, no customer data", "alice@example.com"));
+    seed(
+        &acct,
+        vec![
+            s(
+                "f-ebs-eu-west-1",
+                "eu-west-1",
+                "security-control/EC2.7",
+                Some("EC2.7"),
+                "FAILED",
+                "ACTIVE",
+                "NEW",
+            ),
+            suppressed,
+            // The CIS v1.2.0 standard's own generator id, no SecurityControlId: 1.9 is the
+            // password length rule there.
+            s(
+                "f-pw",
+                "eu-west-1",
+                "arn:aws:securityhub:::ruleset/cis-aws-foundations-benchmark/v/1.2.0/rule/1.9",
+                None,
+                "FAILED",
+                "ACTIVE",
+                "NOTIFIED",
+            ),
+            s(
+                "f-trail-passed",
+                "eu-west-1",
+                "security-control/CloudTrail.1",
+                Some("CloudTrail.1"),
+                "PASSED",
+                "ACTIVE",
+                "RESOLVED",
+            ),
+            s(
+                "f-root-archived",
+                "eu-west-1",
+                "security-control/IAM.4",
+                Some("IAM.4"),
+                "FAILED",
+                "ARCHIVED",
+                "NEW",
+            ),
+        ],
+    )
+    .await;
+    let out = acct.run(&[
+        "plan",
+        "--from-security-hub",
+        "--regions",
+        REGIONS,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let doc = crate::harness::plan_json(&out);
+    let items = doc["plan"]["items"].as_array().unwrap();
+    let mut rows: Vec<(String, String, String)> = items
+        .iter()
+        .map(|i| {
+            (
+                i["control"].as_str().unwrap().to_string(),
+                i["region"].as_str().unwrap_or("global").to_string(),
+                i["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let row = |c: &str, r: &str, s: &str| (c.to_string(), r.to_string(), s.to_string());
+    assert_eq!(
+        rows,
+        vec![
+            row("ebs-default-encryption", "eu-west-1", "change"),
+            row("ebs-default-encryption", "us-east-1", "excepted"),
+            row("password-min-length", "global", "change"),
+        ],
+        "{doc:#}"
+    );
+    let ex = items.iter().find(|i| i["status"] == "excepted").unwrap();
+    assert_eq!(ex["exception"]["reason"], "lab region, no customer data");
+    assert_eq!(ex["exception"]["owner"], "alice@example.com");
+    assert!(ex["exception"]["expires"].is_null(), "{ex}");
+    assert_eq!(
+        ex["exception"]["source"],
+        "Security Hub finding f-ebs-us-east-1"
+    );
+
+    // apply --yes with the same input leaves the suppressed region alone.
+    let out = acct.run(&[
+        "apply",
+        "--yes",
+        "--from-security-hub",
+        "--regions",
+        REGIONS,
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        acct.ebs_default("eu-west-1").await,
+        "FAILED in Security Hub: fixed"
+    );
+    assert!(
+        !acct.ebs_default("us-east-1").await,
+        "suppressed in Security Hub: untouched"
+    );
+    assert!(
+        !acct.ebs_default("eu-west-2").await,
+        "no finding there: not selected"
+    );
+}
