@@ -267,27 +267,27 @@ impl Exceptions {
                         was: item.finding.status,
                     })
                 }
-                // The file wins; then a finding suppressed in Security Hub
-                // (--from-security-hub); then the exception tag on the resource itself.
+                // The file wins; then the exception tag on the resource itself; then a
+                // finding suppressed in Security Hub (--from-security-hub).
                 None => {
-                    match crate::security_hub::exception_for(&plan.account.id, item, &candidates) {
-                        Some(r) => Some(r),
-                        None => match item.finding.tags.get(&self.tag_key) {
-                            None => None,
-                            Some(value) => match tag_exception(&self.tag_key, value, today) {
-                                Ok(mut r) => {
-                                    r.was = item.finding.status;
-                                    Some(r)
+                    let tagged = match item.finding.tags.get(&self.tag_key) {
+                        None => None,
+                        Some(value) => match tag_exception(&self.tag_key, value, today) {
+                            Ok(mut r) => {
+                                r.was = item.finding.status;
+                                Some(r)
+                            }
+                            Err(why) => {
+                                if failing {
+                                    item.finding.notes.push(why);
                                 }
-                                Err(why) => {
-                                    if failing {
-                                        item.finding.notes.push(why);
-                                    }
-                                    None
-                                }
-                            },
+                                None
+                            }
                         },
-                    }
+                    };
+                    tagged.or_else(|| {
+                        crate::security_hub::exception_for(&plan.account.id, item, &candidates)
+                    })
                 }
             };
             if let (true, Some(r)) = (failing, found) {
