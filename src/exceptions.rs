@@ -360,7 +360,7 @@ fn tag_exception(key: &str, value: &str, today: Date) -> Result<ExceptionRef, St
 /// What a target pattern is matched against: the plan target (`bucket website-1`), each of
 /// its words (`website-1`, `sg-0abc`), the bucket's ARN, and any `arn`/`id`/`name` the
 /// control recorded in the observed state.
-fn candidates(target: &str, before: &serde_json::Value, partition: &str) -> Vec<String> {
+pub fn candidates(target: &str, before: &serde_json::Value, partition: &str) -> Vec<String> {
     let mut out = vec![target.to_string()];
     for w in target.split_whitespace() {
         let w = w.trim_matches(|c: char| "()[],;'\"".contains(c));

@@ -210,6 +210,8 @@ pub async fn import_plan(
 #[derive(Debug, Clone, PartialEq)]
 pub struct HubFinding {
     pub id: String,
+    /// The product that owns it (BatchUpdateFindings names a finding by id and product).
+    pub product_arn: String,
     pub account: String,
     pub region: String,
     /// The catalog slugs its control maps to (several where one Security Hub control covers
@@ -267,15 +269,17 @@ pub fn slugs_of(
     Vec::new()
 }
 
-/// Reduce one SDK finding; `None` unless it is a FAILED, ACTIVE finding of a catalog control.
-/// (The emulator ignores GetFindings' filters, so they are checked here too.)
+/// Reduce one SDK finding; `None` unless it is an ACTIVE finding of a catalog control (and
+/// FAILED when `failed_only`). (The emulator ignores GetFindings' filters, so they are
+/// checked here too.)
 fn reduce(
     cat: &crate::catalog::Catalog,
     f: &AwsSecurityFinding,
     queried: &str,
+    failed_only: bool,
 ) -> Option<HubFinding> {
     let c = f.compliance()?;
-    if c.status() != Some(&ComplianceStatus::Failed) {
+    if failed_only && c.status() != Some(&ComplianceStatus::Failed) {
         return None;
     }
     if f.record_state().is_some_and(|r| *r != RecordState::Active) {
@@ -287,6 +291,7 @@ fn reduce(
     }
     Some(HubFinding {
         id: f.id().unwrap_or_default().to_string(),
+        product_arn: f.product_arn().unwrap_or_default().to_string(),
         account: f.aws_account_id().unwrap_or_default().to_string(),
         region: f.region().unwrap_or(queried).to_string(),
         slugs,
@@ -315,6 +320,16 @@ pub async fn read_failed(
     cat: &crate::catalog::Catalog,
     regions: &[String],
 ) -> Result<Vec<HubFinding>, crate::aws::AwsError> {
+    read_findings(aws, cat, regions, true).await
+}
+
+/// The ACTIVE CIS findings of the account (FAILED ones only when `failed_only`).
+pub async fn read_findings(
+    aws: &AwsContext,
+    cat: &crate::catalog::Catalog,
+    regions: &[String],
+    failed_only: bool,
+) -> Result<Vec<HubFinding>, crate::aws::AwsError> {
     use aws_sdk_securityhub::types::{
         AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
     };
@@ -324,11 +339,13 @@ pub async fn read_failed(
             .value(v)
             .build()
     };
-    let filters = AwsSecurityFindingFilters::builder()
-        .compliance_status(eq("FAILED"))
+    let mut fb = AwsSecurityFindingFilters::builder()
         .record_state(eq("ACTIVE"))
-        .aws_account_id(eq(&aws.account.id))
-        .build();
+        .aws_account_id(eq(&aws.account.id));
+    if failed_only {
+        fb = fb.compliance_status(eq("FAILED"));
+    }
+    let filters = fb.build();
     let mut all: Vec<String> = regions.to_vec();
     if !all.contains(&aws.home_region) {
         all.push(aws.home_region.clone());
@@ -351,7 +368,7 @@ pub async fn read_failed(
                 if f.aws_account_id() != Some(aws.account.id.as_str()) {
                     continue;
                 }
-                if let Some(h) = reduce(cat, f, region) {
+                if let Some(h) = reduce(cat, f, region, failed_only) {
                     if seen.insert(h.id.clone()) {
                         out.push(h);
                     }
@@ -402,6 +419,21 @@ pub fn select(found: &[HubFinding]) -> BTreeMap<String, std::collections::BTreeS
     out
 }
 
+/// Whether finding `f` is about `control`'s target named by `candidates` in `region` (`None`:
+/// a global control): its resource is the target (ARN or resource id), or the account itself
+/// (in the target's region, or anywhere for a global control).
+fn is_about(f: &HubFinding, control: &str, region: Option<&str>, candidates: &[String]) -> bool {
+    f.slugs.iter().any(|s| s == control)
+        && f.resources.iter().any(|r| {
+            if r.starts_with("AWS::::Account:") {
+                region.is_none_or(|ir| ir == f.region)
+            } else {
+                let tail = r.rsplit(['/', ':']).next().unwrap_or(r);
+                candidates.iter().any(|c| c == r || c == tail)
+            }
+        })
+}
+
 /// The Security Hub suppression that excepts `item` of `account`, if any: a suppressed
 /// finding of the item's control whose resource is the item's target (its ARN or resource
 /// id), or the account itself (then in the item's region, or anywhere for a global control).
@@ -412,16 +444,7 @@ pub fn exception_for(
 ) -> Option<crate::plan::ExceptionRef> {
     let held = SUPPRESSED.lock().unwrap_or_else(|p| p.into_inner());
     let hit = held.iter().find(|f| {
-        f.account == account
-            && f.slugs.contains(&item.control)
-            && f.resources.iter().any(|r| {
-                if r.starts_with("AWS::::Account:") {
-                    item.region.as_deref().is_none_or(|ir| ir == f.region)
-                } else {
-                    let tail = r.rsplit(['/', ':']).next().unwrap_or(r);
-                    candidates.iter().any(|c| c == r || c == tail)
-                }
-            })
+        f.account == account && is_about(f, &item.control, item.region.as_deref(), candidates)
     })?;
     let (text, by) = hit.note.clone().unwrap_or_default();
     Some(crate::plan::ExceptionRef {
@@ -485,6 +508,97 @@ pub fn keep_hub_regions(plan: &mut crate::plan::Plan, selected: &Selected) {
 mod tests {
     use super::*;
 
+    /// moto 5.2.5 has no BatchUpdateFindings, so the request `--update-security-hub` sends is
+    /// checked against the SDK's StaticReplayClient: GetFindings answers three findings, and
+    /// only the one of the changed control and target (not suppressed) is marked RESOLVED.
+    #[test]
+    fn update_marks_only_the_changed_controls_findings() {
+        use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+        use aws_smithy_runtime_api::http::{Request as Req, Response as Resp};
+        use aws_smithy_types::body::SdkBody;
+        let finding = |id: &str, control: &str, workflow: &str| {
+            serde_json::json!({
+                "SchemaVersion": "2018-10-08", "Id": id,
+                "ProductArn": "arn:aws:securityhub:eu-west-1::product/aws/securityhub",
+                "GeneratorId": format!("security-control/{control}"),
+                "AwsAccountId": "111122223333", "Region": "eu-west-1",
+                "Types": ["Software and Configuration Checks"],
+                "CreatedAt": "2026-11-01T00:00:00Z", "UpdatedAt": "2026-11-01T00:00:00Z",
+                "Severity": {"Label": "MEDIUM"}, "Title": id, "Description": id,
+                "Resources": [{"Type": "AwsAccount", "Id": "AWS::::Account:111122223333"}],
+                "Compliance": {"Status": "FAILED", "SecurityControlId": control},
+                "RecordState": "ACTIVE", "Workflow": {"Status": workflow}
+            })
+        };
+        let got = serde_json::json!({ "Findings": [
+            finding("f-ebs", "EC2.7", "NEW"),
+            finding("f-pw", "IAM.15", "NEW"),
+            finding("f-ebs-kept", "EC2.7", "SUPPRESSED"),
+        ]});
+        let event = |body: String| {
+            let mut req = Req::new(SdkBody::empty());
+            req.set_uri("https://securityhub.eu-west-1.amazonaws.com/")
+                .unwrap();
+            ReplayEvent::new(req, Resp::new(200.try_into().unwrap(), SdkBody::from(body)))
+        };
+        let http = StaticReplayClient::new(vec![
+            event(got.to_string()),
+            event(
+                r#"{"ProcessedFindings":[{"Id":"f-ebs","ProductArn":"arn:aws:securityhub:eu-west-1::product/aws/securityhub"}],"UnprocessedFindings":[]}"#.into(),
+            ),
+        ]);
+        let aws = AwsContext::for_replay(
+            aws_smithy_runtime_api::client::http::SharedHttpClient::new(http.clone()),
+            "111122223333",
+            "eu-west-1",
+        );
+        let touched = vec![Touched {
+            control: "ebs-default-encryption".into(),
+            region: Some("eu-west-1".into()),
+            target: "EBS encryption by default".into(),
+            before: Value::Null,
+            note: "cis-fix run R1: applied and verified 2.2.1".into(),
+        }];
+        // A large stack: the SDK's finding deserializer is deep in an unoptimized build.
+        let lines = std::thread::Builder::new()
+            .stack_size(64 << 20)
+            .spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(set_workflow(&aws, &touched, WorkflowStatus::Resolved))
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(
+            lines,
+            ["Security Hub: 1 finding of ebs-default-encryption EBS encryption by default eu-west-1 marked RESOLVED."]
+        );
+        let reqs: Vec<_> = http.actual_requests().collect();
+        assert_eq!(reqs.len(), 2);
+        assert!(
+            reqs[1].uri().ends_with("/findings/batchupdate"),
+            "{}",
+            reqs[1].uri()
+        );
+        let body: Value = serde_json::from_slice(reqs[1].body().bytes().unwrap()).unwrap();
+        assert_eq!(
+            body["FindingIdentifiers"],
+            serde_json::json!([{"Id": "f-ebs", "ProductArn": "arn:aws:securityhub:eu-west-1::product/aws/securityhub"}])
+        );
+        assert_eq!(body["Workflow"]["Status"], "RESOLVED");
+        assert_eq!(
+            body["Note"]["Text"],
+            "cis-fix run R1: applied and verified 2.2.1"
+        );
+        assert_eq!(body["Note"]["UpdatedBy"], "cis-fix");
+        let first: Value = serde_json::from_slice(reqs[0].body().bytes().unwrap()).unwrap();
+        assert_eq!(first["Filters"]["ComplianceStatus"][0]["Value"], "FAILED");
+        assert_eq!(first["Filters"]["RecordState"][0]["Value"], "ACTIVE");
+    }
+
     #[test]
     fn every_id_form_maps_to_its_controls() {
         let cat = crate::catalog::Catalog::embedded().unwrap();
@@ -517,6 +631,7 @@ mod tests {
     fn a_control_only_suppressed_is_not_selected() {
         let f = |id: &str, region: &str, suppressed| HubFinding {
             id: id.into(),
+            product_arn: String::new(),
             account: "111111111111".into(),
             region: region.into(),
             slugs: vec!["ebs-default-encryption".into()],
@@ -528,5 +643,189 @@ mod tests {
         let s = select(&[f("b", "eu-west-1", false), f("c", "us-east-1", true)]);
         let regions: Vec<&String> = s["ebs-default-encryption"].iter().collect();
         assert_eq!(regions, ["eu-west-1", "us-east-1"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Output after apply/undo: `--update-security-hub`.
+
+static UPDATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+
+/// `--update-security-hub` was given.
+pub fn enable_update() {
+    let _ = UPDATE.set(true);
+}
+
+pub fn update_enabled() -> bool {
+    UPDATE.get().copied().unwrap_or(false)
+}
+
+/// A change cis-fix made (or put back) and verified: whose findings to update.
+#[derive(Debug, Clone)]
+pub struct Touched {
+    pub control: String,
+    pub region: Option<String>,
+    pub target: String,
+    /// The observed state (its `arn`/`id`/`name` name the resource too).
+    pub before: Value,
+    /// The note written on its findings.
+    pub note: String,
+}
+
+/// Set the workflow status of the findings about each touched target (same control through
+/// the catalog's ids, same resource) to `status`, with the touched change's note. Findings of
+/// other controls or resources, and suppressed ones, are never touched. One line per change
+/// with findings updated, or why not.
+pub async fn set_workflow(
+    aws: &AwsContext,
+    touched: &[Touched],
+    status: WorkflowStatus,
+) -> Vec<String> {
+    use aws_sdk_securityhub::types::{AwsSecurityFindingIdentifier, NoteUpdate, WorkflowUpdate};
+    if touched.is_empty() {
+        return Vec::new();
+    }
+    let cat = match crate::catalog::Catalog::embedded() {
+        Ok(c) => c,
+        Err(e) => return vec![format!("Security Hub: not updated: {e}")],
+    };
+    let mut regions: Vec<String> = touched
+        .iter()
+        .map(|t| t.region.clone().unwrap_or_else(|| aws.home_region.clone()))
+        .collect();
+    regions.sort();
+    regions.dedup();
+    // After an apply the findings are still FAILED until Security Hub checks again; after an
+    // undo they may have passed meanwhile: read both.
+    let found = match read_findings(aws, cat, &regions, status == WorkflowStatus::Resolved).await {
+        Ok(f) => f,
+        Err(e) => return vec![format!("Security Hub: findings not updated: {e}")],
+    };
+    let mut lines = Vec::new();
+    for t in touched {
+        let cands = crate::exceptions::candidates(&t.target, &t.before, &aws.account.partition);
+        let mut by_region: BTreeMap<&str, Vec<&HubFinding>> = BTreeMap::new();
+        for f in found
+            .iter()
+            .filter(|f| !f.suppressed && is_about(f, &t.control, t.region.as_deref(), &cands))
+        {
+            by_region.entry(f.region.as_str()).or_default().push(f);
+        }
+        for (region, list) in by_region {
+            for chunk in list.chunks(IMPORT_BATCH) {
+                let ids: Vec<AwsSecurityFindingIdentifier> = chunk
+                    .iter()
+                    .map(|f| {
+                        AwsSecurityFindingIdentifier::builder()
+                            .id(&f.id)
+                            .product_arn(&f.product_arn)
+                            .build()
+                    })
+                    .collect();
+                let sent = aws
+                    .securityhub(region)
+                    .batch_update_findings()
+                    .set_finding_identifiers(Some(ids))
+                    .workflow(WorkflowUpdate::builder().status(status.clone()).build())
+                    .note(
+                        NoteUpdate::builder()
+                            .text(&t.note)
+                            .updated_by("cis-fix")
+                            .build(),
+                    )
+                    .send()
+                    .await;
+                lines.push(match sent {
+                    Ok(out) if out.unprocessed_findings().is_empty() => format!(
+                        "Security Hub: {} finding{} of {} {} {} marked {}.",
+                        chunk.len(),
+                        if chunk.len() == 1 { "" } else { "s" },
+                        t.control,
+                        t.target,
+                        region,
+                        status.as_str()
+                    ),
+                    Ok(out) => format!(
+                        "Security Hub: {} of {} findings of {} {} not updated: {}",
+                        out.unprocessed_findings().len(),
+                        chunk.len(),
+                        t.control,
+                        t.target,
+                        out.unprocessed_findings()
+                            .iter()
+                            .map(|u| u.error_message().unwrap_or("?").to_string())
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    ),
+                    Err(e) => format!(
+                        "Security Hub: findings of {} {} not updated: {}",
+                        t.control,
+                        t.target,
+                        crate::aws::AwsError::from_sdk("securityhub:BatchUpdateFindings", e)
+                    ),
+                });
+            }
+        }
+    }
+    lines
+}
+
+/// `apply --update-security-hub`: mark the findings of each verified change RESOLVED.
+pub async fn after_apply(
+    aws: &AwsContext,
+    run_id: &str,
+    outcomes: &[crate::engine::ApplyOutcome],
+    approved: &[&crate::plan::Item],
+) {
+    if !update_enabled() {
+        return;
+    }
+    let touched: Vec<Touched> = outcomes
+        .iter()
+        .zip(approved)
+        .filter(|(o, _)| matches!(o.result, crate::engine::ChangeResult::Verified))
+        .map(|(o, i)| Touched {
+            control: i.control.clone(),
+            region: i.region.clone(),
+            target: i.finding.target.clone(),
+            before: i.finding.before.clone(),
+            note: format!(
+                "cis-fix run {run_id}: applied and verified {}; undo with `cis-fix undo {run_id}`",
+                o.label
+            ),
+        })
+        .collect();
+    for line in set_workflow(aws, &touched, WorkflowStatus::Resolved).await {
+        crate::outln!("  {line}");
+    }
+}
+
+/// `undo --update-security-hub`: mark the findings of each change put back NEW again.
+pub async fn after_undo(
+    aws: &AwsContext,
+    undo_run_id: &str,
+    run: &crate::journal::Run,
+    outcomes: &[crate::engine::UndoOutcome],
+) {
+    if !update_enabled() {
+        return;
+    }
+    let touched: Vec<Touched> = outcomes
+        .iter()
+        .filter(|o| matches!(o.result, crate::engine::UndoResult::Restored))
+        .filter_map(|o| run.changes.iter().find(|c| c.seq == o.seq).map(|c| (o, c)))
+        .map(|(o, c)| Touched {
+            control: c.control.clone(),
+            region: c.region.clone(),
+            target: c.target.clone(),
+            before: c.previous.clone(),
+            note: format!(
+                "cis-fix undo run {undo_run_id} put back change #{} of run {} ({}): no longer fixed",
+                c.seq, run.run_id, o.label
+            ),
+        })
+        .collect();
+    for line in set_workflow(aws, &touched, WorkflowStatus::New).await {
+        crate::outln!("  {line}");
     }
 }

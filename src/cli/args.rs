@@ -361,6 +361,10 @@ pub enum Command {
         expand: bool,
         #[command(flatten)]
         hub: SecurityHubArgs,
+        /// After each change is verified, mark the Security Hub findings of its control and
+        /// target RESOLVED, with a note naming the run and the change.
+        #[arg(long)]
+        update_security_hub: bool,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {
@@ -376,6 +380,10 @@ pub enum Command {
         /// Restore even targets that changed after cis-fix applied them.
         #[arg(long)]
         force: bool,
+        /// After each change is put back, mark the Security Hub findings of its control and
+        /// target NEW again, with a note naming the undo.
+        #[arg(long)]
+        update_security_hub: bool,
     },
     /// A guided hardening session: walk the benchmark section by section, see each control's
     /// diff, and apply, skip or adjust it.

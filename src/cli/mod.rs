@@ -164,6 +164,17 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             crate::security_hub::enable_input();
         }
     }
+    if let Command::Apply {
+        update_security_hub: true,
+        ..
+    }
+    | Command::Undo {
+        update_security_hub: true,
+        ..
+    } = &cli.command
+    {
+        crate::security_hub::enable_update();
+    }
     let g = &cli.global;
     match &cli.command {
         Command::Controls { selection, json } => controls_cmd::run(selection, *json),
@@ -230,6 +241,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             changes,
             yes,
             force,
+            ..
         } => undo_cmd::run(g, run_id.as_deref(), changes, *yes, *force).await,
         Command::History {
             run_id,

@@ -361,3 +361,69 @@ async fn from_security_hub_selects_failed_and_excepts_suppressed() {
         "no finding there: not selected"
     );
 }
+
+/// `apply --update-security-hub` and `undo --update-security-hub` against the emulator: moto
+/// lacks BatchUpdateFindings, so this shows the wiring (the matching finding is found after
+/// the verified change and the update is attempted, once per change) and that a refused
+/// update is one line that does not fail the apply or the undo. The request itself is checked
+/// with the SDK's replay client in `security_hub::tests::update_marks_only_the_changed_controls_findings`.
+#[tokio::test]
+async fn update_security_hub_is_attempted_after_verified_changes() {
+    let acct = TestAccount::new().await;
+    let me = format!("AWS::::Account:{}", acct.id);
+    seed(
+        &acct,
+        vec![Seed {
+            id: "f-ebs-eu-west-1",
+            region: "eu-west-1",
+            generator: "security-control/EC2.7".into(),
+            control_id: Some("EC2.7"),
+            compliance: "FAILED",
+            record: "ACTIVE",
+            workflow: "NEW",
+            resource: me,
+            note: None,
+        }],
+    )
+    .await;
+    let out = acct.run(&[
+        "apply",
+        "--yes",
+        "--control",
+        "ebs-default-encryption",
+        "--regions",
+        "eu-west-1,eu-west-2",
+        "--update-security-hub",
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(acct.ebs_default("eu-west-1").await);
+    let tried: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Security Hub:"))
+        .collect();
+    assert_eq!(
+        tried.len(),
+        1,
+        "only eu-west-1 has a finding: {}",
+        out.stdout
+    );
+    assert!(
+        tried[0].contains("findings of ebs-default-encryption") && tried[0].contains("not updated"),
+        "{}",
+        tried[0]
+    );
+    let out = acct.run(&["undo", "--yes", "--update-security-hub"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(!acct.ebs_default("eu-west-1").await, "undone");
+    let tried = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains("Security Hub:"))
+        .count();
+    assert_eq!(tried, 1, "{}", out.stdout);
+    // The finding is as imported: nothing else was changed.
+    let f = findings(&acct, "eu-west-1").await;
+    assert_eq!(f.len(), 1);
+    assert_eq!(f[0].workflow, "NEW");
+}
