@@ -267,22 +267,28 @@ impl Exceptions {
                         was: item.finding.status,
                     })
                 }
-                // The file wins; then the exception tag on the resource itself.
-                None => match item.finding.tags.get(&self.tag_key) {
-                    None => None,
-                    Some(value) => match tag_exception(&self.tag_key, value, today) {
-                        Ok(mut r) => {
-                            r.was = item.finding.status;
-                            Some(r)
-                        }
-                        Err(why) => {
-                            if failing {
-                                item.finding.notes.push(why);
+                // The file wins; then the exception tag on the resource itself; then a
+                // finding suppressed in Security Hub (--from-security-hub).
+                None => {
+                    let tagged = match item.finding.tags.get(&self.tag_key) {
+                        None => None,
+                        Some(value) => match tag_exception(&self.tag_key, value, today) {
+                            Ok(mut r) => {
+                                r.was = item.finding.status;
+                                Some(r)
                             }
-                            None
-                        }
-                    },
-                },
+                            Err(why) => {
+                                if failing {
+                                    item.finding.notes.push(why);
+                                }
+                                None
+                            }
+                        },
+                    };
+                    tagged.or_else(|| {
+                        crate::security_hub::exception_for(&plan.account.id, item, &candidates)
+                    })
+                }
             };
             if let (true, Some(r)) = (failing, found) {
                 item.finding.exception = Some(r);
@@ -354,7 +360,7 @@ fn tag_exception(key: &str, value: &str, today: Date) -> Result<ExceptionRef, St
 /// What a target pattern is matched against: the plan target (`bucket website-1`), each of
 /// its words (`website-1`, `sg-0abc`), the bucket's ARN, and any `arn`/`id`/`name` the
 /// control recorded in the observed state.
-fn candidates(target: &str, before: &serde_json::Value, partition: &str) -> Vec<String> {
+pub fn candidates(target: &str, before: &serde_json::Value, partition: &str) -> Vec<String> {
     let mut out = vec![target.to_string()];
     for w in target.split_whitespace() {
         let w = w.trim_matches(|c: char| "()[],;'\"".contains(c));

@@ -23,6 +23,7 @@ pub mod prompt;
 pub mod render;
 pub mod report;
 pub mod saved_plan;
+pub mod security_hub;
 pub mod state;
 
 pub use cis_fix_remediations as remediations;

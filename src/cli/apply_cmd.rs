@@ -477,6 +477,7 @@ async fn apply_round(
         };
         crate::outln!("  {tag} {}{detail}", o.label);
     }
+    crate::security_hub::after_apply(aws, writer.run_id(), &outcomes, approved).await;
     Ok(())
 }
 

@@ -289,6 +289,15 @@ pub struct ExceptionArgs {
     pub strict_exceptions: bool,
 }
 
+/// Security Hub as input (docs/exceptions.md).
+#[derive(Debug, Clone, Args)]
+pub struct SecurityHubArgs {
+    /// Select only the controls whose CIS findings in Security Hub are FAILED, per region of
+    /// the run; findings suppressed there are excepted (their note is the reason).
+    #[arg(long)]
+    pub from_security_hub: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// List the benchmark's controls and what cis-fix does about each.
@@ -324,6 +333,12 @@ pub enum Command {
         /// every unchanged field of each diff.
         #[arg(long)]
         expand: bool,
+        /// Import the plan's failures into Security Hub as ASFF findings (those `--format asff`
+        /// prints), each in its region, and report how many were imported.
+        #[arg(long)]
+        import_to_security_hub: bool,
+        #[command(flatten)]
+        hub: SecurityHubArgs,
     },
     /// Apply a saved plan, or plan and apply the selected controls, after confirmation.
     Apply {
@@ -355,6 +370,12 @@ pub enum Command {
         /// Show every change on its own (no folding across regions) and every unchanged field.
         #[arg(long)]
         expand: bool,
+        #[command(flatten)]
+        hub: SecurityHubArgs,
+        /// After each change is verified, mark the Security Hub findings of its control and
+        /// target RESOLVED, with a note naming the run and the change.
+        #[arg(long)]
+        update_security_hub: bool,
     },
     /// Put back what an earlier apply changed, from the journal.
     Undo {
@@ -370,6 +391,10 @@ pub enum Command {
         /// Restore even targets that changed after cis-fix applied them.
         #[arg(long)]
         force: bool,
+        /// After each change is put back, mark the Security Hub findings of its control and
+        /// target NEW again, with a note naming the undo.
+        #[arg(long)]
+        update_security_hub: bool,
     },
     /// A guided hardening session: walk the benchmark section by section, see each control's
     /// diff, and apply, skip or adjust it.

@@ -54,6 +54,9 @@ pub fn main() -> ExitCode {
     console::set_colors_enabled(colour);
     console::set_colors_enabled_stderr(colour && std::io::stderr().is_terminal());
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        // Security Hub's finding shapes nest hundreds of resource types inline: deserializing
+        // one in an unoptimized build needs more than tokio's default 2 MiB worker stack.
+        .thread_stack_size(16 << 20)
         .enable_all()
         .build()
     {
@@ -149,6 +152,30 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
         } => load_exceptions(exceptions, &cfg, selection)?,
         _ => {}
     }
+    if let Command::Plan { hub, .. } | Command::Apply { hub, .. } = &cli.command {
+        if hub.from_security_hub {
+            if let Command::Apply {
+                plan_file: Some(_), ..
+            } = &cli.command
+            {
+                return Err(Fatal::usage(
+                    "--from-security-hub selects controls when planning: use it with `cis-fix plan -o FILE` or with `apply` without a saved plan",
+                ));
+            }
+            crate::security_hub::enable_input();
+        }
+    }
+    if let Command::Apply {
+        update_security_hub: true,
+        ..
+    }
+    | Command::Undo {
+        update_security_hub: true,
+        ..
+    } = &cli.command
+    {
+        crate::security_hub::enable_update();
+    }
     let g = &cli.global;
     match &cli.command {
         Command::Controls { selection, json } => controls_cmd::run(selection, *json),
@@ -160,6 +187,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             detailed_exitcode,
             show_compliant,
             expand,
+            import_to_security_hub,
             ..
         } => {
             let view = plan_cmd::View {
@@ -167,6 +195,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
                 detailed_exitcode: *detailed_exitcode,
                 show_compliant: *show_compliant,
                 expand: *expand,
+                import_to_security_hub: *import_to_security_hub,
             };
             plan_cmd::run(
                 g,
@@ -213,6 +242,7 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
             changes,
             yes,
             force,
+            ..
         } => undo_cmd::run(g, run_id.as_deref(), changes, *yes, *force).await,
         Command::History {
             run_id,

@@ -17,12 +17,17 @@ pub async fn make_plan(
     params: &Params,
 ) -> Result<(std::sync::Arc<crate::aws::AwsContext>, Plan), Fatal> {
     let cat = context::catalog()?;
-    let entries = context::resolve(cat, &sel.selection())?;
+    let mut entries = context::resolve(cat, &sel.selection())?;
     let aws = context::connect_for(g, engine::needs_regions(&entries)).await?;
     params
         .check_for_account(&aws.account.id)
         .map_err(|e| Fatal::usage(format!("invalid parameter: {e}")))?;
-    let regions = context::regions(g, &aws, &entries).await?;
+    let mut regions = context::regions(g, &aws, &entries).await?;
+    // --from-security-hub: only the controls Security Hub holds FAILED, where it does.
+    let hub = match crate::security_hub::input_enabled() {
+        false => None,
+        true => Some(crate::security_hub::narrow(&aws, cat, &mut entries, &mut regions).await?),
+    };
     let progress = engine::Progress::for_terminal("reading the account", g.quiet);
     let mut plan = engine::build_plan(
         &aws,
@@ -35,6 +40,9 @@ pub async fn make_plan(
     )
     .await;
     progress.clear();
+    if let Some(hub) = &hub {
+        crate::security_hub::keep_hub_regions(&mut plan, hub);
+    }
     plan.mark_cautions();
     Ok((aws, plan))
 }
@@ -56,6 +64,8 @@ pub struct View {
     pub show_compliant: bool,
     /// No folding, every unchanged field (`--expand`).
     pub expand: bool,
+    /// Import the failures into Security Hub (`--import-to-security-hub`).
+    pub import_to_security_hub: bool,
 }
 
 /// The plan as `view` shows it.
@@ -92,6 +102,11 @@ pub async fn run(
     if let Some(accounts) =
         crate::accounts::Selection::from_args(&g.accounts).map_err(Fatal::usage)?
     {
+        if view.import_to_security_hub {
+            return Err(Fatal::usage(
+                "--import-to-security-hub works on one account (the credentials' own) for now: drop --org/--ou/--accounts, or import each account's `plan --format asff`",
+            ));
+        }
         return super::fleet::plan(g, accounts, sel, params, out, view).await;
     }
     let (aws, plan) = make_plan(g, sel, params).await?;
@@ -106,10 +121,12 @@ pub async fn run(
             );
         }
     }
+    let hub_failed = view.import_to_security_hub
+        && !crate::security_hub::import_plan(&plan, &aws, view.format).await;
     // Expired exceptions are warnings in the plan; --strict-exceptions makes them an error.
     super::strict_exceptions_check(&plan)?;
     let c = plan.counts();
-    Ok(if c.error > 0 {
+    Ok(if c.error > 0 || hub_failed {
         Exit::Failed
     } else if view.detailed_exitcode && (c.change > 0 || c.blocked > 0) {
         Exit::Pending

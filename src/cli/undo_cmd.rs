@@ -227,6 +227,7 @@ pub async fn run_one(
         };
         crate::outln!("  {tag} {}{detail}", o.label);
     }
+    crate::security_hub::after_undo(&aws, writer.run_id(), &run, &outcomes).await;
     crate::outln!();
     crate::out!("{}", tally.text("restored, verified"));
     crate::outln!("Undo run {} is journaled.", writer.run_id());

@@ -33,6 +33,7 @@ mod safety_logging;
 mod safety_state;
 mod saved_plans;
 mod security_groups;
+mod security_hub_sync;
 mod soak;
 mod speed;
 mod storage;
