@@ -100,12 +100,7 @@ pub struct AccountArgs {
     pub ous: Vec<String>,
     /// These accounts: ids separated by commas, or a file with one id a line (# comments).
     /// With `undo`, `history`: only these accounts of the run.
-    #[arg(
-        long,
-        alias = "account",
-        global = true,
-        value_name = "IDS|FILE"
-    )]
+    #[arg(long, alias = "account", global = true, value_name = "IDS|FILE")]
     pub accounts: Option<String>,
     /// Leave these accounts out: ids separated by commas, or a file.
     #[arg(long, global = true, value_name = "IDS|FILE")]
