@@ -23,7 +23,7 @@ install() {
   fi
   echo "emulator: installing moto[server]==$MOTO_VERSION into $venv" >&2
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir "moto[server]==$MOTO_VERSION"
 }
 
 start() {
