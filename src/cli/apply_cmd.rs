@@ -170,7 +170,7 @@ pub async fn run_one(
             )
         );
         crate::outln!("  credentials: {}\n", aws.credentials);
-        crate::out!("{}", render::items_text(&pending, &view));
+        crate::out!("{}", render::items_text(&pending, &plan.regions, &view));
         // The exceptions file's expired and unused entries, as in the plan.
         for w in render::exception_warnings(&plan) {
             crate::outln!("  {w}");
@@ -206,7 +206,7 @@ pub async fn run_one(
             .iter()
             .filter(|i| i.finding.status == Status::Blocked)
             .collect();
-        crate::out!("{}", render::items_text(&waiting, &view));
+        crate::out!("{}", render::items_text(&waiting, &plan.regions, &view));
         tally.out.waiting = waiting.len();
         if stale.is_empty() {
             crate::outln!("\nNothing to apply. {}", render::summary_line(&plan));
@@ -328,7 +328,7 @@ pub async fn run_one(
         progress.clear();
         let pending: Vec<&Item> = next.changes().collect();
         if !g.quiet {
-            crate::out!("{}", render::items_text(&pending, &view));
+            crate::out!("{}", render::items_text(&pending, &next.regions, &view));
         }
         waiting = next
             .items
@@ -681,6 +681,7 @@ pub(super) fn approve<'a>(
                             "{}",
                             render::items_text(
                                 &[*i],
+                                &[],
                                 &render::TextOptions::for_output(true, false)
                             )
                         );

@@ -169,10 +169,11 @@ pub fn item_text(item: &Item, detail: bool) -> String {
 /// Items folded across regions, each group with its full diff: what `apply` shows before it
 /// asks. Every note is on screen (each once): a batch is confirmed with its costs and what
 /// undo keeps in view, not behind `--expand` as in the plan.
-pub fn items_text(items: &[&Item], opts: &TextOptions) -> String {
+pub fn items_text(items: &[&Item], regions: &[String], opts: &TextOptions) -> String {
     let mut s = String::new();
     let mut seen = Seen {
         all_notes: true,
+        regions: regions.to_vec(),
         ..Default::default()
     };
     for g in fold(items, opts.expand) {
@@ -1043,6 +1044,20 @@ pub(crate) mod fold_tests {
             expand,
             show_compliant: false,
         }
+    }
+
+    /// apply's list before its question labels regions as the plan does.
+    #[test]
+    fn the_apply_list_names_all_regions_like_the_plan() {
+        let plan = multi_region_plan();
+        let items: Vec<&Item> = plan.items.iter().collect();
+        let text = console::strip_ansi_codes(&items_text(&items, &plan.regions, &opts(100, false)))
+            .into_owned();
+        assert!(
+            text.contains("EBS encryption by default [all 13 regions]"),
+            "{text}"
+        );
+        assert!(!text.contains(" +11]"), "{text}");
     }
 
     #[test]

@@ -453,12 +453,19 @@ fn create_finding(
             others.join(", ")
         )
     };
+    // What `before` records for undo stays as it is: not a change, so not in the diff.
+    let (role_existed, policy_existed) = (
+        before["LogRoleExisted"].clone(),
+        before["LogRolePolicyExisted"].clone(),
+    );
     let mut f = Finding::change(
         TARGET,
         summary,
         Action::Create,
         before,
         json!({
+            "LogRoleExisted": role_existed,
+            "LogRolePolicyExisted": policy_existed,
             "Trail": n.trail,
             "Arn": n.arn,
             "HomeRegion": n.region,
