@@ -868,18 +868,19 @@ pub fn plan_text(plan: &Plan, opts: &TextOptions) -> String {
         push_lines(&mut s, wrap_styled(&text, w, &first, 11, str::to_string));
     }
     if !not_covered.is_empty() {
-        s.push('\n');
+        // Dim `-`, like a not-covered item: one line, under the compliant one.
+        let first = format!("  {} {:<6} ", style("-").dim(), "");
         push_lines(
             &mut s,
             wrap_styled(
                 &format!(
-                    "Not covered by cis-fix yet ({}): {}. See `cis-fix controls`.",
-                    not_covered.len(),
+                    "{} not covered by cis-fix yet: {} (see `cis-fix controls`)",
+                    plural(not_covered.len(), "control", "controls"),
                     not_covered.join(", ")
                 ),
                 w,
-                "  ",
-                2,
+                &first,
+                11,
                 |x| style(x).dim().to_string(),
             ),
         );

@@ -60,7 +60,7 @@ fn missing(c: Option<&Contact>) -> Vec<&'static str> {
     .collect()
 }
 
-const HOW: &str = "Give the values in cis-fix.toml: security_contact = { name = \"…\", title = \"…\", email = \"…\", phone = \"…\" } (or --set 'security_contact={ name = \"…\", title = \"…\", email = \"…\", phone = \"…\" }', or the guided session), then plan again.";
+const HOW: &str = "Give the values in cis-fix.toml: security_contact = { name = \"…\", title = \"…\", email = \"…\", phone = \"…\" } (or the same with --set 'security_contact={…}', or the guided session), then plan again.";
 
 /// The finding from the current contact and the wanted one. Pure.
 fn finding(current: Option<&Contact>, wanted: Option<&Contact>) -> Finding {
