@@ -174,8 +174,16 @@ async fn forced_mfa_policy_for_console_users_apply_and_undo() {
     let text = acct.run(&[&["plan"][..], &sel].concat());
     assert!(text.stdout.contains("alice"), "{}", text.stdout);
 
-    let out = acct.run(&[&["apply", "--yes"][..], &sel].concat());
+    // The plan takes the credential report's word for alice (console, no MFA); apply
+    // confirms her live, alone, before it writes.
+    let proxy = proxy::start(&endpoint());
+    let me = acct.creds.access_key_id();
+    let out = acct.run_via(&proxy.url, &[&["apply", "--yes"][..], &sel].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        proxy.count(me, "GetLoginProfile") >= 1 && proxy.count(me, "ListMFADevices") >= 1,
+        "apply re-reads the user live before attaching"
+    );
     assert_eq!(policy_users(&acct).await, Some(vec!["alice".to_string()]));
     let pol = acct
         .iam()
@@ -339,8 +347,16 @@ async fn unused_console_password_is_deleted_only_with_allow_irreversible() {
     );
 
     // The proxy makes the password look set in 2020 and never used (the emulator has no
-    // last-use data). One faked read per run: the plan (and the re-read before the write).
+    // last-use data), in the credential report and in IAM's own answer. The report alone
+    // settles only passwords in use or set recently: this one is read from IAM, one faked
+    // read per run (the plan, and the re-read before the write).
     let proxy = proxy::start(&endpoint());
+    proxy.inject(FaultRule::new(
+        "GetCredentialReport",
+        None,
+        Fault::FakeOk(report_with_old_password("carol")),
+        None,
+    ));
     proxy.inject(FaultRule::new(
         "GetLoginProfile",
         None,
@@ -583,6 +599,19 @@ async fn key_age_and_user_policies_are_reported() {
     );
 }
 
+const REPORT_HEADER: &str = "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated";
+
+/// A GetCredentialReport answer with these CSV rows (the emulator cannot backdate).
+fn fake_report(rows: &str) -> &'static str {
+    Box::leak(
+        format!(
+            "<GetCredentialReportResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetCredentialReportResult><Content>{}</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-01-01T00:00:00Z</GeneratedTime></GetCredentialReportResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCredentialReportResponse>",
+            aws_smithy_types::base64::encode(format!("{REPORT_HEADER}\n{rows}"))
+        )
+        .into_boxed_str(),
+    )
+}
+
 /// A GetCredentialReport answer in which `user`'s one active key was issued `days` ago. The
 /// emulator cannot backdate, and the report decides whose keys are read key by key: a user
 /// whose keys are all young is settled from it.
@@ -590,17 +619,17 @@ fn report_with_old_key(user: &str, days: i64) -> &'static str {
     let when = (time::OffsetDateTime::now_utc() - time::Duration::days(days))
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
-    let csv = format!(
-        "user,arn,user_creation_time,password_enabled,password_last_used,password_last_changed,password_next_rotation,mfa_active,access_key_1_active,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_region,access_key_1_last_used_service,access_key_2_active,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_region,access_key_2_last_used_service,cert_1_active,cert_1_last_rotated,cert_2_active,cert_2_last_rotated\n\
-{user},arn:aws:iam::123456789012:user/{user},{when},false,not_supported,N/A,N/A,false,true,{when},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
-    );
-    Box::leak(
-        format!(
-            "<GetCredentialReportResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><GetCredentialReportResult><Content>{}</Content><ReportFormat>text/csv</ReportFormat><GeneratedTime>2026-01-01T00:00:00Z</GeneratedTime></GetCredentialReportResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCredentialReportResponse>",
-            aws_smithy_types::base64::encode(csv)
-        )
-        .into_boxed_str(),
-    )
+    fake_report(&format!(
+        "{user},arn:aws:iam::123456789012:user/{user},{when},false,not_supported,N/A,N/A,false,true,{when},N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+    ))
+}
+
+/// A GetCredentialReport answer in which `user`'s console password was set in 2020 and never
+/// used (no MFA, no keys): the report alone cannot call it in use.
+fn report_with_old_password(user: &str) -> &'static str {
+    fake_report(&format!(
+        "{user},arn:aws:iam::123456789012:user/{user},2020-01-01T00:00:00+00:00,true,no_information,2020-01-01T00:00:00+00:00,N/A,false,false,N/A,N/A,N/A,N/A,false,N/A,N/A,N/A,N/A,false,N/A,false,N/A\n"
+    ))
 }
 
 /// A GetAccessKeyLastUsed answer for `user` with a last use `days` ago.
@@ -692,31 +721,19 @@ async fn the_five_controls_read_each_user_once_per_plan() {
     let me = acct.creds.access_key_id();
     assert_eq!(proxy.count(me, "ListUsers"), 1);
     // Kim's two active keys are a change for 1.13, so they are read: once for the five
-    // controls. Judy's one young key is settled by the credential report for the key
-    // controls, but she is a console user without MFA: 1.9 reads her keys live (the forced-MFA
-    // policy would deny them without MFA: the change names them as in use).
-    assert_eq!(
-        proxy.count(me, "ListAccessKeys"),
-        2,
-        "kim, and judy for 1.9"
-    );
+    // controls. Judy's one young key is settled by the credential report, for the key
+    // controls and for 1.9 alike (its change counts her active key as in use; apply reads
+    // its id when it re-reads her).
+    assert_eq!(proxy.count(me, "ListAccessKeys"), 1, "kim only");
     assert_eq!(
         proxy.count(me, "GetAccessKeyLastUsed"),
         2,
         "once per key of kim's"
     );
-    // The credential report settles kim (no password); judy, a console user without MFA, is
-    // confirmed with IAM before anything is planned for her.
-    assert_eq!(
-        proxy.count(me, "GetLoginProfile"),
-        1,
-        "only the console user"
-    );
-    assert_eq!(
-        proxy.count(me, "ListMFADevices"),
-        1,
-        "only the console user"
-    );
+    // The credential report settles kim (no password) and judy (a console user without MFA:
+    // the plan takes the report's word; apply confirms her live before it writes).
+    assert_eq!(proxy.count(me, "GetLoginProfile"), 0);
+    assert_eq!(proxy.count(me, "ListMFADevices"), 0);
     assert_eq!(proxy.count(me, "GetCredentialReport"), 1);
     // Attachments, inline policies and groups come from one bulk read, not per user.
     assert_eq!(proxy.count(me, "GetAccountAuthorizationDetails"), 1);
@@ -731,8 +748,7 @@ async fn the_five_controls_read_each_user_once_per_plan() {
 
 /// Calls per user before and after the bulk reads: a plan of the identity controls over 12
 /// users (a third with console passwords, keys on most) makes a fixed number of account-wide
-/// calls plus one `ListAccessKeys` per user whose keys a control may act on and the
-/// confirmations for the console users without MFA.
+/// calls plus one `ListAccessKeys` per user whose keys a key control may act on.
 #[tokio::test]
 async fn identity_reads_per_user_are_bounded_by_what_the_bulk_reads_do_not_carry() {
     let acct = TestAccount::new().await;
@@ -759,24 +775,16 @@ async fn identity_reads_per_user_are_bounded_by_what_the_bulk_reads_do_not_carry
         out.stderr
     );
     let me = acct.creds.access_key_id();
-    // The three users with two active keys (1.13 acts on them) and the three other console
-    // users without MFA (1.9 must name the keys its change affects); the others' young keys
-    // are settled by the credential report.
+    // The three users with two active keys (1.13 acts on them); the others' young keys, and
+    // the console users without MFA (1.9), are settled by the credential report: apply
+    // confirms a user live, alone, before it writes.
     assert_eq!(
         proxy.count(me, "ListAccessKeys"),
-        6,
-        "users a change may affect only"
+        3,
+        "users a key control may act on only"
     );
-    assert_eq!(
-        proxy.count(me, "GetLoginProfile"),
-        4,
-        "console users without MFA only"
-    );
-    assert_eq!(
-        proxy.count(me, "ListMFADevices"),
-        4,
-        "console users without MFA only"
-    );
+    assert_eq!(proxy.count(me, "GetLoginProfile"), 0);
+    assert_eq!(proxy.count(me, "ListMFADevices"), 0);
     let per_user_ops = [
         "ListAttachedUserPolicies",
         "ListUserPolicies",

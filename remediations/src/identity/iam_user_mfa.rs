@@ -296,7 +296,16 @@ pub struct ConsoleUser<'a> {
     pub mfa_devices: usize,
     pub policy_on_user: bool,
     pub groups: Vec<String>,
+    /// The ids of its active access keys.
     pub active_keys: Vec<String>,
+    /// Active keys the credential report counts whose ids were not read.
+    pub unnamed_active_keys: usize,
+}
+
+impl ConsoleUser<'_> {
+    fn has_active_keys(&self) -> bool {
+        !self.active_keys.is_empty() || self.unnamed_active_keys > 0
+    }
 }
 
 /// What every user's finding builds on: the policy, where it is attached, the group.
@@ -448,7 +457,7 @@ pub fn user_finding(u: &ConsoleUser<'_>, s: &Setting<'_>, guarded: bool) -> Find
         }
     }
     let mut f = Finding::change(target, summary, Action::Update, before, after, calls)
-        .with_risk(if u.active_keys.is_empty() { Risk::Medium } else { Risk::High })
+        .with_risk(if u.has_active_keys() { Risk::High } else { Risk::Medium })
         .with_note(format!(
             "Affected user: {name}. At the next sign-in {name} can only change the password and enrol an MFA device; after signing in again with MFA, everything works as before."
         ))
@@ -468,7 +477,7 @@ pub fn user_finding(u: &ConsoleUser<'_>, s: &Setting<'_>, guarded: bool) -> Find
             ));
         }
     }
-    if !u.active_keys.is_empty() {
+    if u.has_active_keys() {
         f = f.with_note(format!(
             "{name} also has active access keys: API calls made with them without an MFA session (sts get-session-token with MFA) are denied as well."
         ));
@@ -477,6 +486,16 @@ pub fn user_finding(u: &ConsoleUser<'_>, s: &Setting<'_>, guarded: bool) -> Find
             .iter()
             .map(|k| format!("access key {k} of {name} (calls without MFA will be denied)"))
             .collect();
+        if u.unnamed_active_keys > 0 {
+            f.in_use.push(format!(
+                "{} of {name} (credential report; calls without MFA will be denied)",
+                if u.unnamed_active_keys == 1 {
+                    "1 active access key".to_string()
+                } else {
+                    format!("{} active access keys", u.unnamed_active_keys)
+                }
+            ));
+        }
     }
     f
 }
@@ -516,9 +535,15 @@ impl Control for IamUserMfa {
         for u in ak::users(cx).await? {
             // The credential report settles users without a password and console users with
             // MFA; a console user without MFA is a change, so IAM confirms both first.
+            // Re-reading this user (apply's check before its write, verification, undo)?
+            let focused = cx.reads.focus() == Some(format!("{USER_PREFIX}{}", u.name).as_str());
             let mfa_devices = match (report.password_enabled(&u.name), report.mfa_active(&u.name)) {
                 (Some(false), _) => continue,
                 (Some(true), Some(true)) => 1,
+                // A console user without MFA: the plan takes the report's word (it can be up to
+                // 4 hours old); apply re-reads the user live, focused, before it writes, and a
+                // user who has enrolled since is then stale, not changed.
+                (Some(true), Some(false)) if !focused => 0,
                 _ => {
                     if ak::login_profile(cx, &u.name).await?.is_none() {
                         continue;
@@ -532,12 +557,25 @@ impl Control for IamUserMfa {
                 mfa_devices,
                 policy_on_user: detail.attached.iter().any(|(_, a)| a == &policy.arn),
                 groups: detail.groups,
-                active_keys: ak::keys_of_user(cx, &u)
-                    .await?
-                    .iter()
-                    .filter(|k| k.active)
-                    .map(|k| k.id.clone())
-                    .collect(),
+                active_keys: Vec::new(),
+                unnamed_active_keys: 0,
+            };
+            let cu = match &u.settled {
+                // Keys the report settles (young, at most one active) are counted, not listed:
+                // their ids are read only when the user is (apply's re-read).
+                Some(keys) if !focused => ConsoleUser {
+                    unnamed_active_keys: keys.active,
+                    ..cu
+                },
+                _ => ConsoleUser {
+                    active_keys: ak::keys_of_user(cx, &u)
+                        .await?
+                        .iter()
+                        .filter(|k| k.active)
+                        .map(|k| k.id.clone())
+                        .collect(),
+                    ..cu
+                },
             };
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
             out.push(user_finding(&cu, &setting, guarded));
@@ -863,6 +901,7 @@ mod tests {
             policy_on_user: on_user,
             groups: groups.iter().map(|g| g.to_string()).collect(),
             active_keys: keys.iter().map(|k| k.to_string()).collect(),
+            unnamed_active_keys: 0,
         }
     }
 

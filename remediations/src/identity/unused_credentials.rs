@@ -153,10 +153,30 @@ impl Control for UnusedCredentials {
             for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
                 out.push(key_finding(now, threshold, &u.name, &k, &last, guarded));
             }
-            let profile = ak::console_password(cx, &report, &u.name).await?;
             let last_used = u
                 .password_last_used
                 .max(ak::report_password_last_used(&report, &u.name));
+            // A password the credential report shows in use, or set recently, is compliant on
+            // the report's word (no call). One that may be a change is read from IAM: the
+            // change records the login profile's own dates, and apply re-reads it alone.
+            let target = password_target(&u.name);
+            let by_report = match ak::report_password_set(&report, &u.name) {
+                Some(set) if cx.reads.focus() != Some(target.as_str()) => Some(password_finding(
+                    now,
+                    threshold,
+                    &u.name,
+                    Some(Some(set)),
+                    last_used,
+                    guarded,
+                ))
+                .filter(|f| f.status == crate::plan::Status::Compliant),
+                _ => None,
+            };
+            if let Some(f) = by_report {
+                out.push(f);
+                continue;
+            }
+            let profile = ak::console_password(cx, &report, &u.name).await?;
             out.push(password_finding(
                 now, threshold, &u.name, profile, last_used, guarded,
             ));

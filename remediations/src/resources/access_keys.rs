@@ -231,6 +231,16 @@ pub fn report_password_last_used(report: &CredentialReport, user: &str) -> Optio
         .and_then(|r| parse_date(r.get("password_last_used")))
 }
 
+/// When the report says the user's console password was last set, if it says there is one.
+pub fn report_password_set(report: &CredentialReport, user: &str) -> Option<OffsetDateTime> {
+    if report.password_enabled(user) != Some(true) {
+        return None;
+    }
+    report
+        .row(user)
+        .and_then(|r| parse_date(r.get("password_last_changed")))
+}
+
 /// Every IAM user with its access keys (ListUsers, ListAccessKeys), sorted by name.
 ///
 /// The credential report carries every key's status, issue date and last use, but not its
