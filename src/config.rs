@@ -5,6 +5,7 @@
 //! profile = "prod-admin"                # as --profile: wins over AWS_* keys in the environment
 //! regions = ["eu-west-1", "us-east-1"]   # or "all" / "home"
 //! max_rps = 10
+//! rate_limits = { iam = 20, s3 = "50/100" } # as --rate-limit: the account's own figures
 //! trusted_cidrs = ["10.0.0.0/8"]
 //! alarm_email = "security@example.com"   # and every other control parameter (see Params)
 //! exceptions = "exceptions.toml"        # default: cis-fix-exceptions.toml beside this file
@@ -27,6 +28,8 @@ pub struct Config {
     pub profile: Option<String>,
     pub regions: Option<RegionSpec>,
     pub max_rps: Option<u32>,
+    /// Per-service budgets (`rate_limits = { iam = 20 }`, as `--rate-limit`).
+    pub rate_limits: Vec<(String, crate::aws::Limit)>,
     /// Control parameters (trusted ranges, trail and bucket names, alarm e-mail, …).
     pub params: Params,
     /// The exceptions file, relative to this file (`exceptions = "…"`; see docs/exceptions.md).
@@ -51,6 +54,7 @@ struct File {
     profile: Option<String>,
     regions: Option<RegionsValue>,
     max_rps: Option<i64>,
+    rate_limits: Option<toml::Table>,
     exceptions: Option<String>,
     exception_tag: Option<String>,
     state: Option<String>,
@@ -121,6 +125,22 @@ impl Config {
             Some(n) if (1..=1000).contains(&n) => Some(n as u32),
             Some(n) => return Err(err(format!("max_rps: {n} is not in 1..=1000"))),
         };
+        let mut rate_limits = Vec::new();
+        for (service, v) in f.rate_limits.iter().flatten() {
+            let value = match v {
+                toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Float(x) => x.to_string(),
+                toml::Value::String(s) => s.clone(),
+                other => {
+                    return Err(err(format!(
+                        "rate_limits.{service}: {other} is not a rate (a number, or \"RATE/BURST\")"
+                    )))
+                }
+            };
+            let limit = crate::aws::parse_rate_limit(&format!("{service}={value}"))
+                .map_err(|e| err(format!("rate_limits: {e}")))?;
+            rate_limits.push(limit);
+        }
         if let Some(p) = &f.profile {
             if p.trim().is_empty() || p.chars().any(char::is_whitespace) {
                 return Err(err(format!(
@@ -147,6 +167,7 @@ impl Config {
             profile: f.profile,
             regions,
             max_rps,
+            rate_limits,
             params,
             exceptions: f.exceptions,
             exception_tag: f.exception_tag,
@@ -222,5 +243,31 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("max_rps: 0"), "{e}");
+    }
+
+    #[test]
+    fn rate_limits_are_read_and_checked() {
+        let c = Config::parse("c.toml", "rate_limits = { iam = 20, s3 = \"50/80\" }\n").unwrap();
+        assert_eq!(
+            c.rate_limits,
+            vec![
+                ("iam".to_string(), crate::aws::Limit::new(20.0, 40.0)),
+                ("s3".to_string(), crate::aws::Limit::new(50.0, 80.0)),
+            ]
+        );
+        let e = Config::parse("c.toml", "rate_limits = { iamm = 20 }\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("c.toml: rate_limits: 'iamm' is not a service"),
+            "{e}"
+        );
+        let e = Config::parse("c.toml", "rate_limits = { iam = 0 }\n").unwrap_err();
+        assert!(e.to_string().contains("iam: rate '0'"), "{e}");
+        let e = Config::parse("c.toml", "rate_limits = { iam = true }\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("rate_limits.iam: true is not a rate"),
+            "{e}"
+        );
     }
 }

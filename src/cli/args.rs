@@ -66,6 +66,11 @@ pub struct GlobalArgs {
     /// included, on top of the per-service budgets (default: no overall cap).
     #[arg(long, global = true, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max_rps: Option<u32>,
+    /// One service's budget in requests per second, replacing its default (docs/rate-limits.md)
+    /// with the account's own figure from Service Quotas: SERVICE=RATE or SERVICE=RATE/BURST
+    /// (the burst defaults to twice the rate). Repeatable; e.g. --rate-limit iam=20.
+    #[arg(long = "rate-limit", value_name = "SERVICE=RATE", global = true, value_parser = parse_rate_limit)]
+    pub rate_limits: Vec<(String, crate::aws::Limit)>,
     /// More log output on stderr (-v, -vv); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -478,4 +483,9 @@ pub enum ReportFormat {
     Html,
     Csv,
     Json,
+}
+
+/// `--rate-limit SERVICE=RATE[/BURST]`.
+fn parse_rate_limit(s: &str) -> Result<(String, crate::aws::Limit), String> {
+    crate::aws::parse_rate_limit(s)
 }

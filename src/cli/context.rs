@@ -60,6 +60,7 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContex
         endpoint_url: g.endpoint_url.clone(),
         max_attempts: g.max_attempts,
         max_rps: g.max_rps,
+        rate_limits: g.rate_limits.clone(),
         // The regions are listed anyway when --region names one (to check it).
         prefetch_regions: g.region.is_some()
             || regional
@@ -164,6 +165,7 @@ pub fn journal(g: &GlobalArgs) -> Result<Journal, Fatal> {
             endpoint_url: g.endpoint_url.clone(),
             max_attempts: g.max_attempts,
             max_rps: g.max_rps,
+            rate_limits: g.rate_limits.clone(),
             prefetch_regions: false,
         };
         let state = crate::state::open(loc, &opts).map_err(|e| match e {

@@ -132,6 +132,11 @@ async fn run(mut cli: Cli) -> Result<Exit, Fatal> {
     cli.global.profile = cli.global.profile.take().or(cfg.profile.clone());
     cli.global.regions = cli.global.regions.take().or(cfg.regions.clone());
     cli.global.max_rps = cli.global.max_rps.or(cfg.max_rps);
+    for (service, limit) in &cfg.rate_limits {
+        if !cli.global.rate_limits.iter().any(|(s, _)| s == service) {
+            cli.global.rate_limits.push((service.clone(), *limit));
+        }
+    }
     cli.global.state = cli.global.state.take().or(cfg.state.clone());
     // The exceptions file is read and checked before any AWS call.
     match &cli.command {

@@ -171,6 +171,9 @@ async fn settings_file_is_read_validated_and_overridden_by_flags() {
     std::fs::write(&cfg, "max_rps = \"fast\"\n").unwrap();
     acct.run(&["plan", "--config", c])
         .assert_one_line_error(1, "line 1: invalid type");
+    std::fs::write(&cfg, "rate_limits = { iamm = 20 }\n").unwrap();
+    acct.run(&["plan", "--config", c])
+        .assert_one_line_error(1, "rate_limits: 'iamm' is not a service cis-fix budgets");
     std::fs::write(&cfg, "trusted_cidr = [\"10.0.0.0/8\"]\n").unwrap();
     acct.run(&["apply", "--config", c, "-c", "1.7", "--yes"])
         .assert_one_line_error(

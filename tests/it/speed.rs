@@ -151,3 +151,57 @@ async fn policy_attachment_controls_list_attached_pairs_only() {
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     assert_eq!(attached().await, 1, "attached again");
 }
+
+/// `--rate-limit` and `rate_limits` in cis-fix.toml replace one service's default budget (the
+/// run's figures, `CIS_FIX_STATS`, show the budget each request was paced by); the flag wins
+/// over the file, service by service, and the other services keep their defaults.
+#[tokio::test]
+async fn a_rate_limit_replaces_that_service_budget_only() {
+    let acct = TestAccount::new().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("cis-fix.toml");
+    std::fs::write(&cfg, "rate_limits = { iam = 4, s3 = \"7/9\" }\n").unwrap();
+    let stats = dir.path().join("stats.json");
+    let mut cmd = acct.command(&endpoint());
+    cmd.env("CIS_FIX_STATS", &stats);
+    let out = crate::harness::run(
+        cmd,
+        &[
+            "plan",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--rate-limit",
+            "iam=3",
+            "--control",
+            "1.7",
+            "--control",
+            "2.1.4",
+            "--control",
+            "5.1.1",
+            "--regions",
+            "eu-west-1",
+        ],
+    );
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let budget = |name: &str| {
+        doc["budgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|b| {
+                b["budget"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{name}/"))
+            })
+            .unwrap_or_else(|| panic!("no {name} budget in {doc}"))
+            .clone()
+    };
+    assert_eq!(budget("iam")["rate"], 3.0, "the flag wins");
+    assert_eq!(budget("iam")["burst"], 6.0);
+    assert_eq!(budget("s3")["rate"], 7.0, "from the file");
+    assert_eq!(budget("s3")["burst"], 9.0);
+    assert_eq!(budget("ec2")["rate"], 5.0, "the default");
+}

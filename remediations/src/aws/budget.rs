@@ -64,6 +64,53 @@ pub const DEFAULTS: &[(&str, Limit)] = &[
     ("macie2", Limit::new(2.0, 5.0)),
 ];
 
+/// `SERVICE=RATE` or `SERVICE=RATE/BURST` (`--rate-limit`, `rate_limits` in cis-fix.toml):
+/// a service's budget set to the account's own figure (Service Quotas shows raised quotas),
+/// in requests per second; the burst is twice the rate unless given. `Err`: one line saying
+/// what is wrong.
+pub fn parse_limit(s: &str) -> Result<(String, Limit), String> {
+    let Some((service, value)) = s.split_once('=') else {
+        return Err(format!(
+            "'{s}' is not SERVICE=RATE (requests per second, e.g. iam=20 or s3=50/100)"
+        ));
+    };
+    let service = service.trim();
+    if !DEFAULTS.iter().any(|(n, _)| *n == service) {
+        let names: Vec<&str> = DEFAULTS.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "'{service}' is not a service cis-fix budgets (one of: {})",
+            names.join(", ")
+        ));
+    }
+    let (rate, burst) = match value.split_once('/') {
+        Some((r, b)) => (r, Some(b)),
+        None => (value, None),
+    };
+    let rate: f64 = rate
+        .trim()
+        .parse()
+        .ok()
+        .filter(|r: &f64| r.is_finite() && *r > 0.0 && *r <= 1000.0)
+        .ok_or_else(|| {
+            format!("{service}: rate '{}' is not a number of requests per second above 0 and at most 1000", rate.trim())
+        })?;
+    let burst = match burst {
+        None => (rate * 2.0).max(1.0),
+        Some(b) => b
+            .trim()
+            .parse()
+            .ok()
+            .filter(|b: &f64| b.is_finite() && *b >= 1.0 && *b <= 10_000.0)
+            .ok_or_else(|| {
+                format!(
+                    "{service}: burst '{}' is not a number of requests from 1 to 10000",
+                    b.trim()
+                )
+            })?,
+    };
+    Ok((service.to_string(), Limit::new(rate, burst)))
+}
+
 /// The budget of a service the table does not name.
 pub const FALLBACK: Limit = Limit::new(2.0, 5.0);
 
@@ -639,5 +686,31 @@ mod tests {
             b"<ErrorResponse><Error><Code>NoSuchEntity</Code></Error></ErrorResponse>"
         ));
         assert!(!is_throttling(403, Some("AccessDeniedException"), b""));
+    }
+
+    #[test]
+    fn a_rate_limit_names_a_budgeted_service_and_a_sane_rate() {
+        assert_eq!(
+            parse_limit("iam=20"),
+            Ok(("iam".to_string(), Limit::new(20.0, 40.0)))
+        );
+        assert_eq!(
+            parse_limit("s3=50/80"),
+            Ok(("s3".to_string(), Limit::new(50.0, 80.0)))
+        );
+        assert_eq!(
+            parse_limit("iam=0.5"),
+            Ok(("iam".to_string(), Limit::new(0.5, 1.0)))
+        );
+        for bad in [
+            "iam", "iam=", "iam=0", "iam=-1", "iam=x", "iam=2000", "iam=5/0", "nope=5", "=5",
+            "iam=nan",
+        ] {
+            let e = parse_limit(bad).expect_err(bad);
+            assert!(!e.contains('\n'), "{e}");
+        }
+        assert!(parse_limit("nope=5")
+            .unwrap_err()
+            .contains("one of: ec2, iam"));
     }
 }

@@ -28,6 +28,8 @@ pub struct AwsOptions {
     pub max_attempts: Option<u32>,
     /// An overall cap on requests per second, on top of the per-service budgets.
     pub max_rps: Option<u32>,
+    /// Per-service budgets instead of the defaults (`--rate-limit`, `rate_limits`).
+    pub rate_limits: Vec<(String, super::budget::Limit)>,
     /// Ask for the account's enabled regions while asking who we are (one round trip instead
     /// of two before the first control can read), when the run covers regional controls.
     pub prefetch_regions: bool,
@@ -167,7 +169,10 @@ impl AwsContext {
         if let Some(p) = &opts.profile {
             ProfileFiles::from_env().require(p)?;
         }
-        let budgets = super::budget::Budgets::new(opts.max_rps);
+        let budgets = super::budget::Budgets::with_overrides(
+            opts.max_rps,
+            opts.rate_limits.iter().cloned().collect(),
+        );
         let http = super::budget::budgeted_client(budgets.clone());
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
         if let Some(p) = &opts.profile {

@@ -10,8 +10,8 @@ pub mod organization;
 mod regions;
 
 pub use budget::{
-    median_of, BudgetKey, BudgetUse, Budgets, Limit, DEFAULTS as BUDGET_DEFAULTS,
-    FALLBACK as BUDGET_FALLBACK,
+    median_of, parse_limit as parse_rate_limit, BudgetKey, BudgetUse, Budgets, Limit,
+    DEFAULTS as BUDGET_DEFAULTS, FALLBACK as BUDGET_FALLBACK,
 };
 pub use call_log::{charged_to, Call, CallLog};
 pub use context::{Account, AssumeRequest, AwsContext, AwsOptions, CredentialSource, RegionsError};
