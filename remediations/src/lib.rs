@@ -22,4 +22,6 @@ pub mod storage;
 pub use control::{Control, Cx, Description, Kind, Scope};
 pub use params::{parse_cidr, parse_set, Contact, FlowLogDestination, Params, KEYS as PARAM_KEYS};
 pub use registry::{find, registry};
-pub use resources::{caller, parse_caller_arn, Caller, CredentialReport, PasswordPolicyDoc, Reads};
+pub use resources::{
+    caller, parse_caller_arn, Caller, Carried, CredentialReport, PasswordPolicyDoc, Reads,
+};

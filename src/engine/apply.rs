@@ -10,7 +10,7 @@ use super::{Interrupt, Progress};
 use crate::aws::AwsContext;
 use crate::journal::{Entry, JournalError, RunWriter};
 use crate::plan::{now_rfc3339, Finding, Item, Status};
-use crate::remediations::{self as controls, Cx, Params, Reads};
+use crate::remediations::{self as controls, Carried, Cx, Params, Reads};
 use crate::render::describe_moves;
 
 /// What this run has written so far, for the staleness check of later changes.
@@ -22,6 +22,8 @@ struct Changed {
     seen: HashMap<(String, (Option<String>, String)), Value>,
     /// Whether any write of this run was attempted (even one that failed).
     attempted: bool,
+    /// Reads kept from one change to the next until a change writes their service.
+    carried: Carried,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -221,7 +223,16 @@ async fn apply_one(
     };
     let region = item.region.as_deref();
     let key = (item.region.clone(), item.finding.target.clone());
-    let fresh = match observe(aws, params, control, region, &item.finding.target).await {
+    let fresh = match observe(
+        aws,
+        params,
+        control,
+        region,
+        &item.finding.target,
+        &expected.carried,
+    )
+    .await
+    {
         Ok(Some(f)) => f,
         // A removal whose target is already gone has nothing left to do.
         Ok(None) if removes(item) => return Ok(ChangeResult::AlreadySatisfied),
@@ -273,13 +284,18 @@ async fn apply_one(
         undo_of: None,
         at: now_rfc3339(),
     })?;
-    let reads = Reads::default();
+    let reads = Reads::carrying(&expected.carried, None);
     let cx = Cx {
         aws,
         reads: &reads,
         params,
     };
-    if let Err(e) = control.apply(&cx, region, &fresh).await {
+    let written = control.apply(&cx, region, &fresh).await;
+    // Whatever it wrote (or half-wrote), nothing read before through those services is kept.
+    expected
+        .carried
+        .written_by(control.description().write_actions);
+    if let Err(e) = written {
         journal.append(&Entry::Outcome {
             seq,
             ok: false,
@@ -296,7 +312,15 @@ async fn apply_one(
     })?;
     let (verified, observed, why) = verdict(
         removes(item),
-        observe(aws, params, control, region, &item.finding.target).await,
+        observe(
+            aws,
+            params,
+            control,
+            region,
+            &item.finding.target,
+            &expected.carried,
+        )
+        .await,
     );
     journal.append(&Entry::Verified {
         seq,

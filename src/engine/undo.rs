@@ -8,7 +8,7 @@ use super::Interrupt;
 use crate::aws::AwsContext;
 use crate::journal::{ChangeRecord, ChangeRef, Entry, JournalError, Run, RunWriter};
 use crate::plan::now_rfc3339;
-use crate::remediations::{self as controls, Cx, Params, Reads};
+use crate::remediations::{self as controls, Carried, Cx, Params, Reads};
 use crate::render::describe_moves;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -99,7 +99,17 @@ async fn undo_one(
     // Undo restores recorded state; plan parameters play no part in it (only the home region
     // a recorded trail names, to find it again).
     let params = Params::for_undo(&change.previous);
-    let current = match observe(aws, &params, control, region, &change.target).await {
+    let current = match observe(
+        aws,
+        &params,
+        control,
+        region,
+        &change.target,
+        // Nothing is carried between undo's changes: each has its own parameters.
+        &Carried::default(),
+    )
+    .await
+    {
         Ok(Some(f)) => f.before,
         Ok(None) => Value::Null,
         Err(e) => return Ok(UndoResult::Failed(format!("could not re-read: {e}"))),
@@ -190,7 +200,16 @@ async fn undo_one(
         error: None,
         at: now_rfc3339(),
     })?;
-    let after = observe(aws, &params, control, region, &change.target).await;
+    let after = observe(
+        aws,
+        &params,
+        control,
+        region,
+        &change.target,
+        // Nothing is carried between undo's changes: each has its own parameters.
+        &Carried::default(),
+    )
+    .await;
     let (ok, observed, why) = match after {
         Ok(f) => {
             let v = f.map(|f| f.before).unwrap_or(Value::Null);

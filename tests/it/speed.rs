@@ -205,3 +205,59 @@ async fn a_rate_limit_replaces_that_service_budget_only() {
     assert_eq!(budget("s3")["burst"], 9.0);
     assert_eq!(budget("ec2")["rate"], 5.0, "the default");
 }
+
+/// apply keeps the trails it read from one change to the next until a change writes through
+/// CloudTrail: the metric filters, which all build on the trail, do not each list the trails
+/// of every region again before and after their write (they did: 1,140 DescribeTrails in an
+/// apply of the demo account over 20 regions, 160 now).
+#[tokio::test]
+async fn apply_reads_the_trails_again_only_after_a_cloudtrail_write() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &[
+            "apply",
+            "--yes",
+            "--regions",
+            "eu-west-1",
+            "--alarm-email",
+            "sec@example.com",
+            "--control",
+            "3.1",
+            "--control",
+            "4.1",
+            "--control",
+            "4.2",
+            "--control",
+            "4.3",
+            "--control",
+            "4.4",
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.matches("applied, verified").count() >= 5,
+        "{}",
+        out.stdout
+    );
+    // The trail is created (its check, its verification: two reads of the two regions),
+    // the metric filters are planned again (one), and their four changes with their checks
+    // and verifications share one read: at most 8 lists of 2 regions' trails, against 4 per
+    // metric filter before.
+    let me = acct.creds.access_key_id();
+    let n = p.count(me, "DescribeTrails");
+    assert!(n <= 2 * 5, "DescribeTrails {n} times");
+    // And the account is as the changes say: four metric filters on the trail's log group.
+    let filters = acct
+        .logs(crate::harness::REGION)
+        .describe_metric_filters()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        filters.metric_filters().len() >= 4,
+        "{:?}",
+        filters.metric_filters()
+    );
+}

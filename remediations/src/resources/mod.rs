@@ -25,5 +25,5 @@ pub mod trails;
 pub use caller::{caller, parse_caller_arn, Caller};
 pub use credential_report::CredentialReport;
 pub use password_policy::PasswordPolicyDoc;
-pub use reads::Reads;
+pub use reads::{Carried, Reads};
 pub use trails::{cis_trail, trails, TrailInfo};

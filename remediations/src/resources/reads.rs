@@ -55,6 +55,40 @@ pub struct Reads {
     /// The one target this phase re-reads (verification, undo), when it is one: readers that
     /// settle some resources from a summary (the credential report) read that one in full.
     focus: Option<String>,
+    /// Reads kept across the phases of one apply or undo run (see [`Carried`]).
+    carried: Option<Carried>,
+}
+
+/// Services whose shared reads an apply or undo run carries from one change to the next.
+/// Only account-wide listings no focus changes: the trails (every region's DescribeTrails,
+/// each trail's status and selectors), which the fifteen metric-filter changes, the other
+/// CloudTrail controls and their verifications would otherwise each read again.
+const CARRIED_SERVICES: &[&str] = &["cloudtrail"];
+
+/// Shared reads that outlive a phase, for one apply or undo run. The engine drops a
+/// service's entries ([`Carried::written_by`]) as soon as a change may have written through
+/// that service, so a re-read after a write (verification, the next change's check) always
+/// sees the write; reads of other services are never carried.
+#[derive(Clone, Default)]
+pub struct Carried(Arc<Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>>);
+
+impl Carried {
+    /// Forget what a change of a control with these write actions (`cloudtrail:UpdateTrail`,
+    /// ...) may have changed: every carried read of those services.
+    pub fn written_by(&self, write_actions: &[&str]) {
+        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        for service in CARRIED_SERVICES {
+            let prefix = format!("{service}:");
+            if write_actions.iter().any(|a| a.starts_with(&prefix)) {
+                m.retain(|k, _| !k.starts_with(&prefix));
+            }
+        }
+    }
+
+    fn carries(key: &str) -> bool {
+        key.split_once(':')
+            .is_some_and(|(service, _)| CARRIED_SERVICES.contains(&service))
+    }
 }
 
 /// Collect every page of an EC2 describe call into one list.
@@ -87,6 +121,7 @@ impl Default for Reads {
             instances: RegionMemo::new(),
             shared: Mutex::new(HashMap::new()),
             focus: None,
+            carried: None,
         }
     }
 }
@@ -96,6 +131,15 @@ impl Reads {
     pub fn focused(target: &str) -> Reads {
         Reads {
             focus: Some(target.to_string()),
+            ..Reads::default()
+        }
+    }
+
+    /// Reads for one phase of an apply or undo run, sharing what `carried` holds.
+    pub fn carrying(carried: &Carried, focus: Option<&str>) -> Reads {
+        Reads {
+            focus: focus.map(str::to_string),
+            carried: Some(carried.clone()),
             ..Reads::default()
         }
     }
@@ -116,7 +160,11 @@ impl Reads {
         Fut: Future<Output = Result<T, AwsError>>,
     {
         let cell: Arc<Cell<T>> = {
-            let mut m = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+            let mut m = match &self.carried {
+                Some(c) if Carried::carries(key) => c.0.lock(),
+                _ => self.shared.lock(),
+            }
+            .unwrap_or_else(|p| p.into_inner());
             let any = m
                 .entry(key.to_string())
                 .or_insert_with(|| Arc::new(Cell::<T>::new()) as Arc<dyn Any + Send + Sync>)
@@ -129,7 +177,14 @@ impl Reads {
                 )
             })?
         };
-        cell.get_or_init(f).await.clone()
+        let out = cell.get_or_init(f).await.clone();
+        // A failed read is not carried into the next phase: that one asks again.
+        if let (Err(_), Some(c)) = (&out, &self.carried) {
+            if Carried::carries(key) {
+                c.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+            }
+        }
+        out
     }
 
     /// The account password policy; `None` when the account has none.
