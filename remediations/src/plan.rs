@@ -116,8 +116,9 @@ pub struct Finding {
     /// `before`, and apply refuses the change when it moved.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub prerequisites: Value,
-    /// The target's tags, where the control's read already returns them (security groups,
-    /// instances; see `Control::reads_tags`); empty otherwise. Exceptions match on them.
+    /// The target's tags, for the controls that read them (security groups, instances,
+    /// buckets, IAM users and roles; see `Control::reads_tags`); empty otherwise. Exceptions
+    /// match on them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tags: std::collections::BTreeMap<String, String>,
     /// For excepted findings: the exception that matched (see `docs/exceptions.md`).
@@ -244,6 +245,14 @@ impl Finding {
     pub fn with_risk(mut self, risk: Risk) -> Self {
         self.risk = risk;
         self
+    }
+
+    /// Whether exceptions can apply to it: a change, a check for a person, or blocked.
+    pub fn is_failing(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Change | Status::Manual | Status::Blocked
+        )
     }
 
     /// The target's tags (`key → value`), from a read the control makes anyway.

@@ -67,3 +67,258 @@ async fn flags_that_conflict_are_refused_before_any_aws_call() {
         ops(&p, &acct)
     );
 }
+
+const FULL_ADMIN: &str =
+    r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":["*"],"Resource":"*"}}"#;
+const TRUST: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+const TAG: &str = "cis-fix:exception";
+
+/// (target → status) of one control's items.
+fn statuses_of(
+    doc: &serde_json::Value,
+    control: &str,
+) -> std::collections::BTreeMap<String, String> {
+    doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["control"] == control)
+        .map(|i| {
+            (
+                i["target"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn item<'a>(doc: &'a serde_json::Value, control: &str, target: &str) -> &'a serde_json::Value {
+    doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["control"] == control && i["target"] == target)
+        .unwrap_or_else(|| panic!("no item {control} {target} in {doc}"))
+}
+
+async fn bucket_policy(acct: &TestAccount, bucket: &str) -> Option<String> {
+    match acct
+        .s3(crate::harness::REGION)
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(o) => o.policy,
+        Err(e) => {
+            let code = aws_sdk_s3::error::ProvideErrorMetadata::code(&e).map(str::to_string);
+            assert_eq!(code.as_deref(), Some("NoSuchBucketPolicy"), "{e:?}");
+            None
+        }
+    }
+}
+
+async fn tag_bucket(acct: &TestAccount, bucket: &str, tags: &[(&str, &str)]) {
+    use aws_sdk_s3::types::{Tag, Tagging};
+    let mut t = Tagging::builder();
+    for (k, v) in tags {
+        t = t.tag_set(Tag::builder().key(*k).value(*v).build().unwrap());
+    }
+    acct.s3(crate::harness::REGION)
+        .put_bucket_tagging()
+        .bucket(bucket)
+        .tagging(t.build().unwrap())
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Who FullAdmin is attached to, as `kind name`, sorted.
+async fn full_admin_holders(acct: &TestAccount, arn: &str) -> Vec<String> {
+    let o = acct
+        .iam()
+        .list_entities_for_policy()
+        .policy_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let mut v: Vec<String> = o
+        .policy_users()
+        .iter()
+        .map(|u| format!("user {}", u.user_name().unwrap()))
+        .chain(
+            o.policy_roles()
+                .iter()
+                .map(|r| format!("role {}", r.role_name().unwrap())),
+        )
+        .collect();
+    v.sort();
+    v
+}
+
+/// Buckets and IAM users/roles carry their tags into the plan: the exception tag excepts
+/// them, a file entry's `tag = …` matches them, `apply --yes` leaves them as they were (the
+/// bucket policy and the attachments re-read), and each bucket's tags are read once.
+#[tokio::test]
+async fn exception_tags_on_buckets_and_iam_principals() {
+    use aws_sdk_iam::types::Tag;
+    let acct = TestAccount::new().await;
+    let region = crate::harness::REGION;
+    let kept = acct.create_bucket(region, "website").await;
+    let team = acct.create_bucket(region, "team-web").await;
+    let plain = acct.create_bucket(region, "plain").await;
+    tag_bucket(&acct, &kept, &[(TAG, "public website; until=2099-01-01")]).await;
+    tag_bucket(&acct, &team, &[("team", "web-frontend")]).await;
+
+    let iam = acct.iam();
+    let full = iam
+        .create_policy()
+        .policy_name("FullAdmin")
+        .policy_document(FULL_ADMIN)
+        .send()
+        .await
+        .unwrap()
+        .policy
+        .unwrap()
+        .arn
+        .unwrap();
+    let vendor_tag = Tag::builder()
+        .key(TAG)
+        .value("vendor integration")
+        .build()
+        .unwrap();
+    iam.create_user()
+        .user_name("vendor")
+        .tags(vendor_tag.clone())
+        .send()
+        .await
+        .unwrap();
+    iam.create_user().user_name("dev").send().await.unwrap();
+    iam.create_role()
+        .role_name("legacy-app")
+        .assume_role_policy_document(TRUST)
+        .tags(vendor_tag)
+        .send()
+        .await
+        .unwrap();
+    for u in ["vendor", "dev"] {
+        iam.attach_user_policy()
+            .user_name(u)
+            .policy_arn(&full)
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.attach_role_policy()
+        .role_name("legacy-app")
+        .policy_arn(&full)
+        .send()
+        .await
+        .unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "x.toml",
+        "[[exception]]\ncontrol = \"s3-deny-http\"\ntag = \"team=web-*\"\nreason = \"the web team's buckets\"\nowner = \"web-team\"\nexpires = 2099-12-31\n",
+    );
+    let sel = [
+        "--control",
+        "s3-deny-http",
+        "--control",
+        "s3-block-public-access",
+        "--control",
+        "no-full-admin-policies",
+        "--control",
+        "iam-permissions-via-groups",
+        "--exceptions",
+        file.to_str().unwrap(),
+    ];
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(&p.url, &[&["plan", "--format", "json"][..], &sel].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let doc = plan_json(&out);
+
+    let http = statuses_of(&doc, "s3-deny-http");
+    assert_eq!(http[&format!("bucket {kept}")], "excepted", "{http:?}");
+    assert_eq!(http[&format!("bucket {team}")], "excepted", "{http:?}");
+    assert_eq!(http[&format!("bucket {plain}")], "change", "{http:?}");
+    let by_tag = item(&doc, "s3-deny-http", &format!("bucket {kept}"));
+    assert_eq!(by_tag["exception"]["reason"], "public website", "{by_tag}");
+    assert_eq!(by_tag["exception"]["expires"], "2099-01-01");
+    assert_eq!(by_tag["exception"]["source"], format!("tag {TAG}"));
+    let by_file = item(&doc, "s3-deny-http", &format!("bucket {team}"));
+    assert_eq!(by_file["exception"]["owner"], "web-team", "{by_file}");
+    let pab = statuses_of(&doc, "s3-block-public-access");
+    assert_eq!(pab[&format!("bucket {kept}")], "excepted", "{pab:?}");
+    // The file's entry names s3-deny-http only.
+    assert_eq!(pab[&format!("bucket {team}")], "change", "{pab:?}");
+
+    let admin = statuses_of(&doc, "no-full-admin-policies");
+    assert_eq!(
+        admin["FullAdmin attached to user vendor"], "excepted",
+        "{admin:?}"
+    );
+    assert_eq!(
+        admin["FullAdmin attached to role legacy-app"], "excepted",
+        "{admin:?}"
+    );
+    assert_eq!(
+        admin["FullAdmin attached to user dev"], "change",
+        "{admin:?}"
+    );
+    let groups = statuses_of(&doc, "iam-permissions-via-groups");
+    assert_eq!(groups["user vendor"], "excepted", "{groups:?}");
+    assert_eq!(groups["user dev"], "manual", "{groups:?}");
+
+    // Each bucket's tags once in the run, though two controls judge it.
+    let calls = p.calls_by(acct.creds.access_key_id());
+    for b in [&kept, &team, &plain] {
+        let n = calls
+            .iter()
+            .filter(|c| c.path.starts_with(&format!("/{b}")) && c.path.contains("tagging"))
+            .count();
+        assert_eq!(n, 1, "GetBucketTagging for {b}: {n}");
+    }
+
+    let out = acct.run(
+        &[
+            &["apply", "--yes", "--allow-destructive", "--force-in-use"][..],
+            &sel,
+        ]
+        .concat(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        bucket_policy(&acct, &kept).await.is_none(),
+        "tagged bucket untouched"
+    );
+    assert!(
+        bucket_policy(&acct, &team).await.is_none(),
+        "bucket of the file's entry untouched"
+    );
+    assert!(
+        bucket_policy(&acct, &plain).await.is_some(),
+        "the other bucket is fixed"
+    );
+    let s3 = acct.s3(region);
+    assert!(
+        s3.get_public_access_block()
+            .bucket(&kept)
+            .send()
+            .await
+            .is_err(),
+        "tagged bucket has no Block Public Access still"
+    );
+    assert!(s3
+        .get_public_access_block()
+        .bucket(&plain)
+        .send()
+        .await
+        .is_ok());
+    assert_eq!(
+        full_admin_holders(&acct, &full).await,
+        ["role legacy-app", "user vendor"],
+        "the tagged user and role keep the policy; dev lost it"
+    );
+}
