@@ -162,6 +162,10 @@ pub struct ExceptionsReport {
     /// Unexpired entries that matched no target of the plan.
     #[serde(default)]
     pub unused: Vec<ExceptionNote>,
+    /// Why `ou` entries could not match here: the account's OU ancestry could not be read
+    /// (not in an organization, access denied). `None` when it was read or no entry has `ou`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ou_unknown: Option<String>,
 }
 
 impl Finding {

@@ -322,3 +322,201 @@ async fn exception_tags_on_buckets_and_iam_principals() {
         "the tagged user and role keep the policy; dev lost it"
     );
 }
+
+/// An organization under `mgmt`: root → OU keep → OU inner (member A), root → OU other
+/// (member B). Returns (keep, inner, other, A, B).
+async fn small_org(mgmt: &TestAccount) -> (String, String, String, String, String) {
+    let org = aws_sdk_organizations::Client::new(&mgmt.sdk);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .expect("create organization");
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let ou = |parent: String, name: &'static str| {
+        let org = org.clone();
+        async move {
+            org.create_organizational_unit()
+                .parent_id(parent)
+                .name(name)
+                .send()
+                .await
+                .unwrap()
+                .organizational_unit()
+                .unwrap()
+                .id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let keep = ou(root.clone(), "keep").await;
+    let inner = ou(keep.clone(), "inner").await;
+    let other = ou(root.clone(), "other").await;
+    let mut members = Vec::new();
+    for (i, dest) in [&inner, &other].into_iter().enumerate() {
+        let req = org
+            .create_account()
+            .email(format!("m{i}@example.com"))
+            .account_name(format!("member{i}"))
+            .send()
+            .await
+            .unwrap();
+        let id = org
+            .describe_create_account_status()
+            .create_account_request_id(req.create_account_status().unwrap().id().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .create_account_status()
+            .unwrap()
+            .account_id()
+            .unwrap()
+            .to_string();
+        org.move_account()
+            .account_id(&id)
+            .source_parent_id(&root)
+            .destination_parent_id(dest)
+            .send()
+            .await
+            .unwrap();
+        members.push(id);
+    }
+    (keep, inner, other, members[0].clone(), members[1].clone())
+}
+
+/// cis-fix run with `member`'s own credentials (through OrganizationAccountAccessRole).
+async fn run_as_member(mgmt: &TestAccount, member: &str, args: &[&str]) -> crate::harness::Output {
+    let c = aws_sdk_sts::Client::new(&mgmt.sdk)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("cis-fix-test-member")
+        .send()
+        .await
+        .unwrap()
+        .credentials
+        .unwrap();
+    let mut cmd = crate::harness::base_command();
+    cmd.env("AWS_ACCESS_KEY_ID", c.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", c.secret_access_key())
+        .env("AWS_SESSION_TOKEN", c.session_token())
+        .env("AWS_ENDPOINT_URL", endpoint())
+        .env("CIS_FIX_STATE_DIR", mgmt.state_dir());
+    crate::harness::run(cmd, args)
+}
+
+fn account_plan<'a>(doc: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
+    &doc["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == id)
+        .unwrap_or_else(|| panic!("account {id} not in {doc}"))["plan"]["plan"]
+}
+
+fn ebs_status(plan: &serde_json::Value) -> String {
+    plan["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["control"] == "ebs-default-encryption")
+        .unwrap_or_else(|| panic!("no ebs item in {plan}"))["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// `ou = …` excepts the accounts under that OU at any depth and no other; where the
+/// account's OUs cannot be read (a member account cannot call ListParents) the entry matches
+/// nothing and the plan says so once; a malformed OU id is a one-line error before any call.
+#[tokio::test]
+async fn ou_entries_except_the_accounts_under_the_ou() {
+    let mgmt = TestAccount::new().await;
+    let (keep, _inner, other, a, b) = small_org(&mgmt).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "ou.toml",
+        &format!(
+            "[[exception]]\nou = \"{keep}\"\ncontrol = \"ebs-default-encryption\"\nreason = \"sandbox OU\"\nowner = \"platform\"\nexpires = 2099-12-31\n"
+        ),
+    );
+    let f = file.to_str().unwrap();
+    let sel = [
+        "-c",
+        "ebs-default-encryption",
+        "--regions",
+        "eu-west-1",
+        "--exceptions",
+        f,
+    ];
+
+    let out = mgmt.run(&[&["plan", "--org", "--format", "json"][..], &sel].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(
+        ebs_status(account_plan(&doc, &a)),
+        "excepted",
+        "A is under keep/inner"
+    );
+    assert_eq!(
+        ebs_status(account_plan(&doc, &b)),
+        "change",
+        "B is under another OU"
+    );
+    assert_eq!(
+        ebs_status(account_plan(&doc, &mgmt.id)),
+        "change",
+        "the management account is in the root"
+    );
+    let ex = &account_plan(&doc, &a)["items"][0]["exception"];
+    assert_eq!(ex["reason"], "sandbox OU", "{ex}");
+    assert!(account_plan(&doc, &a)["exceptions"]["ou_unknown"].is_null());
+
+    // --ou narrows the run, the ancestry still reaches above it.
+    let out = mgmt.run(&[&["plan", "--ou", &other, "--format", "json"][..], &sel].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(ebs_status(account_plan(&doc, &b)), "change");
+
+    // A member account on its own cannot read its OUs: not excepted, and said once.
+    let out = run_as_member(&mgmt, &a, &[&["plan"][..], &sel].concat()).await;
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        all.matches("exceptions naming an OU (ou = ...) match nothing in account")
+            .count(),
+        1,
+        "{all}"
+    );
+    let out = run_as_member(
+        &mgmt,
+        &a,
+        &[&["plan", "--format", "json"][..], &sel].concat(),
+    )
+    .await;
+    let doc = plan_json(&out);
+    assert_eq!(ebs_status(&doc["plan"]), "change");
+    assert!(
+        doc["plan"]["exceptions"]["ou_unknown"]
+            .as_str()
+            .unwrap()
+            .contains("could not be read"),
+        "{doc}"
+    );
+
+    // A malformed OU id: one line naming the file and line, before any call.
+    let p = proxy::start(&endpoint());
+    let bad = write(
+        dir.path(),
+        "bad-ou.toml",
+        "\n[[exception]]\nou = \"ou-AB\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2099-01-01\n",
+    );
+    let out = mgmt.run_via(&p.url, &["plan", "--exceptions", bad.to_str().unwrap()]);
+    out.assert_one_line_error(1, "bad-ou.toml:2: exception 1: ou: 'ou-AB' is not an OU id");
+    assert!(ops(&p, &mgmt).is_empty(), "{:?}", ops(&p, &mgmt));
+}
