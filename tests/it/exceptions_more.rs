@@ -520,3 +520,110 @@ async fn ou_entries_except_the_accounts_under_the_ou() {
     out.assert_one_line_error(1, "bad-ou.toml:2: exception 1: ou: 'ou-AB' is not an OU id");
     assert!(ops(&p, &mgmt).is_empty(), "{:?}", ops(&p, &mgmt));
 }
+
+/// The guide's "add an exception": asked reason, owner and expiry (the default 90 days
+/// ahead), shown the entry, it appends it to the exceptions file in use (the existing entry
+/// kept byte for byte), leaves the control as it is for the session, and `plan` reads the
+/// file back and excepts the same target.
+#[tokio::test]
+async fn guide_adds_an_exception_to_the_file_in_use() {
+    use crate::harness::REGION;
+    use crate::tmux::Tmux;
+    let acct = TestAccount::new().await;
+    assert!(!acct.ebs_default(REGION).await);
+    let workdir = tempfile::tempdir().unwrap();
+    let existing = "# kept by hand\n[[exception]]\naccount = \"000000000001\"\ncontrol = \"1.8\"\nreason = \"other account\"\nowner = \"someone\"\nexpires = 2099-01-01\n";
+    let file = write(workdir.path(), "cis-fix-exceptions.toml", existing);
+    let bin = env!("CARGO_BIN_EXE_cis-fix");
+    let env = format!(
+        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
+         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
+         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
+         CIS_FIX_STATE_DIR='{}'",
+        endpoint(),
+        acct.creds.access_key_id(),
+        acct.creds.secret_access_key(),
+        acct.creds.session_token().unwrap_or_default(),
+        acct.state_dir().display()
+    );
+    let cmd = format!(
+        "cd '{}' && {env} {bin} guide -c 5.1.1 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
+        workdir.path().display()
+    );
+    let t = Tmux::start(&format!("cis-fix-guide-exc-{}", acct.id), &cmd);
+    let s = t.wait_for("What now?", 1);
+    assert!(s.contains("add an exception"), "{s}");
+    t.keys(&["Down", "Down", "Down", "Down", "Down", "Enter"]);
+    t.wait_for("Reason (why it stays as it is)", 1);
+    t.keys(&["sandbox account, \"no data\"", "Enter"]);
+    t.wait_for("Owner (who answers for it)", 1);
+    // An empty owner is asked again.
+    t.keys(&["Enter"]);
+    t.wait_for("an answer is needed", 1);
+    t.keys(&["platform-team", "Enter"]);
+    t.wait_for("Expires (YYYY-MM-DD, or permanent)", 1);
+    let expiry = time::OffsetDateTime::now_utc().date() + time::Duration::days(90);
+    let s = t.wait_for(&expiry.to_string(), 1);
+    assert!(s.contains("Expires"), "{s}");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("Append it to", 1);
+    // The entry is shown before anything is written.
+    assert!(s.contains("control = \"ebs-default-encryption\""), "{s}");
+    assert!(s.contains(&format!("expires = {expiry}")), "{s}");
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        existing,
+        "nothing written yet"
+    );
+    t.keys(&["yes", "Enter"]);
+    let s = t.wait_for("GUIDE_EXIT=", 1);
+    assert!(s.contains("entry written to"), "{s}");
+    assert!(s.contains("GUIDE_EXIT=0"), "{s}");
+    assert!(s.contains("Nothing was changed."), "{s}");
+
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        after.starts_with(existing),
+        "the other entry is kept as it was:\n{after}"
+    );
+    let added = &after[existing.len()..];
+    for want in [
+        format!("account = \"{}\"", acct.id),
+        "control = \"ebs-default-encryption\"".to_string(),
+        // TOML's literal string: the quotes kept as typed.
+        "reason = 'sandbox account, \"no data\"'".to_string(),
+        "owner = \"platform-team\"".to_string(),
+        format!("expires = {expiry}"),
+    ] {
+        assert!(added.contains(&want), "{want} in:\n{added}");
+    }
+    assert!(
+        !acct.ebs_default(REGION).await,
+        "the control was not applied"
+    );
+
+    // plan reads the file back: the target is excepted by the new entry.
+    let out = acct.run(&[
+        "plan",
+        "--format",
+        "json",
+        "-c",
+        "5.1.1",
+        "--regions",
+        REGION,
+        "--exceptions",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let doc = plan_json(&out);
+    let item = &doc["plan"]["items"][0];
+    assert_eq!(item["status"], "excepted", "{doc}");
+    assert_eq!(item["exception"]["owner"], "platform-team");
+    assert!(
+        item["exception"]["source"]
+            .as_str()
+            .unwrap()
+            .ends_with("cis-fix-exceptions.toml:10"),
+        "{item}"
+    );
+}
