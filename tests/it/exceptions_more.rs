@@ -387,9 +387,9 @@ async fn small_org(mgmt: &TestAccount) -> (String, String, String, String, Strin
     (keep, inner, other, members[0].clone(), members[1].clone())
 }
 
-/// cis-fix run with `member`'s own credentials (through OrganizationAccountAccessRole).
-async fn run_as_member(mgmt: &TestAccount, member: &str, args: &[&str]) -> crate::harness::Output {
-    let c = aws_sdk_sts::Client::new(&mgmt.sdk)
+/// The member's credentials, through OrganizationAccountAccessRole.
+async fn member_creds(mgmt: &TestAccount, member: &str) -> aws_sdk_sts::types::Credentials {
+    aws_sdk_sts::Client::new(&mgmt.sdk)
         .assume_role()
         .role_arn(format!(
             "arn:aws:iam::{member}:role/OrganizationAccountAccessRole"
@@ -399,7 +399,36 @@ async fn run_as_member(mgmt: &TestAccount, member: &str, args: &[&str]) -> crate
         .await
         .unwrap()
         .credentials
-        .unwrap();
+        .unwrap()
+}
+
+/// The member's EBS default encryption in eu-west-1, re-read.
+async fn member_ebs_default(mgmt: &TestAccount, member: &str) -> bool {
+    let c = member_creds(mgmt, member).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-1"))
+        .endpoint_url(endpoint())
+        .credentials_provider(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            None,
+            "member",
+        ))
+        .load()
+        .await;
+    aws_sdk_ec2::Client::new(&sdk)
+        .get_ebs_encryption_by_default()
+        .send()
+        .await
+        .unwrap()
+        .ebs_encryption_by_default()
+        .unwrap_or(false)
+}
+
+/// cis-fix run with `member`'s own credentials (through OrganizationAccountAccessRole).
+async fn run_as_member(mgmt: &TestAccount, member: &str, args: &[&str]) -> crate::harness::Output {
+    let c = member_creds(mgmt, member).await;
     let mut cmd = crate::harness::base_command();
     cmd.env("AWS_ACCESS_KEY_ID", c.access_key_id())
         .env("AWS_SECRET_ACCESS_KEY", c.secret_access_key())
@@ -482,6 +511,15 @@ async fn ou_entries_except_the_accounts_under_the_ou() {
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(ebs_status(account_plan(&doc, &b)), "change");
+
+    // apply --org --yes leaves the excepted account as it was and fixes the other (re-read).
+    let out = mgmt.run(&[&["apply", "--org", "--yes"][..], &sel].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        !member_ebs_default(&mgmt, &a).await,
+        "A is excepted: untouched"
+    );
+    assert!(member_ebs_default(&mgmt, &b).await, "B is fixed");
 
     // A member account on its own cannot read its OUs: not excepted, and said once.
     let out = run_as_member(&mgmt, &a, &[&["plan"][..], &sel].concat()).await;
