@@ -260,10 +260,15 @@ impl Selection {
         found.retain(|a| !self.exclude.contains(&a.id));
         found.sort_by(|a, b| a.id.cmp(&b.id));
         found.dedup_by(|a, b| a.id == b.id);
-        Ok(match self.shard {
+        let found = match self.shard {
             Some(s) => s.take(found),
             None => found,
-        })
+        };
+        // `ou = …` exceptions: the management account reads every account's OUs now (a
+        // member account could not read its own).
+        let ids: Vec<String> = found.iter().map(|a| a.id.clone()).collect();
+        crate::exceptions::learn_ancestry(caller, &ids).await;
+        Ok(found)
     }
 
     /// How `account` is reached: the caller's own account with the caller's credentials,

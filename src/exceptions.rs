@@ -9,8 +9,9 @@
 //! saved plan again when it loads it, so a target excepted after the plan was saved is still
 //! left alone. See docs/exceptions.md.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use serde::Deserialize;
 use time::Date;
@@ -48,6 +49,7 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawEntry {
     account: Option<String>,
+    ou: Option<String>,
     region: Option<String>,
     control: Option<String>,
     target: Option<String>,
@@ -65,6 +67,8 @@ pub struct Entry {
     /// The line of its `[[exception]]` header.
     pub line: usize,
     pub account: Option<String>,
+    /// An OU id: the entry matches accounts under that OU, at any depth.
+    pub ou: Option<String>,
     pub region: Option<String>,
     /// The control's slug (resolved through the catalog).
     pub control: Option<String>,
@@ -84,6 +88,9 @@ impl Entry {
         let mut parts = Vec::new();
         if let Some(a) = &self.account {
             parts.push(format!("account {a}"));
+        }
+        if let Some(o) = &self.ou {
+            parts.push(format!("ou {o}"));
         }
         if let Some(r) = &self.region {
             parts.push(format!("region {r}"));
@@ -112,10 +119,12 @@ impl Entry {
         Option<&str>,
         Option<&str>,
         Option<&str>,
+        Option<&str>,
         Option<&(String, String)>,
     ) {
         (
             self.account.as_deref(),
+            self.ou.as_deref(),
             self.region.as_deref(),
             self.control.as_deref(),
             self.target.as_deref(),
@@ -158,6 +167,64 @@ pub fn today() -> Date {
     time::OffsetDateTime::now_utc().date()
 }
 
+/// `ou-` then 4–32 and 8–32 lowercase letters or digits (Organizations' OU id pattern).
+pub fn is_ou_id(s: &str) -> bool {
+    let ok = |p: &str, min: usize| {
+        (min..=32).contains(&p.len())
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    };
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 3 && parts[0] == "ou" && ok(parts[1], 4) && ok(parts[2], 8)
+}
+
+/// Each account's OUs (nearest first), or why they could not be read; filled before the
+/// account's plan is marked, only when an entry names an OU.
+static ANCESTRY: Mutex<BTreeMap<String, Result<Vec<String>, String>>> = Mutex::new(BTreeMap::new());
+
+/// Whether the installed exceptions need accounts' OU ancestry (an entry names an `ou`).
+pub fn needs_ancestry() -> bool {
+    installed().is_some_and(Exceptions::has_ou)
+}
+
+fn ancestry_of(account: &str) -> Result<Vec<String>, String> {
+    ANCESTRY
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(account)
+        .cloned()
+        .unwrap_or_else(|| Err("its OU ancestry was not read".into()))
+}
+
+/// Read the OU ancestry of `accounts` with `reader`'s credentials (the management account of
+/// a multi-account run, or the account itself), those not already known, when an entry
+/// names an OU. A refusal is kept as the account's answer: its `ou` entries then match nothing
+/// and its plan says why.
+pub async fn learn_ancestry(reader: &crate::remediations::aws::AwsContext, accounts: &[String]) {
+    if !needs_ancestry() {
+        return;
+    }
+    let unknown: Vec<String> = {
+        let known = ANCESTRY.lock().unwrap_or_else(|p| p.into_inner());
+        accounts
+            .iter()
+            .filter(|a| !known.contains_key(*a))
+            .cloned()
+            .collect()
+    };
+    if unknown.is_empty() {
+        return;
+    }
+    let found = crate::remediations::aws::organization::ancestries(reader, &unknown).await;
+    let mut known = ANCESTRY.lock().unwrap_or_else(|p| p.into_inner());
+    for (account, res) in found {
+        known.insert(
+            account,
+            res.map_err(|e| format!("its OU ancestry could not be read ({e})")),
+        );
+    }
+}
+
 /// Which file to read: `--exceptions`, else `exceptions = "…"` in cis-fix.toml (relative to
 /// that file), else `cis-fix-exceptions.toml` beside cis-fix.toml (or here) when it exists.
 pub fn locate(flag: Option<&Path>, cfg: &crate::config::Config) -> Option<(PathBuf, bool)> {
@@ -193,6 +260,11 @@ impl Exceptions {
             strict: false,
             tag_key: DEFAULT_TAG.to_string(),
         })
+    }
+
+    /// Whether an entry names an OU.
+    pub fn has_ou(&self) -> bool {
+        self.entries.iter().any(|e| e.ou.is_some())
     }
 
     /// No file: only the exception tag.
@@ -235,12 +307,18 @@ impl Exceptions {
     /// record the file's expired and unused entries in the plan.
     pub fn mark(&self, plan: &mut Plan, today: Date) {
         let partition = plan.account.partition.clone();
+        let ancestry = self.has_ou().then(|| ancestry_of(&plan.account.id));
         let mut used = vec![false; self.entries.len()];
         for item in &mut plan.items {
             let candidates = candidates(&item.finding.target, &item.finding.before, &partition);
             let hit = self.entries.iter().enumerate().find(|(_, e)| {
                 !e.is_expired(today)
                     && e.account.as_ref().is_none_or(|a| *a == plan.account.id)
+                    && e.ou.as_ref().is_none_or(|o| {
+                        ancestry
+                            .as_ref()
+                            .is_some_and(|r| r.as_ref().is_ok_and(|chain| chain.contains(o)))
+                    })
                     && e.region
                         .as_ref()
                         .is_none_or(|r| item.region.as_deref() == Some(r.as_str()))
@@ -300,7 +378,12 @@ impl Exceptions {
             file: path.display().to_string(),
             expired: Vec::new(),
             unused: Vec::new(),
+            ou_unknown: None,
         });
+        report.ou_unknown = match ancestry {
+            Some(Err(why)) => Some(why),
+            _ => None,
+        };
         report.expired = self
             .expired(today)
             .into_iter()
@@ -474,6 +557,13 @@ fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
             return Err(format!("account: '{a}' is not an account id (12 digits)"));
         }
     }
+    if let Some(o) = &raw.ou {
+        if !is_ou_id(o) {
+            return Err(format!(
+                "ou: '{o}' is not an OU id (ou- then 4 to 32 and 8 to 32 lowercase letters or digits, e.g. ou-ab12-cd34ef56)"
+            ));
+        }
+    }
     if let Some(r) = &raw.region {
         if !crate::aws::is_region_name(r) {
             return Err(format!(
@@ -506,13 +596,15 @@ fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
         Some(t) => Some(parse_tag(t, control.as_deref())?),
     };
     if raw.account.is_none()
+        && raw.ou.is_none()
         && raw.region.is_none()
         && control.is_none()
         && raw.target.is_none()
         && tag.is_none()
     {
         return Err(
-            "matches everything: give at least one of account, region, control, target, tag".into(),
+            "matches everything: give at least one of account, ou, region, control, target, tag"
+                .into(),
         );
     }
     let permanent = raw.permanent.unwrap_or(false);
@@ -539,6 +631,7 @@ fn check(raw: RawEntry, b: Benchmark, cat: &Catalog) -> Result<Entry, String> {
     Ok(Entry {
         line: 0,
         account: raw.account,
+        ou: raw.ou,
         region: raw.region,
         control,
         target: raw.target,
@@ -631,6 +724,18 @@ mod tests {
             .0;
         assert!(err.starts_with("x.toml:1: exception 1: expires"), "{err}");
         assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn ou_ids() {
+        assert!(is_ou_id("ou-ab12-cd34ef56"));
+        assert!(!is_ou_id("ou-AB12-cd34ef56"));
+        assert!(!is_ou_id("ou-ab1-cd34ef56"));
+        assert!(!is_ou_id("ou-ab12-cd34ef5"));
+        assert!(!is_ou_id("r-ab12"));
+        assert!(!is_ou_id("ou-ab12-cd34ef56-x"));
+        let e = parse5("[[exception]]\nou = \"ou-ab12-cd34ef56\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2099-01-31\n").unwrap();
+        assert_eq!(e[0].describe(), "ou ou-ab12-cd34ef56");
     }
 
     #[test]

@@ -111,8 +111,10 @@ pub trait Control: Send + Sync {
     fn reads_regions(&self) -> bool {
         self.scope() == Scope::Regional
     }
-    /// Whether its findings carry their targets' tags (`Finding::tags`), from a read it makes
-    /// anyway (no per-resource tag calls), so exceptions can match on tags.
+    /// Whether its findings carry their targets' tags (`Finding::tags`), so exceptions can
+    /// match on tags: from a read it makes anyway (security groups, instances, the IAM bulk
+    /// read of users), or one tag read per failing target shared by every control of the
+    /// phase (GetBucketTagging, ListRoleTags).
     fn reads_tags(&self) -> bool {
         false
     }

@@ -116,8 +116,9 @@ pub struct Finding {
     /// `before`, and apply refuses the change when it moved.
     #[serde(default, skip_serializing_if = "Value::is_null")]
     pub prerequisites: Value,
-    /// The target's tags, where the control's read already returns them (security groups,
-    /// instances; see `Control::reads_tags`); empty otherwise. Exceptions match on them.
+    /// The target's tags, for the controls that read them (security groups, instances,
+    /// buckets, IAM users and roles; see `Control::reads_tags`); empty otherwise. Exceptions
+    /// match on them.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub tags: std::collections::BTreeMap<String, String>,
     /// For excepted findings: the exception that matched (see `docs/exceptions.md`).
@@ -161,6 +162,10 @@ pub struct ExceptionsReport {
     /// Unexpired entries that matched no target of the plan.
     #[serde(default)]
     pub unused: Vec<ExceptionNote>,
+    /// Why `ou` entries could not match here: the account's OU ancestry could not be read
+    /// (not in an organization, access denied). `None` when it was read or no entry has `ou`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ou_unknown: Option<String>,
 }
 
 impl Finding {
@@ -244,6 +249,14 @@ impl Finding {
     pub fn with_risk(mut self, risk: Risk) -> Self {
         self.risk = risk;
         self
+    }
+
+    /// Whether exceptions can apply to it: a change, a check for a person, or blocked.
+    pub fn is_failing(&self) -> bool {
+        matches!(
+            self.status,
+            Status::Change | Status::Manual | Status::Blocked
+        )
     }
 
     /// The target's tags (`key → value`), from a read the control makes anyway.

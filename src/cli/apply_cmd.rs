@@ -129,6 +129,12 @@ pub async fn run_one(
             crate::exceptions::mark(&mut plan);
             super::strict_exceptions_check(&plan)?;
             let aws = context::connect(g).await?;
+            if crate::exceptions::needs_ancestry() {
+                // `ou = …` entries match once the account's OUs are known.
+                crate::exceptions::learn_ancestry(&aws, std::slice::from_ref(&plan.account.id))
+                    .await;
+                crate::exceptions::mark(&mut plan);
+            }
             plan.params
                 .check_for_account(&aws.account.id)
                 .map_err(|e| Fatal::refused(format!("{path}: {e}")))?;

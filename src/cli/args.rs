@@ -397,7 +397,7 @@ pub enum Command {
         update_security_hub: bool,
     },
     /// A guided hardening session: walk the benchmark section by section, see each control's
-    /// diff, and apply, skip or adjust it.
+    /// diff, and apply, skip, adjust or except it (an entry in the exceptions file).
     Guide {
         #[command(flatten)]
         selection: SelectionArgs,

@@ -1,6 +1,7 @@
 //! `cis-fix guide`: a guided hardening session. It walks the selected controls section by
 //! section; for each it explains what the control is and why it matters, shows the current
-//! state and the diff, and asks: apply / skip / adjust / explain more / quit. Everything
+//! state and the diff, and asks: apply / skip / adjust / explain more / quit / add an
+//! exception (guide_exception.rs). Everything
 //! applied goes into one journaled run, so the session can be undone like any apply.
 //!
 //! Ctrl-C, at a prompt or while a change is applied, ends the session like quitting does:
@@ -92,6 +93,7 @@ enum Choice {
     Adjust,
     Explain,
     Quit,
+    Except,
 }
 
 fn ask_choice() -> Answer<Choice> {
@@ -101,6 +103,7 @@ fn ask_choice() -> Answer<Choice> {
         "adjust parameters",
         "explain more",
         "quit",
+        "add an exception (keep it as it is, with a reason, owner and expiry)",
     ];
     let pick = answered(
         Select::new()
@@ -114,6 +117,7 @@ fn ask_choice() -> Answer<Choice> {
         Some(1) => Choice::Skip,
         Some(2) => Choice::Adjust,
         Some(3) => Choice::Explain,
+        Some(5) => Choice::Except,
         _ => Choice::Quit,
     })
 }
@@ -676,6 +680,23 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
                     return Ok(());
                 }
                 Choice::Explain => explain(b, e, &plan),
+                Choice::Except => match add_exception(
+                    x,
+                    e,
+                    super::guide_exception::target_of(&changes),
+                    &mut plan,
+                ) {
+                    Ok(true) => {
+                        s.tally.out.count_unasked(&plan.items);
+                        continue 'controls;
+                    }
+                    Ok(false) => {}
+                    Err(NoAnswer::Interrupted) => {
+                        s.interrupted = true;
+                        return Ok(());
+                    }
+                    Err(NoAnswer::Failed(f)) => return Err(f),
+                },
                 Choice::Adjust => {
                     match adjust(&e.slug, &mut s.params) {
                         Ok(()) => {}
@@ -740,6 +761,99 @@ async fn walk(x: &Setup<'_>, s: &mut Session) -> Result<(), Fatal> {
         }
     }
     Ok(())
+}
+
+/// A line of text that must not be empty: asked again until it is not.
+fn read_required(prompt: &str, initial: &str) -> Answer<String> {
+    loop {
+        let v = read_line(prompt, initial)?;
+        if !v.trim().is_empty() {
+            return Ok(v.trim().to_string());
+        }
+        println!("  {} an answer is needed", style("!").red());
+    }
+}
+
+/// "Add an exception": ask reason, owner and expiry, show the entry, and after a yes append
+/// it to the exceptions file and except the control's failing items for the session. `false`:
+/// nothing written (declined, or the file would not read), back to the question.
+fn add_exception(
+    x: &Setup<'_>,
+    e: &Entry,
+    target: Option<String>,
+    plan: &mut Plan,
+) -> Answer<bool> {
+    use super::guide_exception as ge;
+    let today = crate::exceptions::today();
+    let path = ge::file_in_use(x.g.config.as_deref());
+    println!(
+        "
+  An exception keeps {} as it is{}; plan and apply leave it alone until it expires.",
+        match &target {
+            Some(t) => format!("{t} ({})", e.slug),
+            None => format!("every target of {} in account {}", e.slug, x.aws.account.id),
+        },
+        if target.is_some() {
+            format!(" in account {}", x.aws.account.id)
+        } else {
+            String::new()
+        }
+    );
+    let reason = read_required("Reason (why it stays as it is)", "")?;
+    let owner = read_required("Owner (who answers for it)", "")?;
+    let expires = loop {
+        let v = read_line(
+            "Expires (YYYY-MM-DD, or permanent)",
+            &ge::default_expiry(today).to_string(),
+        )?;
+        match ge::parse_expiry(&v, today) {
+            Ok(Some(d)) => break Ok(d),
+            Ok(None) => break Err(read_required("Why is it permanent", "")?),
+            Err(m) => println!("  {} {m}", style("!").red()),
+        }
+    };
+    let answers = ge::Answers {
+        reason,
+        owner,
+        expires,
+    };
+    let text = ge::entry_text(
+        &x.aws.account.id,
+        &e.slug,
+        target.as_deref(),
+        &answers,
+        today,
+    );
+    println!(
+        "
+  The entry to append to {}:
+",
+        path.display()
+    );
+    for l in text.lines() {
+        println!("    {l}");
+    }
+    println!();
+    if !typed_yes_no(&format!("Append it to {}?", path.display()))? {
+        println!("  Nothing written.");
+        return Ok(false);
+    }
+    match ge::write(&path, &text, x.b, x.cat) {
+        Ok(source) => {
+            ge::mark(plan, target.as_deref(), &answers, &source);
+            let n = plan
+                .items
+                .iter()
+                .filter(|i| i.finding.status == Status::Excepted)
+                .count();
+            println!("{}", ge::written_line(e, &source, n));
+            Ok(true)
+        }
+        Err(m) => {
+            println!("  {} {m}", style("!").red());
+            Ok(false)
+        }
+    }
 }
 
 async fn plan_one(x: &Setup<'_>, e: &Entry, params: &Params) -> Plan {

@@ -8,6 +8,7 @@ mod context;
 mod controls_cmd;
 mod fleet;
 mod guide_cmd;
+mod guide_exception;
 mod history_cmd;
 mod iam_policy_cmd;
 mod logging;

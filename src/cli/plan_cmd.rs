@@ -104,7 +104,7 @@ pub async fn run(
     {
         if view.import_to_security_hub {
             return Err(Fatal::usage(
-                "--import-to-security-hub works on one account (the credentials' own) for now: drop --org/--ou/--accounts, or import each account's `plan --format asff`",
+                "--import-to-security-hub works on one account (the credentials' own): run it per account, without --org/--ou/--accounts",
             ));
         }
         return super::fleet::plan(g, accounts, sel, params, out, view).await;

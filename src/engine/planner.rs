@@ -101,6 +101,9 @@ pub async fn build_plan(
         .collect();
     let mut items: Vec<Item> = items;
     note_shared_targets(&mut items);
+    // `ou = …` exceptions need the account's OUs: read with its own credentials unless the
+    // multi-account run already read them from the management account.
+    crate::exceptions::learn_ancestry(aws, std::slice::from_ref(&aws.account.id)).await;
     let mut plan = Plan {
         schema_version: PLAN_SCHEMA_VERSION,
         cis_fix_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -119,6 +119,12 @@ pub fn exception_warnings(plan: &Plan) -> Vec<String> {
             e.source, e.matches, e.owner
         ));
     }
+    if let Some(why) = &r.ou_unknown {
+        out.push(format!(
+            "warning: exceptions naming an OU (ou = ...) match nothing in account {}: {why}",
+            plan.account.id
+        ));
+    }
     out
 }
 

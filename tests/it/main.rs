@@ -10,6 +10,7 @@ mod cloudtrail;
 mod docs;
 mod ebs;
 mod exceptions;
+mod exceptions_more;
 mod faults;
 mod guide;
 mod harness;

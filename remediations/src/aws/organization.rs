@@ -96,3 +96,47 @@ pub async fn accounts_under(aws: &AwsContext, parent: &str) -> Result<Vec<OrgAcc
     }
     Ok(out)
 }
+
+/// The OUs above each of `accounts`, nearest first (the root left out): ListParents from each
+/// account up to the root, every OU's parent asked once however many accounts share it. Needs
+/// the management account or a delegated administrator (a member account is refused); each
+/// account's answer is its own, so one refusal does not hide the others.
+pub async fn ancestries(
+    aws: &AwsContext,
+    accounts: &[String],
+) -> Vec<(String, Result<Vec<String>, AwsError>)> {
+    let org = aws.organizations();
+    let mut parent_of: std::collections::HashMap<String, Option<String>> = Default::default();
+    let mut out = Vec::new();
+    for account in accounts {
+        let mut chain = Vec::new();
+        let mut child = account.clone();
+        let res = loop {
+            let parent = match parent_of.get(&child) {
+                Some(p) => p.clone(),
+                None => {
+                    let p = match org.list_parents().child_id(&child).send().await {
+                        Ok(o) => o.parents().first().and_then(|p| p.id()).map(str::to_string),
+                        Err(e) => {
+                            break Err(explained(aws_err("organizations:ListParents")(e)));
+                        }
+                    };
+                    // Accounts are asked once each; only OUs are worth remembering.
+                    if child.starts_with("ou-") {
+                        parent_of.insert(child.clone(), p.clone());
+                    }
+                    p
+                }
+            };
+            match parent {
+                Some(p) if p.starts_with("ou-") && !chain.contains(&p) => {
+                    chain.push(p.clone());
+                    child = p;
+                }
+                _ => break Ok(chain),
+            }
+        };
+        out.push((account.clone(), res));
+    }
+    out
+}

@@ -22,6 +22,7 @@ const DESCRIPTION: Description = Description {
         "iam:ListAccessKeys",
         "iam:ListAttachedUserPolicies",
         "iam:ListUserPolicies",
+        "iam:GetAccountAuthorizationDetails",
     ],
     write_actions: &[],
     change_profile: "",
@@ -71,11 +72,16 @@ impl Control for IamPermissionsViaGroups {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             let d = iam_details::user(cx, &u.name).await?;
-            out.push(user_finding(&u.name, &d.attached, &d.inline));
+            // Exceptions match on the user's tags.
+            let f = user_finding(&u.name, &d.attached, &d.inline);
+            out.push(iam_details::with_user_tags(cx, &u.name, f).await?);
         }
         Ok(out)
     }

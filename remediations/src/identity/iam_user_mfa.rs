@@ -57,6 +57,7 @@ const DESCRIPTION: Description = Description {
         GET_GROUP,
         "iam:ListAttachedGroupPolicies",
         "iam:ListGroupPolicies",
+        "iam:GetAccountAuthorizationDetails",
     ],
     write_actions: &[
         CREATE_POLICY,
@@ -505,6 +506,9 @@ impl Control for IamUserMfa {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let partition = &cx.aws.account.partition;
         let me = caller(cx).await?;
@@ -578,7 +582,9 @@ impl Control for IamUserMfa {
                 },
             };
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            out.push(user_finding(&cu, &setting, guarded));
+            // Exceptions match on the user's tags.
+            let f = user_finding(&cu, &setting, guarded);
+            out.push(iam_details::with_user_tags(cx, &u.name, f).await?);
         }
         if out.is_empty() {
             out.push(Finding::compliant(

@@ -84,6 +84,9 @@ impl Control for NoFullAdminPolicies {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let policies = watched(cx).await?;
         pa::plan_pairs(cx, &policies, &WORDING).await

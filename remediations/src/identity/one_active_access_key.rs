@@ -14,6 +14,7 @@ use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
 use crate::resources::access_keys::{self as ak, describe_use, key_before, KeyInfo, LastUsed};
 use crate::resources::caller;
+use crate::resources::iam_details;
 
 pub struct OneActiveAccessKey;
 
@@ -28,6 +29,7 @@ const DESCRIPTION: Description = Description {
             "iam:ListAccessKeys",
             ak::GET_LAST_USED,
             "iam:ListGroupsForUser",
+            "iam:GetAccountAuthorizationDetails",
         ],
     write_actions: &[ak::UPDATE_KEY],
     change_profile: "high (the retired key's consumers break): only on explicit request, marked in use so --yes alone skips it (--force-in-use applies it); reversible: undo re-activates the key",
@@ -89,16 +91,23 @@ impl Control for OneActiveAccessKey {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let now = OffsetDateTime::now_utc();
         let report = cx.reads.credential_report(cx.aws).await?;
         let me = caller(cx).await?;
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
-            out.extend(ak::settled_finding(&u));
+            let mut found: Vec<Finding> = ak::settled_finding(&u).into_iter().collect();
             let keys = ak::keys_with_use(cx, &report, &u, now).await?;
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            out.extend(user_findings(&u.name, &keys, guarded));
+            found.extend(user_findings(&u.name, &keys, guarded));
+            // Exceptions match on the user's tags.
+            for f in found {
+                out.push(iam_details::with_user_tags(cx, &u.name, f).await?);
+            }
         }
         Ok(out)
     }

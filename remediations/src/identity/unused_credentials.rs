@@ -17,6 +17,7 @@ use crate::resources::access_keys::{
     self as ak, describe_use, fmt_date, key_before, unused_reason, KeyInfo, LastUsed,
 };
 use crate::resources::caller;
+use crate::resources::iam_details;
 
 pub struct UnusedCredentials;
 
@@ -32,6 +33,7 @@ const DESCRIPTION: Description = Description {
             ak::GET_LAST_USED,
             "iam:GetLoginProfile",
             "iam:ListGroupsForUser",
+            "iam:GetAccountAuthorizationDetails",
         ],
     write_actions: &[ak::UPDATE_KEY, DELETE_LOGIN_PROFILE],
     change_profile: "medium for access keys (reversible: undo re-activates them); high and IRREVERSIBLE for console passwords (DeleteLoginProfile loses the password; needs --allow-irreversible with --yes). The caller's own credentials are skipped unless include_caller",
@@ -141,6 +143,9 @@ impl Control for UnusedCredentials {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let now = OffsetDateTime::now_utc();
         let threshold = ak::unused_threshold_days(cx.params.benchmark());
@@ -149,9 +154,9 @@ impl Control for UnusedCredentials {
         let mut out = Vec::new();
         for u in ak::users(cx).await? {
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
-            out.extend(ak::settled_finding(&u));
+            let mut found: Vec<Finding> = ak::settled_finding(&u).into_iter().collect();
             for (k, last) in ak::keys_with_use(cx, &report, &u, now).await? {
-                out.push(key_finding(now, threshold, &u.name, &k, &last, guarded));
+                found.push(key_finding(now, threshold, &u.name, &k, &last, guarded));
             }
             let last_used = u
                 .password_last_used
@@ -172,14 +177,18 @@ impl Control for UnusedCredentials {
                 .filter(|f| f.status == crate::plan::Status::Compliant),
                 _ => None,
             };
-            if let Some(f) = by_report {
-                out.push(f);
-                continue;
+            let password = match by_report {
+                Some(f) => f,
+                None => {
+                    let profile = ak::console_password(cx, &report, &u.name).await?;
+                    password_finding(now, threshold, &u.name, profile, last_used, guarded)
+                }
+            };
+            found.push(password);
+            // Exceptions match on the user's tags.
+            for f in found {
+                out.push(iam_details::with_user_tags(cx, &u.name, f).await?);
             }
-            let profile = ak::console_password(cx, &report, &u.name).await?;
-            out.push(password_finding(
-                now, threshold, &u.name, profile, last_used, guarded,
-            ));
         }
         Ok(out)
     }

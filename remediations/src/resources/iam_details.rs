@@ -2,6 +2,8 @@
 //! (`GetAccountAuthorizationDetails`, filter `User`): a few pages for thousands of users, in
 //! place of ListAttachedUserPolicies + ListUserPolicies + ListGroupsForUser per user.
 //!
+//! The same read carries each user's tags, which exceptions match on.
+//!
 //! Used by `plan`. A user the read does not list (created after it) falls back to the
 //! per-user calls in `access_keys`; the undo paths, which look at one user, use those calls
 //! directly rather than paging through the whole account.
@@ -11,6 +13,7 @@ use std::sync::Arc;
 
 use crate::aws::{aws_err, AwsError};
 use crate::control::Cx;
+use crate::plan::Finding;
 
 /// What the read says of one user.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -21,6 +24,8 @@ pub struct UserDetail {
     pub inline: Vec<String>,
     /// Group names, sorted.
     pub groups: Vec<String>,
+    /// The user's tags as (key, value): exceptions match on them (`Finding::tags`).
+    pub tags: Vec<(String, String)>,
 }
 
 /// Every user's detail, by user name. Read once per phase.
@@ -56,6 +61,11 @@ pub async fn users(cx: &Cx<'_>) -> Result<Arc<HashMap<String, UserDetail>>, AwsE
                             .filter_map(|p| p.policy_name().map(str::to_string))
                             .collect(),
                         groups: u.group_list().to_vec(),
+                        tags: u
+                            .tags()
+                            .iter()
+                            .map(|t| (t.key().to_string(), t.value().to_string()))
+                            .collect(),
                     };
                     d.attached.sort();
                     d.inline.sort();
@@ -79,5 +89,25 @@ pub async fn user(cx: &Cx<'_>, name: &str) -> Result<UserDetail, AwsError> {
         attached: ak::attached_policies(cx, name).await?,
         inline: ak::inline_policies(cx, name).await?,
         groups: ak::groups_of(cx, name).await?,
+        // Only a user created after the bulk read gets here (or a re-read of one user, where
+        // exceptions are not matched again): its tags are not asked for.
+        tags: Vec::new(),
     })
+}
+
+/// `f` with the tags of `user` from the bulk read, so exceptions can match on them. Read
+/// only for a finding an exception could apply to (one to change, check or blocked), and
+/// not when one target is re-read (verification, undo: exceptions are matched on the plan).
+pub async fn with_user_tags(cx: &Cx<'_>, user: &str, mut f: Finding) -> Result<Finding, AwsError> {
+    if cx.reads.focus().is_some() || !f.is_failing() {
+        return Ok(f);
+    }
+    if let Some(d) = users(cx).await?.get(user) {
+        f.add_tags(
+            d.tags
+                .iter()
+                .map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
+        );
+    }
+    Ok(f)
 }

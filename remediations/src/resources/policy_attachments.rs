@@ -483,117 +483,154 @@ pub async fn plan_pairs(
             continue;
         }
         for p in &attached {
-            let t = target(&policy.name, p);
-            let mut affected = format!("{} {}", p.kind.as_str(), p.name);
-            if p.kind == PrincipalKind::Group {
-                let members = group_members(cx, &p.name).await?;
-                affected = if members.is_empty() {
-                    format!("group {} (no members)", p.name)
-                } else {
-                    format!("group {} (members: {})", p.name, members.join(", "))
-                };
-            }
-            let mut foreign = Vec::new();
-            if p.kind == PrincipalKind::Role {
-                if let Some(who) = role_trust(cx).await?.get(&p.name).filter(|w| !w.is_empty()) {
-                    affected = format!("role {} (assumable by {})", p.name, who.join(", "));
-                    foreign = foreign_trust(who, &cx.aws.account.id);
-                }
-            }
-            // AWSControlTowerExecution and the like: the landing zone needs their rights. A
-            // role named otherwise is asked for its tags (a stack set's role), only when it
-            // would lose the policy.
-            let owner = match crate::resources::landing_zone::by_name(&p.name) {
-                None if p.kind == PrincipalKind::Role => role_owner_by_tags(cx, &p.name).await?,
-                o => o,
-            };
-            if let Some(owner) = owner {
-                out.push(crate::resources::landing_zone::manual(
-                    t,
-                    &format!("{} gives {affected} {}", policy.name, w.grants),
-                    &format!("{} {}", p.kind.as_str(), p.name),
-                    &owner,
-                    before(policy, p, true),
-                ));
-                continue;
-            }
-            if guards_caller(&me, p) && !cx.params.include_caller {
-                out.push(Finding {
-                    status: Status::Skipped,
-                    before: before(policy, p, true),
-                    ..Finding::unknown(
-                        t,
-                        format!(
-                            "{} gives {affected} {}, but cis-fix runs as {} and gets its rights through it; left attached so cis-fix does not lock itself out (set include_caller = true to detach it anyway)",
-                            policy.name,
-                            w.grants,
-                            me.describe()
-                        ),
-                    )
-                });
-                continue;
-            }
-            let mut f = Finding::change(
-                t,
-                format!("{} gives {affected} {}: detach it", policy.name, w.grants),
-                Action::Delete,
-                before(policy, p, true),
-                before(policy, p, false),
-                vec![ApiCall::new(
-                    detach_action(p.kind),
-                    json!({ name_param(p.kind): p.name, "PolicyArn": policy.arn }),
-                )],
-            )
-            .with_risk(w.risk);
-            f.destructive = true;
-            if !foreign.is_empty() {
-                f.caution.push(format!(
-                    "takes {} from role {}, which another account can assume ({})",
-                    policy.name,
-                    p.name,
-                    foreign.join(", ")
-                ));
-            }
-            for n in w.notes {
-                f = f.with_note(*n);
-            }
-            f = f.with_note(format!(
-                "Undo attaches {} to {} {} again.",
-                policy.name,
-                p.kind.as_str(),
-                p.name
-            ));
-            out.push(f);
+            let f = pair_finding(cx, policy, p, w, &me).await?;
+            out.push(with_principal_tags(cx, p, f).await?);
         }
     }
     Ok(out)
 }
 
-/// The landing zone a role's tags name (`aws:cloudformation:stack-name` =
-/// `StackSet-AWSControlTower…`, `Accelerator`, …), if any.
-async fn role_owner_by_tags(
+/// The finding of one (policy, principal) pair.
+async fn pair_finding(
     cx: &Cx<'_>,
-    role: &str,
-) -> Result<Option<crate::resources::landing_zone::Owner>, AwsError> {
-    let mut tags = Vec::new();
-    let mut pages = cx
-        .aws
-        .iam()
-        .list_role_tags()
-        .role_name(role)
-        .into_paginator()
-        .send();
-    while let Some(p) = pages.next().await {
-        let p = p.map_err(aws_err("iam:ListRoleTags"))?;
-        tags.extend(
-            p.tags()
-                .iter()
-                .map(|t| (t.key().to_string(), t.value().to_string())),
-        );
+    policy: &Watched,
+    p: &Principal,
+    w: &Wording,
+    me: &Caller,
+) -> Result<Finding, AwsError> {
+    let t = target(&policy.name, p);
+    let mut affected = format!("{} {}", p.kind.as_str(), p.name);
+    if p.kind == PrincipalKind::Group {
+        let members = group_members(cx, &p.name).await?;
+        affected = if members.is_empty() {
+            format!("group {} (no members)", p.name)
+        } else {
+            format!("group {} (members: {})", p.name, members.join(", "))
+        };
     }
-    Ok(crate::resources::landing_zone::by_tags(
-        tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    ))
+    let mut foreign = Vec::new();
+    if p.kind == PrincipalKind::Role {
+        if let Some(who) = role_trust(cx).await?.get(&p.name).filter(|w| !w.is_empty()) {
+            affected = format!("role {} (assumable by {})", p.name, who.join(", "));
+            foreign = foreign_trust(who, &cx.aws.account.id);
+        }
+    }
+    // AWSControlTowerExecution and the like: the landing zone needs their rights. A
+    // role named otherwise is asked for its tags (a stack set's role), only when it
+    // would lose the policy.
+    let owner = match crate::resources::landing_zone::by_name(&p.name) {
+        None if p.kind == PrincipalKind::Role => crate::resources::landing_zone::by_tags(
+            role_tags(cx, &p.name)
+                .await?
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        ),
+        o => o,
+    };
+    if let Some(owner) = owner {
+        return Ok(crate::resources::landing_zone::manual(
+            t,
+            &format!("{} gives {affected} {}", policy.name, w.grants),
+            &format!("{} {}", p.kind.as_str(), p.name),
+            &owner,
+            before(policy, p, true),
+        ));
+    }
+    if guards_caller(me, p) && !cx.params.include_caller {
+        return Ok(Finding {
+            status: Status::Skipped,
+            before: before(policy, p, true),
+            ..Finding::unknown(
+                t,
+                format!(
+                    "{} gives {affected} {}, but cis-fix runs as {} and gets its rights through it; left attached so cis-fix does not lock itself out (set include_caller = true to detach it anyway)",
+                    policy.name,
+                    w.grants,
+                    me.describe()
+                ),
+            )
+        });
+    }
+    let mut f = Finding::change(
+        t,
+        format!("{} gives {affected} {}: detach it", policy.name, w.grants),
+        Action::Delete,
+        before(policy, p, true),
+        before(policy, p, false),
+        vec![ApiCall::new(
+            detach_action(p.kind),
+            json!({ name_param(p.kind): p.name, "PolicyArn": policy.arn }),
+        )],
+    )
+    .with_risk(w.risk);
+    f.destructive = true;
+    if !foreign.is_empty() {
+        f.caution.push(format!(
+            "takes {} from role {}, which another account can assume ({})",
+            policy.name,
+            p.name,
+            foreign.join(", ")
+        ));
+    }
+    for n in w.notes {
+        f = f.with_note(*n);
+    }
+    f = f.with_note(format!(
+        "Undo attaches {} to {} {} again.",
+        policy.name,
+        p.kind.as_str(),
+        p.name
+    ));
+    Ok(f)
+}
+
+/// `f` with its principal's tags, so exceptions can match on them: a user's from the bulk
+/// read ([`crate::resources::iam_details`]), a role's from ListRoleTags (read once per role
+/// and phase); groups have no tags. Only for a finding an exception could apply to.
+async fn with_principal_tags(
+    cx: &Cx<'_>,
+    p: &Principal,
+    mut f: Finding,
+) -> Result<Finding, AwsError> {
+    match p.kind {
+        PrincipalKind::User => crate::resources::iam_details::with_user_tags(cx, &p.name, f).await,
+        PrincipalKind::Role if f.is_failing() && cx.reads.focus().is_none() => {
+            let tags = role_tags(cx, &p.name).await?;
+            f.add_tags(
+                tags.iter()
+                    .map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))),
+            );
+            Ok(f)
+        }
+        _ => Ok(f),
+    }
+}
+
+/// A role's tags as (key, value): ListRoleTags, every page, once per role and phase. They
+/// name the landing zone that owns the role (`aws:cloudformation:stack-name` =
+/// `StackSet-AWSControlTower…`, `Accelerator`, …) and carry exception tags.
+async fn role_tags(cx: &Cx<'_>, role: &str) -> Result<Vec<(String, String)>, AwsError> {
+    cx.reads
+        .shared(&format!("iam:role-tags:{role}"), || async {
+            let mut tags = Vec::new();
+            let mut pages = cx
+                .aws
+                .iam()
+                .list_role_tags()
+                .role_name(role)
+                .into_paginator()
+                .send();
+            while let Some(p) = pages.next().await {
+                let p = p.map_err(aws_err("iam:ListRoleTags"))?;
+                tags.extend(
+                    p.tags()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string())),
+                );
+            }
+            Ok(tags)
+        })
+        .await
 }
 
 fn field<'v>(v: &'v Value, key: &str) -> Result<&'v str, AwsError> {
@@ -698,6 +735,7 @@ pub const READ_ACTIONS: &[&str] = &[
     "iam:GetGroup",
     "iam:ListEntitiesForPolicy",
     "iam:ListRoleTags",
+    "iam:GetAccountAuthorizationDetails",
 ];
 
 pub const WRITE_ACTIONS: &[&str] = &[

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use crate::aws::AwsError;
 use crate::control::Cx;
+use crate::plan::Finding;
 use crate::resources::buckets::location;
 
 /// Per-bucket reads in flight at once (the controls read every bucket).
@@ -124,6 +125,89 @@ pub async fn policy(cx: &Cx<'_>, b: &Bucket) -> Result<Option<String>, AwsError>
             }
         })
         .await
+}
+
+/// The bucket's tags as (key, value), GetBucketTagging at most once per bucket and phase; a
+/// bucket without tags answers NoSuchTagSet, which is no tags.
+pub async fn tags(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<(String, String)>, AwsError> {
+    let aws = cx.aws;
+    cx.reads
+        .shared(&format!("s3:bucket-tagging:{}", b.name), || async move {
+            match aws
+                .s3(&b.region)
+                .get_bucket_tagging()
+                .bucket(&b.name)
+                .expected_bucket_owner(&aws.account.id)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out
+                    .tag_set()
+                    .iter()
+                    .map(|t| (t.key().to_string(), t.value().to_string()))
+                    .collect()),
+                Err(e) => {
+                    let err = AwsError::from_sdk(GET_TAGGING, e);
+                    if err.is_code("NoSuchTagSet") {
+                        Ok(Vec::new())
+                    } else {
+                        Err(err)
+                    }
+                }
+            }
+        })
+        .await
+}
+
+/// The IAM action of [`tags`], for the controls' `read_actions`.
+pub const GET_TAGGING: &str = "s3:GetBucketTagging";
+
+/// `f` with its bucket's tags, so exceptions can match on them (the exception tag among
+/// them). Read only for a finding an exception could apply to (one to change, check or
+/// blocked): a compliant bucket's tags are never asked for. A bucket whose tags cannot be
+/// read is an error finding, not a change: a bucket tagged to be left alone must not be
+/// changed because its tags were unreadable. Not read when one target is re-read
+/// (verification, undo): exceptions are matched on the plan.
+pub async fn with_tags(cx: &Cx<'_>, b: &Bucket, mut f: Finding) -> Result<Finding, AwsError> {
+    if cx.reads.focus().is_some() || !f.is_failing() {
+        return Ok(f);
+    }
+    match tags(cx, b).await {
+        Ok(t) => {
+            f.add_tags(t.iter().map(|(k, v)| (Some(k.as_str()), Some(v.as_str()))));
+            Ok(f)
+        }
+        Err(e)
+            if e.kind == crate::aws::ErrorKind::Service
+                || e.kind == crate::aws::ErrorKind::AccessDenied =>
+        {
+            Ok(Finding::error(
+                b.target(),
+                format!(
+                    "could not read the bucket's tags, so an exception tag on it cannot be seen; left alone: {}",
+                    describe_err(&e)
+                ),
+            ))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// [`with_tags`] for each (bucket, finding), a few at a time, in order.
+pub async fn each_with_tags(
+    cx: &Cx<'_>,
+    found: Vec<(&Bucket, Finding)>,
+) -> Result<Vec<Finding>, AwsError> {
+    let futs: Vec<_> = found
+        .into_iter()
+        .map(|(b, f)| with_tags(cx, b, f))
+        .collect();
+    stream::iter(futs)
+        .buffered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// The four Block Public Access flags (bucket or account level).

@@ -29,6 +29,7 @@ const DESCRIPTION: Description = Description {
             "s3:GetBucketPolicy",
             "s3:GetBucketPolicyStatus",
             "s3:GetBucketAcl",
+            s3b::GET_TAGGING,
         ],
     write_actions: &[PUT_ACCOUNT, PUT_BUCKET],
     change_profile: "medium; high when buckets are public today (they stop being public; named in the plan and asked separately, --yes needs --force-in-use); reversible: undo writes the previous settings back or deletes the block",
@@ -95,6 +96,20 @@ fn bucket_call(b: &Bucket) -> ApiCall {
     )
 }
 
+/// The bucket judged (and its public uses, the account setting's blast radius), the landing
+/// zone's log buckets (aws-controltower-logs-…) left to it, with the bucket's tags when it
+/// fails (exceptions match on them).
+async fn assess_tagged(cx: &Cx<'_>, b: &Bucket) -> Result<(Finding, Vec<String>), AwsError> {
+    let f = assess_bucket(cx, b).await?;
+    let public = f.in_use.clone();
+    let f = landing_zone::guard(
+        f,
+        &format!("bucket {}", b.name),
+        landing_zone::by_name(&b.name).as_ref(),
+    );
+    Ok((s3b::with_tags(cx, b, f).await?, public))
+}
+
 async fn assess_bucket(cx: &Cx<'_>, b: &Bucket) -> Result<Finding, AwsError> {
     let current = s3b::bucket_pab(cx, b).await?;
     // The blast radius is read only for buckets that change.
@@ -121,22 +136,20 @@ impl Control for S3BlockPublicAccess {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let buckets = s3b::buckets(cx).await?;
         let mut out = Vec::new();
         let mut all_public = Vec::new();
-        for (b, res) in s3b::each(&buckets, |b| assess_bucket(cx, b)).await {
+        for (b, res) in s3b::each(&buckets, |b| assess_tagged(cx, b)).await {
             match res {
-                Ok(f) => {
+                Ok((f, public)) => {
                     // The account setting covers every bucket: the public ones are its
                     // blast radius too.
-                    all_public.extend(f.in_use.iter().cloned());
-                    // The landing zone's log buckets (aws-controltower-logs-…) are its to change.
-                    out.push(landing_zone::guard(
-                        f,
-                        &format!("bucket {}", b.name),
-                        landing_zone::by_name(&b.name).as_ref(),
-                    ));
+                    all_public.extend(public);
+                    out.push(f);
                 }
                 Err(e) if recoverable(&e) => out.push(Finding::error(
                     b.target(),

@@ -26,6 +26,7 @@ const DESCRIPTION: Description = Description {
             "s3:ListAllMyBuckets",
             "s3:GetBucketLocation",
             "s3:GetBucketPolicy",
+            s3b::GET_TAGGING,
         ],
     write_actions: &[PUT, DELETE],
     change_profile: "medium (clients on plain HTTP are refused); the policy is rewritten with every existing statement kept (destructive: confirmed separately); reversible: undo writes the previous policy back, or deletes the policy when there was none",
@@ -159,6 +160,17 @@ fn bad_policy(bucket: &str, e: impl std::fmt::Display) -> AwsError {
     )
 }
 
+/// The bucket judged, the landing zone's log buckets (aws-controltower-logs-…) left to it,
+/// with the bucket's tags when it fails (exceptions match on them).
+async fn assess_tagged(cx: &Cx<'_>, b: &Bucket) -> Result<Finding, AwsError> {
+    let f = landing_zone::guard(
+        assess(cx, b).await?,
+        &format!("bucket {}", b.name),
+        landing_zone::by_name(&b.name).as_ref(),
+    );
+    s3b::with_tags(cx, b, f).await
+}
+
 async fn assess(cx: &Cx<'_>, b: &Bucket) -> Result<Finding, AwsError> {
     let arn = b.arn(&cx.aws.account.partition);
     let text = s3b::policy(cx, b).await?;
@@ -227,17 +239,15 @@ impl Control for S3DenyHttp {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let mut out = Vec::new();
         let buckets = s3b::buckets(cx).await?;
-        for (b, res) in s3b::each(&buckets, |b| assess(cx, b)).await {
+        for (b, res) in s3b::each(&buckets, |b| assess_tagged(cx, b)).await {
             out.push(match res {
-                // The landing zone's log buckets (aws-controltower-logs-…) are its to change.
-                Ok(f) => landing_zone::guard(
-                    f,
-                    &format!("bucket {}", b.name),
-                    landing_zone::by_name(&b.name).as_ref(),
-                ),
+                Ok(f) => f,
                 Err(e) if e.kind == ErrorKind::Service || e.kind == ErrorKind::AccessDenied => {
                     Finding::error(b.target(), format!("could not read the bucket policy: {e}"))
                 }

@@ -20,6 +20,7 @@ const DESCRIPTION: Description = Description {
         "s3:ListAllMyBuckets",
         "s3:GetBucketLocation",
         "s3:GetBucketVersioning",
+        s3b::GET_TAGGING,
     ],
     write_actions: &[],
     change_profile: "",
@@ -69,11 +70,14 @@ impl Control for S3MfaDelete {
     fn description(&self) -> &Description {
         &DESCRIPTION
     }
+    fn reads_tags(&self) -> bool {
+        true
+    }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let mut out = Vec::new();
         let buckets = s3b::buckets(cx).await?;
         for (b, res) in s3b::each(&buckets, |b| s3b::versioning(cx, b)).await {
-            out.push(match res {
+            let f = match res {
                 Ok(v) => assess(b, &v, &cx.aws.account.id, &cx.aws.account.partition),
                 // An answer the SDK could not read (no AWS error code): the state is
                 // unknown, but the steps still apply. The emulator answers this way for
@@ -81,7 +85,10 @@ impl Control for S3MfaDelete {
                 Err(e) if e.kind == ErrorKind::Service && e.code.is_none() => {
                     let mut f = assess(
                         b,
-                        &s3b::Versioning { status: None, mfa_delete: None },
+                        &s3b::Versioning {
+                            status: None,
+                            mfa_delete: None,
+                        },
                         &cx.aws.account.id,
                         &cx.aws.account.partition,
                     );
@@ -98,9 +105,11 @@ impl Control for S3MfaDelete {
                     Finding::error(b.target(), format!("could not read versioning: {e}"))
                 }
                 Err(e) => return Err(e),
-            });
+            };
+            out.push((b, f));
         }
-        Ok(out)
+        // Exceptions match on the buckets' tags (read only for the ones that fail).
+        s3b::each_with_tags(cx, out).await
     }
 }
 
