@@ -210,9 +210,28 @@ fn plan_cells(c: &Counts) -> Vec<usize> {
     ]
 }
 
-/// A failure to reach or read an account, as its line says it.
-fn account_error(f: &Fatal) -> String {
-    f.message.clone()
+/// An account's line of an apply or undo table, and its part in the run's exit: its own exit
+/// when it ran (with `cells` of its counts), else its failure (a refusal stays a refusal,
+/// anything else failed the account).
+fn account_row(exit: &mut Exit, r: &Reach, res: Result<(Exit, Vec<usize>), Fatal>) -> Row {
+    let cells = match res {
+        Ok((e, cells)) => {
+            *exit = exit.worst(e);
+            Ok(cells)
+        }
+        Err(f) => {
+            *exit = exit.worst(if f.exit == Exit::Refused {
+                Exit::Refused
+            } else {
+                Exit::Failed
+            });
+            Err(f.message)
+        }
+    };
+    Row {
+        label: r.label(),
+        cells,
+    }
 }
 
 /// `plan` over several accounts.
@@ -278,7 +297,7 @@ pub async fn plan(
             }
             Err(f) => {
                 exit = exit.worst(Exit::Failed);
-                (Err(account_error(&f)), Some(Err(account_error(&f))))
+                (Err(f.message.clone()), Some(Err(f.message)))
             }
         };
         rows.push(Row {
@@ -458,25 +477,11 @@ pub async fn apply(
     let mut rows = Vec::new();
     let mut applied = false;
     for (r, res) in results {
-        let cells = match res {
-            Ok((e, o)) => {
-                exit = exit.worst(e);
-                applied |= o.verified + o.not_verified + o.failed > 0;
-                Ok(apply_cells(&o))
-            }
-            Err(f) => {
-                exit = exit.worst(if f.exit == Exit::Refused {
-                    Exit::Refused
-                } else {
-                    Exit::Failed
-                });
-                Err(account_error(&f))
-            }
-        };
-        rows.push(Row {
-            label: r.label(),
-            cells,
+        let res = res.map(|(e, o)| {
+            applied |= o.verified + o.not_verified + o.failed > 0;
+            (e, apply_cells(&o))
         });
+        rows.push(account_row(&mut exit, &r, res));
     }
     crate::out!("{}", table("Accounts", APPLY_COLUMNS, &rows));
     if applied {
@@ -596,28 +601,17 @@ pub async fn undo(
     let mut exit = Exit::Ok;
     let mut rows = Vec::new();
     for (r, res) in results {
-        let cells = match res {
-            Ok(e) => {
-                exit = exit.worst(e);
-                Ok(vec![
+        let res = res.map(|e| {
+            (
+                e,
+                vec![
                     usize::from(e == Exit::Ok),
                     usize::from(e == Exit::Failed),
                     usize::from(e == Exit::Refused),
-                ])
-            }
-            Err(f) => {
-                exit = exit.worst(if f.exit == Exit::Refused {
-                    Exit::Refused
-                } else {
-                    Exit::Failed
-                });
-                Err(account_error(&f))
-            }
-        };
-        rows.push(Row {
-            label: r.label(),
-            cells,
+                ],
+            )
         });
+        rows.push(account_row(&mut exit, &r, res));
     }
     crate::out!("{}", table("Accounts", UNDO_COLUMNS, &rows));
     Ok(exit)
