@@ -492,8 +492,17 @@ pub async fn apply(
     Ok(exit)
 }
 
-// Per account: its part undone, failed, or refused (stale, declined, unverifiable).
+// Per account, its changes: undone (restored, or already as they were), failed (or not
+// verified, or not started), refused (stale: moved since the apply).
 const UNDO_COLUMNS: &[&str] = &["undone", "failed", "refused"];
+
+fn undo_cells(o: &render::Outcomes) -> Vec<usize> {
+    vec![
+        o.verified + o.already,
+        o.failed + o.not_verified + o.not_started,
+        o.stale,
+    ]
+}
 
 /// `undo GROUP`: every account's part of a multi-account apply (or those of `--accounts`).
 pub async fn undo(
@@ -601,16 +610,7 @@ pub async fn undo(
     let mut exit = Exit::Ok;
     let mut rows = Vec::new();
     for (r, res) in results {
-        let res = res.map(|e| {
-            (
-                e,
-                vec![
-                    usize::from(e == Exit::Ok),
-                    usize::from(e == Exit::Failed),
-                    usize::from(e == Exit::Refused),
-                ],
-            )
-        });
+        let res = res.map(|(e, o)| (e, undo_cells(&o)));
         rows.push(account_row(&mut exit, &r, res));
     }
     crate::out!("{}", table("Accounts", UNDO_COLUMNS, &rows));

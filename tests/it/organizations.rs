@@ -376,6 +376,52 @@ async fn undo_of_a_multi_account_run_can_be_narrowed_to_some_accounts() {
     other.assert_one_line_error(1, "did not change account 999999999999");
 }
 
+/// The numbers on the closing table's line that starts with `first` (an account id, or
+/// `total`).
+fn table_line(stdout: &str, first: &str) -> Vec<usize> {
+    let line = stdout
+        .lines()
+        .map(str::trim_start)
+        .rfind(|l| l.starts_with(first))
+        .unwrap_or_else(|| panic!("no table line for {first}:\n{stdout}"));
+    line.split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap_or_else(|_| panic!("{line}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_undo_table_counts_each_accounts_changes() {
+    // Two accounts (the management account and one member), two changes each.
+    let org = Org::new(1, 1).await;
+    let mut args = vec!["apply", "--org", "--yes"];
+    args.extend(CONTROLS);
+    let out = org.mgmt.run(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // verified, failed, declined, skipped, stale
+    assert_eq!(
+        table_line(&out.stdout, "total"),
+        [4, 0, 0, 0, 0],
+        "{}",
+        out.stdout
+    );
+    let undo = org.mgmt.run(&["undo", &group_of(&out.stdout), "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    // undone, failed, refused: changes, not accounts.
+    for id in [&org.mgmt.id, &org.members[0]] {
+        assert_eq!(table_line(&undo.stdout, id), [2, 0, 0], "{}", undo.stdout);
+    }
+    assert_eq!(
+        table_line(&undo.stdout, "total"),
+        [4, 0, 0],
+        "{}",
+        undo.stdout
+    );
+    for (id, reuse, ebs) in org.state().await {
+        assert_eq!((reuse, ebs), (None, false), "{id} restored");
+    }
+}
+
 #[tokio::test]
 async fn a_refused_role_and_a_denied_account_are_reported_and_the_rest_applied() {
     let org = Org::new(4, 2).await;
