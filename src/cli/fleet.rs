@@ -552,43 +552,10 @@ pub async fn undo(
         ),
     )?;
     let caller = context::connect(g).await?;
-    let sel = Selection {
-        org: false,
-        ous: Vec::new(),
-        accounts: parts.iter().map(|p| p.account_id.clone()).collect(),
-        exclude: Vec::new(),
-        role_name: g
-            .accounts
-            .role_name
-            .clone()
-            .unwrap_or_else(|| crate::accounts::DEFAULT_ROLE.into()),
-        role_path: g.accounts.role_path.clone().unwrap_or_else(|| "/".into()),
-        external_id: g.accounts.external_id.clone(),
-        concurrency: g
-            .accounts
-            .account_concurrency
-            .map(usize::from)
-            .unwrap_or(crate::accounts::DEFAULT_ACCOUNT_CONCURRENCY),
-        shard: None,
-    };
     let run = format!("undo-{}", crate::journal::new_run_id());
-    // Each account is reached the way its apply reached it: the role its journal names.
     let reaches: Vec<Reach> = parts
         .iter()
-        .map(|p| {
-            let mut r = sel.reach(
-                &caller,
-                &OrgAccount {
-                    id: p.account_id.clone(),
-                    name: String::new(),
-                },
-                &run,
-            );
-            if r.role_arn.is_some() {
-                r.role_arn = p.role_arn.clone().or(r.role_arn);
-            }
-            r
-        })
+        .map(|p| Reach::for_journal_run(&caller, p, &g.accounts, &run))
         .collect();
     if !g.quiet {
         crate::outln!(
@@ -597,7 +564,11 @@ pub async fn undo(
             render::plural(reaches.len(), "account", "accounts")
         );
     }
-    let at_once = if yes { sel.concurrency } else { 1 };
+    let at_once = if yes {
+        crate::accounts::concurrency(&g.accounts)
+    } else {
+        1
+    };
     let results = each(g, reaches, at_once, true, |g2, r| async move {
         let id = format!("{group}.{}", r.account);
         let res = undo_cmd::run_one(&g2, Some(&id), &[], yes, force).await;
