@@ -617,19 +617,12 @@ async fn the_guide_works_on_one_account_picked_from_the_list() {
     all.push(org.mgmt.id.clone());
     let all = sorted(all);
     let chosen = all[1].clone();
-    let bin = env!("CARGO_BIN_EXE_cis-fix");
-    let c = &org.mgmt.creds;
-    let cmd = format!(
-        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
-         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
-         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
-         AWS_EC2_METADATA_DISABLED=true CIS_FIX_STATE_DIR='{}' \
-         {bin} guide --org -c 1.8 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
-        endpoint(),
-        c.access_key_id(),
-        c.secret_access_key(),
-        c.session_token().unwrap_or_default(),
-        org.mgmt.state_dir().display()
+    let cmd = super::tmux::cis_fix_line(
+        &org.mgmt,
+        &endpoint(),
+        &std::env::temp_dir(),
+        &format!("guide --org -c 1.8 --regions {REGION}"),
+        "GUIDE_EXIT",
     );
     let t = super::tmux::Tmux::start(&format!("cis-fix-org-guide-{}", org.mgmt.id), &cmd);
     let s = t.wait_for("which of these 3", 1);
