@@ -43,7 +43,7 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContex
             },
         })?;
         if reach.role_arn.is_some() {
-            super::stats::connected(&aws);
+            super::stats::connected(&aws, true);
         }
         return Ok(aws);
     }
@@ -118,7 +118,7 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContex
             }
         }
     }
-    super::stats::connected(&aws);
+    super::stats::connected(&aws, false);
     tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, credentials = %aws.credentials, region = %aws.home_region, "connected");
     Ok(Arc::new(aws))
 }

@@ -93,7 +93,7 @@ impl Fleet {
 }
 
 /// Run `f` for every account, `at_once` at a time, printing each account's report (under
-/// its header, when `banners`) as it finishes. With `at_once == 1` nothing is collected: the
+/// its header, when `banners`) as it finishes (its `CIS_FIX_STATS` figures summed then). With `at_once == 1` nothing is collected: the
 /// account's output (and its questions) go straight to the terminal, in account order.
 async fn each<T, F, Fut>(
     g: &GlobalArgs,
@@ -120,6 +120,7 @@ where
             let mut g2 = g.clone();
             g2.target = Some(r.clone());
             let t = f(g2, r.clone()).await;
+            super::stats::finished(&r.account);
             out.push((r, t));
         }
         return out;
@@ -131,6 +132,7 @@ where
             let fut = f(g2, r.clone());
             async move {
                 let (t, text) = crate::output::capture(fut).await;
+                super::stats::finished(&r.account);
                 crate::out!("{}{text}", banner(&r));
                 (r, t)
             }

@@ -423,6 +423,52 @@ async fn the_undo_table_counts_each_accounts_changes() {
 }
 
 #[tokio::test]
+async fn stats_of_a_multi_account_plan_sum_every_account() {
+    // The management account and two members: the caller's context and two reached by role.
+    let org = Org::new(2, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.json");
+    let mut cmd = org.mgmt.command(&endpoint());
+    cmd.env("CIS_FIX_STATS", &file);
+    let mut args = vec!["plan", "--org", "-q"];
+    args.extend(CONTROLS);
+    let out = super::harness::run(cmd, &args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(st["accounts"], 3, "{st}");
+    let sum = |m: &Value| -> u64 {
+        m.as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    let calls = st["calls"].as_u64().unwrap();
+    assert_eq!(sum(&st["per_operation"]), calls, "{st}");
+    assert_eq!(sum(&st["per_control"]), calls, "{st}");
+    // One identity check per account (the members' through their assumed role).
+    assert_eq!(st["per_operation"]["sts:GetCallerIdentity"], 3, "{st}");
+    assert_eq!(st["per_operation"]["organizations:ListAccounts"], 1, "{st}");
+    // Each account reads its EBS default once: three accounts, three reads.
+    assert_eq!(
+        st["per_operation"]["ec2:GetEbsEncryptionByDefault"], 3,
+        "{st}"
+    );
+    assert!(st["median_round_trip_ms"].as_f64().unwrap() > 0.0, "{st}");
+    assert!(st["first_call_ms"].as_f64().is_some(), "{st}");
+    // Each account's budgets are there (the caller's, and one set per member); every logged
+    // call went through one (the AssumeRole calls too, which the call log does not count).
+    let budgets = st["budgets"].as_array().unwrap();
+    let iam = budgets
+        .iter()
+        .filter(|b| b["budget"] == "iam/global")
+        .count();
+    assert_eq!(iam, 3, "{st}");
+    let sent: u64 = budgets.iter().map(|b| b["sent"].as_u64().unwrap()).sum();
+    assert_eq!(sent, calls + 2, "{st}");
+}
+
+#[tokio::test]
 async fn a_refused_role_and_a_denied_account_are_reported_and_the_rest_applied() {
     let org = Org::new(4, 2).await;
     let refused = org.members[0].clone();
