@@ -9,6 +9,7 @@ use std::sync::Arc;
 use crate::aws::organization::{self, OrgAccount};
 use crate::aws::{AssumeRequest, AwsContext, AwsError};
 use crate::cli::AccountArgs;
+use crate::journal::Run;
 
 pub const DEFAULT_ROLE: &str = "OrganizationAccountAccessRole";
 pub const DEFAULT_ACCOUNT_CONCURRENCY: usize = 8;
@@ -224,19 +225,13 @@ impl Selection {
             role_name,
             role_path,
             external_id: a.external_id.clone(),
-            concurrency: a
-                .account_concurrency
-                .map(usize::from)
-                .unwrap_or(DEFAULT_ACCOUNT_CONCURRENCY),
+            concurrency: concurrency(a),
             shard: a.shard,
         }))
     }
 
     pub fn role_arn(&self, partition: &str, account: &str) -> String {
-        format!(
-            "arn:{partition}:iam::{account}:role{}{}",
-            self.role_path, self.role_name
-        )
+        role_arn(partition, &self.role_path, &self.role_name, account)
     }
 
     /// The accounts, sorted by id: the organization's (or the OUs'), plus `--accounts`,
@@ -287,6 +282,17 @@ impl Selection {
     }
 }
 
+/// `--account-concurrency`, or its default.
+pub fn concurrency(a: &AccountArgs) -> usize {
+    a.account_concurrency
+        .map(usize::from)
+        .unwrap_or(DEFAULT_ACCOUNT_CONCURRENCY)
+}
+
+fn role_arn(partition: &str, path: &str, name: &str, account: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role{path}{name}")
+}
+
 /// `cis-fix-<command>-<time>`, within STS's 64 characters and alphabet.
 pub fn session_name(run: &str) -> String {
     let mut s: String = format!("cis-fix-{run}")
@@ -318,6 +324,36 @@ pub struct Reach {
 }
 
 impl Reach {
+    /// How an undo reaches the account of `run`, one journaled part of a multi-account run:
+    /// the caller's own account with the caller's credentials; any other by the role that
+    /// run's apply assumed (its journal names it), or else the role the account flags name.
+    /// `session_run` names the undo in the session name.
+    pub fn for_journal_run(
+        caller: &Arc<AwsContext>,
+        run: &Run,
+        flags: &AccountArgs,
+        session_run: &str,
+    ) -> Reach {
+        let own = run.account_id == caller.account.id;
+        let flagged = || {
+            role_arn(
+                &caller.account.partition,
+                flags.role_path.as_deref().unwrap_or("/"),
+                flags.role_name.as_deref().unwrap_or(DEFAULT_ROLE),
+                &run.account_id,
+            )
+        };
+        Reach {
+            account: run.account_id.clone(),
+            name: String::new(),
+            role_arn: (!own).then(|| run.role_arn.clone().unwrap_or_else(flagged)),
+            external_id: flags.external_id.clone(),
+            session_name: session_name(session_run),
+            caller: caller.clone(),
+            group: None,
+        }
+    }
+
     /// The account's context.
     pub async fn connect(&self, prefetch_regions: bool) -> Result<Arc<AwsContext>, AwsError> {
         match &self.role_arn {

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use aws_sdk_s3::primitives::ByteStream;
 use serde::{Deserialize, Serialize};
 
-use crate::aws::{AwsContext, AwsError, AwsOptions};
+use crate::aws::{AwsContext, AwsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -138,9 +138,10 @@ pub struct S3State {
 /// The state of this process, per location (one in practice).
 static OPEN: Mutex<Vec<Arc<S3State>>> = Mutex::new(Vec::new());
 
-/// The S3 state at `loc`, connected with the caller's credentials and checked on first use in
-/// this process (later uses share it: the checks and the identity call are made once).
-pub fn open(loc: &S3Location, opts: &AwsOptions) -> Result<Arc<S3State>, StateError> {
+/// The S3 state at `loc`, reached through `caller` (the run's own connection: its account is
+/// the bucket's expected owner) and checked on first use in this process; later uses share it
+/// (the checks are made once).
+pub fn open(loc: &S3Location, caller: &AwsContext) -> Result<Arc<S3State>, StateError> {
     let mut open = OPEN.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(s) = open.iter().find(|s| s.loc == *loc) {
         return Ok(s.clone());
@@ -149,19 +150,19 @@ pub fn open(loc: &S3Location, opts: &AwsOptions) -> Result<Arc<S3State>, StateEr
         url: loc.to_string(),
         message,
     };
-    let state = block_on(connect(loc, opts)).map_err(other)??;
+    let state = block_on(check(loc, caller)).map_err(other)??;
     let state = Arc::new(state);
     open.push(state.clone());
     Ok(state)
 }
 
-async fn connect(loc: &S3Location, opts: &AwsOptions) -> Result<S3State, StateError> {
+/// Check the bucket (this account's, versioned, encrypted) and make the state's client.
+async fn check(loc: &S3Location, aws: &AwsContext) -> Result<S3State, StateError> {
     let url = loc.to_string();
     let aws_e = |source: AwsError| StateError::Aws {
         url: url.clone(),
         source,
     };
-    let aws = AwsContext::connect(opts).await.map_err(aws_e)?;
     let owner = aws.account.id.clone();
     let unfit = |message: String| StateError::Unfit {
         bucket: loc.bucket.clone(),

@@ -29,8 +29,13 @@ pub async fn connect(g: &GlobalArgs) -> Result<Arc<AwsContext>, Fatal> {
     connect_for(g, false).await
 }
 
+/// The caller's connection, made once per process: the command and its S3 state share it
+/// (one identity check, one set of budgets and one call log).
+static CALLER: tokio::sync::OnceCell<Arc<AwsContext>> = tokio::sync::OnceCell::const_new();
+
 /// Connect; with `regional`, list the enabled regions in the same round trip as the
-/// identity check (the run covers regional controls).
+/// identity check (the run covers regional controls), when this is the process's first
+/// connection (else the regions are listed when first needed).
 pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContext>, Fatal> {
     // One account of a multi-account run: the caller is connected already; this account is
     // reached by its role (or is the caller's own).
@@ -43,10 +48,17 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContex
             },
         })?;
         if reach.role_arn.is_some() {
-            super::stats::connected(&aws);
+            super::stats::connected(&aws, true);
         }
         return Ok(aws);
     }
+    CALLER
+        .get_or_try_init(|| connect_caller(g, regional))
+        .await
+        .cloned()
+}
+
+async fn connect_caller(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContext>, Fatal> {
     if let Some(r) = &g.region {
         if !is_region_name(r) {
             return Err(Fatal::usage(format!(
@@ -119,7 +131,7 @@ pub async fn connect_for(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContex
             }
         }
     }
-    super::stats::connected(&aws);
+    super::stats::connected(&aws, false);
     tracing::info!(account = %aws.account.id, caller = %aws.account.caller_arn, credentials = %aws.credentials, region = %aws.home_region, "connected");
     Ok(Arc::new(aws))
 }
@@ -159,16 +171,13 @@ pub async fn regions(
 /// else in the state directory.
 pub fn journal(g: &GlobalArgs) -> Result<Journal, Fatal> {
     if let Some(loc) = &g.state {
-        let opts = AwsOptions {
-            profile: g.profile.clone(),
-            region: g.region.clone(),
-            endpoint_url: g.endpoint_url.clone(),
-            max_attempts: g.max_attempts,
-            max_rps: g.max_rps,
-            rate_limits: g.rate_limits.clone(),
-            prefetch_regions: false,
+        // Through the run's own connection: the caller's (of a multi-account run too).
+        let caller = match &g.target {
+            Some(reach) => reach.caller.clone(),
+            None => crate::state::block_on(connect(g))
+                .map_err(|e| Fatal::usage(format!("S3 state {loc}: {e}")))??,
         };
-        let state = crate::state::open(loc, &opts).map_err(|e| match e {
+        let state = crate::state::open(loc, &caller).map_err(|e| match e {
             crate::state::StateError::Unfit { .. } => Fatal::refused(e.to_string()),
             _ => Fatal::usage(format!("{e}; nothing was changed")),
         })?;

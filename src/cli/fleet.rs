@@ -93,7 +93,7 @@ impl Fleet {
 }
 
 /// Run `f` for every account, `at_once` at a time, printing each account's report (under
-/// its header, when `banners`) as it finishes. With `at_once == 1` nothing is collected: the
+/// its header, when `banners`) as it finishes (its `CIS_FIX_STATS` figures summed then). With `at_once == 1` nothing is collected: the
 /// account's output (and its questions) go straight to the terminal, in account order.
 async fn each<T, F, Fut>(
     g: &GlobalArgs,
@@ -120,6 +120,7 @@ where
             let mut g2 = g.clone();
             g2.target = Some(r.clone());
             let t = f(g2, r.clone()).await;
+            super::stats::finished(&r.account);
             out.push((r, t));
         }
         return out;
@@ -131,6 +132,7 @@ where
             let fut = f(g2, r.clone());
             async move {
                 let (t, text) = crate::output::capture(fut).await;
+                super::stats::finished(&r.account);
                 crate::out!("{}{text}", banner(&r));
                 (r, t)
             }
@@ -210,9 +212,28 @@ fn plan_cells(c: &Counts) -> Vec<usize> {
     ]
 }
 
-/// A failure to reach or read an account, as its line says it.
-fn account_error(f: &Fatal) -> String {
-    f.message.clone()
+/// An account's line of an apply or undo table, and its part in the run's exit: its own exit
+/// when it ran (with `cells` of its counts), else its failure (a refusal stays a refusal,
+/// anything else failed the account).
+fn account_row(exit: &mut Exit, r: &Reach, res: Result<(Exit, Vec<usize>), Fatal>) -> Row {
+    let cells = match res {
+        Ok((e, cells)) => {
+            *exit = exit.worst(e);
+            Ok(cells)
+        }
+        Err(f) => {
+            *exit = exit.worst(if f.exit == Exit::Refused {
+                Exit::Refused
+            } else {
+                Exit::Failed
+            });
+            Err(f.message)
+        }
+    };
+    Row {
+        label: r.label(),
+        cells,
+    }
 }
 
 /// `plan` over several accounts.
@@ -278,7 +299,7 @@ pub async fn plan(
             }
             Err(f) => {
                 exit = exit.worst(Exit::Failed);
-                (Err(account_error(&f)), Some(Err(account_error(&f))))
+                (Err(f.message.clone()), Some(Err(f.message)))
             }
         };
         rows.push(Row {
@@ -458,25 +479,11 @@ pub async fn apply(
     let mut rows = Vec::new();
     let mut applied = false;
     for (r, res) in results {
-        let cells = match res {
-            Ok((e, o)) => {
-                exit = exit.worst(e);
-                applied |= o.verified + o.not_verified + o.failed > 0;
-                Ok(apply_cells(&o))
-            }
-            Err(f) => {
-                exit = exit.worst(if f.exit == Exit::Refused {
-                    Exit::Refused
-                } else {
-                    Exit::Failed
-                });
-                Err(account_error(&f))
-            }
-        };
-        rows.push(Row {
-            label: r.label(),
-            cells,
+        let res = res.map(|(e, o)| {
+            applied |= o.verified + o.not_verified + o.failed > 0;
+            (e, apply_cells(&o))
         });
+        rows.push(account_row(&mut exit, &r, res));
     }
     crate::out!("{}", table("Accounts", APPLY_COLUMNS, &rows));
     if applied {
@@ -487,8 +494,17 @@ pub async fn apply(
     Ok(exit)
 }
 
-// Per account: its part undone, failed, or refused (stale, declined, unverifiable).
+// Per account, its changes: undone (restored, or already as they were), failed (or not
+// verified, or not started), refused (stale: moved since the apply).
 const UNDO_COLUMNS: &[&str] = &["undone", "failed", "refused"];
+
+fn undo_cells(o: &render::Outcomes) -> Vec<usize> {
+    vec![
+        o.verified + o.already,
+        o.failed + o.not_verified + o.not_started,
+        o.stale,
+    ]
+}
 
 /// `undo GROUP`: every account's part of a multi-account apply (or those of `--accounts`).
 pub async fn undo(
@@ -538,43 +554,10 @@ pub async fn undo(
         ),
     )?;
     let caller = context::connect(g).await?;
-    let sel = Selection {
-        org: false,
-        ous: Vec::new(),
-        accounts: parts.iter().map(|p| p.account_id.clone()).collect(),
-        exclude: Vec::new(),
-        role_name: g
-            .accounts
-            .role_name
-            .clone()
-            .unwrap_or_else(|| crate::accounts::DEFAULT_ROLE.into()),
-        role_path: g.accounts.role_path.clone().unwrap_or_else(|| "/".into()),
-        external_id: g.accounts.external_id.clone(),
-        concurrency: g
-            .accounts
-            .account_concurrency
-            .map(usize::from)
-            .unwrap_or(crate::accounts::DEFAULT_ACCOUNT_CONCURRENCY),
-        shard: None,
-    };
     let run = format!("undo-{}", crate::journal::new_run_id());
-    // Each account is reached the way its apply reached it: the role its journal names.
     let reaches: Vec<Reach> = parts
         .iter()
-        .map(|p| {
-            let mut r = sel.reach(
-                &caller,
-                &OrgAccount {
-                    id: p.account_id.clone(),
-                    name: String::new(),
-                },
-                &run,
-            );
-            if r.role_arn.is_some() {
-                r.role_arn = p.role_arn.clone().or(r.role_arn);
-            }
-            r
-        })
+        .map(|p| Reach::for_journal_run(&caller, p, &g.accounts, &run))
         .collect();
     if !g.quiet {
         crate::outln!(
@@ -583,7 +566,11 @@ pub async fn undo(
             render::plural(reaches.len(), "account", "accounts")
         );
     }
-    let at_once = if yes { sel.concurrency } else { 1 };
+    let at_once = if yes {
+        crate::accounts::concurrency(&g.accounts)
+    } else {
+        1
+    };
     let results = each(g, reaches, at_once, true, |g2, r| async move {
         let id = format!("{group}.{}", r.account);
         let res = undo_cmd::run_one(&g2, Some(&id), &[], yes, force).await;
@@ -596,28 +583,8 @@ pub async fn undo(
     let mut exit = Exit::Ok;
     let mut rows = Vec::new();
     for (r, res) in results {
-        let cells = match res {
-            Ok(e) => {
-                exit = exit.worst(e);
-                Ok(vec![
-                    usize::from(e == Exit::Ok),
-                    usize::from(e == Exit::Failed),
-                    usize::from(e == Exit::Refused),
-                ])
-            }
-            Err(f) => {
-                exit = exit.worst(if f.exit == Exit::Refused {
-                    Exit::Refused
-                } else {
-                    Exit::Failed
-                });
-                Err(account_error(&f))
-            }
-        };
-        rows.push(Row {
-            label: r.label(),
-            cells,
-        });
+        let res = res.map(|(e, o)| (e, undo_cells(&o)));
+        rows.push(account_row(&mut exit, &r, res));
     }
     crate::out!("{}", table("Accounts", UNDO_COLUMNS, &rows));
     Ok(exit)

@@ -11,7 +11,7 @@ use crate::exit::{Exit, Fatal};
 use crate::journal::JournalError;
 use crate::journal::Run;
 use crate::prompt::{AssumeYes, Prompter, TerminalPrompter};
-use crate::render::{restore_summary, show_value};
+use crate::render::{restore_summary, show_value, Outcomes};
 
 pub async fn run(
     g: &GlobalArgs,
@@ -39,17 +39,21 @@ pub async fn run(
             "undo across accounts takes the multi-account run's id (`cis-fix history` lists it): `cis-fix undo RUN_ID [--accounts IDS]`",
         ));
     }
-    run_one(g, run_id, only, yes, force).await
+    run_one(g, run_id, only, yes, force)
+        .await
+        .map(|(exit, _)| exit)
 }
 
-/// Undo one account's run (the credentials' own, or one part of a multi-account run).
+/// Undo one account's run (the credentials' own, or one part of a multi-account run): its
+/// exit, and what each change came to (`verified`: restored; `stale`: refused), for the
+/// closing table of a multi-account undo.
 pub async fn run_one(
     g: &GlobalArgs,
     run_id: Option<&str>,
     only: &[u32],
     yes: bool,
     force: bool,
-) -> Result<Exit, Fatal> {
+) -> Result<(Exit, Outcomes), Fatal> {
     if !yes && !std::io::stdin().is_terminal() {
         return Err(Fatal::refused(
             "undo needs confirmation but there is no terminal: re-run with --yes",
@@ -90,7 +94,7 @@ pub async fn run_one(
                     "Nothing to undo: no change applied to account {} is still in place.",
                     aws.account.id
                 );
-                return Ok(Exit::Ok);
+                return Ok((Exit::Ok, Outcomes::default()));
             }
         },
     };
@@ -126,7 +130,7 @@ pub async fn run_one(
             "Nothing to undo in run {}: every change is already undone.",
             run.run_id
         );
-        return Ok(Exit::Ok);
+        return Ok((Exit::Ok, Outcomes::default()));
     }
     crate::outln!(
         "{} run {} (account {})\n",
@@ -190,7 +194,7 @@ pub async fn run_one(
             writer.run_id()
         ),
     })?;
-    let mut tally = crate::render::Outcomes::default();
+    let mut tally = Outcomes::default();
     crate::outln!();
     for o in &outcomes {
         let (tag, detail) = match &o.result {
@@ -231,7 +235,7 @@ pub async fn run_one(
     crate::outln!();
     crate::out!("{}", tally.text("restored, verified"));
     crate::outln!("Undo run {} is journaled.", writer.run_id());
-    Ok(tally.exit())
+    Ok((tally.exit(), tally))
 }
 
 /// A journal that does not read back as cis-fix wrote it is a refusal (exit 4); one that

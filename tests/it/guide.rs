@@ -2,7 +2,7 @@
 //! quit at the third, and check the account, the summary and the journal.
 
 use crate::harness::{endpoint, TestAccount, REGION};
-use crate::tmux::Tmux;
+use crate::tmux::{cis_fix_line, Tmux};
 
 #[tokio::test]
 async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
@@ -15,21 +15,12 @@ async fn guide_applies_skips_adjusts_and_quits_with_a_journaled_summary() {
         .unwrap();
     let group = crate::security_groups::open_group(&acct).await;
     let workdir = tempfile::tempdir().unwrap();
-    let bin = env!("CARGO_BIN_EXE_cis-fix");
-    let env = format!(
-        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
-         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
-         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
-         CIS_FIX_STATE_DIR='{}'",
-        endpoint(),
-        acct.creds.access_key_id(),
-        acct.creds.secret_access_key(),
-        acct.creds.session_token().unwrap_or_default(),
-        acct.state_dir().display()
-    );
-    let cmd = format!(
-        "cd '{}' && {env} {bin} guide -c 1.7 -c 5.1.1 -c 5.3 -c 5.5 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
-        workdir.path().display()
+    let cmd = cis_fix_line(
+        &acct,
+        &endpoint(),
+        workdir.path(),
+        &format!("guide -c 1.7 -c 5.1.1 -c 5.3 -c 5.5 --regions {REGION}"),
+        "GUIDE_EXIT",
     );
     let t = Tmux::start(&format!("cis-fix-guide-{}", acct.id), &cmd);
 
@@ -164,22 +155,13 @@ async fn guide_declining_a_change_counts_it_and_exits_4() {
         .await
         .unwrap();
     let group = crate::security_groups::open_group(&acct).await;
-    let bin = env!("CARGO_BIN_EXE_cis-fix");
-    let env = format!(
-        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
-         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
-         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
-         CIS_FIX_STATE_DIR='{}'",
-        endpoint(),
-        acct.creds.access_key_id(),
-        acct.creds.secret_access_key(),
-        acct.creds.session_token().unwrap_or_default(),
-        acct.state_dir().display()
-    );
     let workdir = tempfile::tempdir().unwrap();
-    let cmd = format!(
-        "cd '{}' && {env} {bin} guide -c 1.7 -c 5.3 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
-        workdir.path().display()
+    let cmd = cis_fix_line(
+        &acct,
+        &endpoint(),
+        workdir.path(),
+        &format!("guide -c 1.7 -c 5.3 --regions {REGION}"),
+        "GUIDE_EXIT",
     );
     let t = Tmux::start(&format!("cis-fix-guide-no-{}", acct.id), &cmd);
     // 1.7: apply, with the account typed once.

@@ -245,10 +245,11 @@ fn writes(p: &proxy::Recorder, key: &str) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
-async fn a_control_tower_account_is_compliant_and_apply_writes_nothing_to_its_resources() {
-    let acct = control_tower_account(true, true).await;
-    let before = landing_zone_state(&acct).await;
+/// The plan of the landing-zone controls (`CT_CONTROLS`) as JSON, made before an `apply --yes`
+/// of them through the proxy; the apply must exit 0 having sent no write (as the proxy saw
+/// it) and left the landing zone's resources as they were.
+async fn plan_then_apply_writing_nothing(acct: &TestAccount) -> serde_json::Value {
+    let before = landing_zone_state(acct).await;
     let out = ok(acct.run(
         &[
             &["plan", "--format", "json", "--regions", REGION][..],
@@ -257,6 +258,26 @@ async fn a_control_tower_account_is_compliant_and_apply_writes_nothing_to_its_re
         .concat(),
     ));
     let doc = plan_json(&out);
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &[&["apply", "--yes", "--regions", REGION][..], &CT_CONTROLS].concat(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let w = writes(&p, acct.creds.access_key_id());
+    assert!(
+        w.is_empty(),
+        "apply wrote to a Control Tower account: {w:?}\n{}",
+        out.stdout
+    );
+    assert_eq!(landing_zone_state(acct).await, before);
+    doc
+}
+
+#[tokio::test]
+async fn a_control_tower_account_is_compliant_and_apply_writes_nothing_to_its_resources() {
+    let acct = control_tower_account(true, true).await;
+    let doc = plan_then_apply_writing_nothing(&acct).await;
     for control in [
         "cloudtrail-multi-region",
         "cloudtrail-log-validation",
@@ -293,20 +314,6 @@ async fn a_control_tower_account_is_compliant_and_apply_writes_nothing_to_its_re
     // 3.5: the CT trail is not KMS-encrypted here: manual, never an UpdateTrail.
     let kms = plan_item(&doc, "cloudtrail-kms-encryption");
     assert_eq!(kms["status"], "manual", "{kms}");
-
-    let p = proxy::start(&endpoint());
-    let out = acct.run_via(
-        &p.url,
-        &[&["apply", "--yes", "--regions", REGION][..], &CT_CONTROLS].concat(),
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let w = writes(&p, acct.creds.access_key_id());
-    assert!(
-        w.is_empty(),
-        "apply wrote to a Control Tower account: {w:?}\n{}",
-        out.stdout
-    );
-    assert_eq!(landing_zone_state(&acct).await, before);
 }
 
 #[tokio::test]
@@ -314,14 +321,7 @@ async fn a_control_tower_trail_and_recorder_that_fail_are_manual_and_left_alone(
     let acct = control_tower_account(false, false).await;
     let before = landing_zone_state(&acct).await;
     assert!(!before.0 && !before.3, "seeded failing: {before:?}");
-    let out = ok(acct.run(
-        &[
-            &["plan", "--format", "json", "--regions", REGION][..],
-            &CT_CONTROLS,
-        ]
-        .concat(),
-    ));
-    let doc = plan_json(&out);
+    let doc = plan_then_apply_writing_nothing(&acct).await;
     for control in ["cloudtrail-log-validation", "config-all-regions"] {
         let item = plan_item(&doc, control);
         assert_eq!(item["status"], "manual", "{control}: {item}");
@@ -343,18 +343,6 @@ async fn a_control_tower_trail_and_recorder_that_fail_are_manual_and_left_alone(
         "no change may be planned: {:?}",
         statuses(&doc)
     );
-    let p = proxy::start(&endpoint());
-    let out = acct.run_via(
-        &p.url,
-        &[&["apply", "--yes", "--regions", REGION][..], &CT_CONTROLS].concat(),
-    );
-    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
-    let w = writes(&p, acct.creds.access_key_id());
-    assert!(
-        w.is_empty(),
-        "apply wrote to a Control Tower account: {w:?}"
-    );
-    assert_eq!(landing_zone_state(&acct).await, before);
     // No second trail of cis-fix's next to the landing zone's.
     let trails = acct
         .cloudtrail(REGION)

@@ -376,6 +376,98 @@ async fn undo_of_a_multi_account_run_can_be_narrowed_to_some_accounts() {
     other.assert_one_line_error(1, "did not change account 999999999999");
 }
 
+/// The numbers on the closing table's line that starts with `first` (an account id, or
+/// `total`).
+fn table_line(stdout: &str, first: &str) -> Vec<usize> {
+    let line = stdout
+        .lines()
+        .map(str::trim_start)
+        .rfind(|l| l.starts_with(first))
+        .unwrap_or_else(|| panic!("no table line for {first}:\n{stdout}"));
+    line.split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap_or_else(|_| panic!("{line}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_undo_table_counts_each_accounts_changes() {
+    // Two accounts (the management account and one member), two changes each.
+    let org = Org::new(1, 1).await;
+    let mut args = vec!["apply", "--org", "--yes"];
+    args.extend(CONTROLS);
+    let out = org.mgmt.run(&args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // verified, failed, declined, skipped, stale
+    assert_eq!(
+        table_line(&out.stdout, "total"),
+        [4, 0, 0, 0, 0],
+        "{}",
+        out.stdout
+    );
+    let undo = org.mgmt.run(&["undo", &group_of(&out.stdout), "--yes"]);
+    assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
+    // undone, failed, refused: changes, not accounts.
+    for id in [&org.mgmt.id, &org.members[0]] {
+        assert_eq!(table_line(&undo.stdout, id), [2, 0, 0], "{}", undo.stdout);
+    }
+    assert_eq!(
+        table_line(&undo.stdout, "total"),
+        [4, 0, 0],
+        "{}",
+        undo.stdout
+    );
+    for (id, reuse, ebs) in org.state().await {
+        assert_eq!((reuse, ebs), (None, false), "{id} restored");
+    }
+}
+
+#[tokio::test]
+async fn stats_of_a_multi_account_plan_sum_every_account() {
+    // The management account and two members: the caller's context and two reached by role.
+    let org = Org::new(2, 1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("stats.json");
+    let mut cmd = org.mgmt.command(&endpoint());
+    cmd.env("CIS_FIX_STATS", &file);
+    let mut args = vec!["plan", "--org", "-q"];
+    args.extend(CONTROLS);
+    let out = super::harness::run(cmd, &args);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let st: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(st["accounts"], 3, "{st}");
+    let sum = |m: &Value| -> u64 {
+        m.as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_u64().unwrap())
+            .sum()
+    };
+    let calls = st["calls"].as_u64().unwrap();
+    assert_eq!(sum(&st["per_operation"]), calls, "{st}");
+    assert_eq!(sum(&st["per_control"]), calls, "{st}");
+    // One identity check per account (the members' through their assumed role).
+    assert_eq!(st["per_operation"]["sts:GetCallerIdentity"], 3, "{st}");
+    assert_eq!(st["per_operation"]["organizations:ListAccounts"], 1, "{st}");
+    // Each account reads its EBS default once: three accounts, three reads.
+    assert_eq!(
+        st["per_operation"]["ec2:GetEbsEncryptionByDefault"], 3,
+        "{st}"
+    );
+    assert!(st["median_round_trip_ms"].as_f64().unwrap() > 0.0, "{st}");
+    assert!(st["first_call_ms"].as_f64().is_some(), "{st}");
+    // Each account's budgets are there (the caller's, and one set per member); every logged
+    // call went through one (the AssumeRole calls too, which the call log does not count).
+    let budgets = st["budgets"].as_array().unwrap();
+    let iam = budgets
+        .iter()
+        .filter(|b| b["budget"] == "iam/global")
+        .count();
+    assert_eq!(iam, 3, "{st}");
+    let sent: u64 = budgets.iter().map(|b| b["sent"].as_u64().unwrap()).sum();
+    assert_eq!(sent, calls + 2, "{st}");
+}
+
 #[tokio::test]
 async fn a_refused_role_and_a_denied_account_are_reported_and_the_rest_applied() {
     let org = Org::new(4, 2).await;
@@ -571,19 +663,12 @@ async fn the_guide_works_on_one_account_picked_from_the_list() {
     all.push(org.mgmt.id.clone());
     let all = sorted(all);
     let chosen = all[1].clone();
-    let bin = env!("CARGO_BIN_EXE_cis-fix");
-    let c = &org.mgmt.creds;
-    let cmd = format!(
-        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
-         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
-         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent \
-         AWS_EC2_METADATA_DISABLED=true CIS_FIX_STATE_DIR='{}' \
-         {bin} guide --org -c 1.8 --regions {REGION}; echo GUIDE_EXIT=$?; sleep 60",
-        endpoint(),
-        c.access_key_id(),
-        c.secret_access_key(),
-        c.session_token().unwrap_or_default(),
-        org.mgmt.state_dir().display()
+    let cmd = super::tmux::cis_fix_line(
+        &org.mgmt,
+        &endpoint(),
+        &std::env::temp_dir(),
+        &format!("guide --org -c 1.8 --regions {REGION}"),
+        "GUIDE_EXIT",
     );
     let t = super::tmux::Tmux::start(&format!("cis-fix-org-guide-{}", org.mgmt.id), &cmd);
     let s = t.wait_for("which of these 3", 1);

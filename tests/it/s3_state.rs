@@ -207,6 +207,12 @@ async fn two_applies_with_one_s3_state_exclude_each_other() {
     assert!(objects.contains(&"team/prod/journal.key".to_string()));
     // Nothing local: the run is in S3 only.
     assert!(!one.state.path().join("runs").exists());
+    // The state is reached through the run's own connection: one identity check in all.
+    assert_eq!(
+        p.count(&key, "GetCallerIdentity"),
+        1,
+        "sts:GetCallerIdentity calls of one apply with S3 state"
+    );
 
     for c in p.calls_by(&key).iter().filter(|c| c.service == "s3") {
         if c.operation == "GET /" {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::harness::{endpoint, plan_json, run, TestAccount, REGION};
 use crate::proxy::{self, Fault, FaultRule};
-use crate::tmux::Tmux;
+use crate::tmux::{cis_fix_line, Tmux};
 
 /// A shared credentials file holding `profile` with `acct`'s (assumed-role) credentials.
 fn credentials_file(dir: &std::path::Path, profile: &str, acct: &TestAccount) -> String {
@@ -194,22 +194,14 @@ async fn sdk_trace_logs_never_show_the_credentials() {
 
 /// `cis-fix guide ARGS` in tmux with `acct`'s credentials against `endpoint`.
 fn guide(acct: &TestAccount, endpoint: &str, args: &str, name: &str) -> Tmux {
-    let workdir = std::env::temp_dir();
-    let bin = env!("CARGO_BIN_EXE_cis-fix");
-    let env = format!(
-        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{endpoint}' \
-         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
-         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
-         CIS_FIX_STATE_DIR='{}'",
-        acct.creds.access_key_id(),
-        acct.creds.secret_access_key(),
-        acct.creds.session_token().unwrap_or_default(),
-        acct.state_dir().display()
+    let line = cis_fix_line(
+        acct,
+        endpoint,
+        &std::env::temp_dir(),
+        &format!("guide {args}"),
+        "GUIDE_EXIT",
     );
-    let cmd = format!(
-        "trap 'true' INT; cd '{}' && {env} {bin} guide {args}; echo GUIDE_EXIT=$?; sleep 60",
-        workdir.display()
-    );
+    let cmd = format!("trap 'true' INT; {line}");
     Tmux::start(&format!("cis-fix-{name}-{}", acct.id), &cmd)
 }
 

@@ -4,7 +4,7 @@
 //! question at 80 columns is drawn once, a stray Enter answers nothing).
 
 use crate::harness::{base_command, endpoint, run, TestAccount, REGION};
-use crate::tmux::Tmux;
+use crate::tmux::{cis_fix_line, Tmux};
 
 #[test]
 fn mistyped_commands_and_flags_get_suggestions_on_one_line() {
@@ -84,19 +84,13 @@ async fn a_skipped_change_is_counted_with_its_flag_and_exits_4() {
 async fn typed_questions_at(cols: u16) {
     let acct = TestAccount::new().await;
     let group = crate::security_groups::open_group(&acct).await;
-    let bin = env!("CARGO_BIN_EXE_cis-fix");
-    let env = format!(
-        "env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} AWS_ENDPOINT_URL='{}' \
-         AWS_ACCESS_KEY_ID='{}' AWS_SECRET_ACCESS_KEY='{}' AWS_SESSION_TOKEN='{}' AWS_MAX_ATTEMPTS=1 \
-         AWS_CONFIG_FILE=/nonexistent AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
-         CIS_FIX_STATE_DIR='{}'",
-        endpoint(),
-        acct.creds.access_key_id(),
-        acct.creds.secret_access_key(),
-        acct.creds.session_token().unwrap_or_default(),
-        acct.state_dir().display()
+    let cmd = cis_fix_line(
+        &acct,
+        &endpoint(),
+        &std::env::temp_dir(),
+        &format!("apply -c 5.3 --regions {REGION}"),
+        "APPLY_EXIT",
     );
-    let cmd = format!("{env} {bin} apply -c 5.3 --regions {REGION}; echo APPLY_EXIT=$?; sleep 60");
     let t = Tmux::start_sized(&format!("cis-fix-term{cols}-{}", acct.id), &cmd, cols, 50);
     // The batch question sits under the batch's summary.
     let s = t.wait_for("yes/no", 1);

@@ -1,8 +1,36 @@
 //! A command in a real terminal (tmux), for the prompt and Ctrl-C tests: type into it, read
 //! its screen, and check its cursor.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use crate::harness::{TestAccount, REGION};
+
+/// The shell line that runs `cis-fix ARGS` in the terminal as `acct` against `endpoint`, from
+/// `dir`, with nothing of the developer's own environment or AWS configuration (`env -i`),
+/// then prints `TAG=<exit code>` and keeps the terminal open a minute for the test to read.
+pub fn cis_fix_line(
+    acct: &TestAccount,
+    endpoint: &str,
+    dir: &Path,
+    args: &str,
+    tag: &str,
+) -> String {
+    format!(
+        "cd '{dir}' && env -i PATH=/usr/bin:/bin HOME=/tmp TERM=xterm AWS_REGION={REGION} \
+         AWS_ENDPOINT_URL='{endpoint}' AWS_ACCESS_KEY_ID='{key}' AWS_SECRET_ACCESS_KEY='{secret}' \
+         AWS_SESSION_TOKEN='{token}' AWS_MAX_ATTEMPTS=1 AWS_CONFIG_FILE=/nonexistent \
+         AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_EC2_METADATA_DISABLED=true \
+         CIS_FIX_STATE_DIR='{state}' {bin} {args}; echo {tag}=$?; sleep 60",
+        dir = dir.display(),
+        key = acct.creds.access_key_id(),
+        secret = acct.creds.secret_access_key(),
+        token = acct.creds.session_token().unwrap_or_default(),
+        state = acct.state_dir().display(),
+        bin = env!("CARGO_BIN_EXE_cis-fix"),
+    )
+}
 
 /// A guide session in a real terminal (tmux). The shell around it traps SIGINT so that it
 /// survives the Ctrl-C sent to the terminal's foreground group and prints the exit code.

@@ -2,10 +2,32 @@
 //! administrator) lists them: the set a run over `--org` or `--ou` covers. Only ACTIVE
 //! accounts count; suspended and closing ones cannot be changed.
 
+use std::error::Error as StdError;
+use std::fmt::Debug;
+use std::future::Future;
+
+use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::types::{Account, AccountState, AccountStatus};
 
 use super::context::AwsContext;
 use super::error::{aws_err, AwsError, ErrorKind};
+
+/// Every page of an Organizations list call, flattened: `pages` is the call's
+/// `into_paginator().send().try_collect()`, `items` takes what one page holds. The one place
+/// its pages are walked and its error named as `action` (`organizations:ListAccounts`).
+pub async fn listed<P, E, R, T, I>(
+    action: &'static str,
+    pages: impl Future<Output = Result<Vec<P>, SdkError<E, R>>>,
+    items: impl FnMut(P) -> I,
+) -> Result<Vec<T>, AwsError>
+where
+    I: IntoIterator<Item = T>,
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    let pages = pages.await.map_err(aws_err(action))?;
+    Ok(pages.into_iter().flat_map(items).collect())
+}
 
 /// One member account.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,15 +72,18 @@ fn explained(e: AwsError) -> AwsError {
 
 /// Every ACTIVE account of the organization.
 pub async fn all_accounts(aws: &AwsContext) -> Result<Vec<OrgAccount>, AwsError> {
-    let mut pages = aws.organizations().list_accounts().into_paginator().send();
-    let mut out = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = page
-            .map_err(aws_err("organizations:ListAccounts"))
-            .map_err(explained)?;
-        out.extend(page.accounts().iter().filter_map(member));
-    }
-    Ok(out)
+    let all = listed(
+        "organizations:ListAccounts",
+        aws.organizations()
+            .list_accounts()
+            .into_paginator()
+            .send()
+            .try_collect(),
+        |p| p.accounts.unwrap_or_default(),
+    )
+    .await
+    .map_err(explained)?;
+    Ok(all.iter().filter_map(member).collect())
 }
 
 /// Every ACTIVE account under `parent` (an OU or the root), OUs within it included.
@@ -67,32 +92,30 @@ pub async fn accounts_under(aws: &AwsContext, parent: &str) -> Result<Vec<OrgAcc
     let mut out = Vec::new();
     let mut todo = vec![parent.to_string()];
     while let Some(p) = todo.pop() {
-        let mut pages = org
-            .list_accounts_for_parent()
-            .parent_id(&p)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(aws_err("organizations:ListAccountsForParent"))
-                .map_err(explained)?;
-            out.extend(page.accounts().iter().filter_map(member));
-        }
-        let mut pages = org
-            .list_organizational_units_for_parent()
-            .parent_id(&p)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page
-                .map_err(aws_err("organizations:ListOrganizationalUnitsForParent"))
-                .map_err(explained)?;
-            todo.extend(
-                page.organizational_units()
-                    .iter()
-                    .filter_map(|u| u.id().map(str::to_string)),
-            );
-        }
+        let accounts = listed(
+            "organizations:ListAccountsForParent",
+            org.list_accounts_for_parent()
+                .parent_id(&p)
+                .into_paginator()
+                .send()
+                .try_collect(),
+            |p| p.accounts.unwrap_or_default(),
+        )
+        .await
+        .map_err(explained)?;
+        out.extend(accounts.iter().filter_map(member));
+        let ous = listed(
+            "organizations:ListOrganizationalUnitsForParent",
+            org.list_organizational_units_for_parent()
+                .parent_id(&p)
+                .into_paginator()
+                .send()
+                .try_collect(),
+            |p| p.organizational_units.unwrap_or_default(),
+        )
+        .await
+        .map_err(explained)?;
+        todo.extend(ous.into_iter().filter_map(|u| u.id));
     }
     Ok(out)
 }

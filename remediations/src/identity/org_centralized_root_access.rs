@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::aws::{AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
-use crate::resources::organization::plannable;
+use crate::resources::organization::org_scope;
 
 pub struct OrgCentralizedRootAccess;
 
@@ -83,30 +83,29 @@ impl Control for OrgCentralizedRootAccess {
         &DESCRIPTION
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let org = match plannable(cx, TARGET).await? {
-            Ok(o) => o,
-            Err(f) => return Ok(vec![f]),
-        };
-        let enabled = match cx.aws.iam().list_organizations_features().send().await {
-            Ok(out) => Some(out.enabled_features().to_vec()),
-            Err(e) => {
-                let e = AwsError::from_sdk("iam:ListOrganizationsFeatures", e);
-                if e.is_code("ServiceAccessNotEnabledException")
-                    || e.is_code("OrganizationNotInAllFeaturesModeException")
-                {
-                    None
-                } else if e.kind == ErrorKind::Service && e.code.is_none() {
-                    // An endpoint without this API (the emulator).
-                    return Ok(vec![Finding::unknown(
-                        TARGET,
-                        format!("could not read the organization's root access features: {e}"),
-                    )]);
-                } else {
-                    return Err(e);
+        org_scope(cx, TARGET, |org| async move {
+            let enabled = match cx.aws.iam().list_organizations_features().send().await {
+                Ok(out) => Some(out.enabled_features().to_vec()),
+                Err(e) => {
+                    let e = AwsError::from_sdk("iam:ListOrganizationsFeatures", e);
+                    if e.is_code("ServiceAccessNotEnabledException")
+                        || e.is_code("OrganizationNotInAllFeaturesModeException")
+                    {
+                        None
+                    } else if e.kind == ErrorKind::Service && e.code.is_none() {
+                        // An endpoint without this API (the emulator).
+                        return Ok(Finding::unknown(
+                            TARGET,
+                            format!("could not read the organization's root access features: {e}"),
+                        ));
+                    } else {
+                        return Err(e);
+                    }
                 }
-            }
-        };
-        Ok(vec![judge(&org.id, enabled.as_deref())])
+            };
+            Ok(judge(&org.id, enabled.as_deref()))
+        })
+        .await
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use crate::aws::{AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
-use crate::resources::organization::plannable;
+use crate::resources::organization::org_scope;
 use crate::resources::policy_attachments::{decode_document, trust_principals};
 
 pub struct OrgDelegatedPolicyAdmin;
@@ -91,37 +91,36 @@ impl Control for OrgDelegatedPolicyAdmin {
         &DESCRIPTION
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let org = match plannable(cx, TARGET).await? {
-            Ok(o) => o,
-            Err(f) => return Ok(vec![f]),
-        };
-        let doc = match cx
-            .aws
-            .organizations()
-            .describe_resource_policy()
-            .send()
-            .await
-        {
-            Ok(out) => out
-                .resource_policy()
-                .and_then(|p| p.content())
-                .and_then(decode_document),
-            Err(e) => {
-                let e = AwsError::from_sdk("organizations:DescribeResourcePolicy", e);
-                if e.is_code("ResourcePolicyNotFoundException") {
-                    None
-                } else if e.kind == ErrorKind::Service && e.code.is_none() {
-                    // An endpoint without this API (the emulator).
-                    return Ok(vec![Finding::unknown(
-                        TARGET,
-                        format!("could not read the organization's resource policy: {e}"),
-                    )]);
-                } else {
-                    return Err(e);
+        org_scope(cx, TARGET, |org| async move {
+            let doc = match cx
+                .aws
+                .organizations()
+                .describe_resource_policy()
+                .send()
+                .await
+            {
+                Ok(out) => out
+                    .resource_policy()
+                    .and_then(|p| p.content())
+                    .and_then(decode_document),
+                Err(e) => {
+                    let e = AwsError::from_sdk("organizations:DescribeResourcePolicy", e);
+                    if e.is_code("ResourcePolicyNotFoundException") {
+                        None
+                    } else if e.kind == ErrorKind::Service && e.code.is_none() {
+                        // An endpoint without this API (the emulator).
+                        return Ok(Finding::unknown(
+                            TARGET,
+                            format!("could not read the organization's resource policy: {e}"),
+                        ));
+                    } else {
+                        return Err(e);
+                    }
                 }
-            }
-        };
-        Ok(vec![judge(&org.id, doc.as_ref())])
+            };
+            Ok(judge(&org.id, doc.as_ref()))
+        })
+        .await
     }
 }
 

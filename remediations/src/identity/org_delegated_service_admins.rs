@@ -9,10 +9,10 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::aws::{aws_err, AwsError};
+use crate::aws::AwsError;
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
-use crate::resources::organization::plannable;
+use crate::resources::organization::{listed, org_scope};
 
 pub struct OrgDelegatedServiceAdmins;
 
@@ -76,37 +76,39 @@ impl Control for OrgDelegatedServiceAdmins {
         &DESCRIPTION
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let org = match plannable(cx, TARGET).await? {
-            Ok(o) => o,
-            Err(f) => return Ok(vec![f]),
-        };
-        let api = cx.aws.organizations();
-        let mut admins: Admins = Vec::new();
-        let mut pages = api.list_delegated_administrators().into_paginator().send();
-        while let Some(p) = pages.next().await {
-            let p = p.map_err(aws_err("organizations:ListDelegatedAdministrators"))?;
-            for a in p.delegated_administrators() {
-                let Some(id) = a.id() else { continue };
-                let mut services = Vec::new();
-                let mut sp = api
-                    .list_delegated_services_for_account()
-                    .account_id(id)
+        org_scope(cx, TARGET, |org| async move {
+            let api = cx.aws.organizations();
+            let listed_admins = listed(
+                "organizations:ListDelegatedAdministrators",
+                api.list_delegated_administrators()
                     .into_paginator()
-                    .send();
-                while let Some(s) = sp.next().await {
-                    let s = s.map_err(aws_err("organizations:ListDelegatedServicesForAccount"))?;
-                    services.extend(
-                        s.delegated_services()
-                            .iter()
-                            .filter_map(|d| d.service_principal().map(str::to_string)),
-                    );
-                }
+                    .send()
+                    .try_collect(),
+                |p| p.delegated_administrators.unwrap_or_default(),
+            )
+            .await?;
+            let mut admins: Admins = Vec::new();
+            for id in listed_admins.into_iter().filter_map(|a| a.id) {
+                let mut services = listed(
+                    "organizations:ListDelegatedServicesForAccount",
+                    api.list_delegated_services_for_account()
+                        .account_id(&id)
+                        .into_paginator()
+                        .send()
+                        .try_collect(),
+                    |p| p.delegated_services.unwrap_or_default(),
+                )
+                .await?
+                .into_iter()
+                .filter_map(|d| d.service_principal)
+                .collect::<Vec<_>>();
                 services.sort();
-                admins.push((id.to_string(), services));
+                admins.push((id, services));
             }
-        }
-        admins.sort();
-        Ok(vec![judge(&org.id, &admins)])
+            admins.sort();
+            Ok(judge(&org.id, &admins))
+        })
+        .await
     }
 }
 

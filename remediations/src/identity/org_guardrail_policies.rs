@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use aws_sdk_organizations::types::PolicyType;
 use serde_json::{json, Value};
 
-use crate::aws::{aws_err, AwsError};
+use crate::aws::AwsError;
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
-use crate::resources::organization::{plannable, root};
+use crate::resources::organization::{listed, org_scope, policies, root};
 
 pub struct OrgGuardrailPolicies;
 
@@ -123,44 +123,42 @@ pub(crate) fn judge(
     Finding::manual(TARGET, summary, before, steps)
 }
 
+/// The organization's own policies of `kind` (the AWS-managed ones left out) and where each
+/// is attached.
 async fn customer_policies(cx: &Cx<'_>, kind: PolicyType) -> Result<Vec<Guardrail>, AwsError> {
-    let org = cx.aws.organizations();
     let label = if kind == PolicyType::ServiceControlPolicy {
         "SCP"
     } else {
         "RCP"
     };
     let mut out = Vec::new();
-    let mut pages = org.list_policies().filter(kind).into_paginator().send();
-    while let Some(p) = pages.next().await {
-        let p = p.map_err(aws_err("organizations:ListPolicies"))?;
-        for s in p.policies() {
-            if s.aws_managed() {
-                continue;
-            }
-            let Some(id) = s.id() else { continue };
-            let mut targets = Vec::new();
-            let mut tp = org
+    for s in policies(cx, kind).await? {
+        if s.aws_managed() {
+            continue;
+        }
+        let Some(id) = s.id() else { continue };
+        let mut targets = listed(
+            "organizations:ListTargetsForPolicy",
+            cx.aws
+                .organizations()
                 .list_targets_for_policy()
                 .policy_id(id)
                 .into_paginator()
-                .send();
-            while let Some(t) = tp.next().await {
-                let t = t.map_err(aws_err("organizations:ListTargetsForPolicy"))?;
-                targets.extend(
-                    t.targets()
-                        .iter()
-                        .filter_map(|x| x.target_id().map(str::to_string)),
-                );
-            }
-            targets.sort();
-            out.push(Guardrail {
-                id: id.to_string(),
-                name: s.name().unwrap_or_default().to_string(),
-                kind: label,
-                targets,
-            });
-        }
+                .send()
+                .try_collect(),
+            |p| p.targets.unwrap_or_default(),
+        )
+        .await?
+        .into_iter()
+        .filter_map(|t| t.target_id)
+        .collect::<Vec<_>>();
+        targets.sort();
+        out.push(Guardrail {
+            id: id.to_string(),
+            name: s.name().unwrap_or_default().to_string(),
+            kind: label,
+            targets,
+        });
     }
     Ok(out)
 }
@@ -171,27 +169,26 @@ impl Control for OrgGuardrailPolicies {
         &DESCRIPTION
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let org = match plannable(cx, TARGET).await? {
-            Ok(o) => o,
-            Err(f) => return Ok(vec![f]),
-        };
-        if !org.all_features {
-            return Ok(vec![judge(&org.id, false, "", &[], &[])]);
-        }
-        let root = root(cx).await?;
-        let mut rails = customer_policies(cx, PolicyType::ServiceControlPolicy).await?;
-        // RCPs are listed only where the policy type exists on the root: an organization
-        // without it has none to attach.
-        if root.enabled(RCP) {
-            rails.extend(customer_policies(cx, PolicyType::ResourceControlPolicy).await?);
-        }
-        Ok(vec![judge(
-            &org.id,
-            true,
-            &root.id,
-            &root.enabled_policy_types,
-            &rails,
-        )])
+        org_scope(cx, TARGET, |org| async move {
+            if !org.all_features {
+                return Ok(judge(&org.id, false, "", &[], &[]));
+            }
+            let root = root(cx).await?;
+            let mut rails = customer_policies(cx, PolicyType::ServiceControlPolicy).await?;
+            // RCPs are listed only where the policy type exists on the root: an organization
+            // without it has none to attach.
+            if root.enabled(RCP) {
+                rails.extend(customer_policies(cx, PolicyType::ResourceControlPolicy).await?);
+            }
+            Ok(judge(
+                &org.id,
+                true,
+                &root.id,
+                &root.enabled_policy_types,
+                &rails,
+            ))
+        })
+        .await
     }
 }
 

@@ -9,10 +9,10 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::aws::{aws_err, AwsError};
+use crate::aws::AwsError;
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
-use crate::resources::organization::{plannable, root};
+use crate::resources::organization::{listed, org_scope, root};
 
 pub struct OrgOuStructure;
 
@@ -86,45 +86,41 @@ impl Control for OrgOuStructure {
         &DESCRIPTION
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
-        let org = match plannable(cx, TARGET).await? {
-            Ok(o) => o,
-            Err(f) => return Ok(vec![f]),
-        };
-        let root = root(cx).await?;
-        let api = cx.aws.organizations();
-        let mut ous = Vec::new();
-        let mut pages = api
-            .list_organizational_units_for_parent()
-            .parent_id(&root.id)
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            let p = p.map_err(aws_err("organizations:ListOrganizationalUnitsForParent"))?;
-            ous.extend(
-                p.organizational_units()
-                    .iter()
-                    .map(|o| o.name().or(o.id()).unwrap_or_default().to_string()),
-            );
-        }
-        ous.sort();
-        let mut at_root = Vec::new();
-        let mut pages = api
-            .list_accounts_for_parent()
-            .parent_id(&root.id)
-            .into_paginator()
-            .send();
-        while let Some(p) = pages.next().await {
-            let p = p.map_err(aws_err("organizations:ListAccountsForParent"))?;
-            at_root.extend(
-                p.accounts()
-                    .iter()
-                    .filter_map(|a| a.id())
-                    .filter(|id| *id != org.management_account)
-                    .map(str::to_string),
-            );
-        }
-        at_root.sort();
-        Ok(vec![judge(&org.id, &root.id, &ous, &at_root)])
+        org_scope(cx, TARGET, |org| async move {
+            let root = root(cx).await?;
+            let api = cx.aws.organizations();
+            let mut ous = listed(
+                "organizations:ListOrganizationalUnitsForParent",
+                api.list_organizational_units_for_parent()
+                    .parent_id(&root.id)
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+                |p| p.organizational_units.unwrap_or_default(),
+            )
+            .await?
+            .into_iter()
+            .map(|o| o.name.or(o.id).unwrap_or_default())
+            .collect::<Vec<_>>();
+            ous.sort();
+            let mut at_root = listed(
+                "organizations:ListAccountsForParent",
+                api.list_accounts_for_parent()
+                    .parent_id(&root.id)
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+                |p| p.accounts.unwrap_or_default(),
+            )
+            .await?
+            .into_iter()
+            .filter_map(|a| a.id)
+            .filter(|id| *id != org.management_account)
+            .collect::<Vec<_>>();
+            at_root.sort();
+            Ok(judge(&org.id, &root.id, &ous, &at_root))
+        })
+        .await
     }
 }
 

@@ -3,14 +3,19 @@
 //! administrator among them). Read once per phase (DescribeOrganization), with the
 //! organization's root (ListRoots) when the caller may read it.
 //!
-//! The organization-level controls plan from the management account or a delegated
-//! administrator. From a plain member they give one skipped finding saying so (the
+//! The organization-level controls plan through [`org_scope`], from the management account or
+//! a delegated administrator, and list through [`listed`] (every page, one error name). From a plain member they give one skipped finding saying so (the
 //! organization fan-out plans them from the management account); from a standalone account
 //! one manual finding (these controls need an organization).
 
-use aws_sdk_organizations::types::{OrganizationFeatureSet, PolicyType, PolicyTypeStatus};
+use std::future::Future;
+
+use aws_sdk_organizations::types::{
+    OrganizationFeatureSet, PolicySummary, PolicyType, PolicyTypeStatus,
+};
 use serde_json::json;
 
+pub use crate::aws::organization::listed;
 use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::Cx;
 use crate::plan::{Finding, Status};
@@ -83,17 +88,10 @@ async fn read_standing(cx: &Cx<'_>) -> Result<Standing, AwsError> {
     // A delegated administrator may list the organization's policies; a plain member is
     // refused. (The emulator answers a member with its own empty list: an organization
     // always has the AWS-managed FullAWSAccess policy, so an empty list is a refusal too.)
-    let delegated = match cx
-        .aws
-        .organizations()
-        .list_policies()
-        .filter(PolicyType::ServiceControlPolicy)
-        .send()
-        .await
-    {
-        Ok(p) => !p.policies().is_empty(),
+    // The list is the one the guardrail control reads (read once).
+    let delegated = match policies(cx, PolicyType::ServiceControlPolicy).await {
+        Ok(p) => !p.is_empty(),
         Err(e) => {
-            let e = AwsError::from_sdk("organizations:ListPolicies", e);
             if e.kind != ErrorKind::AccessDenied || e.org_policy_denial().is_some() {
                 return Err(e);
             }
@@ -106,12 +104,18 @@ async fn read_standing(cx: &Cx<'_>) -> Result<Standing, AwsError> {
     })
 }
 
-/// The organization to plan an organization-level control for, or the one finding that says
-/// why it is not planned from this account: `target` is the control's target.
-pub async fn plannable(cx: &Cx<'_>, target: &str) -> Result<Result<OrgInfo, Finding>, AwsError> {
-    Ok(match standing(cx).await? {
-        Standing::Management(org) | Standing::Member { org, delegated: true } => Ok(org),
-        Standing::Member { org, .. } => Err(Finding {
+/// Plan an organization-level control: `plan` with the organization when this account may
+/// plan it (the management account, or a delegated administrator), else the one finding that
+/// says why it is not planned from here (a member: skipped, naming the management account; a
+/// standalone account: manual). `target` is the control's target.
+pub async fn org_scope<F, Fut>(cx: &Cx<'_>, target: &str, plan: F) -> Result<Vec<Finding>, AwsError>
+where
+    F: FnOnce(OrgInfo) -> Fut,
+    Fut: Future<Output = Result<Finding, AwsError>>,
+{
+    let org = match standing(cx).await? {
+        Standing::Management(org) | Standing::Member { org, delegated: true } => org,
+        Standing::Member { org, .. } => return Ok(vec![Finding {
             status: Status::Skipped,
             before: json!({ "Organization": org.id, "ManagementAccount": org.management_account }),
             ..Finding::unknown(
@@ -121,8 +125,8 @@ pub async fn plannable(cx: &Cx<'_>, target: &str) -> Result<Result<OrgInfo, Find
                     cx.aws.account.id, org.id, org.management_account
                 ),
             )
-        }),
-        Standing::Standalone => Err(Finding::manual(
+        }]),
+        Standing::Standalone => return Ok(vec![Finding::manual(
             target,
             format!(
                 "account {} is not in an AWS Organization: this organization-level control needs one",
@@ -130,8 +134,32 @@ pub async fn plannable(cx: &Cx<'_>, target: &str) -> Result<Result<OrgInfo, Find
             ),
             json!({ "Organization": null }),
             &["Create an AWS Organization with all features (or join this account to one), then run cis-fix from its management account."],
-        )),
-    })
+        )]),
+    };
+    Ok(vec![plan(org).await?])
+}
+
+/// The organization's policies of one type (every page), read once per phase: whether a
+/// member may list them tells a delegated administrator, and the guardrail control judges them.
+pub async fn policies(cx: &Cx<'_>, kind: PolicyType) -> Result<Vec<PolicySummary>, AwsError> {
+    cx.reads
+        .shared(
+            &format!("organizations:ListPolicies:{}", kind.as_str()),
+            || {
+                listed(
+                    "organizations:ListPolicies",
+                    cx.aws
+                        .organizations()
+                        .list_policies()
+                        .filter(kind.clone())
+                        .into_paginator()
+                        .send()
+                        .try_collect(),
+                    |p| p.policies.unwrap_or_default(),
+                )
+            },
+        )
+        .await
 }
 
 /// The organization's root (there is one), read once per phase.
