@@ -18,6 +18,10 @@ Accounts:
 moto cannot backdate anything (it stamps every key and password with the time it is
 created): every key and password is "new", so the key ages are mixed only in the sense of
 created/used/unused; no key is older than 90 days.
+
+Environment: CIS_FIX_BENCH_OUT=FILE keeps the figures as JSON; CIS_FIX_BENCH_PLAN_ONLY=a,b
+measures only the plan of those accounts; CIS_FIX_BENCH_ARGS="..." adds flags to every cis-fix
+run (e.g. the account's own budgets: "--rate-limit iam=50 --rate-limit s3=50").
 """
 
 import concurrent.futures as cf
@@ -224,7 +228,9 @@ def measure(binary, args, env, endpoint):
     full_env = dict(env, CIS_FIX_STATS=stats)
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.monotonic()
-        p = subprocess.Popen([binary, *args], env=full_env, stdout=out, stderr=err)
+        # CIS_FIX_BENCH_ARGS: flags for every run (e.g. "--rate-limit iam=50 --rate-limit s3=50").
+        extra = os.environ.get("CIS_FIX_BENCH_ARGS", "").split()
+        p = subprocess.Popen([binary, *args, *extra], env=full_env, stdout=out, stderr=err)
         # ru_maxrss counts the binary's code pages too (the SDK crates make it large); sample
         # the anonymous part (heap, stacks) to tell them apart.
         anon = 0
