@@ -23,6 +23,7 @@ mod logging_regional;
 mod monitoring;
 mod nacl;
 mod organizations;
+mod organizations_enforced;
 mod password_policy;
 mod proxy;
 mod report;

@@ -6,6 +6,7 @@ use std::fmt;
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde::{Deserialize, Serialize};
 
@@ -82,13 +83,23 @@ impl AwsError {
         }
         match &err {
             SdkError::ServiceError(_) => {
-                let code = err.code().map(str::to_string);
+                let mut code = err.code().map(str::to_string);
                 let mut message = err.message().unwrap_or("").to_string();
                 if code.is_none() && message.is_empty() {
-                    // An HTML error page (an emulator without this API, a proxy): say so
-                    // rather than print an empty reason.
-                    message =
-                        "the endpoint gave no AWS error (is this API available there?)".into();
+                    let (status, body) = raw_error(err.raw_response());
+                    if let Some((c, m)) = body {
+                        // An AWS error the SDK did not read (its elements wrapped where this
+                        // protocol does not expect them): its own code and message.
+                        code = Some(c);
+                        message = m;
+                    } else {
+                        // An HTML error page (an emulator without this API, a proxy): say
+                        // so rather than print an empty reason.
+                        let status = status.map(|s| format!("HTTP {s}; ")).unwrap_or_default();
+                        message = format!(
+                            "the endpoint gave no AWS error ({status}is this API available there?)"
+                        );
+                    }
                 }
                 let kind = classify_code(code.as_deref(), &message);
                 // An organization policy's deny names the policy at the end of a long
@@ -111,11 +122,21 @@ impl AwsError {
                 code: None,
                 message: one_line(&source_chain(&err)),
             },
-            SdkError::ResponseError(_) => AwsError {
-                kind: ErrorKind::Service,
-                operation: operation.to_string(),
-                code: None,
-                message: format!("unreadable response: {}", one_line(&source_chain(&err))),
+            SdkError::ResponseError(_) => match raw_error(err.raw_response()) {
+                // An error status whose body is an AWS error in another protocol's shape
+                // (moto's XML denial of a JSON API such as Organizations): its own code.
+                (Some(status), Some((code, message))) if status >= 400 => AwsError {
+                    kind: classify_code(Some(&code), &message),
+                    operation: operation.to_string(),
+                    code: Some(code),
+                    message: one_line(&message),
+                },
+                _ => AwsError {
+                    kind: ErrorKind::Service,
+                    operation: operation.to_string(),
+                    code: None,
+                    message: format!("unreadable response: {}", one_line(&source_chain(&err))),
+                },
             },
             _ => AwsError {
                 kind: ErrorKind::Service,
@@ -125,6 +146,43 @@ impl AwsError {
             },
         }
     }
+}
+
+/// The HTTP status of a raw SDK response, and the `<Code>` and `<Message>` of an XML AWS
+/// error in its body. The SDK reads a query API's error (IAM, STS) only as
+/// `<ErrorResponse><Error>`, and a JSON API's only as JSON; moto's denials under IAM
+/// enforcement come as `<ErrorResponse><Errors><Error>` for every API, which the SDK leaves
+/// without a code (IAM, STS) or cannot read at all (Organizations), so a denial would
+/// otherwise read as an endpoint without the API or an unreadable response.
+fn raw_error<R: 'static>(raw: Option<&R>) -> (Option<u16>, Option<(String, String)>) {
+    let Some(resp) = raw.and_then(|r| (r as &dyn std::any::Any).downcast_ref::<HttpResponse>())
+    else {
+        return (None, None);
+    };
+    let body = resp
+        .body()
+        .bytes()
+        .and_then(|b| std::str::from_utf8(b).ok())
+        .unwrap_or("");
+    let element = |name: &str| -> Option<String> {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let len = body[start..].find(&format!("</{name}>"))?;
+        Some(xml_text(&body[start..start + len]))
+    };
+    let error = element("Code")
+        .filter(|c| !c.is_empty() && !c.contains('<'))
+        .map(|c| (c, element("Message").unwrap_or_default()));
+    (Some(resp.status().as_u16()), error)
+}
+
+/// XML character data with its five predefined entities replaced.
+fn xml_text(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 /// `map_err(aws_err("iam:GetAccountPasswordPolicy"))`.
@@ -354,6 +412,66 @@ mod tests {
             ..named
         };
         assert!(throttled.org_policy_denial().is_none());
+    }
+
+    /// An SDK service error whose body the SDK did not read (no code, no message), as the
+    /// Rust SDK reports moto's `<ErrorResponse><Errors><Error>` denials of IAM and STS calls.
+    fn unread(status: u16, body: &str) -> AwsError {
+        use aws_sdk_iam::operation::update_account_password_policy::UpdateAccountPasswordPolicyError as E;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body.to_string()));
+        let err = SdkError::service_error(E::generic(ErrorMetadata::builder().build()), raw);
+        AwsError::from_sdk("iam:UpdateAccountPasswordPolicy", err)
+    }
+
+    #[test]
+    fn an_aws_error_the_sdk_did_not_read_is_read_from_the_body() {
+        let e = unread(
+            403,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:sts::1:assumed-role/R/s is not authorized to perform: iam:UpdateAccountPasswordPolicy &amp; more</Message><Type>Sender</Type></Error></Errors></ErrorResponse>",
+        );
+        assert_eq!(e.kind, ErrorKind::AccessDenied);
+        assert_eq!(
+            e.to_string(),
+            "access denied: missing permission iam:UpdateAccountPasswordPolicy (User: arn:aws:sts::1:assumed-role/R/s is not authorized to perform: iam:UpdateAccountPasswordPolicy & more)"
+        );
+        // No AWS error in the body: the status, and no guess.
+        for body in [
+            "<html><body>Not Found</body></html>",
+            "",
+            "<Code><b>x</b></Code>",
+        ] {
+            let e = unread(404, body);
+            assert_eq!(e.kind, ErrorKind::Service, "{body}");
+            assert_eq!(
+                e.to_string(),
+                "iam:UpdateAccountPasswordPolicy failed: the endpoint gave no AWS error (HTTP 404; is this API available there?)",
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_xml_denial_of_a_json_api_is_read_from_the_body() {
+        use aws_sdk_organizations::operation::list_accounts::ListAccountsError;
+        use aws_smithy_types::body::SdkBody;
+        let body = "<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: u is not authorized to perform: organizations:ListAccounts</Message></Error></Errors></ErrorResponse>";
+        let raw = HttpResponse::new(403.try_into().unwrap(), SdkBody::from(body));
+        let err: SdkError<ListAccountsError, HttpResponse> =
+            SdkError::response_error("malformed JSON error body", raw);
+        let e = AwsError::from_sdk("organizations:ListAccounts", err);
+        assert_eq!(
+            e.to_string(),
+            "access denied: missing permission organizations:ListAccounts (User: u is not authorized to perform: organizations:ListAccounts)"
+        );
+        // A 200 the SDK could not read stays an unreadable response.
+        let raw = HttpResponse::new(200.try_into().unwrap(), SdkBody::from(body));
+        let err: SdkError<ListAccountsError, HttpResponse> =
+            SdkError::response_error("malformed", raw);
+        let e = AwsError::from_sdk("organizations:ListAccounts", err);
+        assert_eq!(e.kind, ErrorKind::Service);
+        assert!(e.message.starts_with("unreadable response"), "{e}");
     }
 
     #[test]
