@@ -52,8 +52,12 @@ pub async fn listed(cx: &Cx<'_>) -> Result<Vec<(String, Option<String>)>, AwsErr
             let mut listed: Vec<(String, Option<String>)> = Vec::new();
             let mut token: Option<String> = None;
             loop {
+                // S3 includes each bucket's BucketRegion only when the request has a
+                // parameter: MaxBuckets (paged with continuation tokens) makes it give them,
+                // sparing a GetBucketLocation per bucket (the emulator gives none).
                 let out = s3
                     .list_buckets()
+                    .max_buckets(10_000)
                     .set_continuation_token(token.clone())
                     .send()
                     .await
