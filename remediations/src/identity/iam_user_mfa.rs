@@ -556,30 +556,27 @@ impl Control for IamUserMfa {
                 }
             };
             let detail = iam_details::user(cx, &u.name).await?;
-            let cu = ConsoleUser {
-                name: &u.name,
-                mfa_devices,
-                policy_on_user: detail.attached.iter().any(|(_, a)| a == &policy.arn),
-                groups: detail.groups,
-                active_keys: Vec::new(),
-                unnamed_active_keys: 0,
-            };
-            let cu = match &u.settled {
+            let (active_keys, unnamed_active_keys) = match &u.settled {
                 // Keys the report settles (young, at most one active) are counted, not listed:
                 // their ids are read only when the user is (apply's re-read).
-                Some(keys) if !focused => ConsoleUser {
-                    unnamed_active_keys: keys.active,
-                    ..cu
-                },
-                _ => ConsoleUser {
-                    active_keys: ak::keys_of_user(cx, &u)
+                Some(keys) if !focused => (Vec::new(), keys.active),
+                _ => (
+                    ak::keys_of_user(cx, &u)
                         .await?
                         .iter()
                         .filter(|k| k.active)
                         .map(|k| k.id.clone())
                         .collect(),
-                    ..cu
-                },
+                    0,
+                ),
+            };
+            let cu = ConsoleUser {
+                name: &u.name,
+                mfa_devices,
+                policy_on_user: detail.attached.iter().any(|(_, a)| a == &policy.arn),
+                groups: detail.groups,
+                active_keys,
+                unnamed_active_keys,
             };
             let guarded = me.is_user(&u.name) && !cx.params.include_caller;
             // Exceptions match on the user's tags.
