@@ -357,31 +357,8 @@ async fn small_org(mgmt: &TestAccount) -> (String, String, String, String, Strin
     let other = ou(root.clone(), "other").await;
     let mut members = Vec::new();
     for (i, dest) in [&inner, &other].into_iter().enumerate() {
-        let req = org
-            .create_account()
-            .email(format!("m{i}@example.com"))
-            .account_name(format!("member{i}"))
-            .send()
-            .await
-            .unwrap();
-        let id = org
-            .describe_create_account_status()
-            .create_account_request_id(req.create_account_status().unwrap().id().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .create_account_status()
-            .unwrap()
-            .account_id()
-            .unwrap()
-            .to_string();
-        org.move_account()
-            .account_id(&id)
-            .source_parent_id(&root)
-            .destination_parent_id(dest)
-            .send()
-            .await
-            .unwrap();
+        let id = crate::organizations::create_member(&org, &format!("member{i}")).await;
+        crate::organizations::move_member(&org, &id, &root, dest).await;
         members.push(id);
     }
     (keep, inner, other, members[0].clone(), members[1].clone())

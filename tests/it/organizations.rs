@@ -52,32 +52,8 @@ impl Org {
         }
         let mut members = Vec::new();
         for i in 0..n {
-            let req = org
-                .create_account()
-                .email(format!("m{i}@example.com"))
-                .account_name(format!("member{i}"))
-                .send()
-                .await
-                .unwrap();
-            let st = org
-                .describe_create_account_status()
-                .create_account_request_id(req.create_account_status().unwrap().id().unwrap())
-                .send()
-                .await
-                .unwrap();
-            let id = st
-                .create_account_status()
-                .unwrap()
-                .account_id()
-                .unwrap()
-                .to_string();
-            org.move_account()
-                .account_id(&id)
-                .source_parent_id(&root)
-                .destination_parent_id(&ou_ids[i % ous])
-                .send()
-                .await
-                .unwrap();
+            let id = create_member(&org, &format!("member{i}")).await;
+            move_member(&org, &id, &root, &ou_ids[i % ous]).await;
             members.push(id);
         }
         Org {
@@ -703,4 +679,42 @@ async fn the_guide_works_on_one_account_picked_from_the_list() {
     let undo = org.mgmt.run(&["undo", group, "--yes"]);
     assert_eq!(undo.code, 0, "{}\n{}", undo.stdout, undo.stderr);
     assert_eq!(org.state().await, before);
+}
+
+/// A member account made in the organization `org` manages (moto makes it at once, with its
+/// OrganizationAccountAccessRole); its id.
+pub(crate) async fn create_member(org: &aws_sdk_organizations::Client, name: &str) -> String {
+    let req = org
+        .create_account()
+        .email(format!("{name}@example.com"))
+        .account_name(name)
+        .send()
+        .await
+        .unwrap();
+    org.describe_create_account_status()
+        .create_account_request_id(req.create_account_status().unwrap().id().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .create_account_status()
+        .unwrap()
+        .account_id()
+        .unwrap()
+        .to_string()
+}
+
+/// Move account `id` from the root `root` into the OU `dest`.
+pub(crate) async fn move_member(
+    org: &aws_sdk_organizations::Client,
+    id: &str,
+    root: &str,
+    dest: &str,
+) {
+    org.move_account()
+        .account_id(id)
+        .source_parent_id(root)
+        .destination_parent_id(dest)
+        .send()
+        .await
+        .unwrap();
 }

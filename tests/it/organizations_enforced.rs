@@ -95,26 +95,7 @@ impl Org {
             .expect("create organization");
         let mut ids = Vec::new();
         for name in ["full", "read", "refused"] {
-            let req = org
-                .create_account()
-                .email(format!("{name}@example.com"))
-                .account_name(name)
-                .send()
-                .await
-                .unwrap();
-            let st = org
-                .describe_create_account_status()
-                .create_account_request_id(req.create_account_status().unwrap().id().unwrap())
-                .send()
-                .await
-                .unwrap();
-            ids.push(
-                st.create_account_status()
-                    .unwrap()
-                    .account_id()
-                    .unwrap()
-                    .to_string(),
-            );
+            ids.push(crate::organizations::create_member(&org, name).await);
         }
         let (full, read, refused) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
         let apply = iam_policy(&em, "apply");
@@ -130,15 +111,7 @@ impl Org {
                 .send()
                 .await
                 .unwrap();
-            // A weak policy of the account's own, with fields 1.7/1.8 must keep.
-            iam.update_account_password_policy()
-                .minimum_password_length(8)
-                .password_reuse_prevention(3)
-                .require_symbols(true)
-                .max_password_age(90)
-                .send()
-                .await
-                .unwrap();
+            weak_password_policy(&iam).await;
         }
         // fleet: lists the organization, assumes the member role, except in `refused`.
         let iam = aws_sdk_iam::Client::new(&admin);
@@ -164,14 +137,7 @@ impl Org {
             .send()
             .await
             .unwrap();
-        iam.update_account_password_policy()
-            .minimum_password_length(8)
-            .password_reuse_prevention(3)
-            .require_symbols(true)
-            .max_password_age(90)
-            .send()
-            .await
-            .unwrap();
+        weak_password_policy(&iam).await;
         let k = iam
             .create_access_key()
             .user_name("fleet")
@@ -443,4 +409,16 @@ async fn an_organization_under_iam_enforcement_fails_only_where_the_role_may_not
         .await
         .unwrap();
     assert_eq!(fields(&p.password_policy().cloned()), weak);
+}
+
+/// A weak password policy of the account's own, with fields 1.7/1.8 must keep.
+async fn weak_password_policy(iam: &aws_sdk_iam::Client) {
+    iam.update_account_password_policy()
+        .minimum_password_length(8)
+        .password_reuse_prevention(3)
+        .require_symbols(true)
+        .max_password_age(90)
+        .send()
+        .await
+        .unwrap();
 }
