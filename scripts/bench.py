@@ -352,6 +352,8 @@ def main():
         waits = sorted(plan["stats"]["budgets"], key=lambda b: -b["waited_ms"])[:5]
         print("    most waited-on budgets: " + ", ".join(
             f"{b['budget']} {b['sent']} calls, {b['waited_ms'] / 1000:.1f} s waited" for b in waits))
+        ops = sorted(plan["stats"]["per_operation"].items(), key=lambda kv: -kv[1])[:10]
+        print("    top calls: " + ", ".join(f"{o} {n}" for o, n in ops))
         print("    calls per control (calls / items judged):")
         for control, calls, judged in per_control(plan, doc["items"])[:12]:
             print(f"      {control:<40} {calls:6d} / {judged}")

@@ -6,8 +6,10 @@
 //! change is planned again with the file's parameters and refused unless its `before`,
 //! `after`, calls, prerequisites and summary equal the file's.
 
+use std::io::Write;
 use std::path::Path;
 
+use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -43,20 +45,107 @@ pub enum SavedPlanError {
 
 /// Canonical text: serde_json's map is ordered, so the same plan always hashes the same.
 fn digest(plan: &Value) -> String {
-    hex::encode(Sha256::digest(plan.to_string().as_bytes()))
+    let mut h = HashWriter(Sha256::new());
+    // Writing to a hasher cannot fail.
+    let _ = serde_json::to_writer(&mut h, plan);
+    hex::encode(h.0.finalize())
 }
 
+/// The [`digest`] of `plan`'s canonical JSON (compact, every object's keys sorted, as
+/// serde_json's `Value` writes it), streamed an item at a time: a plan of thousands of items
+/// is never held a second time as one JSON document.
+fn digest_of(plan: &Plan) -> serde_json::Result<String> {
+    // Every field but the items (a struct literal, so a new field cannot be forgotten).
+    let shell = Plan {
+        schema_version: plan.schema_version,
+        cis_fix_version: plan.cis_fix_version.clone(),
+        created_at: plan.created_at.clone(),
+        account: plan.account.clone(),
+        benchmark: plan.benchmark,
+        regions: plan.regions.clone(),
+        params: plan.params.clone(),
+        items: Vec::new(),
+        api_calls: plan.api_calls,
+        exceptions: plan.exceptions.clone(),
+    };
+    let Value::Object(head) = serde_json::to_value(&shell)? else {
+        return Ok(digest(&Value::Null));
+    };
+    let mut h = HashWriter(Sha256::new());
+    let io = serde_json::Error::io;
+    h.write_all(b"{").map_err(io)?;
+    for (i, (key, value)) in head.iter().enumerate() {
+        if i > 0 {
+            h.write_all(b",").map_err(io)?;
+        }
+        serde_json::to_writer(&mut h, key)?;
+        h.write_all(b":").map_err(io)?;
+        if key != "items" {
+            serde_json::to_writer(&mut h, value)?;
+            continue;
+        }
+        h.write_all(b"[").map_err(io)?;
+        for (j, item) in plan.items.iter().enumerate() {
+            if j > 0 {
+                h.write_all(b",").map_err(io)?;
+            }
+            serde_json::to_writer(&mut h, &serde_json::to_value(item)?)?;
+        }
+        h.write_all(b"]").map_err(io)?;
+    }
+    h.write_all(b"}").map_err(io)?;
+    Ok(hex::encode(h.0.finalize()))
+}
+
+/// A `Write` that feeds a hash.
+struct HashWriter(Sha256);
+
+impl Write for HashWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The saved-plan document as a `Value` (a multi-account plan nests these).
 pub fn to_json(plan: &Plan) -> Value {
+    let sha = digest_of(plan).unwrap_or_default();
     let v = serde_json::to_value(plan).unwrap_or(Value::Null);
-    json!({ "format": FORMAT, "schema_version": PLAN_SCHEMA_VERSION, "sha256": digest(&v), "plan": v })
+    json!({ "format": FORMAT, "schema_version": PLAN_SCHEMA_VERSION, "sha256": sha, "plan": v })
+}
+
+/// The saved-plan document (what `plan -o` writes and `plan --format json` prints), written
+/// to `w` as it is serialized, never built whole in memory.
+pub fn write_to(plan: &Plan, mut w: impl Write) -> serde_json::Result<()> {
+    #[derive(Serialize)]
+    struct Doc<'a> {
+        format: &'static str,
+        plan: &'a Plan,
+        schema_version: u32,
+        sha256: String,
+    }
+    let doc = Doc {
+        format: FORMAT,
+        plan,
+        schema_version: PLAN_SCHEMA_VERSION,
+        sha256: digest_of(plan)?,
+    };
+    serde_json::to_writer_pretty(&mut w, &doc)?;
+    w.write_all(b"\n").map_err(serde_json::Error::io)?;
+    w.flush().map_err(serde_json::Error::io)
 }
 
 pub fn save(path: &Path, plan: &Plan) -> Result<(), SavedPlanError> {
-    let text = serde_json::to_string_pretty(&to_json(plan)).unwrap_or_default() + "\n";
-    std::fs::write(path, text).map_err(|source| SavedPlanError::Write {
+    let write = |source| SavedPlanError::Write {
         path: path.display().to_string(),
         source,
-    })
+    };
+    let file = std::fs::File::create(path).map_err(write)?;
+    write_to(plan, std::io::BufWriter::new(file)).map_err(|e| write(e.into()))
 }
 
 pub fn load(path: &Path) -> Result<Plan, SavedPlanError> {
@@ -125,6 +214,32 @@ mod tests {
             api_calls: 3,
             exceptions: None,
         }
+    }
+
+    #[test]
+    fn the_streamed_digest_is_the_digest_of_the_whole_document() {
+        let mut p = plan();
+        for i in 0..3 {
+            p.items.push(crate::plan::Item {
+                index: i + 1,
+                control: "s3-mfa-delete".into(),
+                id: "2.1.2".into(),
+                title: "MFA delete".into(),
+                region: Some("eu-west-1".into()),
+                finding: crate::plan::Finding::compliant(
+                    format!("bucket b{i}"),
+                    "on",
+                    json!({"z": 1, "a": [i, "é\"\n"]}),
+                ),
+            });
+        }
+        let whole = digest(&serde_json::to_value(&p).unwrap());
+        assert_eq!(digest_of(&p).unwrap(), whole);
+        let mut text = Vec::new();
+        write_to(&p, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(parse("p.json", &text).unwrap(), p);
+        assert_eq!(to_json(&p)["sha256"], whole.as_str());
     }
 
     #[test]

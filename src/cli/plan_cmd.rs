@@ -71,10 +71,11 @@ pub struct View {
 /// The plan as `view` shows it.
 pub fn shown(plan: &Plan, aws: &crate::aws::AwsContext, view: &View, quiet: bool) -> String {
     match view.format {
-        OutputFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&saved_plan::to_json(plan)).unwrap_or_default()
-        ),
+        OutputFormat::Json => {
+            let mut text = Vec::new();
+            let _ = saved_plan::write_to(plan, &mut text);
+            String::from_utf8(text).unwrap_or_default()
+        }
         OutputFormat::Markdown => render::plan_markdown(plan),
         OutputFormat::Asff => format!(
             "{}\n",
@@ -110,7 +111,12 @@ pub async fn run(
         return super::fleet::plan(g, accounts, sel, params, out, view).await;
     }
     let (aws, plan) = make_plan(g, sel, params).await?;
-    crate::out!("{}", shown(&plan, &aws, &view, g.quiet));
+    if view.format == OutputFormat::Json && !crate::output::capturing() {
+        // Streamed: a plan of thousands of items is not built as one string first.
+        let _ = saved_plan::write_to(&plan, std::io::BufWriter::new(std::io::stdout().lock()));
+    } else {
+        crate::out!("{}", shown(&plan, &aws, &view, g.quiet));
+    }
     if let Some(path) = out {
         saved_plan::save(path, &plan).map_err(|e| Fatal::usage(e.to_string()))?;
         if view.format == OutputFormat::Text {

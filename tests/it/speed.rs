@@ -261,3 +261,154 @@ async fn apply_reads_the_trails_again_only_after_a_cloudtrail_write() {
         filters.metric_filters()
     );
 }
+
+/// Where S3 names no bucket's region (the emulator gives no BucketRegion), a plan of two
+/// regions over more buckets than that learns each bucket's region from one listing per
+/// region filtered by BucketRegion, and asks GetBucketLocation only for a bucket in neither;
+/// every bucket's own calls then go to its region.
+#[tokio::test]
+async fn bucket_regions_come_from_one_listing_per_region_of_the_run() {
+    let acct = TestAccount::new().await;
+    let mut buckets = Vec::new();
+    for (region, prefix) in [
+        ("eu-west-1", "lr-a"),
+        ("eu-west-1", "lr-b"),
+        ("us-east-1", "lr-c"),
+        ("us-east-1", "lr-d"),
+        ("ap-southeast-2", "lr-e"),
+    ] {
+        buckets.push((acct.create_bucket(region, prefix).await, region));
+    }
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &[
+            "plan",
+            "-c",
+            "s3-mfa-delete",
+            // A regional control: a plan of global controls alone covers no regions.
+            "-c",
+            "ebs-default-encryption",
+            "--regions",
+            "eu-west-1,us-east-1",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let calls = p.calls_by(acct.creds.access_key_id());
+    let listings: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.service == "s3" && c.path.starts_with("/?"))
+        .map(|c| c.path.as_str())
+        .collect();
+    assert_eq!(listings.len(), 3, "{listings:#?}");
+    for r in ["eu-west-1", "us-east-1"] {
+        assert!(
+            listings
+                .iter()
+                .any(|l| l.contains(&format!("bucket-region={r}"))),
+            "no listing of {r}: {listings:#?}"
+        );
+    }
+    let located: Vec<&str> = calls
+        .iter()
+        .filter(|c| c.path.contains("location"))
+        .map(|c| c.path.as_str())
+        .collect();
+    assert_eq!(located.len(), 1, "{located:#?}");
+    assert!(located[0].starts_with(&format!("/{}", buckets[4].0)));
+    for (name, region) in &buckets {
+        let versioning: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.path.starts_with(&format!("/{name}")) && c.path.contains("versioning"))
+            .map(|c| c.region.as_str())
+            .collect();
+        assert_eq!(versioning, vec![*region], "{name}");
+    }
+}
+
+/// A plan takes a key's last use from the credential report (it previews; the report can be
+/// four hours old), so a user with two active keys costs no GetAccessKeyLastUsed. apply asks
+/// IAM live before it deactivates one, and the account is re-read after.
+#[tokio::test]
+async fn a_plan_takes_key_use_from_the_credential_report_and_apply_asks_iam() {
+    let acct = TestAccount::new().await;
+    let iam = acct.iam();
+    iam.create_user().user_name("kate").send().await.unwrap();
+    for _ in 0..2 {
+        iam.create_access_key()
+            .user_name("kate")
+            .send()
+            .await
+            .unwrap();
+    }
+    let p = proxy::start(&endpoint());
+    let key = acct.creds.access_key_id().to_string();
+    let sel = ["-c", "one-active-access-key"];
+    let plan = acct.run_via(&p.url, &[&["plan", "--format", "json"][..], &sel].concat());
+    assert!(plan.code == 0 || plan.code == 2, "{}", plan.stderr);
+    let doc = crate::harness::plan_json(&plan);
+    let changes = doc["plan"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["status"] == "change")
+        .count();
+    assert_eq!(changes, 1, "{doc}");
+    assert_eq!(p.count(&key, "GetAccessKeyLastUsed"), 0);
+    assert_eq!(p.count(&key, "ListAccessKeys"), 1);
+
+    let out = acct.run_via(
+        &p.url,
+        &[&["apply", "--yes", "--force-in-use"][..], &sel].concat(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        p.count(&key, "GetAccessKeyLastUsed") >= 2,
+        "apply re-reads both keys' use live"
+    );
+    let keys = iam
+        .list_access_keys()
+        .user_name("kate")
+        .send()
+        .await
+        .unwrap();
+    let active = keys
+        .access_key_metadata()
+        .iter()
+        .filter(|k| k.status() == Some(&aws_sdk_iam::types::StatusType::Active))
+        .count();
+    assert_eq!(active, 1);
+}
+
+/// Listings ask for the largest page each call takes: IAM's 1,000 items, EC2's MaxResults.
+#[tokio::test]
+async fn listings_ask_for_their_largest_page() {
+    let acct = TestAccount::new().await;
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &["plan", "--regions", "eu-west-1", "--format", "json"],
+    );
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let calls = p.calls_by(acct.creds.access_key_id());
+    for (op, param) in [
+        ("ListUsers", "MaxItems=1000"),
+        ("GetAccountAuthorizationDetails", "MaxItems=1000"),
+        ("DescribeSecurityGroups", "MaxResults=1000"),
+        ("DescribeNetworkAcls", "MaxResults=100"),
+        ("DescribeInstances", "MaxResults=1000"),
+    ] {
+        let sent: Vec<&str> = calls
+            .iter()
+            .filter(|c| c.operation == op)
+            .map(|c| c.body.as_str())
+            .collect();
+        assert!(!sent.is_empty(), "{op} not sent");
+        assert!(
+            sent.iter().all(|b| b.contains(param)),
+            "{op} without {param}: {sent:?}"
+        );
+    }
+}

@@ -46,11 +46,12 @@ impl Limit {
 /// listed gets [`FALLBACK`].
 pub const DEFAULTS: &[(&str, Limit)] = &[
     ("ec2", Limit::new(5.0, 25.0)),
-    ("iam", Limit::new(10.0, 20.0)),
+    ("iam", Limit::new(20.0, 40.0)),
     ("sts", Limit::new(20.0, 40.0)),
     ("organizations", Limit::new(2.0, 4.0)),
     ("account", Limit::new(1.0, 2.0)),
-    ("s3", Limit::new(10.0, 20.0)),
+    // Per region: a bucket's calls go to its own region's endpoint (docs/rate-limits.md).
+    ("s3", Limit::new(50.0, 100.0)),
     ("cloudtrail", Limit::new(5.0, 5.0)),
     ("config", Limit::new(2.0, 5.0)),
     ("logs", Limit::new(2.0, 5.0)),
@@ -120,7 +121,6 @@ const GLOBAL: &[&str] = &[
     "sts",
     "organizations",
     "account",
-    "s3",
     "cloudfront",
     "route53",
 ];
@@ -572,7 +572,10 @@ mod tests {
             Some(key("iam", "global"))
         );
         let s3 = "AWS4-HMAC-SHA256 Credential=AKID/20261130/eu-central-1/s3/aws4_request, SignedHeaders=host, Signature=ab";
-        assert_eq!(BudgetKey::from_authorization(s3), Some(key("s3", "global")));
+        assert_eq!(
+            BudgetKey::from_authorization(s3),
+            Some(key("s3", "eu-central-1"))
+        );
         assert_eq!(BudgetKey::from_authorization("Bearer x"), None);
     }
 
@@ -642,19 +645,24 @@ mod tests {
     async fn throttling_halves_the_rate_and_successes_bring_it_back() {
         let b = Budgets::new(None);
         let k = key("iam", "global");
-        assert_eq!(b.throttled(&k), 5.0);
-        assert_eq!(b.throttled(&k), 2.5);
+        let default = DEFAULTS.iter().find(|(n, _)| *n == "iam").unwrap().1.rate;
+        assert_eq!(b.throttled(&k), default / 2.0);
+        assert_eq!(b.throttled(&k), default / 4.0);
         for _ in 0..200 {
             b.succeeded(&k);
         }
         let u = b.usage();
         assert_eq!(u[0].throttled, 2);
-        assert_eq!(u[0].lowest_rate, 2.5);
-        assert_eq!(b.bucket(&k).lock().rate, 10.0, "recovered, never above");
+        assert_eq!(u[0].lowest_rate, default / 4.0);
+        assert_eq!(b.bucket(&k).lock().rate, default, "recovered, never above");
         for _ in 0..20 {
             b.throttled(&k);
         }
-        assert_eq!(b.bucket(&k).lock().rate, 10.0 * FLOOR_SHARE, "never below");
+        assert_eq!(
+            b.bucket(&k).lock().rate,
+            default * FLOOR_SHARE,
+            "never below"
+        );
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub struct Account {
     pub partition: String,
 }
 
+/// The SDK's first retry back-off (see [`AwsContext::connect`]).
+const RETRY_INITIAL_BACKOFF: std::time::Duration = std::time::Duration::from_millis(100);
+
 pub struct AwsContext {
     sdk: SdkConfig,
     pub account: Account,
@@ -191,7 +194,11 @@ impl AwsContext {
         let attempts = opts
             .max_attempts
             .or_else(|| sdk.retry_config().map(|r| r.max_attempts()));
-        let mut retry = RetryConfig::standard();
+        // The SDK's first back-off is up to 1 s; AWS's other SDKs start at 100 ms for an
+        // error that is not throttling. Throttling is the budgets' to pace (the bucket halves
+        // and the retry waits on it), so the SDK's back-off only spaces out a transient error
+        // (a 500, a dropped connection): 100 ms, doubling up to 20 s.
+        let mut retry = RetryConfig::standard().with_initial_backoff(RETRY_INITIAL_BACKOFF);
         if let Some(n) = attempts {
             retry = retry.with_max_attempts(n);
         }

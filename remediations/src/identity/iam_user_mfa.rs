@@ -118,6 +118,7 @@ async fn policy_use(cx: &Cx<'_>, arn: &str, exists: bool) -> Result<PolicyUse, A
         .iam()
         .list_entities_for_policy()
         .policy_arn(arn)
+        .max_items(1000)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -196,7 +197,12 @@ async fn group_state(cx: &Cx<'_>, name: &str) -> Result<GroupState, AwsError> {
         name: name.to_string(),
         ..GroupState::default()
     };
-    let mut pages = iam.get_group().group_name(name).into_paginator().send();
+    let mut pages = iam
+        .get_group()
+        .group_name(name)
+        .max_items(1000)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         match page {
             Ok(p) => g
@@ -215,6 +221,7 @@ async fn group_state(cx: &Cx<'_>, name: &str) -> Result<GroupState, AwsError> {
     let mut pages = iam
         .list_attached_group_policies()
         .group_name(name)
+        .max_items(1000)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
@@ -229,6 +236,7 @@ async fn group_state(cx: &Cx<'_>, name: &str) -> Result<GroupState, AwsError> {
     let mut pages = iam
         .list_group_policies()
         .group_name(name)
+        .max_items(1000)
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {

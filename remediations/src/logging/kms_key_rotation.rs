@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, MultiRegionKeyType};
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
 use crate::aws::{aws_err, AwsError, ErrorKind};
@@ -114,7 +115,7 @@ pub(crate) struct KeyInfo {
 /// GetKeyRotationStatus for the targets only (never for AWS-managed keys).
 pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>, AwsError> {
     let mut ids = Vec::new();
-    let mut pages = kms.list_keys().into_paginator().send();
+    let mut pages = kms.list_keys().limit(1000).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(aws_err("kms:ListKeys"))?;
         ids.extend(
@@ -123,49 +124,18 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
                 .filter_map(|k| k.key_id().map(str::to_string)),
         );
     }
-    let mut out = Vec::new();
-    for id in ids {
-        let meta = match kms.describe_key().key_id(&id).send().await {
-            Ok(o) => o.key_metadata,
-            Err(e) => {
-                let err = AwsError::from_sdk("kms:DescribeKey", e);
-                if err.kind != ErrorKind::AccessDenied {
-                    return Err(err);
-                }
-                out.push(KeyInfo {
-                    id,
-                    class: KeyClass::Unreadable(err.to_string()),
-                    rotation: None,
-                    owner: None,
-                });
-                continue;
-            }
-        };
-        let Some(meta) = meta else { continue };
-        let mut class = classify(&meta);
-        let mut rotation = None;
-        if class == KeyClass::Target {
-            match kms.get_key_rotation_status().key_id(&id).send().await {
-                Ok(o) => rotation = Some(o.key_rotation_enabled()),
-                Err(e) => {
-                    let err = AwsError::from_sdk("kms:GetKeyRotationStatus", e);
-                    if err.kind != ErrorKind::AccessDenied {
-                        return Err(err);
-                    }
-                    class = KeyClass::Unreadable(err.to_string());
-                }
-            }
-        }
-        out.push(KeyInfo {
-            id: meta.key_id().to_string(),
-            class,
-            rotation,
-            owner: None,
-        });
-    }
+    // Each key's reads depend on no other key's: a few keys at once, in listing order.
+    let mut out: Vec<KeyInfo> = stream::iter(ids)
+        .map(|id| read_key(kms, id))
+        .buffered(KEY_READS_AT_ONCE)
+        .try_collect::<Vec<Option<KeyInfo>>>()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     // Only a key that would be changed needs its aliases: one ListAliases for the region.
     if out.iter().any(|k| k.rotation == Some(false)) {
-        let mut pages = kms.list_aliases().into_paginator().send();
+        let mut pages = kms.list_aliases().limit(100).into_paginator().send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(aws_err("kms:ListAliases"))?;
             for a in page.aliases() {
@@ -182,6 +152,50 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
+}
+
+/// Keys read at once within a region (the region's KMS budget paces them).
+const KEY_READS_AT_ONCE: usize = 16;
+
+/// One key: DescribeKey, then GetKeyRotationStatus if it is a target. `None`: KMS described
+/// nothing.
+async fn read_key(kms: &aws_sdk_kms::Client, id: String) -> Result<Option<KeyInfo>, AwsError> {
+    let meta = match kms.describe_key().key_id(&id).send().await {
+        Ok(o) => o.key_metadata,
+        Err(e) => {
+            let err = AwsError::from_sdk("kms:DescribeKey", e);
+            if err.kind != ErrorKind::AccessDenied {
+                return Err(err);
+            }
+            return Ok(Some(KeyInfo {
+                id,
+                class: KeyClass::Unreadable(err.to_string()),
+                rotation: None,
+                owner: None,
+            }));
+        }
+    };
+    let Some(meta) = meta else { return Ok(None) };
+    let mut class = classify(&meta);
+    let mut rotation = None;
+    if class == KeyClass::Target {
+        match kms.get_key_rotation_status().key_id(&id).send().await {
+            Ok(o) => rotation = Some(o.key_rotation_enabled()),
+            Err(e) => {
+                let err = AwsError::from_sdk("kms:GetKeyRotationStatus", e);
+                if err.kind != ErrorKind::AccessDenied {
+                    return Err(err);
+                }
+                class = KeyClass::Unreadable(err.to_string());
+            }
+        }
+    }
+    Ok(Some(KeyInfo {
+        id: meta.key_id().to_string(),
+        class,
+        rotation,
+        owner: None,
+    }))
 }
 
 /// The findings of one region's keys (pure).

@@ -364,7 +364,12 @@ async fn read_flow_logs(
     region: &str,
 ) -> Result<Vec<ec2::FlowLog>, AwsError> {
     let mut out = Vec::new();
-    let mut pages = aws.ec2(region).describe_flow_logs().into_paginator().send();
+    let mut pages = aws
+        .ec2(region)
+        .describe_flow_logs()
+        .max_results(1000)
+        .into_paginator()
+        .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(aws_err("ec2:DescribeFlowLogs"))?;
         out.extend(page.flow_logs().iter().cloned());

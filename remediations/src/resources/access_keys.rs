@@ -224,6 +224,33 @@ pub fn settled_by_report(
     })
 }
 
+/// What the report says of a key's last use (a date, or none: never used), the key matched by
+/// its issue time (`access_key_N_last_rotated`); `None` when the report does not list it, or
+/// when both of the user's report keys share one issue time but not one last use, so which
+/// is which cannot be told.
+pub fn reported_use(report: &CredentialReport, user: &str, key: &KeyInfo) -> Option<LastUsed> {
+    let created = key.created?.unix_timestamp();
+    let row = report.row(user)?;
+    let issued = |n: u8| {
+        parse_date(row.get(&format!("access_key_{n}_last_rotated"))).map(|d| d.unix_timestamp())
+    };
+    let uses: Vec<LastUsed> = (1..=2)
+        .filter(|n| issued(*n) == Some(created))
+        .map(|n| LastUsed {
+            date: parse_date(row.get(&format!("access_key_{n}_last_used_date"))),
+            service: row
+                .get(&format!("access_key_{n}_last_used_service"))
+                .filter(|s| !s.is_empty() && s.as_str() != "N/A")
+                .cloned(),
+        })
+        .collect();
+    match &uses[..] {
+        [one] => Some(one.clone()),
+        [a, b] if a == b => Some(a.clone()),
+        _ => None,
+    }
+}
+
 /// The report's `password_last_used` of a user, when it is a date.
 pub fn report_password_last_used(report: &CredentialReport, user: &str) -> Option<OffsetDateTime> {
     report
@@ -435,8 +462,11 @@ pub async fn console_password(
     login_profile(cx, user).await
 }
 
-/// When a key was last used: from the credential report when it shows recent use, else
-/// from iam:GetAccessKeyLastUsed (asked once per key and phase).
+/// When a key was last used: from the credential report when it shows recent use; in a
+/// plan, from the report whatever it shows ([`reported_use`]); else from
+/// iam:GetAccessKeyLastUsed (asked once per key and phase). The report can be four hours old,
+/// so a re-read of the key's own target (apply, before and after it writes) asks IAM unless
+/// the report shows recent use, which no later use can undo.
 pub async fn last_used(
     cx: &Cx<'_>,
     report: &CredentialReport,
@@ -449,6 +479,11 @@ pub async fn last_used(
             date: Some(d),
             service: None,
         });
+    }
+    if cx.reads.focus().is_none() {
+        if let Some(l) = reported_use(report, user, key) {
+            return Ok(l);
+        }
     }
     let id = key.id.clone();
     cx.reads
@@ -776,6 +811,37 @@ bob,arn:aws:iam::111122223333:user/bob,2021-01-01T00:00:00+00:00,true,2024-06-01
             report_password_last_used(&r, "bob"),
             Some(datetime!(2024-06-01 0:00 UTC))
         );
+    }
+
+    #[test]
+    fn the_report_tells_a_plan_any_use_of_the_key_it_matches_by_issue_time() {
+        let k = key("AKIA2", datetime!(2024-01-01 0:00 UTC));
+        let r = report("2024-01-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00");
+        assert_eq!(
+            reported_use(&r, "bob", &k),
+            Some(LastUsed {
+                date: Some(datetime!(2024-03-01 0:00 UTC)),
+                service: Some("s3".into()),
+            })
+        );
+        // Never used: no date.
+        let r = report("2024-01-01T00:00:00+00:00", "N/A");
+        assert_eq!(reported_use(&r, "bob", &k).map(|l| l.date), Some(None));
+        // Not matched (another issue time, another user): IAM is asked.
+        let r = report("2024-02-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00");
+        assert_eq!(reported_use(&r, "bob", &k), None);
+        assert_eq!(reported_use(&r, "alice", &k), None);
+        // Both report keys issued in the same second: which is which is not known, unless
+        // the report says the same of both.
+        let k1 = key("AKIA1", datetime!(2021-01-01 0:00 UTC));
+        let r = report("2021-01-01T00:00:00+00:00", "2024-03-01T00:00:00+00:00");
+        assert_eq!(reported_use(&r, "bob", &k1), None);
+        let same = CredentialReport::parse(
+            "user,access_key_1_last_rotated,access_key_1_last_used_date,access_key_1_last_used_service,access_key_2_last_rotated,access_key_2_last_used_date,access_key_2_last_used_service\n\
+bob,2021-01-01T00:00:00+00:00,N/A,N/A,2021-01-01T00:00:00+00:00,N/A,N/A\n",
+        )
+        .unwrap();
+        assert_eq!(reported_use(&same, "bob", &k1), Some(LastUsed::default()));
     }
 
     #[test]

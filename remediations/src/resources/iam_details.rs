@@ -38,6 +38,7 @@ pub async fn users(cx: &Cx<'_>) -> Result<Arc<HashMap<String, UserDetail>>, AwsE
                 .iam()
                 .get_account_authorization_details()
                 .filter(aws_sdk_iam::types::EntityType::User)
+                .max_items(1000)
                 .into_paginator()
                 .send();
             while let Some(page) = pages.next().await {

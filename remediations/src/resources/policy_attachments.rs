@@ -85,7 +85,7 @@ async fn principals_and_trust(cx: &Cx<'_>) -> Result<PrincipalsAndTrust, AwsErro
                 kind: PrincipalKind::User,
                 name: u.user_name().to_string(),
             }));
-            let mut pages = iam.list_groups().into_paginator().send();
+            let mut pages = iam.list_groups().max_items(1000).into_paginator().send();
             while let Some(p) = pages.next().await {
                 let p = p.map_err(aws_err("iam:ListGroups"))?;
                 out.extend(p.groups().iter().map(|g| Principal {
@@ -93,7 +93,7 @@ async fn principals_and_trust(cx: &Cx<'_>) -> Result<PrincipalsAndTrust, AwsErro
                     name: g.group_name().to_string(),
                 }));
             }
-            let mut pages = iam.list_roles().into_paginator().send();
+            let mut pages = iam.list_roles().max_items(1000).into_paginator().send();
             while let Some(p) = pages.next().await {
                 let p = p.map_err(aws_err("iam:ListRoles"))?;
                 for r in p.roles() {
@@ -187,6 +187,7 @@ pub async fn entities_for_policy(
                 .iam()
                 .list_entities_for_policy()
                 .policy_arn(policy_arn)
+                .max_items(1000)
                 .into_paginator()
                 .send();
             while let Some(p) = pages.next().await {
@@ -279,6 +280,7 @@ pub async fn local_policies(cx: &Cx<'_>) -> Result<Vec<(Watched, Option<Value>)>
                 .iam()
                 .get_account_authorization_details()
                 .filter(aws_sdk_iam::types::EntityType::LocalManagedPolicy)
+                .max_items(1000)
                 .into_paginator()
                 .send();
             while let Some(p) = pages.next().await {
@@ -321,6 +323,7 @@ pub async fn attached_aws_policies(cx: &Cx<'_>) -> Result<Vec<Watched>, AwsError
                 .list_policies()
                 .scope(aws_sdk_iam::types::PolicyScopeType::Aws)
                 .only_attached(true)
+                .max_items(1000)
                 .into_paginator()
                 .send();
             while let Some(p) = pages.next().await {
@@ -447,6 +450,7 @@ async fn group_members(cx: &Cx<'_>, group: &str) -> Result<Vec<String>, AwsError
                 .iam()
                 .get_group()
                 .group_name(group)
+                .max_items(1000)
                 .into_paginator()
                 .send();
             while let Some(p) = pages.next().await {
@@ -618,6 +622,7 @@ async fn role_tags(cx: &Cx<'_>, role: &str) -> Result<Vec<(String, String)>, Aws
                 .iam()
                 .list_role_tags()
                 .role_name(role)
+                .max_items(1000)
                 .into_paginator()
                 .send();
             while let Some(p) = pages.next().await {

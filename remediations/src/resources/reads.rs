@@ -91,11 +91,18 @@ impl Carried {
     }
 }
 
-/// Collect every page of an EC2 describe call into one list.
+/// Collect every page of an EC2 describe call into one list, in pages of `$max` (the
+/// largest the call takes): few pages, and a paginated call stays in EC2's larger request
+/// bucket (docs/rate-limits.md).
 macro_rules! all_pages {
-    ($aws:expr, $region:expr, $op:ident, $action:literal, $items:ident) => {{
+    ($aws:expr, $region:expr, $op:ident, $action:literal, $items:ident, $max:literal) => {{
         let mut out = Vec::new();
-        let mut pages = $aws.ec2($region).$op().into_paginator().send();
+        let mut pages = $aws
+            .ec2($region)
+            .$op()
+            .max_results($max)
+            .into_paginator()
+            .send();
         while let Some(page) = pages.next().await {
             let page = page.map_err(aws_err($action))?;
             out.extend(page.$items().iter().cloned());
@@ -205,7 +212,12 @@ impl Reads {
     ) -> Result<Vec<aws_sdk_iam::types::User>, AwsError> {
         self.shared("iam:ListUsers", || async {
             let mut out = Vec::new();
-            let mut pages = aws.iam().list_users().into_paginator().send();
+            let mut pages = aws
+                .iam()
+                .list_users()
+                .max_items(1000)
+                .into_paginator()
+                .send();
             while let Some(page) = pages.next().await {
                 let page = page.map_err(aws_err("iam:ListUsers"))?;
                 out.extend(page.users().iter().cloned());
@@ -258,6 +270,7 @@ impl Reads {
                     .iam()
                     .list_virtual_mfa_devices()
                     .assignment_status(aws_sdk_iam::types::AssignmentStatusType::Assigned)
+                    .max_items(1000)
                     .into_paginator()
                     .send();
                 while let Some(page) = pages.next().await {
@@ -294,7 +307,7 @@ impl Reads {
     pub async fn vpcs(&self, aws: &AwsContext, region: &str) -> Result<Vec<ec2::Vpc>, AwsError> {
         self.vpcs
             .get(region, || async {
-                all_pages!(aws, region, describe_vpcs, "ec2:DescribeVpcs", vpcs)
+                all_pages!(aws, region, describe_vpcs, "ec2:DescribeVpcs", vpcs, 1000)
             })
             .await
     }
@@ -311,7 +324,8 @@ impl Reads {
                     region,
                     describe_security_groups,
                     "ec2:DescribeSecurityGroups",
-                    security_groups
+                    security_groups,
+                    1000
                 )
             })
             .await
@@ -330,7 +344,8 @@ impl Reads {
                     region,
                     describe_security_group_rules,
                     "ec2:DescribeSecurityGroupRules",
-                    security_group_rules
+                    security_group_rules,
+                    1000
                 )
             })
             .await
@@ -348,7 +363,8 @@ impl Reads {
                     region,
                     describe_network_interfaces,
                     "ec2:DescribeNetworkInterfaces",
-                    network_interfaces
+                    network_interfaces,
+                    1000
                 )
             })
             .await
@@ -366,7 +382,8 @@ impl Reads {
                     region,
                     describe_network_acls,
                     "ec2:DescribeNetworkAcls",
-                    network_acls
+                    network_acls,
+                    100
                 )
             })
             .await
@@ -384,7 +401,8 @@ impl Reads {
                     region,
                     describe_route_tables,
                     "ec2:DescribeRouteTables",
-                    route_tables
+                    route_tables,
+                    100
                 )
             })
             .await
@@ -399,7 +417,12 @@ impl Reads {
         self.instances
             .get(region, || async {
                 let mut out = Vec::new();
-                let mut pages = aws.ec2(region).describe_instances().into_paginator().send();
+                let mut pages = aws
+                    .ec2(region)
+                    .describe_instances()
+                    .max_results(1000)
+                    .into_paginator()
+                    .send();
                 while let Some(page) = pages.next().await {
                     let page = page.map_err(aws_err("ec2:DescribeInstances"))?;
                     for r in page.reservations() {

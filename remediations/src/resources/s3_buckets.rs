@@ -6,6 +6,8 @@
 //! Buckets are listed account-wide, but every per-bucket call goes to an S3 client in the
 //! bucket's own region (a call to another region's endpoint is redirected or refused).
 
+use std::collections::HashMap;
+
 use aws_sdk_s3::types::{Permission, Type};
 use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
@@ -45,49 +47,90 @@ pub fn name_of_target(target: &str) -> &str {
 /// (BucketRegion): listed once per phase, shared by the storage reads and by the ownership
 /// check of the buckets cis-fix creates ([`crate::resources::buckets::ownership`]).
 pub async fn listed(cx: &Cx<'_>) -> Result<Vec<(String, Option<String>)>, AwsError> {
-    let aws = cx.aws;
     cx.reads
-        .shared("s3:ListAllMyBuckets", || async move {
-            let s3 = aws.s3(&aws.home_region);
-            let mut listed: Vec<(String, Option<String>)> = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                // S3 includes each bucket's BucketRegion only when the request has a
-                // parameter: MaxBuckets (paged with continuation tokens) makes it give them,
-                // sparing a GetBucketLocation per bucket (the emulator gives none).
-                let out = s3
-                    .list_buckets()
-                    .max_buckets(10_000)
-                    .set_continuation_token(token.clone())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::from_sdk("s3:ListAllMyBuckets", e))?;
-                for b in out.buckets() {
-                    if let Some(n) = b.name() {
-                        listed.push((n.to_string(), b.bucket_region().map(str::to_string)));
-                    }
-                }
-                token = out.continuation_token().map(str::to_string);
-                if token.is_none() {
-                    break;
-                }
-            }
-            Ok(listed)
-        })
+        .shared("s3:ListAllMyBuckets", || list_all(cx, None))
         .await
 }
 
+/// Every page of ListBuckets, only the buckets of `region` when one is given.
+async fn list_all(
+    cx: &Cx<'_>,
+    region: Option<&str>,
+) -> Result<Vec<(String, Option<String>)>, AwsError> {
+    let s3 = cx.aws.s3(&cx.aws.home_region);
+    let mut listed: Vec<(String, Option<String>)> = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        // S3 includes each bucket's BucketRegion only when the request has a parameter:
+        // MaxBuckets (paged with continuation tokens) makes it give them, sparing a
+        // GetBucketLocation per bucket (the emulator gives none).
+        let out = s3
+            .list_buckets()
+            .max_buckets(10_000)
+            .set_bucket_region(region.map(str::to_string))
+            .set_continuation_token(token.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("s3:ListAllMyBuckets", e))?;
+        for b in out.buckets() {
+            if let Some(n) = b.name() {
+                listed.push((n.to_string(), b.bucket_region().map(str::to_string)));
+            }
+        }
+        token = out.continuation_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(listed);
+        }
+    }
+}
+
+/// Where S3 named no region (an S3-compatible endpoint, or an emulator), each bucket's region
+/// from one listing per region of the run filtered by BucketRegion, when that takes fewer calls
+/// than a GetBucketLocation per bucket. Only with two regions or more: a bucket listed in two
+/// of them (an endpoint that ignores the filter) is left unlocated, as is one in no listing.
+async fn regions_by_listing(
+    cx: &Cx<'_>,
+    unlocated: usize,
+) -> Result<HashMap<String, String>, AwsError> {
+    let regions = &cx.params.run_regions;
+    if regions.len() < 2 || unlocated <= regions.len() {
+        return Ok(HashMap::new());
+    }
+    let lists = futures::future::join_all(regions.iter().map(|r| list_all(cx, Some(r)))).await;
+    let mut seen: HashMap<String, Option<String>> = HashMap::new();
+    for (region, list) in regions.iter().zip(lists) {
+        for (name, _) in list? {
+            seen.entry(name)
+                .and_modify(|r| *r = None)
+                .or_insert_with(|| Some(region.clone()));
+        }
+    }
+    Ok(seen
+        .into_iter()
+        .filter_map(|(n, r)| Some((n, r?)))
+        .collect())
+}
+
 /// Every bucket of the account with its region, sorted by name. ListBuckets once; each
-/// bucket's region from the listing when S3 gives it (BucketRegion), else GetBucketLocation.
+/// bucket's region from the listing when S3 gives it (BucketRegion), else from a listing per
+/// region ([`regions_by_listing`]), else GetBucketLocation.
 pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
     let aws = cx.aws;
     let listed = listed(cx).await?;
     cx.reads
         .shared("s3:buckets", || async move {
             let owner = aws.account.id.as_str();
+            let unlocated = listed
+                .iter()
+                .filter(|(_, r)| r.as_deref().is_none_or(str::is_empty))
+                .count();
+            let by_listing = &regions_by_listing(cx, unlocated).await?;
             let mut out: Vec<Bucket> = stream::iter(listed)
                 .map(|(name, region)| async move {
-                    let region = match region.filter(|r| !r.is_empty()) {
+                    let region = match region
+                        .filter(|r| !r.is_empty())
+                        .or_else(|| by_listing.get(&name).cloned())
+                    {
                         Some(r) => r,
                         None => location(&aws.s3(&aws.home_region), &name, owner).await?,
                     };
