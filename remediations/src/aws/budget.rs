@@ -269,7 +269,16 @@ struct BudgetsInner {
     overrides: HashMap<String, Limit>,
     /// Every round trip of the run, in microseconds (the benchmark's floor is their median).
     round_trips: Mutex<Vec<u32>>,
+    /// Requests in flight to each endpoint (host and port): [`IN_FLIGHT_PER_ENDPOINT`].
+    endpoints: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
 }
+
+/// Requests in flight to one endpoint (host and port) at most. More would only queue at that
+/// endpoint, each holding a connection and its buffers. On AWS each service and region is an
+/// endpoint of its own, so the budgets pace a run, not this; it bounds a run against one
+/// endpoint for everything (an emulator, a proxy), where a plan of every region would
+/// otherwise open hundreds of connections at once.
+pub const IN_FLIGHT_PER_ENDPOINT: usize = 32;
 
 impl Budgets {
     /// Budgets at their defaults, under an overall cap of `max_rps` when given.
@@ -289,6 +298,7 @@ impl Budgets {
                 }),
                 overrides,
                 round_trips: Mutex::new(Vec::new()),
+                endpoints: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -302,6 +312,7 @@ impl Budgets {
                 overall: self.inner.overall.clone(),
                 overrides: self.inner.overrides.clone(),
                 round_trips: Mutex::new(Vec::new()),
+                endpoints: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -319,6 +330,18 @@ impl Budgets {
                     .map(|(_, l)| *l)
             })
             .unwrap_or(FALLBACK)
+    }
+
+    /// The in-flight limit of the endpoint `uri` is sent to.
+    fn endpoint(&self, uri: &str) -> Arc<tokio::sync::Semaphore> {
+        let mut map = self
+            .inner
+            .endpoints
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        map.entry(authority(uri).to_string())
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_PER_ENDPOINT)))
+            .clone()
     }
 
     fn bucket(&self, key: &BudgetKey) -> Arc<Bucket> {
@@ -480,8 +503,12 @@ impl HttpConnector for BudgetedConnector {
             // One lookup per request: the bucket is kept for the answer.
             let bucket = key.as_ref().map(|k| budgets.bucket(k));
             let waited = budgets.wait(bucket.as_deref()).await;
+            // After the budget: a request waiting on its budget holds no place at the endpoint.
+            let endpoint = budgets.endpoint(request.uri());
+            let permit = endpoint.acquire().await.ok();
             let sent = Instant::now();
             let response = inner.call(request).await?;
+            drop(permit);
             let (Some(key), Some(bucket)) = (key, bucket) else {
                 return Ok(response);
             };
@@ -515,6 +542,12 @@ impl HttpConnector for BudgetedConnector {
             Ok(response)
         })
     }
+}
+
+/// `https://ec2.eu-west-1.amazonaws.com/path?q` → `ec2.eu-west-1.amazonaws.com`.
+fn authority(uri: &str) -> &str {
+    let rest = uri.split_once("://").map_or(uri, |(_, r)| r);
+    rest.split(['/', '?']).next().unwrap_or(rest)
 }
 
 async fn buffer_body(mut response: HttpResponse) -> (HttpResponse, Vec<u8>) {
@@ -577,6 +610,33 @@ mod tests {
             Some(key("s3", "eu-central-1"))
         );
         assert_eq!(BudgetKey::from_authorization("Bearer x"), None);
+    }
+
+    #[test]
+    fn an_endpoint_is_its_host_and_port() {
+        assert_eq!(
+            authority("https://ec2.eu-west-1.amazonaws.com/?Action=X"),
+            "ec2.eu-west-1.amazonaws.com"
+        );
+        assert_eq!(
+            authority("http://127.0.0.1:5000/b?tagging"),
+            "127.0.0.1:5000"
+        );
+        assert_eq!(authority("http://127.0.0.1:5000"), "127.0.0.1:5000");
+    }
+
+    #[tokio::test]
+    async fn one_endpoint_has_a_bounded_number_of_requests_in_flight() {
+        let b = Budgets::new(None);
+        let e = b.endpoint("http://127.0.0.1:5000/x");
+        assert!(Arc::ptr_eq(&e, &b.endpoint("http://127.0.0.1:5000/?y")));
+        assert!(!Arc::ptr_eq(&e, &b.endpoint("http://127.0.0.1:5001/x")));
+        let held: Vec<_> = (0..IN_FLIGHT_PER_ENDPOINT)
+            .map(|_| e.clone().try_acquire_owned().unwrap())
+            .collect();
+        assert!(e.try_acquire().is_err(), "the next one waits");
+        drop(held);
+        assert!(e.try_acquire().is_ok());
     }
 
     #[tokio::test(start_paused = true)]
