@@ -231,9 +231,11 @@ def measure(binary, args, env, endpoint):
         # CIS_FIX_BENCH_ARGS: flags for every run (e.g. "--rate-limit iam=50 --rate-limit s3=50").
         extra = os.environ.get("CIS_FIX_BENCH_ARGS", "").split()
         p = subprocess.Popen([binary, *args, *extra], env=full_env, stdout=out, stderr=err)
-        # ru_maxrss counts the binary's code pages too (the SDK crates make it large); sample
-        # the anonymous part (heap, stacks) to tell them apart.
-        anon = 0
+        # Peak RSS is the kernel's VmHWM of the cis-fix process, sampled until it exits:
+        # ru_maxrss would count the pages of this Python process the child was forked from
+        # (about 60 MB, more than a small cis-fix run). RssAnon is the heap-and-stacks part
+        # (the rest is mostly the binary's code pages).
+        anon = hwm = 0
         while True:
             pid, status, ru = os.wait4(p.pid, os.WNOHANG)
             if pid:
@@ -243,6 +245,8 @@ def measure(binary, args, env, endpoint):
                     for line in f:
                         if line.startswith("RssAnon:"):
                             anon = max(anon, int(line.split()[1]))
+                        elif line.startswith("VmHWM:"):
+                            hwm = max(hwm, int(line.split()[1]))
             except OSError:
                 pass
             time.sleep(0.01)
@@ -254,7 +258,7 @@ def measure(binary, args, env, endpoint):
     with open(stats) as f:
         st = json.load(f)
     os.unlink(stats)
-    return {"args": " ".join(args), "wall_s": wall, "rss_mb": ru.ru_maxrss / 1024,
+    return {"args": " ".join(args), "wall_s": wall, "rss_mb": hwm / 1024,
             "anon_mb": anon / 1024,
             "stats": st, "stdout": stdout, "stderr": stderr, "code": code}
 

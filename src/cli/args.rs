@@ -55,8 +55,9 @@ pub struct GlobalArgs {
     /// Take over the S3 state lock that run RUN left behind (only once that run is dead).
     #[arg(long, global = true, value_name = "RUN")]
     pub force_unlock: Option<String>,
-    /// Most reads at once while planning (default: as many as the per-service request budgets
-    /// allow; see docs/rate-limits.md).
+    /// Most reads at once while planning, and most requests in flight to one endpoint
+    /// (default: as many reads as the per-service request budgets allow, and 32 requests per
+    /// endpoint; see docs/rate-limits.md).
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: Option<u16>,
     /// Attempts per AWS call, including the first (default: the SDK's, or AWS_MAX_ATTEMPTS).

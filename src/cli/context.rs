@@ -73,6 +73,7 @@ async fn connect_caller(g: &GlobalArgs, regional: bool) -> Result<Arc<AwsContext
         max_attempts: g.max_attempts,
         max_rps: g.max_rps,
         rate_limits: g.rate_limits.clone(),
+        in_flight: g.concurrency.map(usize::from),
         // The regions are listed anyway when --region names one (to check it).
         prefetch_regions: g.region.is_some()
             || regional

@@ -271,6 +271,8 @@ struct BudgetsInner {
     round_trips: Mutex<Vec<u32>>,
     /// Requests in flight to each endpoint (host and port): [`IN_FLIGHT_PER_ENDPOINT`].
     endpoints: Mutex<HashMap<String, Arc<tokio::sync::Semaphore>>>,
+    /// The limit of each endpoint ([`Budgets::in_flight`]).
+    in_flight: usize,
 }
 
 /// Requests in flight to one endpoint (host and port) at most. More would only queue at that
@@ -299,8 +301,18 @@ impl Budgets {
                 overrides,
                 round_trips: Mutex::new(Vec::new()),
                 endpoints: Mutex::new(HashMap::new()),
+                in_flight: IN_FLIGHT_PER_ENDPOINT,
             }),
         }
+    }
+
+    /// These budgets with at most `n` requests in flight to one endpoint (`--concurrency`:
+    /// 1 sends one request at a time), within [`IN_FLIGHT_PER_ENDPOINT`]. Before any request.
+    pub fn in_flight(mut self, n: usize) -> Budgets {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.in_flight = n.clamp(1, IN_FLIGHT_PER_ENDPOINT);
+        }
+        self
     }
 
     /// Budgets for another account of the same run: fresh buckets (each account has its own
@@ -313,6 +325,7 @@ impl Budgets {
                 overrides: self.inner.overrides.clone(),
                 round_trips: Mutex::new(Vec::new()),
                 endpoints: Mutex::new(HashMap::new()),
+                in_flight: self.inner.in_flight,
             }),
         }
     }
@@ -340,7 +353,7 @@ impl Budgets {
             .lock()
             .unwrap_or_else(|p| p.into_inner());
         map.entry(authority(uri).to_string())
-            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT_PER_ENDPOINT)))
+            .or_insert_with(|| Arc::new(tokio::sync::Semaphore::new(self.inner.in_flight)))
             .clone()
     }
 
@@ -637,6 +650,9 @@ mod tests {
         assert!(e.try_acquire().is_err(), "the next one waits");
         drop(held);
         assert!(e.try_acquire().is_ok());
+        let one = Budgets::new(None).in_flight(1).endpoint("http://h/");
+        let _held = one.try_acquire().unwrap();
+        assert!(one.try_acquire().is_err(), "--concurrency 1: one at a time");
     }
 
     #[tokio::test(start_paused = true)]

@@ -30,6 +30,9 @@ pub struct AwsOptions {
     pub max_rps: Option<u32>,
     /// Per-service budgets instead of the defaults (`--rate-limit`, `rate_limits`).
     pub rate_limits: Vec<(String, super::budget::Limit)>,
+    /// Most requests in flight to one endpoint (`--concurrency`; default and most:
+    /// [`super::budget::IN_FLIGHT_PER_ENDPOINT`]).
+    pub in_flight: Option<usize>,
     /// Ask for the account's enabled regions while asking who we are (one round trip instead
     /// of two before the first control can read), when the run covers regional controls.
     pub prefetch_regions: bool,
@@ -175,6 +178,10 @@ impl AwsContext {
         let budgets = super::budget::Budgets::with_overrides(
             opts.max_rps,
             opts.rate_limits.iter().cloned().collect(),
+        )
+        .in_flight(
+            opts.in_flight
+                .unwrap_or(super::budget::IN_FLIGHT_PER_ENDPOINT),
         );
         let http = super::budget::budgeted_client(budgets.clone());
         let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http.clone());
