@@ -4,30 +4,30 @@
 
 use std::collections::HashMap;
 
+use serde_json::Value;
+
 use crate::harness::{endpoint, TestAccount};
 use crate::idempotency::seed_misconfigured;
-use crate::proxy::{self, Fault, FaultRule};
+use crate::proxy::{self, Fault, FaultRule, Recorded, Recorder};
 
 /// Requests that repeat by design: the credential report is polled until IAM has made it.
 const POLLED: &[&str] = &["GenerateCredentialReport"];
+
+/// A JSON `plan` through a recording proxy (exit 0 or 2): the proxy, for its counts, the
+/// plan, and the caller's calls.
+fn plan_calls(acct: &TestAccount, args: &[&str]) -> (Recorder, Value, Vec<Recorded>) {
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(&p.url, &[&["plan", "--format", "json"][..], args].concat());
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let calls = p.calls_by(acct.creds.access_key_id());
+    (p, crate::harness::plan_json(&out), calls)
+}
 
 #[tokio::test]
 async fn a_plan_of_every_control_never_sends_the_same_request_twice() {
     let acct = TestAccount::new().await;
     seed_misconfigured(&acct).await;
-    let p = proxy::start(&endpoint());
-    let out = acct.run_via(
-        &p.url,
-        &[
-            "plan",
-            "--regions",
-            "eu-west-1,us-east-1",
-            "--format",
-            "json",
-        ],
-    );
-    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
-    let calls = p.calls_by(acct.creds.access_key_id());
+    let (_, _, calls) = plan_calls(&acct, &["--regions", "eu-west-1,us-east-1"]);
     assert!(calls.len() > 50, "too few calls seen: {}", calls.len());
     let mut seen: HashMap<(String, String, String, String, String), usize> = HashMap::new();
     for c in &calls {
@@ -279,11 +279,9 @@ async fn bucket_regions_come_from_one_listing_per_region_of_the_run() {
     ] {
         buckets.push((acct.create_bucket(region, prefix).await, region));
     }
-    let p = proxy::start(&endpoint());
-    let out = acct.run_via(
-        &p.url,
+    let (_, _, calls) = plan_calls(
+        &acct,
         &[
-            "plan",
             "-c",
             "s3-mfa-delete",
             // A regional control: a plan of global controls alone covers no regions.
@@ -291,12 +289,8 @@ async fn bucket_regions_come_from_one_listing_per_region_of_the_run() {
             "ebs-default-encryption",
             "--regions",
             "eu-west-1,us-east-1",
-            "--format",
-            "json",
         ],
     );
-    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
-    let calls = p.calls_by(acct.creds.access_key_id());
     let listings: Vec<&str> = calls
         .iter()
         .filter(|c| c.service == "s3" && c.path.starts_with("/?"))
@@ -343,19 +337,16 @@ async fn a_plan_takes_key_use_from_the_credential_report_and_apply_asks_iam() {
             .await
             .unwrap();
     }
-    let p = proxy::start(&endpoint());
     let key = acct.creds.access_key_id().to_string();
     let sel = ["-c", "one-active-access-key"];
-    let plan = acct.run_via(&p.url, &[&["plan", "--format", "json"][..], &sel].concat());
-    assert!(plan.code == 0 || plan.code == 2, "{}", plan.stderr);
-    let doc = crate::harness::plan_json(&plan);
-    let changes = doc["plan"]["items"]
+    let (p, plan, _) = plan_calls(&acct, &sel);
+    let changes = plan["plan"]["items"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|i| i["status"] == "change")
         .count();
-    assert_eq!(changes, 1, "{doc}");
+    assert_eq!(changes, 1, "{plan}");
     assert_eq!(p.count(&key, "GetAccessKeyLastUsed"), 0);
     assert_eq!(p.count(&key, "ListAccessKeys"), 1);
 
@@ -386,13 +377,7 @@ async fn a_plan_takes_key_use_from_the_credential_report_and_apply_asks_iam() {
 #[tokio::test]
 async fn listings_ask_for_their_largest_page() {
     let acct = TestAccount::new().await;
-    let p = proxy::start(&endpoint());
-    let out = acct.run_via(
-        &p.url,
-        &["plan", "--regions", "eu-west-1", "--format", "json"],
-    );
-    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
-    let calls = p.calls_by(acct.creds.access_key_id());
+    let (_, _, calls) = plan_calls(&acct, &["--regions", "eu-west-1"]);
     for (op, param) in [
         ("ListUsers", "MaxItems=1000"),
         ("GetAccountAuthorizationDetails", "MaxItems=1000"),

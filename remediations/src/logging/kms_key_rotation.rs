@@ -3,6 +3,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, MultiRegionKeyType};
+use std::collections::{HashMap, HashSet};
+
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
@@ -100,19 +102,35 @@ pub(crate) fn classify(m: &KeyMetadata) -> KeyClass {
     KeyClass::Target
 }
 
-/// One key as this control sees it. `rotation` is read only for targets.
+/// One key as this control sees it. `rotation` is `None` when it was not read (an AWS-managed
+/// key, a key that cannot rotate).
 #[derive(Debug, Clone)]
 pub(crate) struct KeyInfo {
     pub id: String,
     pub class: KeyClass,
     pub rotation: Option<bool>,
     /// The landing zone whose alias the key carries (`alias/accelerator/…`,
-    /// `alias/aws-controltower…`): read only for keys whose rotation is off.
+    /// `alias/aws-controltower…`).
     pub owner: Option<landing_zone::Owner>,
 }
 
-/// Every key of the region: ListKeys (all pages), DescribeKey each, and
-/// GetKeyRotationStatus for the targets only (never for AWS-managed keys).
+/// AWS names each of its managed keys `alias/aws/SERVICE`, a prefix no customer alias may use.
+const AWS_MANAGED_ALIAS: &str = "alias/aws/";
+
+/// What the region's aliases say of its keys.
+#[derive(Debug, Default)]
+struct Aliases {
+    aws_managed: HashSet<String>,
+    owner: HashMap<String, landing_zone::Owner>,
+}
+
+/// Every key of the region, at one call per key for a key whose rotation is on.
+///
+/// ListKeys (all pages), then ListAliases (all pages) when there is a key: a key with an
+/// `alias/aws/…` alias is AWS-managed and is never asked about. Every other key gets
+/// GetKeyRotationStatus; only a key whose rotation is off (or that cannot answer) gets
+/// DescribeKey, which decides whether it is a target at all (enabled, customer-managed,
+/// symmetric, its material from KMS, not a replica).
 pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>, AwsError> {
     let mut ids = Vec::new();
     let mut pages = kms.list_keys().limit(1000).into_paginator().send();
@@ -124,8 +142,13 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
                 .filter_map(|k| k.key_id().map(str::to_string)),
         );
     }
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let aliases = read_aliases(kms).await?;
     // Each key's reads depend on no other key's: a few keys at once, in listing order.
     let mut out: Vec<KeyInfo> = stream::iter(ids)
+        .filter(|id| std::future::ready(!aliases.aws_managed.contains(id)))
         .map(|id| read_key(kms, id))
         .buffered(KEY_READS_AT_ONCE)
         .try_collect::<Vec<Option<KeyInfo>>>()
@@ -133,33 +156,66 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
         .into_iter()
         .flatten()
         .collect();
-    // Only a key that would be changed needs its aliases: one ListAliases for the region.
-    if out.iter().any(|k| k.rotation == Some(false)) {
-        let mut pages = kms.list_aliases().limit(100).into_paginator().send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(aws_err("kms:ListAliases"))?;
-            for a in page.aliases() {
-                let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) else {
-                    continue;
-                };
-                if let Some(o) = landing_zone::by_name(name) {
-                    if let Some(k) = out.iter_mut().find(|k| k.id == key) {
-                        k.owner = Some(o);
-                    }
-                }
+    for k in &mut out {
+        k.owner = aliases.owner.get(&k.id).cloned();
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+async fn read_aliases(kms: &aws_sdk_kms::Client) -> Result<Aliases, AwsError> {
+    let mut out = Aliases::default();
+    let mut pages = kms.list_aliases().limit(100).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(aws_err("kms:ListAliases"))?;
+        for a in page.aliases() {
+            let (Some(name), Some(key)) = (a.alias_name(), a.target_key_id()) else {
+                continue;
+            };
+            if name.starts_with(AWS_MANAGED_ALIAS) {
+                out.aws_managed.insert(key.to_string());
+            } else if let Some(o) = landing_zone::by_name(name) {
+                out.owner.insert(key.to_string(), o);
             }
         }
     }
-    out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
 
 /// Keys read at once within a region (the region's KMS budget paces them).
 const KEY_READS_AT_ONCE: usize = 16;
 
-/// One key: DescribeKey, then GetKeyRotationStatus if it is a target. `None`: KMS described
-/// nothing.
+/// One key: GetKeyRotationStatus; DescribeKey only when rotation is off or cannot be read.
+/// `None`: KMS described nothing.
 async fn read_key(kms: &aws_sdk_kms::Client, id: String) -> Result<Option<KeyInfo>, AwsError> {
+    let unreadable = |id: String, err: &AwsError| KeyInfo {
+        id,
+        class: KeyClass::Unreadable(err.to_string()),
+        rotation: None,
+        owner: None,
+    };
+    let status = match kms.get_key_rotation_status().key_id(&id).send().await {
+        // Rotation on is compliant whatever else the key is: nothing to change or skip.
+        Ok(o) if o.key_rotation_enabled() => {
+            return Ok(Some(KeyInfo {
+                id,
+                class: KeyClass::Target,
+                rotation: Some(true),
+                owner: None,
+            }))
+        }
+        Ok(_) => Ok(false),
+        Err(e) => {
+            let err = AwsError::from_sdk("kms:GetKeyRotationStatus", e);
+            match err.kind {
+                ErrorKind::AccessDenied => return Ok(Some(unreadable(id, &err))),
+                // A key that cannot rotate (asymmetric, imported, pending deletion) says so
+                // with an error; DescribeKey says why.
+                ErrorKind::Service => Err(err),
+                _ => return Err(err),
+            }
+        }
+    };
     let meta = match kms.describe_key().key_id(&id).send().await {
         Ok(o) => o.key_metadata,
         Err(e) => {
@@ -167,29 +223,17 @@ async fn read_key(kms: &aws_sdk_kms::Client, id: String) -> Result<Option<KeyInf
             if err.kind != ErrorKind::AccessDenied {
                 return Err(err);
             }
-            return Ok(Some(KeyInfo {
-                id,
-                class: KeyClass::Unreadable(err.to_string()),
-                rotation: None,
-                owner: None,
-            }));
+            return Ok(Some(unreadable(id, &err)));
         }
     };
     let Some(meta) = meta else { return Ok(None) };
-    let mut class = classify(&meta);
-    let mut rotation = None;
-    if class == KeyClass::Target {
-        match kms.get_key_rotation_status().key_id(&id).send().await {
-            Ok(o) => rotation = Some(o.key_rotation_enabled()),
-            Err(e) => {
-                let err = AwsError::from_sdk("kms:GetKeyRotationStatus", e);
-                if err.kind != ErrorKind::AccessDenied {
-                    return Err(err);
-                }
-                class = KeyClass::Unreadable(err.to_string());
-            }
-        }
-    }
+    let class = classify(&meta);
+    let rotation = match (&class, status) {
+        (KeyClass::Target, Ok(on)) => Some(on),
+        // A target whose status could not be read: the error stands.
+        (KeyClass::Target, Err(err)) => return Err(err),
+        _ => None,
+    };
     Ok(Some(KeyInfo {
         id: meta.key_id().to_string(),
         class,
@@ -440,6 +484,7 @@ mod tests {
     async fn a_key_that_cannot_be_read_is_an_error_finding() {
         let http = StaticReplayClient::new(vec![
             event(r#"{"Keys":[{"KeyId":"locked"}],"Truncated":false}"#),
+            event(r#"{"Aliases":[],"Truncated":false}"#),
             event_status(
                 400,
                 r#"{"__type":"AccessDeniedException","message":"not allowed by the key policy"}"#,
@@ -453,38 +498,93 @@ mod tests {
         assert!(f[0].summary.contains("key policy"), "{}", f[0].summary);
     }
 
+    fn targets(http: &StaticReplayClient) -> Vec<String> {
+        http.actual_requests()
+            .map(|r| {
+                r.headers()
+                    .get("x-amz-target")
+                    .unwrap_or_default()
+                    .trim_start_matches("TrentService.")
+                    .to_string()
+            })
+            .collect()
+    }
+
     /// The emulator cannot make an AWS-managed key (every key it creates is CUSTOMER), so
-    /// this replays what KMS answers for one: the read never asks for its rotation status.
+    /// this replays what KMS answers for one: its `alias/aws/…` alias marks it, and no call
+    /// is made for it at all.
     #[tokio::test]
-    async fn aws_managed_keys_are_read_but_never_asked_about() {
+    async fn aws_managed_keys_are_known_by_their_alias_and_never_asked_about() {
         let http = StaticReplayClient::new(vec![
             event(
                 r#"{"Keys":[{"KeyId":"aws-1","KeyArn":"arn:aws:kms:eu-west-1:111122223333:key/aws-1"}],"Truncated":false}"#,
             ),
             event(
-                r#"{"KeyMetadata":{"KeyId":"aws-1","Arn":"arn:aws:kms:eu-west-1:111122223333:key/aws-1","KeyManager":"AWS","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
+                r#"{"Aliases":[{"AliasName":"alias/aws/ebs","TargetKeyId":"aws-1"}],"Truncated":false}"#,
             ),
         ]);
         let keys = read_keys(&client(&http)).await.unwrap();
-        assert_eq!(keys.len(), 1);
-        assert_eq!(keys[0].class, KeyClass::NotOurs);
-        assert_eq!(keys[0].rotation, None);
-        let sent: Vec<String> = http
-            .actual_requests()
-            .map(|r| {
-                r.headers()
-                    .get("x-amz-target")
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .collect();
+        assert!(keys.is_empty(), "{keys:?}");
         assert_eq!(
-            sent,
-            ["TrentService.ListKeys", "TrentService.DescribeKey"],
+            targets(&http),
+            ["ListKeys", "ListAliases"],
             "no rotation read or write for an AWS-managed key"
         );
         let f = findings(&keys);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].target, NO_KEYS_TARGET);
+    }
+
+    /// One call for a key whose rotation is on; DescribeKey only for the one that is off.
+    #[tokio::test]
+    async fn a_rotating_key_costs_one_call_and_only_a_key_that_is_off_is_described() {
+        let http = StaticReplayClient::new(vec![
+            event(r#"{"Keys":[{"KeyId":"on"},{"KeyId":"off"}],"Truncated":false}"#),
+            event(r#"{"Aliases":[],"Truncated":false}"#),
+            event(r#"{"KeyRotationEnabled":true}"#),
+            event(r#"{"KeyRotationEnabled":false}"#),
+            event(
+                r#"{"KeyMetadata":{"KeyId":"off","KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
+            ),
+        ]);
+        let keys = read_keys(&client(&http)).await.unwrap();
+        assert_eq!(
+            targets(&http),
+            [
+                "ListKeys",
+                "ListAliases",
+                "GetKeyRotationStatus",
+                "GetKeyRotationStatus",
+                "DescribeKey"
+            ]
+        );
+        let f = findings(&keys);
+        assert_eq!(f.len(), 2, "{f:?}");
+        assert_eq!(f[0].target, "KMS key off");
+        assert_eq!(f[0].status, Status::Change);
+        assert_eq!(f[1].target, "KMS key on");
+        assert_eq!(f[1].status, Status::Compliant);
+    }
+
+    /// A key that cannot rotate answers GetKeyRotationStatus with an error; DescribeKey says
+    /// why, and the key is skipped with that reason.
+    #[tokio::test]
+    async fn a_key_that_cannot_rotate_is_skipped_with_its_reason() {
+        let http = StaticReplayClient::new(vec![
+            event(r#"{"Keys":[{"KeyId":"rsa"}],"Truncated":false}"#),
+            event(r#"{"Aliases":[],"Truncated":false}"#),
+            event_status(
+                400,
+                r#"{"__type":"UnsupportedOperationException","message":"not supported for asymmetric keys"}"#,
+            ),
+            event(
+                r#"{"KeyMetadata":{"KeyId":"rsa","KeyManager":"CUSTOMER","KeySpec":"RSA_2048","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
+            ),
+        ]);
+        let keys = read_keys(&client(&http)).await.unwrap();
+        let f = findings(&keys);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].status, Status::Skipped);
+        assert!(f[0].summary.contains("symmetric"), "{}", f[0].summary);
     }
 }

@@ -6,6 +6,7 @@
 //! find it too). Logging status and event selectors are read in each trail's home region.
 
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{aws_err, AwsError};
 use crate::control::Cx;
@@ -195,57 +196,75 @@ async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
             }
         }
     }
-    let mut trails = Vec::new();
-    for (home, t) in &listed {
-        let (Some(name), Some(arn)) = (t.name(), t.trail_arn()) else {
-            continue;
-        };
-        let home_region = t.home_region().unwrap_or(home).to_string();
-        let organization = t.is_organization_trail().unwrap_or(false);
-        let ct = cx.aws.cloudtrail(&home_region);
-        let logging = match ct.get_trail_status().name(arn).send().await {
-            Ok(s) => s.is_logging(),
-            Err(e) if organization => {
-                tracing::debug!(trail = arn, error = %AwsError::from_sdk("cloudtrail:GetTrailStatus", e), "organization trail status unreadable");
-                None
-            }
-            Err(e) => return Err(AwsError::from_sdk("cloudtrail:GetTrailStatus", e)),
-        };
-        let (event_selectors, advanced_event_selectors) = match ct
-            .get_event_selectors()
-            .trail_name(arn)
-            .send()
-            .await
-        {
-            Ok(s) => (
-                Some(s.event_selectors().to_vec()),
-                s.advanced_event_selectors().to_vec(),
-            ),
-            Err(e) if organization => {
-                tracing::debug!(trail = arn, error = %AwsError::from_sdk("cloudtrail:GetEventSelectors", e), "organization trail selectors unreadable");
-                (None, Vec::new())
-            }
-            Err(e) => return Err(AwsError::from_sdk("cloudtrail:GetEventSelectors", e)),
-        };
-        trails.push(TrailInfo {
-            name: name.to_string(),
-            arn: arn.to_string(),
-            home_region,
-            multi_region: t.is_multi_region_trail().unwrap_or(false),
-            organization,
-            logging,
-            log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
-            include_global_events: t.include_global_service_events().unwrap_or(false),
-            kms_key_id: t.kms_key_id().map(str::to_string),
-            s3_bucket: t.s3_bucket_name().map(str::to_string),
-            log_group_arn: t.cloud_watch_logs_log_group_arn().map(str::to_string),
-            log_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),
-            event_selectors,
-            advanced_event_selectors,
-        });
-    }
+    // Each trail's two reads depend on nothing but the listing: every trail at once, up to
+    // the regions' CloudTrail budgets (each trail's reads go to its home region).
+    let reads: Vec<_> = listed.iter().map(|(home, t)| read_trail(cx, home, t)).collect();
+    let mut trails: Vec<TrailInfo> = futures::stream::iter(reads)
+        .buffered(TRAIL_READS_AT_ONCE)
+        .try_collect::<Vec<_>>()
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
     trails.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(trails)
+}
+
+/// Trails read at once (two calls each, sent together).
+const TRAIL_READS_AT_ONCE: usize = 16;
+
+/// One listed trail with its status and event selectors (read together); `None` for a
+/// listing entry without a name or ARN.
+async fn read_trail(
+    cx: &Cx<'_>,
+    home: &str,
+    t: &aws_sdk_cloudtrail::types::Trail,
+) -> Result<Option<TrailInfo>, AwsError> {
+    let (Some(name), Some(arn)) = (t.name(), t.trail_arn()) else {
+        return Ok(None);
+    };
+    let home_region = t.home_region().unwrap_or(home).to_string();
+    let organization = t.is_organization_trail().unwrap_or(false);
+    let ct = cx.aws.cloudtrail(&home_region);
+    let (status, selectors) = futures::join!(
+        ct.get_trail_status().name(arn).send(),
+        ct.get_event_selectors().trail_name(arn).send()
+    );
+    let logging = match status {
+        Ok(s) => s.is_logging(),
+        Err(e) if organization => {
+            tracing::debug!(trail = arn, error = %AwsError::from_sdk("cloudtrail:GetTrailStatus", e), "organization trail status unreadable");
+            None
+        }
+        Err(e) => return Err(AwsError::from_sdk("cloudtrail:GetTrailStatus", e)),
+    };
+    let (event_selectors, advanced_event_selectors) = match selectors {
+        Ok(s) => (
+            Some(s.event_selectors().to_vec()),
+            s.advanced_event_selectors().to_vec(),
+        ),
+        Err(e) if organization => {
+            tracing::debug!(trail = arn, error = %AwsError::from_sdk("cloudtrail:GetEventSelectors", e), "organization trail selectors unreadable");
+            (None, Vec::new())
+        }
+        Err(e) => return Err(AwsError::from_sdk("cloudtrail:GetEventSelectors", e)),
+    };
+    Ok(Some(TrailInfo {
+        name: name.to_string(),
+        arn: arn.to_string(),
+        home_region,
+        multi_region: t.is_multi_region_trail().unwrap_or(false),
+        organization,
+        logging,
+        log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
+        include_global_events: t.include_global_service_events().unwrap_or(false),
+        kms_key_id: t.kms_key_id().map(str::to_string),
+        s3_bucket: t.s3_bucket_name().map(str::to_string),
+        log_group_arn: t.cloud_watch_logs_log_group_arn().map(str::to_string),
+        log_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),
+        event_selectors,
+        advanced_event_selectors,
+    }))
 }
 
 /// A string field of a recorded trail state, or an internal error naming it.
