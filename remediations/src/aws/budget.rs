@@ -52,7 +52,7 @@ pub const DEFAULTS: &[(&str, Limit)] = &[
     ("account", Limit::new(1.0, 2.0)),
     // Per region: a bucket's calls go to its own region's endpoint (docs/rate-limits.md).
     ("s3", Limit::new(50.0, 100.0)),
-    ("cloudtrail", Limit::new(8.0, 8.0)),
+    ("cloudtrail", Limit::new(5.0, 5.0)),
     ("config", Limit::new(2.0, 5.0)),
     ("logs", Limit::new(2.0, 5.0)),
     ("monitoring", Limit::new(4.0, 4.0)),
