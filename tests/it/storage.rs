@@ -486,3 +486,64 @@ async fn rds_two_regions_fixed_and_undone_and_check_only_controls_give_steps() {
     ]);
     assert!(text.stdout.contains("copy-db-snapshot"), "{}", text.stdout);
 }
+
+/// Under an account Block Public Access that already ignores public ACLs and restricts
+/// public policies, no bucket is public today: the plan still changes the bucket, but reads
+/// neither its ACL nor its policy status to name what would stop being public.
+#[tokio::test]
+async fn under_the_accounts_block_no_bucket_acl_or_policy_status_is_read() {
+    let acct = TestAccount::new().await;
+    let name = acct.create_bucket("us-east-1", "pr-blocked").await;
+    let public_policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": format!("arn:aws:s3:::{name}/*")}]
+    });
+    acct.s3("us-east-1")
+        .put_bucket_policy()
+        .bucket(&name)
+        .policy(public_policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    let neutralising = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+        .block_public_acls(false)
+        .ignore_public_acls(true)
+        .block_public_policy(false)
+        .restrict_public_buckets(true)
+        .build();
+    s3control(&acct)
+        .put_public_access_block()
+        .account_id(&acct.id)
+        .public_access_block_configuration(neutralising)
+        .send()
+        .await
+        .unwrap();
+
+    let p = crate::proxy::start(&crate::harness::endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &["plan", "-c", "s3-block-public-access", "--format", "json"],
+    );
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let sent: Vec<String> = p
+        .calls_by(acct.creds.access_key_id())
+        .into_iter()
+        .filter(|c| c.service == "s3" && c.path.starts_with(&format!("/{name}")))
+        .map(|c| c.path)
+        .collect();
+    assert!(
+        sent.iter().any(|s| s.contains("publicAccessBlock")),
+        "the bucket's own block is read: {sent:?}"
+    );
+    assert!(
+        !sent
+            .iter()
+            .any(|s| s.contains("acl") || s.contains("policyStatus")),
+        "{sent:?}"
+    );
+    let doc = plan_json(&out);
+    let b = item(&doc, "s3-block-public-access", &format!("bucket {name}"));
+    assert_eq!(b["status"], "change", "{b}");
+    assert_eq!(b["risk"], "medium", "nothing is public under the account's block: {b}");
+}

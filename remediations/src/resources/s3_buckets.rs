@@ -270,8 +270,25 @@ impl Pab {
         restrict_public_buckets: true,
     };
 
+    pub const NONE: Pab = Pab {
+        block_public_acls: false,
+        ignore_public_acls: false,
+        block_public_policy: false,
+        restrict_public_buckets: false,
+    };
+
     pub fn all_on(&self) -> bool {
         *self == Pab::ALL
+    }
+
+    /// Each flag on in either: what holds over a bucket under the account's settings.
+    pub fn or(self, other: Pab) -> Pab {
+        Pab {
+            block_public_acls: self.block_public_acls || other.block_public_acls,
+            ignore_public_acls: self.ignore_public_acls || other.ignore_public_acls,
+            block_public_policy: self.block_public_policy || other.block_public_policy,
+            restrict_public_buckets: self.restrict_public_buckets || other.restrict_public_buckets,
+        }
     }
 
     /// The flags that are off, by name.
@@ -404,9 +421,17 @@ pub async fn account_pab(cx: &Cx<'_>) -> Result<Option<Pab>, AwsError> {
 
 /// Why the bucket is public today, one line per reason; empty when it is not. From
 /// GetBucketPolicyStatus (only asked when the bucket has a policy: without one S3 answers
-/// NoSuchBucketPolicy) and from ACL grants to AllUsers / AuthenticatedUsers.
-pub async fn public_reasons(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<String>, AwsError> {
-    let has_policy = policy(cx, b).await?.is_some();
+/// NoSuchBucketPolicy) and from ACL grants to AllUsers / AuthenticatedUsers. `in_force`: the
+/// Block Public Access settings that already hold over the bucket (its own and the
+/// account's); a public policy under RestrictPublicBuckets, or a public ACL under
+/// IgnorePublicAcls, makes nothing public, so neither is read then.
+pub async fn public_reasons(
+    cx: &Cx<'_>,
+    b: &Bucket,
+    in_force: Pab,
+) -> Result<Vec<String>, AwsError> {
+    let has_policy = !in_force.restrict_public_buckets && policy(cx, b).await?.is_some();
+    let read_acl = !in_force.ignore_public_acls;
     let aws = cx.aws;
     cx.reads
         .shared(&format!("s3:public-reasons:{}", b.name), || async move {
@@ -435,6 +460,9 @@ pub async fn public_reasons(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<String>, AwsE
                         }
                     }
                 }
+            }
+            if !read_acl {
+                return Ok(out);
             }
             let acl = s3
                 .get_bucket_acl()

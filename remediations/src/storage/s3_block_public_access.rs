@@ -112,11 +112,14 @@ async fn assess_tagged(cx: &Cx<'_>, b: &Bucket) -> Result<(Finding, Vec<String>)
 
 async fn assess_bucket(cx: &Cx<'_>, b: &Bucket) -> Result<Finding, AwsError> {
     let current = s3b::bucket_pab(cx, b).await?;
-    // The blast radius is read only for buckets that change.
+    // The blast radius is read only for buckets that change, and only for what the bucket's
+    // and the account's settings do not already block.
     let public = if current.is_some_and(|p| p.all_on()) {
         Vec::new()
     } else {
-        s3b::public_reasons(cx, b).await?
+        let account = s3b::account_pab(cx).await?.unwrap_or(Pab::NONE);
+        let in_force = current.unwrap_or(Pab::NONE).or(account);
+        s3b::public_reasons(cx, b, in_force).await?
     };
     Ok(finding(
         b.target(),
