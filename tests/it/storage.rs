@@ -545,5 +545,8 @@ async fn under_the_accounts_block_no_bucket_acl_or_policy_status_is_read() {
     let doc = plan_json(&out);
     let b = item(&doc, "s3-block-public-access", &format!("bucket {name}"));
     assert_eq!(b["status"], "change", "{b}");
-    assert_eq!(b["risk"], "medium", "nothing is public under the account's block: {b}");
+    assert_eq!(
+        b["risk"], "medium",
+        "nothing is public under the account's block: {b}"
+    );
 }

@@ -198,7 +198,10 @@ async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
     }
     // Each trail's two reads depend on nothing but the listing: every trail at once, up to
     // the regions' CloudTrail budgets (each trail's reads go to its home region).
-    let reads: Vec<_> = listed.iter().map(|(home, t)| read_trail(cx, home, t)).collect();
+    let reads: Vec<_> = listed
+        .iter()
+        .map(|(home, t)| read_trail(cx, home, t))
+        .collect();
     let mut trails: Vec<TrailInfo> = futures::stream::iter(reads)
         .buffered(TRAIL_READS_AT_ONCE)
         .try_collect::<Vec<_>>()
