@@ -10,6 +10,7 @@ pub mod credential_report;
 pub mod filter_pattern;
 pub mod iam_details;
 pub mod landing_zone;
+pub mod lanes;
 pub mod mfa_policy;
 pub mod organization;
 pub mod password_policy;

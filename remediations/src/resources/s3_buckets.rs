@@ -6,7 +6,7 @@
 //! Buckets are listed account-wide, but every per-bucket call goes to an S3 client in the
 //! bucket's own region (a call to another region's endpoint is redirected or refused).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_s3::types::{Permission, Type};
 use futures::stream::{self, StreamExt};
@@ -17,6 +17,7 @@ use crate::aws::AwsError;
 use crate::control::Cx;
 use crate::plan::Finding;
 use crate::resources::buckets::location;
+use crate::resources::lanes::per_region;
 
 /// Per-bucket reads in flight at once in one region (the controls read every bucket).
 const CONCURRENCY: usize = 8;
@@ -249,7 +250,7 @@ pub async fn each_with_tags(
         .into_iter()
         .map(|(b, f)| (b.region.as_str(), with_tags(cx, b, f)))
         .collect();
-    per_region(work).await.into_iter().collect()
+    per_region(work, CONCURRENCY).await.into_iter().collect()
 }
 
 /// The four Block Public Access flags (bucket or account level).
@@ -528,34 +529,10 @@ where
     // The futures are made up front: a mapping closure inside the stream trips the
     // compiler's higher-ranked lifetime check under async_trait.
     let work: Vec<_> = buckets.iter().map(|b| (b.region.as_str(), f(b))).collect();
-    buckets.iter().zip(per_region(work).await).collect()
-}
-
-/// Run each (region, future), [`CONCURRENCY`] at once in each region and the regions side by
-/// side; results in the order given. Each region has its own S3 budget, and buckets sorted by
-/// name often come a region at a time (`logs-eu-west-1-…`): one queue for all would spend one
-/// region's budget while the others idle.
-async fn per_region<T, Fut>(work: Vec<(&str, Fut)>) -> Vec<T>
-where
-    Fut: std::future::Future<Output = T>,
-{
-    let n = work.len();
-    let mut lanes: BTreeMap<&str, Vec<_>> = BTreeMap::new();
-    for (i, (region, fut)) in work.into_iter().enumerate() {
-        lanes.entry(region).or_default().push(indexed(i, fut));
-    }
-    let lanes = lanes
-        .into_values()
-        .map(|lane| stream::iter(lane).buffered(CONCURRENCY).collect::<Vec<_>>());
-    let mut out: Vec<Option<T>> = (0..n).map(|_| None).collect();
-    for (i, t) in futures::future::join_all(lanes).await.into_iter().flatten() {
-        out[i] = Some(t);
-    }
-    out.into_iter().flatten().collect()
-}
-
-async fn indexed<T>(i: usize, fut: impl std::future::Future<Output = T>) -> (usize, T) {
-    (i, fut.await)
+    buckets
+        .iter()
+        .zip(per_region(work, CONCURRENCY).await)
+        .collect()
 }
 
 /// An error for a summary: an answer the SDK could not read carries neither an AWS code
@@ -587,39 +564,6 @@ pub async fn bucket_for_target(cx: &Cx<'_>, target: &str) -> Result<Bucket, AwsE
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Nine reads in one region wait until the one read in another region has run: with one
-    /// queue for all, in name order, the first eight would hold every slot and never finish.
-    #[tokio::test]
-    async fn each_region_reads_in_its_own_lane_and_results_keep_their_order() {
-        let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-        let mut work = Vec::new();
-        for i in 0..9 {
-            let gate = gate.clone();
-            let fut: std::pin::Pin<Box<dyn std::future::Future<Output = String>>> =
-                Box::pin(async move {
-                    let _ = gate.acquire().await.unwrap();
-                    format!("a{i}")
-                });
-            work.push(("eu-west-1", fut));
-        }
-        let opener = gate.clone();
-        work.push((
-            "us-east-1",
-            Box::pin(async move {
-                opener.add_permits(100);
-                "b".to_string()
-            }),
-        ));
-        let out = tokio::time::timeout(std::time::Duration::from_secs(5), per_region(work))
-            .await
-            .expect("the other region's read was never started");
-        let want: Vec<String> = (0..9)
-            .map(|i| format!("a{i}"))
-            .chain(["b".to_string()])
-            .collect();
-        assert_eq!(out, want);
-    }
 
     #[test]
     fn pab_round_trips_and_names_what_is_off() {

@@ -6,11 +6,11 @@
 //! find it too). Logging status and event selectors are read in each trail's home region.
 
 use aws_sdk_cloudtrail::types::{AdvancedEventSelector, EventSelector, ReadWriteType};
-use futures::{StreamExt, TryStreamExt};
 
 use crate::aws::{aws_err, AwsError};
 use crate::control::Cx;
 use crate::plan::Finding;
+use crate::resources::lanes::per_region;
 
 /// One trail and the state the CIS controls look at.
 #[derive(Debug, Clone)]
@@ -196,25 +196,25 @@ async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
             }
         }
     }
-    // Each trail's two reads depend on nothing but the listing: every trail at once, up to
-    // the regions' CloudTrail budgets (each trail's reads go to its home region).
+    // Each trail's two reads depend on nothing but the listing: a few trails at once in each
+    // trail's home region (where its reads go, paced by that region's CloudTrail budget).
     let reads: Vec<_> = listed
         .iter()
-        .map(|(home, t)| read_trail(cx, home, t))
+        .map(|(home, t)| {
+            let region = t.home_region().unwrap_or(home);
+            (region, read_trail(cx, home, t))
+        })
         .collect();
-    let mut trails: Vec<TrailInfo> = futures::stream::iter(reads)
-        .buffered(TRAIL_READS_AT_ONCE)
-        .try_collect::<Vec<_>>()
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
+    let mut trails = Vec::new();
+    for t in per_region(reads, TRAIL_READS_AT_ONCE).await {
+        trails.extend(t?);
+    }
     trails.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(trails)
 }
 
-/// Trails read at once (two calls each, sent together).
-const TRAIL_READS_AT_ONCE: usize = 16;
+/// Trails read at once in one region (two calls each, sent together).
+const TRAIL_READS_AT_ONCE: usize = 8;
 
 /// One listed trail with its status and event selectors (read together); `None` for a
 /// listing entry without a name or ARN.
