@@ -397,3 +397,87 @@ async fn listings_ask_for_their_largest_page() {
         );
     }
 }
+
+/// apply re-reads only the bucket or key it changes, before and after its write: its calls
+/// grow with the changes, not with the changes times the buckets (every bucket was located and
+/// read again around each change before). The account is re-read after.
+#[tokio::test]
+async fn apply_rereads_only_the_bucket_or_key_it_changes() {
+    const REGION: &str = "eu-west-1";
+    let acct = TestAccount::new().await;
+    let mut buckets = Vec::new();
+    for (i, region) in ["us-east-1", REGION]
+        .into_iter()
+        .cycle()
+        .take(6)
+        .enumerate()
+    {
+        buckets.push((acct.create_bucket(region, &format!("ar-{i}")).await, region));
+    }
+    let kms = acct.kms(REGION);
+    let mut keys = Vec::new();
+    for _ in 0..4 {
+        let k = kms.create_key().send().await.unwrap();
+        keys.push(k.key_metadata.unwrap().key_id().to_string());
+    }
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &[
+            "apply",
+            "--yes",
+            "-c",
+            "s3-deny-http",
+            "-c",
+            "kms-key-rotation",
+            "--regions",
+            REGION,
+        ],
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let key = acct.creds.access_key_id();
+    let calls = p.calls_by(key);
+    let ours = |c: &&Recorded| {
+        buckets
+            .iter()
+            .any(|(b, _)| c.path.starts_with(&format!("/{b}")))
+    };
+    let policy_reads = calls
+        .iter()
+        .filter(ours)
+        .filter(|c| c.operation.starts_with("GET ") && c.path.ends_with("?policy"))
+        .count();
+    let located = calls
+        .iter()
+        .filter(ours)
+        .filter(|c| c.path.ends_with("?location"))
+        .count();
+    // The plan reads each bucket once; its change reads it again before and after the write.
+    assert_eq!(policy_reads, 3 * buckets.len(), "{calls:#?}");
+    // The plan locates each bucket; the change's first re-read does, and the run keeps it.
+    assert!(located <= 2 * buckets.len(), "{located} locations");
+    assert_eq!(p.count(key, "GetKeyRotationStatus"), 3 * keys.len());
+
+    for (b, region) in &buckets {
+        let policy = acct
+            .s3(region)
+            .get_bucket_policy()
+            .bucket(b)
+            .send()
+            .await
+            .unwrap()
+            .policy
+            .unwrap();
+        assert!(policy.contains("aws:SecureTransport"), "{b}: {policy}");
+    }
+    for k in &keys {
+        let on = kms
+            .get_key_rotation_status()
+            .key_id(k)
+            .send()
+            .await
+            .unwrap()
+            .key_rotation_enabled();
+        assert!(on, "{k}");
+    }
+}

@@ -131,7 +131,13 @@ struct Aliases {
 /// GetKeyRotationStatus; only a key whose rotation is off (or that cannot answer) gets
 /// DescribeKey, which decides whether it is a target at all (enabled, customer-managed,
 /// symmetric, its material from KMS, not a replica).
-pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>, AwsError> {
+///
+/// `focus`: the one key a focused re-read judges (apply's check and verification of its
+/// change): only it is read.
+pub(crate) async fn read_keys(
+    kms: &aws_sdk_kms::Client,
+    focus: Option<&str>,
+) -> Result<Vec<KeyInfo>, AwsError> {
     let mut ids = Vec::new();
     let mut pages = kms.list_keys().limit(1000).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -141,6 +147,9 @@ pub(crate) async fn read_keys(kms: &aws_sdk_kms::Client) -> Result<Vec<KeyInfo>,
                 .iter()
                 .filter_map(|k| k.key_id().map(str::to_string)),
         );
+    }
+    if let Some(id) = focus {
+        ids.retain(|k| k == id);
     }
     if ids.is_empty() {
         return Ok(Vec::new());
@@ -310,10 +319,11 @@ impl Control for KmsKeyRotation {
     }
     async fn plan(&self, cx: &Cx<'_>, region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         let region = region_of(region)?;
+        let focus = cx.reads.focus().and_then(|t| t.strip_prefix(KEY_PREFIX));
         let keys = cx
             .reads
             .shared(&format!("kms:keys-rotation:{region}"), || async {
-                read_keys(&cx.aws.kms(region)).await
+                read_keys(&cx.aws.kms(region), focus).await
             })
             .await?;
         Ok(findings(&keys))
@@ -490,7 +500,7 @@ mod tests {
                 r#"{"__type":"AccessDeniedException","message":"not allowed by the key policy"}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http)).await.unwrap();
+        let keys = read_keys(&client(&http), None).await.unwrap();
         let f = findings(&keys);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].target, "KMS key locked");
@@ -523,7 +533,7 @@ mod tests {
                 r#"{"Aliases":[{"AliasName":"alias/aws/ebs","TargetKeyId":"aws-1"}],"Truncated":false}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http)).await.unwrap();
+        let keys = read_keys(&client(&http), None).await.unwrap();
         assert!(keys.is_empty(), "{keys:?}");
         assert_eq!(
             targets(&http),
@@ -547,7 +557,7 @@ mod tests {
                 r#"{"KeyMetadata":{"KeyId":"off","KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http)).await.unwrap();
+        let keys = read_keys(&client(&http), None).await.unwrap();
         assert_eq!(
             targets(&http),
             [
@@ -581,7 +591,7 @@ mod tests {
                 r#"{"KeyMetadata":{"KeyId":"rsa","KeyManager":"CUSTOMER","KeySpec":"RSA_2048","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http)).await.unwrap();
+        let keys = read_keys(&client(&http), None).await.unwrap();
         let f = findings(&keys);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].status, Status::Skipped);

@@ -62,8 +62,10 @@ pub struct Reads {
 /// Services whose shared reads an apply or undo run carries from one change to the next.
 /// Only account-wide listings no focus changes: the trails (every region's DescribeTrails,
 /// each trail's status and selectors), which the fifteen metric-filter changes, the other
-/// CloudTrail controls and their verifications would otherwise each read again.
-const CARRIED_SERVICES: &[&str] = &["cloudtrail"];
+/// CloudTrail controls and their verifications would otherwise each read again; and each
+/// bucket's region (`s3-region:NAME`), which no write changes: every change to a bucket
+/// would otherwise locate it again before, during and after its write.
+const CARRIED_SERVICES: &[&str] = &["cloudtrail", "s3-region"];
 
 /// Shared reads that outlive a phase, for one apply or undo run. The engine drops a
 /// service's entries ([`Carried::written_by`]) as soon as a change may have written through

@@ -112,15 +112,36 @@ async fn regions_by_listing(
         .collect())
 }
 
-/// Every bucket of the account with its region, sorted by name. ListBuckets once; each
-/// bucket's region from the listing when S3 gives it (BucketRegion), else from a listing per
-/// region ([`regions_by_listing`]), else GetBucketLocation.
-pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
+/// A bucket's region from GetBucketLocation, once per run: an apply or undo run carries it
+/// from one change to the next (a bucket never moves).
+async fn located(cx: &Cx<'_>, name: &str) -> Result<String, AwsError> {
     let aws = cx.aws;
+    cx.reads
+        .shared(&format!("s3-region:{name}"), || async move {
+            location(&aws.s3(&aws.home_region), name, &aws.account.id).await
+        })
+        .await
+}
+
+/// The bucket a focused re-read judges (apply's check and verification of one bucket's
+/// change): only it is located and read.
+fn focused_bucket<'a>(cx: &'a Cx<'_>) -> Option<&'a str> {
+    cx.reads.focus().and_then(|f| f.strip_prefix("bucket "))
+}
+
+/// Every bucket of the account with its region, sorted by name (only the focused one when a
+/// re-read is focused on a bucket). ListBuckets once; each bucket's region from the listing
+/// when S3 gives it (BucketRegion), else from a listing per region ([`regions_by_listing`]),
+/// else GetBucketLocation.
+pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
     let listed = listed(cx).await?;
+    let focus = focused_bucket(cx);
     cx.reads
         .shared("s3:buckets", || async move {
-            let owner = aws.account.id.as_str();
+            let listed: Vec<_> = listed
+                .into_iter()
+                .filter(|(n, _)| focus.is_none_or(|f| f == n))
+                .collect();
             let unlocated = listed
                 .iter()
                 .filter(|(_, r)| r.as_deref().is_none_or(str::is_empty))
@@ -133,7 +154,7 @@ pub async fn buckets(cx: &Cx<'_>) -> Result<Vec<Bucket>, AwsError> {
                         .or_else(|| by_listing.get(&name).cloned())
                     {
                         Some(r) => r,
-                        None => location(&aws.s3(&aws.home_region), &name, owner).await?,
+                        None => located(cx, &name).await?,
                     };
                     Ok::<_, AwsError>(Bucket { name, region })
                 })
@@ -548,17 +569,22 @@ pub fn describe_err(e: &AwsError) -> String {
 /// The bucket of a target, looked up in the (memoised) listing.
 pub async fn bucket_for_target(cx: &Cx<'_>, target: &str) -> Result<Bucket, AwsError> {
     let name = name_of_target(target);
-    buckets(cx)
-        .await?
-        .into_iter()
-        .find(|b| b.name == name)
-        .ok_or_else(|| {
-            AwsError::new(
-                crate::aws::ErrorKind::Service,
-                "s3:ListAllMyBuckets",
-                format!("bucket {name} no longer exists"),
-            )
-        })
+    let listed = listed(cx).await?;
+    let Some((_, region)) = listed.iter().find(|(n, _)| n == name) else {
+        return Err(AwsError::new(
+            crate::aws::ErrorKind::Service,
+            "s3:ListAllMyBuckets",
+            format!("bucket {name} no longer exists"),
+        ));
+    };
+    let region = match region.as_ref().filter(|r| !r.is_empty()) {
+        Some(r) => r.clone(),
+        None => located(cx, name).await?,
+    };
+    Ok(Bucket {
+        name: name.to_string(),
+        region,
+    })
 }
 
 #[cfg(test)]
