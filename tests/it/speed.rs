@@ -481,3 +481,45 @@ async fn apply_rereads_only_the_bucket_or_key_it_changes() {
         assert!(on, "{k}");
     }
 }
+
+/// A trail's change (here, log validation on five trails) re-reads that trail's status and
+/// selectors alone, before and after its write, in apply and in undo: not every trail of the
+/// account each time. Apply reads each trail three times (plan, check, verification), undo
+/// twice (before, after).
+#[tokio::test]
+async fn a_trails_change_rereads_that_trail_alone() {
+    const REGION: &str = "eu-west-1";
+    let acct = TestAccount::new().await;
+    let bucket = acct.create_bucket(REGION, "tr-logs").await;
+    let ct = acct.cloudtrail(REGION);
+    let names: Vec<String> = (0..5).map(|i| format!("tr-{i}")).collect();
+    for n in &names {
+        ct.create_trail()
+            .name(n)
+            .s3_bucket_name(&bucket)
+            .send()
+            .await
+            .unwrap();
+    }
+    let validation = |ct: aws_sdk_cloudtrail::Client| async move {
+        let out = ct.describe_trails().send().await.unwrap();
+        out.trail_list()
+            .iter()
+            .map(|t| t.log_file_validation_enabled().unwrap_or(false))
+            .collect::<Vec<_>>()
+    };
+    let p = proxy::start(&endpoint());
+    let key = acct.creds.access_key_id();
+    let args = ["-c", "cloudtrail-log-validation", "--regions", REGION];
+    let out = acct.run_via(&p.url, &[&["apply", "--yes"][..], &args].concat());
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let applied = p.count(key, "GetTrailStatus");
+    assert_eq!(applied, 3 * names.len(), "{:#?}", p.calls_by(key));
+    assert_eq!(p.count(key, "GetEventSelectors"), applied);
+    assert_eq!(validation(ct.clone()).await, vec![true; names.len()]);
+
+    let out = acct.run_via(&p.url, &["undo", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    assert_eq!(p.count(key, "GetTrailStatus") - applied, 2 * names.len());
+    assert_eq!(validation(ct).await, vec![false; names.len()]);
+}

@@ -247,23 +247,29 @@ async fn deny_http_keeps_every_statement_and_undo_restores_the_policy() {
     assert!(steps.contains(&format!("--bucket {without}")), "{steps}");
 }
 
+/// Give `bucket` a policy that lets anyone read its objects; returns the policy.
+async fn put_public_policy(acct: &TestAccount, region: &str, bucket: &str) -> Value {
+    let policy = json!({
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                       "Resource": format!("arn:aws:s3:::{bucket}/*")}]
+    });
+    acct.s3(region)
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .unwrap();
+    policy
+}
+
 #[tokio::test]
 async fn block_public_access_account_and_buckets_names_public_buckets_and_undoes() {
     let acct = TestAccount::new().await;
     let public = acct.create_bucket("us-east-1", "cis-public").await;
     let private = acct.create_bucket("eu-west-1", "cis-private-eu").await;
-    let public_policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                       "Resource": format!("arn:aws:s3:::{public}/*")}]
-    });
-    acct.s3("us-east-1")
-        .put_bucket_policy()
-        .bucket(&public)
-        .policy(public_policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    let public_policy = put_public_policy(&acct, "us-east-1", &public).await;
     // The eu bucket has a partial block (one flag off): undo must put exactly that back.
     let partial = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
         .block_public_acls(true)
@@ -494,18 +500,7 @@ async fn rds_two_regions_fixed_and_undone_and_check_only_controls_give_steps() {
 async fn under_the_accounts_block_no_bucket_acl_or_policy_status_is_read() {
     let acct = TestAccount::new().await;
     let name = acct.create_bucket("us-east-1", "pr-blocked").await;
-    let public_policy = json!({
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
-                       "Resource": format!("arn:aws:s3:::{name}/*")}]
-    });
-    acct.s3("us-east-1")
-        .put_bucket_policy()
-        .bucket(&name)
-        .policy(public_policy.to_string())
-        .send()
-        .await
-        .unwrap();
+    put_public_policy(&acct, "us-east-1", &name).await;
     let neutralising = aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
         .block_public_acls(false)
         .ignore_public_acls(true)

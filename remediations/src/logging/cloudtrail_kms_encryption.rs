@@ -18,7 +18,7 @@ use crate::resources::policy_attachments::decode_document;
 use crate::resources::policy_document::{digest as policy_digest, normal_statements};
 use crate::resources::service_role::CREATED_VALUE;
 use crate::resources::trails::str_field;
-use crate::resources::trails::{trail_or_blocked, TrailInfo};
+use crate::resources::trails::{label, trail_or_blocked, TrailInfo};
 
 pub struct CloudtrailKmsEncryption;
 
@@ -45,7 +45,7 @@ const DESCRIPTION: Description = Description {
 };
 
 fn target(t: &TrailInfo) -> String {
-    format!("KMS encryption of trail {} ({})", t.name, t.home_region)
+    format!("KMS encryption of {}", label(t))
 }
 
 fn state(t: &TrailInfo, key_region: &str) -> Value {

@@ -12,7 +12,7 @@ use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding};
 use crate::resources::landing_zone;
 use crate::resources::trails::str_field;
-use crate::resources::trails::{trails, unique_by_arn, TrailInfo};
+use crate::resources::trails::{label, trails, unique_by_arn, TrailInfo};
 
 pub struct CloudtrailLogValidation;
 
@@ -30,10 +30,7 @@ const DESCRIPTION: Description = Description {
 };
 
 fn target(t: &TrailInfo) -> String {
-    format!(
-        "log file validation of trail {} ({})",
-        t.name, t.home_region
-    )
+    format!("log file validation of {}", label(t))
 }
 
 fn state(t: &TrailInfo) -> Value {

@@ -17,7 +17,7 @@ use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 use crate::resources::trails::str_field;
-use crate::resources::trails::{trail_or_blocked, TrailInfo};
+use crate::resources::trails::{label, trail_or_blocked, TrailInfo};
 
 /// The most basic selectors a trail may have.
 const MAX_BASIC: usize = 5;
@@ -58,7 +58,7 @@ pub const READ: S3ObjectLogging = S3ObjectLogging {
 };
 
 fn target(t: &TrailInfo) -> String {
-    format!("event selectors of trail {} ({})", t.name, t.home_region)
+    format!("event selectors of {}", label(t))
 }
 
 fn strings(v: &[String]) -> Value {

@@ -22,6 +22,9 @@ use crate::resources::lanes::per_region;
 /// Per-bucket reads in flight at once in one region (the controls read every bucket).
 const CONCURRENCY: usize = 8;
 
+/// How a bucket's plan target starts: `bucket NAME`.
+const BUCKET_PREFIX: &str = "bucket ";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bucket {
     pub name: String,
@@ -31,7 +34,7 @@ pub struct Bucket {
 impl Bucket {
     /// The stable plan target.
     pub fn target(&self) -> String {
-        format!("bucket {}", self.name)
+        format!("{BUCKET_PREFIX}{}", self.name)
     }
 
     pub fn arn(&self, partition: &str) -> String {
@@ -41,7 +44,7 @@ impl Bucket {
 
 /// The target string → the bucket name.
 pub fn name_of_target(target: &str) -> &str {
-    target.strip_prefix("bucket ").unwrap_or(target)
+    target.strip_prefix(BUCKET_PREFIX).unwrap_or(target)
 }
 
 /// This account's buckets as ListBuckets names them, with the region when S3 gives it
@@ -126,7 +129,7 @@ async fn located(cx: &Cx<'_>, name: &str) -> Result<String, AwsError> {
 /// The bucket a focused re-read judges (apply's check and verification of one bucket's
 /// change): only it is located and read.
 fn focused_bucket<'a>(cx: &'a Cx<'_>) -> Option<&'a str> {
-    cx.reads.focus().and_then(|f| f.strip_prefix("bucket "))
+    cx.reads.focus().and_then(|f| f.strip_prefix(BUCKET_PREFIX))
 }
 
 /// Every bucket of the account with its region, sorted by name (only the focused one when a
@@ -456,61 +459,68 @@ pub async fn public_reasons(
     let read_acl = !in_force.ignore_public_acls;
     let aws = cx.aws;
     cx.reads
-        .shared(&format!("s3:public-reasons:{}", b.name), || async move {
-            let s3 = aws.s3(&b.region);
-            let mut out = Vec::new();
-            if has_policy {
-                match s3
-                    .get_bucket_policy_status()
+        // What is read depends on `in_force`: the key names both.
+        .shared(
+            &format!(
+                "s3:public-reasons:{}:{}{}",
+                b.name, has_policy as u8, read_acl as u8
+            ),
+            || async move {
+                let s3 = aws.s3(&b.region);
+                let mut out = Vec::new();
+                if has_policy {
+                    match s3
+                        .get_bucket_policy_status()
+                        .bucket(&b.name)
+                        .expected_bucket_owner(&aws.account.id)
+                        .send()
+                        .await
+                    {
+                        Ok(st) => {
+                            if st.policy_status().and_then(|p| p.is_public()) == Some(true) {
+                                out.push(format!(
+                                    "bucket {}: its bucket policy makes it public",
+                                    b.name
+                                ));
+                            }
+                        }
+                        Err(e) => {
+                            let err = AwsError::from_sdk("s3:GetBucketPolicyStatus", e);
+                            if !err.is_code("NoSuchBucketPolicy") {
+                                return Err(err);
+                            }
+                        }
+                    }
+                }
+                if !read_acl {
+                    return Ok(out);
+                }
+                let acl = s3
+                    .get_bucket_acl()
                     .bucket(&b.name)
                     .expected_bucket_owner(&aws.account.id)
                     .send()
                     .await
-                {
-                    Ok(st) => {
-                        if st.policy_status().and_then(|p| p.is_public()) == Some(true) {
-                            out.push(format!(
-                                "bucket {}: its bucket policy makes it public",
-                                b.name
-                            ));
-                        }
+                    .map_err(|e| AwsError::from_sdk("s3:GetBucketAcl", e))?;
+                for g in acl.grants() {
+                    let Some(grantee) = g.grantee() else { continue };
+                    if grantee.r#type() != &Type::Group {
+                        continue;
                     }
-                    Err(e) => {
-                        let err = AwsError::from_sdk("s3:GetBucketPolicyStatus", e);
-                        if !err.is_code("NoSuchBucketPolicy") {
-                            return Err(err);
-                        }
-                    }
+                    let uri = grantee.uri().unwrap_or_default();
+                    let who = if uri.ends_with("/global/AllUsers") {
+                        "everyone (AllUsers)"
+                    } else if uri.ends_with("/global/AuthenticatedUsers") {
+                        "any AWS user (AuthenticatedUsers)"
+                    } else {
+                        continue;
+                    };
+                    let perm = g.permission().map(Permission::as_str).unwrap_or("?");
+                    out.push(format!("bucket {}: its ACL grants {perm} to {who}", b.name));
                 }
-            }
-            if !read_acl {
-                return Ok(out);
-            }
-            let acl = s3
-                .get_bucket_acl()
-                .bucket(&b.name)
-                .expected_bucket_owner(&aws.account.id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("s3:GetBucketAcl", e))?;
-            for g in acl.grants() {
-                let Some(grantee) = g.grantee() else { continue };
-                if grantee.r#type() != &Type::Group {
-                    continue;
-                }
-                let uri = grantee.uri().unwrap_or_default();
-                let who = if uri.ends_with("/global/AllUsers") {
-                    "everyone (AllUsers)"
-                } else if uri.ends_with("/global/AuthenticatedUsers") {
-                    "any AWS user (AuthenticatedUsers)"
-                } else {
-                    continue;
-                };
-                let perm = g.permission().map(Permission::as_str).unwrap_or("?");
-                out.push(format!("bucket {}: its ACL grants {perm} to {who}", b.name));
-            }
-            Ok(out)
-        })
+                Ok(out)
+            },
+        )
         .await
 }
 

@@ -98,11 +98,35 @@ impl TrailInfo {
     }
 }
 
-/// Every trail that applies to the account, read once per phase.
+/// Every trail that applies to the account, read once per phase. A phase that re-reads one
+/// trail's target (apply's check and verification, undo) reads the status and selectors of
+/// that trail and of the multi-region trails alone (those decide [`cis_trail`]): one trail's
+/// change then costs the same on an account with fifty trails as with one.
 pub async fn trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
+    let listed = listed_trails(cx).await?;
+    let focused = cx.reads.focus().and_then(|f| {
+        listed
+            .iter()
+            .map(|(region, t)| label_of(t.name().unwrap_or_default(), region))
+            .find(|l| f.ends_with(l.as_str()))
+    });
+    let key = match &focused {
+        Some(l) => format!("cloudtrail:trails-for:{l}"),
+        None => "cloudtrail:trails".to_string(),
+    };
     cx.reads
-        .shared("cloudtrail:trails", || read_trails(cx))
+        .shared(&key, || read_trails(cx, listed, focused))
         .await
+}
+
+/// How a control's target names a trail: `trail NAME (REGION)`. A trail's name has no
+/// spaces, so a target that ends with a trail's label is about that trail.
+pub fn label(t: &TrailInfo) -> String {
+    label_of(&t.name, &t.home_region)
+}
+
+fn label_of(name: &str, home_region: &str) -> String {
+    format!("trail {name} ({home_region})")
 }
 
 /// The trail the CIS logging and monitoring controls build on: multi-region, logging, with
@@ -182,7 +206,10 @@ async fn describe_trails(
         .await
 }
 
-async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
+/// Every listed trail once, with its home region.
+async fn listed_trails(
+    cx: &Cx<'_>,
+) -> Result<Vec<(String, aws_sdk_cloudtrail::types::Trail)>, AwsError> {
     let regions = trail_regions(cx);
     let lists = futures::future::join_all(regions.iter().map(|r| describe_trails(cx, r))).await;
     let mut listed = Vec::new();
@@ -192,18 +219,34 @@ async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
             // A trail listed in several regions (a multi-region trail homed outside the home
             // region, listed there too) is read once.
             if t.trail_arn().is_some_and(|a| seen.insert(a.to_string())) {
-                listed.push((region.clone(), t));
+                let home = t.home_region().unwrap_or(region).to_string();
+                listed.push((home, t));
             }
         }
     }
+    Ok(listed)
+}
+
+/// The listed trails with their status and selectors: every one, or with a `focus` label
+/// that trail and the multi-region ones.
+async fn read_trails(
+    cx: &Cx<'_>,
+    listed: Vec<(String, aws_sdk_cloudtrail::types::Trail)>,
+    focus: Option<String>,
+) -> Result<Vec<TrailInfo>, AwsError> {
+    let wanted = |(home, t): &(String, aws_sdk_cloudtrail::types::Trail)| match &focus {
+        None => true,
+        Some(l) => {
+            t.is_multi_region_trail().unwrap_or(false)
+                || *l == label_of(t.name().unwrap_or_default(), home)
+        }
+    };
     // Each trail's two reads depend on nothing but the listing: a few trails at once in each
     // trail's home region (where its reads go, paced by that region's CloudTrail budget).
     let reads: Vec<_> = listed
         .iter()
-        .map(|(home, t)| {
-            let region = t.home_region().unwrap_or(home);
-            (region, read_trail(cx, home, t))
-        })
+        .filter(|l| wanted(l))
+        .map(|(home, t)| (home.as_str(), read_trail(cx, home, t)))
         .collect();
     let mut trails = Vec::new();
     for t in per_region(reads, TRAIL_READS_AT_ONCE).await {
@@ -216,19 +259,58 @@ async fn read_trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
 /// Trails read at once in one region (two calls each, sent together).
 const TRAIL_READS_AT_ONCE: usize = 8;
 
-/// One listed trail with its status and event selectors (read together); `None` for a
+/// One listed trail, homed in `home_region`, with its status and event selectors (read
+/// together, once per phase: [`trails`] and a focused re-read share them); `None` for a
 /// listing entry without a name or ARN.
 async fn read_trail(
     cx: &Cx<'_>,
-    home: &str,
+    home_region: &str,
     t: &aws_sdk_cloudtrail::types::Trail,
 ) -> Result<Option<TrailInfo>, AwsError> {
     let (Some(name), Some(arn)) = (t.name(), t.trail_arn()) else {
         return Ok(None);
     };
-    let home_region = t.home_region().unwrap_or(home).to_string();
     let organization = t.is_organization_trail().unwrap_or(false);
-    let ct = cx.aws.cloudtrail(&home_region);
+    let (logging, event_selectors, advanced_event_selectors) = cx
+        .reads
+        .shared(&format!("cloudtrail:trail-state:{arn}"), || {
+            read_state(cx, home_region, arn, organization)
+        })
+        .await?;
+    Ok(Some(TrailInfo {
+        name: name.to_string(),
+        arn: arn.to_string(),
+        home_region: home_region.to_string(),
+        multi_region: t.is_multi_region_trail().unwrap_or(false),
+        organization,
+        logging,
+        log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
+        include_global_events: t.include_global_service_events().unwrap_or(false),
+        kms_key_id: t.kms_key_id().map(str::to_string),
+        s3_bucket: t.s3_bucket_name().map(str::to_string),
+        log_group_arn: t.cloud_watch_logs_log_group_arn().map(str::to_string),
+        log_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),
+        event_selectors,
+        advanced_event_selectors,
+    }))
+}
+
+/// A trail's logging status and its basic and advanced selectors.
+type TrailState = (
+    Option<bool>,
+    Option<Vec<EventSelector>>,
+    Vec<AdvancedEventSelector>,
+);
+
+/// GetTrailStatus and GetEventSelectors of one trail, sent together. An organization
+/// trail's are unreadable from a member account: `None`.
+async fn read_state(
+    cx: &Cx<'_>,
+    home_region: &str,
+    arn: &str,
+    organization: bool,
+) -> Result<TrailState, AwsError> {
+    let ct = cx.aws.cloudtrail(home_region);
     let (status, selectors) = futures::join!(
         ct.get_trail_status().name(arn).send(),
         ct.get_event_selectors().trail_name(arn).send()
@@ -252,22 +334,7 @@ async fn read_trail(
         }
         Err(e) => return Err(AwsError::from_sdk("cloudtrail:GetEventSelectors", e)),
     };
-    Ok(Some(TrailInfo {
-        name: name.to_string(),
-        arn: arn.to_string(),
-        home_region,
-        multi_region: t.is_multi_region_trail().unwrap_or(false),
-        organization,
-        logging,
-        log_file_validation: t.log_file_validation_enabled().unwrap_or(false),
-        include_global_events: t.include_global_service_events().unwrap_or(false),
-        kms_key_id: t.kms_key_id().map(str::to_string),
-        s3_bucket: t.s3_bucket_name().map(str::to_string),
-        log_group_arn: t.cloud_watch_logs_log_group_arn().map(str::to_string),
-        log_role_arn: t.cloud_watch_logs_role_arn().map(str::to_string),
-        event_selectors,
-        advanced_event_selectors,
-    }))
+    Ok((logging, event_selectors, advanced_event_selectors))
 }
 
 /// A string field of a recorded trail state, or an internal error naming it.
