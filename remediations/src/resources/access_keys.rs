@@ -279,12 +279,14 @@ pub fn report_password_set(report: &CredentialReport, user: &str) -> Option<Offs
 pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
     cx.reads
         .shared("iam:users-with-keys", || async {
-            let report = cx.reads.credential_report(cx.aws).await.ok();
+            // The report and the user listing depend on nothing else: asked together.
+            let (report, listed) = futures::join!(
+                cx.reads.credential_report(cx.aws),
+                cx.reads.iam_users(cx.aws)
+            );
+            let report = report.ok();
             let now = OffsetDateTime::now_utc();
-            let mut users: Vec<UserCreds> = cx
-                .reads
-                .iam_users(cx.aws)
-                .await?
+            let mut users: Vec<UserCreds> = listed?
                 .iter()
                 .map(|u| UserCreds {
                     name: u.user_name().to_string(),
