@@ -8,7 +8,6 @@ use serde_json::json;
 use crate::aws::AwsError;
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
-use crate::resources::access_keys as ak;
 use crate::resources::iam_details;
 
 pub struct IamPermissionsViaGroups;
@@ -19,9 +18,9 @@ const DESCRIPTION: Description = Description {
     kind: Kind::CheckOnly,
     read_actions: &[
         "iam:ListUsers",
-        "iam:ListAccessKeys",
         "iam:ListAttachedUserPolicies",
         "iam:ListUserPolicies",
+        "iam:ListGroupsForUser",
         "iam:GetAccountAuthorizationDetails",
     ],
     write_actions: &[],
@@ -76,12 +75,21 @@ impl Control for IamPermissionsViaGroups {
         true
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
+        // The user listing and the bulk read of their policies depend on nothing else, so
+        // they are asked together; this control looks at no key, so it does not wait for the
+        // users' access keys.
+        let (listed, details) = futures::join!(cx.reads.iam_users(cx.aws), iam_details::users(cx));
+        details?;
+        let mut names: Vec<&str> = Vec::new();
+        let listed = listed?;
+        names.extend(listed.iter().map(|u| u.user_name()));
+        names.sort_unstable();
         let mut out = Vec::new();
-        for u in ak::users(cx).await? {
-            let d = iam_details::user(cx, &u.name).await?;
+        for name in names {
+            let d = iam_details::user(cx, name).await?;
             // Exceptions match on the user's tags.
-            let f = user_finding(&u.name, &d.attached, &d.inline);
-            out.push(iam_details::with_user_tags(cx, &u.name, f).await?);
+            let f = user_finding(name, &d.attached, &d.inline);
+            out.push(iam_details::with_user_tags(cx, name, f).await?);
         }
         Ok(out)
     }
