@@ -483,12 +483,14 @@ async fn apply_rereads_only_the_bucket_or_key_it_changes() {
 }
 
 /// A trail's change (here, log validation on five trails) re-reads that trail's status and
-/// selectors alone, before and after its write, in apply and in undo: not every trail of the
-/// account each time. Apply reads each trail three times (plan, check, verification), undo
-/// twice (before, after).
+/// selectors alone, before and after its write, in apply and in undo, and lists the trails
+/// of its own region and the home region only: not every trail of every region each time.
+/// Apply reads each trail three times (plan, check, verification), undo twice (before,
+/// after).
 #[tokio::test]
 async fn a_trails_change_rereads_that_trail_alone() {
-    const REGION: &str = "eu-west-1";
+    // Not the home region (the harness's eu-west-1).
+    const REGION: &str = "eu-central-1";
     let acct = TestAccount::new().await;
     let bucket = acct.create_bucket(REGION, "tr-logs").await;
     let ct = acct.cloudtrail(REGION);
@@ -510,16 +512,30 @@ async fn a_trails_change_rereads_that_trail_alone() {
     };
     let p = proxy::start(&endpoint());
     let key = acct.creds.access_key_id();
-    let args = ["-c", "cloudtrail-log-validation", "--regions", REGION];
+    // The home region and one more region the run covers have no trail: a re-read lists
+    // only the trail's region and the home region.
+    let args = [
+        "-c",
+        "cloudtrail-log-validation",
+        "--regions",
+        "eu-west-1,eu-central-1,ap-southeast-2",
+    ];
     let out = acct.run_via(&p.url, &[&["apply", "--yes"][..], &args].concat());
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     let applied = p.count(key, "GetTrailStatus");
     assert_eq!(applied, 3 * names.len(), "{:#?}", p.calls_by(key));
     assert_eq!(p.count(key, "GetEventSelectors"), applied);
+    // The plan lists the three regions; the first check lists two, and so does each
+    // verification (the next change's check keeps what the verification before it listed:
+    // no write in between).
+    let listed = p.count(key, "DescribeTrails");
+    assert_eq!(listed, 3 + 2 + 2 * names.len(), "{listed} listings");
     assert_eq!(validation(ct.clone()).await, vec![true; names.len()]);
 
     let out = acct.run_via(&p.url, &["undo", "--yes"]);
     assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
     assert_eq!(p.count(key, "GetTrailStatus") - applied, 2 * names.len());
+    // Undo carries nothing from one change to the next: two listings before, two after.
+    assert_eq!(p.count(key, "DescribeTrails") - listed, 4 * names.len());
     assert_eq!(validation(ct).await, vec![false; names.len()]);
 }

@@ -99,23 +99,33 @@ impl TrailInfo {
 }
 
 /// Every trail that applies to the account, read once per phase. A phase that re-reads one
-/// trail's target (apply's check and verification, undo) reads the status and selectors of
-/// that trail and of the multi-region trails alone (those decide [`cis_trail`]): one trail's
-/// change then costs the same on an account with fifty trails as with one.
+/// trail's target (apply's check and verification, undo) lists the trails of that trail's
+/// region and of the home region only (where every multi-region trail shows, with the
+/// shadow trails), and reads the status and selectors of that trail and of the multi-region
+/// trails alone (those decide [`cis_trail`]): one trail's change then costs the same on an
+/// account with fifty trails in seventeen regions as with one.
 pub async fn trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
-    let listed = listed_trails(cx).await?;
-    let focused = cx.reads.focus().and_then(|f| {
-        listed
-            .iter()
-            .map(|(region, t)| label_of(t.name().unwrap_or_default(), region))
-            .find(|l| f.ends_with(l.as_str()))
-    });
-    let key = match &focused {
-        Some(l) => format!("cloudtrail:trails-for:{l}"),
-        None => "cloudtrail:trails".to_string(),
+    let mut regions = trail_regions(cx);
+    let Some(region) = focused_trail_region(cx, &regions) else {
+        return cx
+            .reads
+            .shared("cloudtrail:trails", || async {
+                let listed = listed_trails(cx, &regions).await?;
+                read_trails(cx, listed, None).await
+            })
+            .await;
     };
+    regions.retain(|r| *r == cx.aws.home_region || *r == region);
+    let focus = cx.reads.focus().unwrap_or_default();
     cx.reads
-        .shared(&key, || read_trails(cx, listed, focused))
+        .shared(&format!("cloudtrail:trails-for:{focus}"), || async {
+            let listed = listed_trails(cx, &regions).await?;
+            let label = listed
+                .iter()
+                .map(|(home, t)| label_of(t.name().unwrap_or_default(), home))
+                .find(|l| focus.ends_with(l.as_str()));
+            read_trails(cx, listed, label).await
+        })
         .await
 }
 
@@ -206,11 +216,20 @@ async fn describe_trails(
         .await
 }
 
-/// Every listed trail once, with its home region.
+/// The home region a focused target names, when it ends with a trail's label
+/// (`… trail NAME (REGION)`) and the run covers that region.
+fn focused_trail_region(cx: &Cx<'_>, regions: &[String]) -> Option<String> {
+    let (rest, region) = cx.reads.focus()?.strip_suffix(')')?.rsplit_once(" (")?;
+    let name = rest.rsplit_once("trail ")?.1;
+    (!name.is_empty() && !name.contains(' ') && regions.iter().any(|r| r == region))
+        .then(|| region.to_string())
+}
+
+/// Every trail listed in `regions` once, with its home region.
 async fn listed_trails(
     cx: &Cx<'_>,
+    regions: &[String],
 ) -> Result<Vec<(String, aws_sdk_cloudtrail::types::Trail)>, AwsError> {
-    let regions = trail_regions(cx);
     let lists = futures::future::join_all(regions.iter().map(|r| describe_trails(cx, r))).await;
     let mut listed = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
