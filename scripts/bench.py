@@ -29,6 +29,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,23 @@ def session_for(endpoint, account):
     return s, creds
 
 
+def signing_user(s, endpoint):
+    """An IAM user's access key in the seeded account, for cis-fix to sign with: the emulator
+    scans every role of the account on each request an assumed-role session signs
+    (moto's mark_account_as_visited -> get_role_by_arn), a per-request cost that grows with
+    the account (2,000 roles: twice the round trip of a user's key) and that AWS does not
+    have. The user has no password and no policy (the emulator does not enforce IAM)."""
+    iam = s.client("iam", endpoint_url=endpoint, config=BOTO)
+    iam.create_user(UserName="cis-fix-bench")
+    k = iam.create_access_key(UserName="cis-fix-bench")["AccessKey"]
+    creds = {"AWS_ACCESS_KEY_ID": k["AccessKeyId"],
+             "AWS_SECRET_ACCESS_KEY": k["SecretAccessKey"]}
+    user = boto3.session.Session(aws_access_key_id=k["AccessKeyId"],
+                                 aws_secret_access_key=k["SecretAccessKey"],
+                                 region_name="us-east-1")
+    return user, creds
+
+
 def retried(fn):
     """moto answers an occasional 500 under load: try again; a create that went through the
     first time and now says it exists counts as done."""
@@ -70,6 +88,21 @@ def retried(fn):
                     raise
                 time.sleep(0.5 * (attempt + 1))
     return run
+
+
+def probe_ms(s, endpoint, n=200):
+    """The median round trip, in ms, of a call that reads nothing of the account
+    (iam:ListAccountAliases) made with the account's credentials, one at a time from this
+    script: what the emulator itself spends on any call of the account. It grows with the
+    account's size (the emulator's own per-request work), which the floor then carries."""
+    iam = s.client("iam", endpoint_url=endpoint, config=BOTO)
+    iam.list_account_aliases()
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        iam.list_account_aliases()
+        times.append(time.perf_counter() - t)
+    return round(statistics.median(times) * 1000, 2)
 
 
 def pmap(fn, items, workers=4):
@@ -324,6 +357,7 @@ def main():
             seed_scale(s, endpoint, account, int(name.split("-")[1][0]))
             regions = ["--regions", ",".join(REGIONS4)]
         print(f"{name}: account {account} seeded in {time.monotonic() - t:.0f} s", flush=True)
+        s, creds = signing_user(s, endpoint)
         env = dict(base_env, **creds)
         state = tempfile.mkdtemp()
         env["CIS_FIX_STATE_DIR"] = state
@@ -339,6 +373,9 @@ def main():
         if plan["code"] not in (0, 2):
             print(f"    plan exited {plan['code']}: {plan['stderr'][-600:]}")
         r = report(f"{name} plan", [plan], med)
+        r["probe_ms"] = probe_ms(s, endpoint)
+        print(f"    emulator probe: {r['probe_ms']:.2f} ms per ListAccountAliases of this account "
+              "(nothing of the account read; from this script)")
         with open(f"{state}/plan.json") as f:
             doc = json.load(f)
         if accounts:
