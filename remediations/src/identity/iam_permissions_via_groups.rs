@@ -80,9 +80,8 @@ impl Control for IamPermissionsViaGroups {
         // users' access keys.
         let (listed, details) = futures::join!(cx.reads.iam_users(cx.aws), iam_details::users(cx));
         details?;
-        let mut names: Vec<&str> = Vec::new();
         let listed = listed?;
-        names.extend(listed.iter().map(|u| u.user_name()));
+        let mut names: Vec<&str> = listed.iter().map(|u| u.user_name()).collect();
         names.sort_unstable();
         let mut out = Vec::new();
         for name in names {

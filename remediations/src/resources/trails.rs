@@ -106,7 +106,7 @@ impl TrailInfo {
 /// account with fifty trails in seventeen regions as with one.
 pub async fn trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
     let mut regions = trail_regions(cx);
-    let Some(region) = focused_trail_region(cx, &regions) else {
+    let Some((name, region)) = focused_trail(cx, &regions) else {
         return cx
             .reads
             .shared("cloudtrail:trails", || async {
@@ -116,15 +116,11 @@ pub async fn trails(cx: &Cx<'_>) -> Result<Vec<TrailInfo>, AwsError> {
             .await;
     };
     regions.retain(|r| *r == cx.aws.home_region || *r == region);
-    let focus = cx.reads.focus().unwrap_or_default();
+    let label = label_of(name, region);
     cx.reads
-        .shared(&format!("cloudtrail:trails-for:{focus}"), || async {
+        .shared(&format!("cloudtrail:trails-for:{label}"), || async {
             let listed = listed_trails(cx, &regions).await?;
-            let label = listed
-                .iter()
-                .map(|(home, t)| label_of(t.name().unwrap_or_default(), home))
-                .find(|l| focus.ends_with(l.as_str()));
-            read_trails(cx, listed, label).await
+            read_trails(cx, listed, Some(label.clone())).await
         })
         .await
 }
@@ -216,13 +212,13 @@ async fn describe_trails(
         .await
 }
 
-/// The home region a focused target names, when it ends with a trail's label
+/// The trail (name, home region) a focused target names, when it ends with a trail's label
 /// (`… trail NAME (REGION)`) and the run covers that region.
-fn focused_trail_region(cx: &Cx<'_>, regions: &[String]) -> Option<String> {
+fn focused_trail<'a>(cx: &'a Cx<'_>, regions: &[String]) -> Option<(&'a str, &'a str)> {
     let (rest, region) = cx.reads.focus()?.strip_suffix(')')?.rsplit_once(" (")?;
     let name = rest.rsplit_once("trail ")?.1;
     (!name.is_empty() && !name.contains(' ') && regions.iter().any(|r| r == region))
-        .then(|| region.to_string())
+        .then_some((name, region))
 }
 
 /// Every trail listed in `regions` once, with its home region.
