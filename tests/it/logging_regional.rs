@@ -104,7 +104,7 @@ async fn channel_bucket(acct: &TestAccount, region: &str) -> Option<String> {
         .map(|c| c.s3_bucket_name().unwrap().to_string())
 }
 
-async fn rotation(acct: &TestAccount, region: &str, key: &str) -> bool {
+pub(crate) async fn rotation(acct: &TestAccount, region: &str, key: &str) -> bool {
     acct.kms(region)
         .get_key_rotation_status()
         .key_id(key)

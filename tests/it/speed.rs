@@ -459,26 +459,17 @@ async fn apply_rereads_only_the_bucket_or_key_it_changes() {
     assert_eq!(p.count(key, "GetKeyRotationStatus"), 3 * keys.len());
 
     for (b, region) in &buckets {
-        let policy = acct
-            .s3(region)
-            .get_bucket_policy()
-            .bucket(b)
-            .send()
+        let policy = crate::storage::policy(&acct, region, b)
             .await
             .unwrap()
-            .policy
-            .unwrap();
+            .to_string();
         assert!(policy.contains("aws:SecureTransport"), "{b}: {policy}");
     }
     for k in &keys {
-        let on = kms
-            .get_key_rotation_status()
-            .key_id(k)
-            .send()
-            .await
-            .unwrap()
-            .key_rotation_enabled();
-        assert!(on, "{k}");
+        assert!(
+            crate::logging_regional::rotation(&acct, REGION, k).await,
+            "{k}"
+        );
     }
 }
 

@@ -37,7 +37,7 @@ fn s3control(acct: &TestAccount) -> aws_sdk_s3control::Client {
 }
 
 /// The bucket policy as JSON; `None` when it has none.
-async fn policy(acct: &TestAccount, region: &str, name: &str) -> Option<Value> {
+pub(crate) async fn policy(acct: &TestAccount, region: &str, name: &str) -> Option<Value> {
     match acct
         .s3(region)
         .get_bucket_policy()
