@@ -47,13 +47,15 @@ pub async fn undo_run(
 ) -> Result<Vec<UndoOutcome>, JournalError> {
     let mut out = Vec::new();
     let todo = undoable(run, only, done);
+    // Each bucket's region, located once for the whole run.
+    let carried = Carried::locations();
     progress.add_total(todo.len());
     for change in todo {
         progress.tick();
         let result = if interrupt.raised() {
             UndoResult::NotStarted
         } else {
-            undo_one(aws, run, change, force, journal).await?
+            undo_one(aws, run, change, force, &carried, journal).await?
         };
         out.push(UndoOutcome {
             seq: change.seq,
@@ -88,6 +90,7 @@ async fn undo_one(
     run: &Run,
     change: &ChangeRecord,
     force: bool,
+    carried: &Carried,
     journal: &mut RunWriter,
 ) -> Result<UndoResult, JournalError> {
     let Some(control) = controls::find(&change.control) else {
@@ -105,8 +108,8 @@ async fn undo_one(
         control,
         region,
         &change.target,
-        // Nothing is carried between undo's changes: each has its own parameters.
-        &Carried::default(),
+        // Only bucket regions are carried between undo's changes: each has its own parameters.
+        carried,
     )
     .await
     {
@@ -176,16 +179,17 @@ async fn undo_one(
         undo_of,
         at: now_rfc3339(),
     })?;
-    let reads = Reads::default();
+    let reads = Reads::carrying(carried, None);
     let cx = Cx {
         aws,
         reads: &reads,
         params: &params,
     };
-    if let Err(e) = control
+    let written = control
         .undo(&cx, region, &change.target, &change.previous)
-        .await
-    {
+        .await;
+    carried.written_by(control.description().write_actions);
+    if let Err(e) = written {
         journal.append(&Entry::Outcome {
             seq,
             ok: false,
@@ -206,8 +210,8 @@ async fn undo_one(
         control,
         region,
         &change.target,
-        // Nothing is carried between undo's changes: each has its own parameters.
-        &Carried::default(),
+        // Only bucket regions are carried between undo's changes: each has its own parameters.
+        carried,
     )
     .await;
     let (ok, observed, why) = match after {

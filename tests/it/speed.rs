@@ -400,7 +400,8 @@ async fn listings_ask_for_their_largest_page() {
 
 /// apply re-reads only the bucket or key it changes, before and after its write: its calls
 /// grow with the changes, not with the changes times the buckets (every bucket was located and
-/// read again around each change before). The account is re-read after.
+/// read again around each change before). Undo locates each bucket once for the run. The
+/// account is re-read after each.
 #[tokio::test]
 async fn apply_rereads_only_the_bucket_or_key_it_changes() {
     const REGION: &str = "eu-west-1";
@@ -468,6 +469,28 @@ async fn apply_rereads_only_the_bucket_or_key_it_changes() {
     for k in &keys {
         assert!(
             crate::logging_regional::rotation(&acct, REGION, k).await,
+            "{k}"
+        );
+    }
+
+    // Undo locates each bucket once for the whole run, not before and after each change.
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(&p.url, &["undo", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let calls = p.calls_by(key);
+    let located = calls
+        .iter()
+        .filter(ours)
+        .filter(|c| c.path.ends_with("?location"))
+        .count();
+    assert!(located <= buckets.len(), "{located} locations: {calls:#?}");
+    for (b, region) in &buckets {
+        let policy = crate::storage::policy(&acct, region, b).await;
+        assert!(policy.is_none(), "{b}: {policy:?}");
+    }
+    for k in &keys {
+        assert!(
+            !crate::logging_regional::rotation(&acct, REGION, k).await,
             "{k}"
         );
     }

@@ -59,7 +59,7 @@ pub struct Reads {
     carried: Option<Carried>,
 }
 
-/// Services whose shared reads an apply or undo run carries from one change to the next.
+/// Services whose shared reads an apply run carries from one change to the next.
 /// Only account-wide listings no focus changes: the trails (every region's DescribeTrails,
 /// each trail's status and selectors), which the fifteen metric-filter changes, the other
 /// CloudTrail controls and their verifications would otherwise each read again; and each
@@ -67,19 +67,45 @@ pub struct Reads {
 /// would otherwise locate it again before, during and after its write.
 const CARRIED_SERVICES: &[&str] = &["cloudtrail", "s3-region"];
 
+/// What an undo run carries: only the reads no parameter shapes. Each undo change has its
+/// own parameters (the home region a recorded trail names), so the trails are read afresh;
+/// a bucket's region is the same whoever asks.
+const LOCATIONS: &[&str] = &["s3-region"];
+
 /// Shared reads that outlive a phase, for one apply or undo run. The engine drops a
 /// service's entries ([`Carried::written_by`]) as soon as a change may have written through
 /// that service, so a re-read after a write (verification, the next change's check) always
 /// sees the write; reads of other services are never carried.
-#[derive(Clone, Default)]
-pub struct Carried(Arc<Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>>);
+#[derive(Clone)]
+pub struct Carried {
+    reads: Arc<Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>>,
+    services: &'static [&'static str],
+}
+
+impl Default for Carried {
+    /// What an apply run carries.
+    fn default() -> Self {
+        Carried {
+            reads: Arc::default(),
+            services: CARRIED_SERVICES,
+        }
+    }
+}
 
 impl Carried {
+    /// What an undo run carries: each bucket's region.
+    pub fn locations() -> Self {
+        Carried {
+            reads: Arc::default(),
+            services: LOCATIONS,
+        }
+    }
+
     /// Forget what a change of a control with these write actions (`cloudtrail:UpdateTrail`,
     /// ...) may have changed: every carried read of those services.
     pub fn written_by(&self, write_actions: &[&str]) {
-        let mut m = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for service in CARRIED_SERVICES {
+        let mut m = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+        for service in self.services {
             let prefix = format!("{service}:");
             if write_actions.iter().any(|a| a.starts_with(&prefix)) {
                 m.retain(|k, _| !k.starts_with(&prefix));
@@ -87,9 +113,9 @@ impl Carried {
         }
     }
 
-    fn carries(key: &str) -> bool {
+    fn carries(&self, key: &str) -> bool {
         key.split_once(':')
-            .is_some_and(|(service, _)| CARRIED_SERVICES.contains(&service))
+            .is_some_and(|(service, _)| self.services.contains(&service))
     }
 }
 
@@ -170,7 +196,7 @@ impl Reads {
     {
         let cell: Arc<Cell<T>> = {
             let mut m = match &self.carried {
-                Some(c) if Carried::carries(key) => c.0.lock(),
+                Some(c) if c.carries(key) => c.reads.lock(),
                 _ => self.shared.lock(),
             }
             .unwrap_or_else(|p| p.into_inner());
@@ -189,8 +215,11 @@ impl Reads {
         let out = cell.get_or_init(f).await.clone();
         // A failed read is not carried into the next phase: that one asks again.
         if let (Err(_), Some(c)) = (&out, &self.carried) {
-            if Carried::carries(key) {
-                c.0.lock().unwrap_or_else(|p| p.into_inner()).remove(key);
+            if c.carries(key) {
+                c.reads
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(key);
             }
         }
         out
