@@ -226,7 +226,7 @@ pub async fn run_one(
                 }
             );
         }
-        crate::out!("{}", tally.out.text("applied, verified"));
+        crate::out!("{}", tally.out.text(crate::render::Run::Apply));
         return Ok((tally.out.exit(), tally.out));
     }
 
@@ -251,7 +251,7 @@ pub async fn run_one(
         Err(e) if e.exit == Exit::Refused => {
             tally.out.declined += pending.len();
             crate::outln!("\n{e}");
-            crate::out!("{}", tally.out.text("applied, verified"));
+            crate::out!("{}", tally.out.text(crate::render::Run::Apply));
             return Ok((tally.out.exit(), tally.out));
         }
         Err(e) => return Err(e),
@@ -259,7 +259,7 @@ pub async fn run_one(
     tally.count_answers(&answer);
     if answer.approved.is_empty() {
         crate::outln!("\nNothing approved; nothing changed.");
-        crate::out!("{}", tally.out.text("applied, verified"));
+        crate::out!("{}", tally.out.text(crate::render::Run::Apply));
         return Ok((tally.out.exit(), tally.out));
     }
 
@@ -392,7 +392,7 @@ pub async fn run_one(
         );
     }
     crate::outln!();
-    crate::out!("{}", tally.out.text("applied, verified"));
+    crate::out!("{}", tally.out.text(crate::render::Run::Apply));
     crate::outln!(
         "Run {} is journaled; undo it with `cis-fix undo {}`.",
         writer.run_id(),

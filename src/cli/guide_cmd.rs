@@ -512,7 +512,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
 fn summary(s: &Session) {
     let tally = &s.tally;
     println!();
-    print!("{}", tally.out.text("applied, verified"));
+    print!("{}", tally.out.text(crate::render::Run::Apply));
     println!(
         "  Controls already compliant: {} · not covered by cis-fix yet: {}",
         tally.compliant, tally.not_covered

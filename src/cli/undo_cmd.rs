@@ -233,7 +233,7 @@ pub async fn run_one(
     }
     crate::security_hub::after_undo(&aws, writer.run_id(), &run, &outcomes).await;
     crate::outln!();
-    crate::out!("{}", tally.text("restored, verified"));
+    crate::out!("{}", tally.text(crate::render::Run::Undo));
     crate::outln!("Undo run {} is journaled.", writer.run_id());
     Ok((tally.exit(), tally))
 }

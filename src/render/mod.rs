@@ -12,7 +12,7 @@ pub use asff::{plan_asff, REQUIRED as ASFF_REQUIRED};
 pub use diff::{describe_moves, field_diff, FieldChange};
 pub use fold::{fold, Group};
 pub use markdown::plan_markdown;
-pub use summary::Outcomes;
+pub use summary::{Outcomes, Run};
 pub use text::{
     exception_warnings, item_text, items_text, plan_text, plural, status_label, summary_line,
     symbol, TextOptions,

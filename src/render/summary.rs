@@ -6,6 +6,14 @@ use crate::engine::ChangeResult;
 use crate::exit::Exit;
 use crate::plan::{Item, Status};
 
+/// Which run a summary closes: its words are that run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Run {
+    /// `apply` and `guide`.
+    Apply,
+    Undo,
+}
+
 /// What a run did with each change it was given. The status words are the same as in the
 /// per-change lines, the plan and `history` (docs/formats.md lists them).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -100,28 +108,54 @@ impl Outcomes {
         e
     }
 
-    /// `Summary:` and one line per outcome that happened; `done` is the word for a verified
-    /// change ("applied, verified", "restored, verified").
-    pub fn text(&self, done: &str) -> String {
+    /// `Summary:` and one line per outcome that happened, in the words of `run`'s per-change
+    /// lines.
+    pub fn text(&self, run: Run) -> String {
         let mut rows: Vec<(String, usize, String)> = Vec::new();
         let mut row = |what: &str, n: usize, note: String| {
             if n > 0 {
                 rows.push((what.to_string(), n, note));
             }
         };
-        row(done, self.verified, String::new());
+        let undo = run == Run::Undo;
         row(
-            "already satisfied",
-            self.already,
-            "(an earlier change of this run did it)".into(),
+            if undo {
+                "restored, verified"
+            } else {
+                "applied, verified"
+            },
+            self.verified,
+            String::new(),
         );
-        row("applied, not verified", self.not_verified, String::new());
+        if undo {
+            row("already in its previous state", self.already, String::new());
+        } else {
+            row(
+                "already satisfied",
+                self.already,
+                "(an earlier change of this run did it)".into(),
+            );
+        }
+        row(
+            if undo {
+                "restored, not verified"
+            } else {
+                "applied, not verified"
+            },
+            self.not_verified,
+            String::new(),
+        );
         row("failed", self.failed, String::new());
         row("declined", self.declined, "(you answered no)".into());
         row(
             "refused (stale)",
             self.stale,
-            "(the target changed since cis-fix read it)".into(),
+            if undo {
+                "(changed since cis-fix applied it; --force restores it anyway)"
+            } else {
+                "(the target changed since cis-fix read it)"
+            }
+            .into(),
         );
         row(
             "skipped",
@@ -154,8 +188,14 @@ impl Outcomes {
         if rows.is_empty() {
             s.push_str("  nothing was changed\n");
         }
+        let width = rows
+            .iter()
+            .map(|(w, _, _)| w.len())
+            .max()
+            .unwrap_or(0)
+            .max(27);
         for (what, n, note) in rows {
-            let line = format!("  {what:<27} {n:>4}  {note}");
+            let line = format!("  {what:<width$} {n:>4}  {note}");
             s.push_str(line.trim_end());
             s.push('\n');
         }
@@ -176,7 +216,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(ok.exit(), Exit::Ok);
-        let t = ok.text("applied, verified");
+        let t = ok.text(Run::Apply);
         assert!(t.contains("applied, verified              3"), "{t}");
         assert!(t.contains("left to do by hand             2"), "{t}");
         assert!(!t.contains("failed"), "{t}");
@@ -190,7 +230,7 @@ mod tests {
         refused.skip("--allow-destructive");
         refused.skip("--force-in-use --allow-destructive");
         assert_eq!(refused.exit(), Exit::Refused);
-        let t = refused.text("applied, verified");
+        let t = refused.text(Run::Apply);
         assert!(t.contains("declined                       2"), "{t}");
         assert!(t.contains("refused (stale)                1"), "{t}");
         assert!(
@@ -217,7 +257,27 @@ mod tests {
             assert_eq!(failed.exit(), Exit::Failed, "{failed:?}");
         }
         assert!(Outcomes::default()
-            .text("x")
+            .text(Run::Apply)
             .contains("nothing was changed"));
+    }
+
+    #[test]
+    fn an_undo_summary_speaks_of_restoring() {
+        let t = Outcomes {
+            verified: 2,
+            already: 1,
+            not_verified: 1,
+            stale: 1,
+            ..Default::default()
+        }
+        .text(Run::Undo);
+        assert!(t.contains("restored, verified               2"), "{t}");
+        assert!(t.contains("already in its previous state    1"), "{t}");
+        assert!(t.contains("restored, not verified           1"), "{t}");
+        assert!(t.contains("--force restores it anyway"), "{t}");
+        assert!(
+            !t.contains("applied,") && !t.contains("earlier change"),
+            "{t}"
+        );
     }
 }

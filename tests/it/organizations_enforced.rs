@@ -384,7 +384,9 @@ async fn an_organization_under_iam_enforcement_fails_only_where_the_role_may_not
     assert_eq!(
         read_part
             .iter()
-            .filter(|l| l.trim_start().starts_with("already in its previous state"))
+            .filter(|l| l
+                .trim_start()
+                .starts_with("already in its previous state #"))
             .count(),
         2,
         "{}",
