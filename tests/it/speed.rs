@@ -553,3 +553,61 @@ async fn a_trails_change_rereads_that_trail_alone() {
     assert_eq!(p.count(key, "DescribeTrails") - listed, 4 * names.len());
     assert_eq!(validation(ct).await, vec![false; names.len()]);
 }
+
+/// A key's change re-reads that key's user alone, before and after its write, in apply and
+/// in undo: not the keys of every user the credential report cannot settle (here, six users
+/// with two active keys each; every one of them used to be listed again around each change).
+#[tokio::test]
+async fn a_keys_change_rereads_that_user_alone() {
+    const USERS: usize = 6;
+    let acct = TestAccount::new().await;
+    let iam = acct.iam();
+    for i in 0..USERS {
+        let name = format!("two-keys-{i}");
+        iam.create_user().user_name(&name).send().await.unwrap();
+        for _ in 0..2 {
+            iam.create_access_key()
+                .user_name(&name)
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let active = |name: String| {
+        let iam = acct.iam();
+        async move {
+            iam.list_access_keys()
+                .user_name(name)
+                .send()
+                .await
+                .unwrap()
+                .access_key_metadata()
+                .iter()
+                .filter(|k| k.status() == Some(&aws_sdk_iam::types::StatusType::Active))
+                .count()
+        }
+    };
+    let key = acct.creds.access_key_id();
+    let sel = ["-c", "one-active-access-key"];
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(
+        &p.url,
+        &[&["apply", "--yes", "--force-in-use"][..], &sel].concat(),
+    );
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    // The plan lists each user's keys; each change lists its user's before and after.
+    let listed = p.count(key, "ListAccessKeys");
+    assert!(listed <= 3 * USERS, "apply listed keys {listed} times");
+    for i in 0..USERS {
+        assert_eq!(active(format!("two-keys-{i}")).await, 1, "user {i}");
+    }
+
+    let p = proxy::start(&endpoint());
+    let out = acct.run_via(&p.url, &["undo", "--yes"]);
+    assert_eq!(out.code, 0, "{}\n{}", out.stdout, out.stderr);
+    let listed = p.count(key, "ListAccessKeys");
+    assert!(listed <= 2 * USERS, "undo listed keys {listed} times");
+    for i in 0..USERS {
+        assert_eq!(active(format!("two-keys-{i}")).await, 2, "user {i}");
+    }
+}

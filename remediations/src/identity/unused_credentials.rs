@@ -41,11 +41,6 @@ const DESCRIPTION: Description = Description {
 
 const SLUG: &str = "unused-credentials-disabled";
 const DELETE_LOGIN_PROFILE: &str = "iam:DeleteLoginProfile";
-const PASSWORD_PREFIX: &str = "console password of user ";
-
-pub fn password_target(user: &str) -> String {
-    format!("{PASSWORD_PREFIX}{user}")
-}
 
 /// One access key's finding as of `now`. Pure.
 pub fn key_finding(
@@ -92,7 +87,7 @@ pub fn password_finding(
     last_used: Option<OffsetDateTime>,
     guarded: bool,
 ) -> Finding {
-    let target = password_target(user);
+    let target = ak::password_target(user);
     let state = |present: bool, created: Option<OffsetDateTime>| {
         json!({
             "user": user,
@@ -164,7 +159,7 @@ impl Control for UnusedCredentials {
             // A password the credential report shows in use, or set recently, is compliant on
             // the report's word (no call). One that may be a change is read from IAM: the
             // change records the login profile's own dates, and apply re-reads it alone.
-            let target = password_target(&u.name);
+            let target = ak::password_target(&u.name);
             let by_report = match ak::report_password_set(&report, &u.name) {
                 Some(set) if cx.reads.focus() != Some(target.as_str()) => Some(password_finding(
                     now,
@@ -197,10 +192,8 @@ impl Control for UnusedCredentials {
         if ak::parse_key_target(&f.target).is_some() {
             return ak::deactivate_key(cx, SLUG, &f.target).await;
         }
-        let user = f
-            .target
-            .strip_prefix(PASSWORD_PREFIX)
-            .ok_or_else(|| ak::internal(SLUG, &f.target))?;
+        let user =
+            ak::parse_password_target(&f.target).ok_or_else(|| ak::internal(SLUG, &f.target))?;
         cx.aws
             .iam()
             .delete_login_profile()

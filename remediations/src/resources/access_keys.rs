@@ -7,6 +7,8 @@
 //! ([`key_before`]): when one control of a run deactivates a key, the others see the state
 //! they expect and report the key already satisfied instead of refusing it as stale.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -15,7 +17,7 @@ use crate::aws::{aws_err, AwsError, ErrorKind};
 use crate::catalog::Benchmark;
 use crate::control::Cx;
 use crate::plan::{Action, ApiCall, Finding, Risk, Status};
-use crate::resources::credential_report::{parse_date, CredentialReport};
+use crate::resources::credential_report::{parse_date, CredentialReport, ROOT_ROW};
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 /// A report date this recent settles a key's last use without asking IAM: no threshold
@@ -276,18 +278,37 @@ pub fn report_password_set(report: &CredentialReport, user: &str) -> Option<Offs
 /// the report does not list yet. The others are [`UserCreds::settled`] from the report (the
 /// report can be up to four hours old: a key issued since is seen on the next plan). When
 /// IAM refuses the report, every user is asked.
+///
+/// The users the report names are asked as soon as it is in, while the user listing (the
+/// larger read) is still coming; a user the report does not list, after the listing. A
+/// re-read of one user's key or password (apply's check and verification, undo) reads that
+/// user alone.
 pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
     cx.reads
         .shared("iam:users-with-keys", || async {
-            // The report and the user listing depend on nothing else: asked together.
-            let (report, listed) = futures::join!(
-                cx.reads.credential_report(cx.aws),
-                cx.reads.iam_users(cx.aws)
-            );
-            let report = report.ok();
             let now = OffsetDateTime::now_utc();
+            let only = focused_user(cx);
+            let wanted = |name: &str| only.is_none_or(|u| u == name);
+            // The report and the user listing depend on nothing else: asked together, and
+            // the keys the report shows are needed are asked for as soon as it is in.
+            let early = async {
+                let report = cx.reads.credential_report(cx.aws).await.ok();
+                let names: Vec<String> = report
+                    .iter()
+                    .flat_map(|r| r.rows.iter())
+                    .filter_map(|row| row.get("user"))
+                    .filter(|u| u.as_str() != ROOT_ROW && wanted(u))
+                    .filter(|u| unsettled(cx, report.as_ref(), u, now))
+                    .cloned()
+                    .collect();
+                let keys = read_keys(cx, names).await;
+                (report, keys)
+            };
+            let ((report, early), listed) = futures::join!(early, cx.reads.iam_users(cx.aws));
+            let mut keys = early?;
             let mut users: Vec<UserCreds> = listed?
                 .iter()
+                .filter(|u| wanted(u.user_name()))
                 .map(|u| UserCreds {
                     name: u.user_name().to_string(),
                     created: to_time(u.create_date()),
@@ -299,24 +320,78 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
                         .and_then(|r| settled_keys(r, u.user_name(), now)),
                 })
                 .collect();
-            let asked: Vec<(usize, String)> = users
+            // Listed users whose keys are needed and were not asked for early: not in the
+            // report yet, or all of them when there is no report.
+            let late: Vec<String> = users
                 .iter()
-                .enumerate()
-                .filter(|(_, u)| u.settled.is_none())
-                .map(|(i, u)| (i, u.name.clone()))
+                .filter(|u| u.settled.is_none() && !keys.contains_key(&u.name))
+                .map(|u| u.name.clone())
                 .collect();
-            let listed: Vec<(usize, Vec<KeyInfo>)> = stream::iter(asked)
-                .map(|(i, name)| keys_of(cx, i, name))
-                .buffer_unordered(KEY_READS_AT_ONCE)
-                .try_collect()
-                .await?;
-            for (i, keys) in listed {
-                users[i].keys = keys;
+            for (name, found) in read_keys(cx, late).await? {
+                keys.insert(name, found);
+            }
+            // A user deleted between the listing and its key read (`None`) keeps no keys:
+            // the next plan will not list it.
+            for u in users.iter_mut().filter(|u| u.settled.is_none()) {
+                if let Some(Some(found)) = keys.remove(&u.name) {
+                    u.keys = found;
+                }
             }
             users.sort_by(|a, b| a.name.cmp(&b.name));
             Ok(users)
         })
         .await
+}
+
+/// Whether `user`'s key ids are needed: the report cannot settle its keys, or this phase
+/// re-reads one of them.
+fn unsettled(
+    cx: &Cx<'_>,
+    report: Option<&CredentialReport>,
+    user: &str,
+    now: OffsetDateTime,
+) -> bool {
+    focused_on(cx, user) || report.and_then(|r| settled_keys(r, user, now)).is_none()
+}
+
+/// The keys of each of `names`, a few users at a time (the IAM budget paces them); `None`
+/// for a user IAM no longer has (the report can name users deleted since it was made).
+async fn read_keys(
+    cx: &Cx<'_>,
+    names: Vec<String>,
+) -> Result<HashMap<String, Option<Vec<KeyInfo>>>, AwsError> {
+    stream::iter(names)
+        .map(|name| async move {
+            match list_keys(cx, &name).await {
+                Ok(keys) => Ok((name, Some(keys))),
+                Err(e) if e.is_code("NoSuchEntity") => Ok((name, None)),
+                Err(e) => Err(e),
+            }
+        })
+        .buffer_unordered(KEY_READS_AT_ONCE)
+        .try_collect()
+        .await
+}
+
+/// The user whose key or console password this phase re-reads, if it re-reads one.
+fn focused_user<'a>(cx: &'a Cx<'_>) -> Option<&'a str> {
+    let focus = cx.reads.focus()?;
+    parse_key_target(focus)
+        .map(|(user, _)| user)
+        .or_else(|| parse_password_target(focus))
+}
+
+/// How a console password's target starts: `console password of user NAME`.
+const PASSWORD_PREFIX: &str = "console password of user ";
+
+/// The target of a user's console password.
+pub fn password_target(user: &str) -> String {
+    format!("{PASSWORD_PREFIX}{user}")
+}
+
+/// The user of a console password's target.
+pub fn parse_password_target(target: &str) -> Option<&str> {
+    target.strip_prefix(PASSWORD_PREFIX)
 }
 
 /// A user's keys: those [`users`] read, or, for a user it [`UserCreds::settled`] from the
@@ -421,10 +496,6 @@ pub fn settled_finding(u: &UserCreds) -> Option<Finding> {
 
 /// Per-user reads in flight at once (the IAM budget paces them).
 const KEY_READS_AT_ONCE: usize = 16;
-
-async fn keys_of(cx: &Cx<'_>, i: usize, name: String) -> Result<(usize, Vec<KeyInfo>), AwsError> {
-    Ok((i, list_keys(cx, &name).await?))
-}
 
 /// A user's access keys, oldest first.
 async fn list_keys(cx: &Cx<'_>, user: &str) -> Result<Vec<KeyInfo>, AwsError> {
