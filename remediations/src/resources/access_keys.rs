@@ -298,7 +298,7 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
                     .flat_map(|r| r.rows.iter())
                     .filter_map(|row| row.get("user"))
                     .filter(|u| u.as_str() != ROOT_ROW && wanted(u))
-                    .filter(|u| unsettled(cx, report.as_ref(), u, now))
+                    .filter(|u| settled(cx, report.as_ref(), u, now).is_none())
                     .cloned()
                     .collect();
                 let keys = read_keys(cx, names).await;
@@ -314,10 +314,7 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
                     created: to_time(u.create_date()),
                     password_last_used: u.password_last_used().and_then(to_time),
                     keys: Vec::new(),
-                    settled: report
-                        .as_ref()
-                        .filter(|_| !focused_on(cx, u.user_name()))
-                        .and_then(|r| settled_keys(r, u.user_name(), now)),
+                    settled: settled(cx, report.as_ref(), u.user_name(), now),
                 })
                 .collect();
             // Listed users whose keys are needed and were not asked for early: not in the
@@ -343,15 +340,17 @@ pub async fn users(cx: &Cx<'_>) -> Result<Vec<UserCreds>, AwsError> {
         .await
 }
 
-/// Whether `user`'s key ids are needed: the report cannot settle its keys, or this phase
-/// re-reads one of them.
-fn unsettled(
+/// What the report settles of `user`'s keys; `None` when their ids are needed: the report
+/// cannot settle them, or this phase re-reads one of them.
+fn settled(
     cx: &Cx<'_>,
     report: Option<&CredentialReport>,
     user: &str,
     now: OffsetDateTime,
-) -> bool {
-    focused_on(cx, user) || report.and_then(|r| settled_keys(r, user, now)).is_none()
+) -> Option<SettledKeys> {
+    report
+        .filter(|_| !focused_on(cx, user))
+        .and_then(|r| settled_keys(r, user, now))
 }
 
 /// The keys of each of `names`, a few users at a time (the IAM budget paces them); `None`
