@@ -12,6 +12,7 @@ use crate::exit::{Exit, Fatal};
 use crate::plan::{Item, Status};
 use crate::prompt::{ItemAnswer, Prompter, TerminalPrompter};
 use crate::remediations::Params;
+use crate::render::Run;
 use crate::{render, saved_plan};
 
 /// The answers `apply` may take without asking.
@@ -226,7 +227,7 @@ pub async fn run_one(
                 }
             );
         }
-        crate::out!("{}", tally.out.text(crate::render::Run::Apply));
+        crate::out!("{}", tally.out.text(Run::Apply));
         return Ok((tally.out.exit(), tally.out));
     }
 
@@ -251,7 +252,7 @@ pub async fn run_one(
         Err(e) if e.exit == Exit::Refused => {
             tally.out.declined += pending.len();
             crate::outln!("\n{e}");
-            crate::out!("{}", tally.out.text(crate::render::Run::Apply));
+            crate::out!("{}", tally.out.text(Run::Apply));
             return Ok((tally.out.exit(), tally.out));
         }
         Err(e) => return Err(e),
@@ -259,7 +260,7 @@ pub async fn run_one(
     tally.count_answers(&answer);
     if answer.approved.is_empty() {
         crate::outln!("\nNothing approved; nothing changed.");
-        crate::out!("{}", tally.out.text(crate::render::Run::Apply));
+        crate::out!("{}", tally.out.text(Run::Apply));
         return Ok((tally.out.exit(), tally.out));
     }
 
@@ -392,7 +393,7 @@ pub async fn run_one(
         );
     }
     crate::outln!();
-    crate::out!("{}", tally.out.text(crate::render::Run::Apply));
+    crate::out!("{}", tally.out.text(Run::Apply));
     crate::outln!(
         "Run {} is journaled; undo it with `cis-fix undo {}`.",
         writer.run_id(),
@@ -451,20 +452,20 @@ async fn apply_round(
             ChangeResult::Verified => {
                 out.verified += 1;
                 tally.done.insert(item.control.clone());
-                (style("applied, verified").green(), String::new())
+                (style(Run::Apply.verified()).green(), String::new())
             }
             ChangeResult::AlreadySatisfied => {
                 out.already += 1;
                 tally.done.insert(item.control.clone());
                 (
-                    style("already satisfied").green(),
+                    style(Run::Apply.already()).green(),
                     " by an earlier change of this run; nothing written".to_string(),
                 )
             }
             ChangeResult::NotVerified(w) => {
                 out.not_verified += 1;
                 (
-                    style("applied, not verified").red().bold(),
+                    style(Run::Apply.not_verified()).red().bold(),
                     format!(": {w}"),
                 )
             }

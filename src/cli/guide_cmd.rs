@@ -27,7 +27,7 @@ use crate::prompt::{
     is_ctrl_c, restore_terminal, ItemAnswer, PromptError, Prompter, TerminalGuard, TerminalPrompter,
 };
 use crate::remediations::{self as controls, parse_cidr, Params};
-use crate::render;
+use crate::render::{self, Run};
 
 /// What the session came to, for the closing summary: every change counted as `apply` and
 /// `undo` count theirs (the same words, the same exit code), and the controls that needed
@@ -512,7 +512,7 @@ pub async fn run(g: &GlobalArgs, sel: &SelectionArgs, params: &Params) -> Result
 fn summary(s: &Session) {
     let tally = &s.tally;
     println!();
-    print!("{}", tally.out.text(crate::render::Run::Apply));
+    print!("{}", tally.out.text(Run::Apply));
     println!(
         "  Controls already compliant: {} · not covered by cis-fix yet: {}",
         tally.compliant, tally.not_covered
@@ -916,10 +916,10 @@ async fn apply_approved(x: &Setup<'_>, s: &mut Session, approved: &[&Item]) -> R
     for o in &outcomes {
         s.tally.out.record(&o.result);
         let (tag, why) = match &o.result {
-            ChangeResult::Verified => (style("applied, verified").green(), String::new()),
-            ChangeResult::AlreadySatisfied => (style("already satisfied").green(), String::new()),
+            ChangeResult::Verified => (style(Run::Apply.verified()).green(), String::new()),
+            ChangeResult::AlreadySatisfied => (style(Run::Apply.already()).green(), String::new()),
             ChangeResult::NotVerified(w) => (
-                style("applied, not verified").red().bold(),
+                style(Run::Apply.not_verified()).red().bold(),
                 format!(": {w}"),
             ),
             ChangeResult::Failed(w) => (style("failed").red().bold(), format!(": {w}")),

@@ -200,19 +200,22 @@ pub async fn run_one(
         let (tag, detail) = match &o.result {
             UndoResult::Restored => {
                 tally.verified += 1;
-                (style("restored, verified").green(), String::new())
+                (
+                    style(crate::render::Run::Undo.verified()).green(),
+                    String::new(),
+                )
             }
             UndoResult::AlreadyRestored => {
                 tally.already += 1;
                 (
-                    style("already in its previous state").green(),
+                    style(crate::render::Run::Undo.already()).green(),
                     String::new(),
                 )
             }
             UndoResult::NotVerified(w) => {
                 tally.not_verified += 1;
                 (
-                    style("restored, not verified").red().bold(),
+                    style(crate::render::Run::Undo.not_verified()).red().bold(),
                     format!(": {w}"),
                 )
             }

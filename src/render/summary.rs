@@ -14,6 +14,32 @@ pub enum Run {
     Undo,
 }
 
+impl Run {
+    /// A change written and verified.
+    pub fn verified(self) -> &'static str {
+        match self {
+            Run::Apply => "applied, verified",
+            Run::Undo => "restored, verified",
+        }
+    }
+
+    /// A change with nothing to write.
+    pub fn already(self) -> &'static str {
+        match self {
+            Run::Apply => "already satisfied",
+            Run::Undo => "already in its previous state",
+        }
+    }
+
+    /// A change written whose re-read does not show it.
+    pub fn not_verified(self) -> &'static str {
+        match self {
+            Run::Apply => "applied, not verified",
+            Run::Undo => "restored, not verified",
+        }
+    }
+}
+
 /// What a run did with each change it was given. The status words are the same as in the
 /// per-change lines, the plan and `history` (docs/formats.md lists them).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -118,33 +144,17 @@ impl Outcomes {
             }
         };
         let undo = run == Run::Undo;
+        row(run.verified(), self.verified, String::new());
         row(
+            run.already(),
+            self.already,
             if undo {
-                "restored, verified"
+                String::new()
             } else {
-                "applied, verified"
+                "(an earlier change of this run did it)".into()
             },
-            self.verified,
-            String::new(),
         );
-        if undo {
-            row("already in its previous state", self.already, String::new());
-        } else {
-            row(
-                "already satisfied",
-                self.already,
-                "(an earlier change of this run did it)".into(),
-            );
-        }
-        row(
-            if undo {
-                "restored, not verified"
-            } else {
-                "applied, not verified"
-            },
-            self.not_verified,
-            String::new(),
-        );
+        row(run.not_verified(), self.not_verified, String::new());
         row("failed", self.failed, String::new());
         row("declined", self.declined, "(you answered no)".into());
         row(
