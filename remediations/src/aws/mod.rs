@@ -6,6 +6,7 @@ mod budget;
 mod call_log;
 mod context;
 mod error;
+mod listing;
 pub mod organization;
 mod regions;
 
@@ -16,4 +17,5 @@ pub use budget::{
 pub use call_log::{charged_to, Call, CallLog};
 pub use context::{Account, AssumeRequest, AwsContext, AwsOptions, CredentialSource, RegionsError};
 pub use error::{aws_err, AwsError, ErrorKind, OrgPolicyDenial};
+pub use listing::read_each;
 pub use regions::{is_region_name, RegionSpec};

@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, MultiRegionKeyType};
 use std::collections::{HashMap, HashSet};
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
-use crate::aws::{aws_err, AwsError, ErrorKind};
+use crate::aws::{aws_err, read_each, AwsError, ErrorKind};
 use crate::control::{region_of, Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Status};
 use crate::resources::landing_zone;
@@ -126,11 +126,12 @@ struct Aliases {
 
 /// Every key of the region, at one call per key for a key whose rotation is on.
 ///
-/// ListKeys (all pages), then ListAliases (all pages) when there is a key: a key with an
-/// `alias/aws/…` alias is AWS-managed and is never asked about. Every other key gets
-/// GetKeyRotationStatus; only a key whose rotation is off (or that cannot answer) gets
-/// DescribeKey, which decides whether it is a target at all (enabled, customer-managed,
-/// symmetric, its material from KMS, not a replica).
+/// ListKeys, streamed: each page's keys are read as soon as it arrives, while the next page is
+/// asked for. The first key listed asks for the aliases (ListAliases, all pages; a region
+/// without keys asks nothing more): a key with an `alias/aws/…` alias is AWS-managed and is
+/// never asked about. Every other key gets GetKeyRotationStatus; only a key whose rotation is
+/// off (or that cannot answer) gets DescribeKey, which decides whether it is a target at all
+/// (enabled, customer-managed, symmetric, its material from KMS, not a replica).
 ///
 /// `focus`: the one key a focused re-read judges (apply's check and verification of its
 /// change): only it is read.
@@ -138,36 +139,35 @@ pub(crate) async fn read_keys(
     kms: &aws_sdk_kms::Client,
     focus: Option<&str>,
 ) -> Result<Vec<KeyInfo>, AwsError> {
-    let mut ids = Vec::new();
-    let mut pages = kms.list_keys().limit(1000).into_paginator().send();
-    while let Some(page) = pages.next().await {
+    let mut pager = kms.list_keys().limit(1000).into_paginator().send();
+    let pages = stream::poll_fn(move |c| pager.poll_next(c)).map(|page| {
         let page = page.map_err(aws_err("kms:ListKeys"))?;
-        ids.extend(
-            page.keys()
-                .iter()
-                .filter_map(|k| k.key_id().map(str::to_string)),
-        );
-    }
-    if let Some(id) = focus {
-        ids.retain(|k| k == id);
-    }
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let aliases = read_aliases(kms).await?;
+        Ok(page
+            .keys()
+            .iter()
+            .filter_map(|k| k.key_id())
+            .filter(|id| focus.is_none_or(|f| f == *id))
+            .map(str::to_string)
+            .collect::<Vec<_>>())
+    });
+    let aliases = tokio::sync::OnceCell::new();
+    let aliases = &aliases;
     // Each key's reads depend on no other key's: a few keys at once, in listing order.
-    let mut out: Vec<KeyInfo> = stream::iter(ids)
-        .filter(|id| std::future::ready(!aliases.aws_managed.contains(id)))
-        .map(|id| read_key(kms, id))
-        .buffered(KEY_READS_AT_ONCE)
-        .try_collect::<Vec<Option<KeyInfo>>>()
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    for k in &mut out {
-        k.owner = aliases.owner.get(&k.id).cloned();
-    }
+    let mut out: Vec<KeyInfo> = read_each(pages, KEY_READS_AT_ONCE, |id| async move {
+        let aliases = aliases.get_or_try_init(|| read_aliases(kms)).await?;
+        if aliases.aws_managed.contains(&id) {
+            return Ok(None);
+        }
+        let mut key = read_key(kms, id).await?;
+        if let Some(k) = &mut key {
+            k.owner = aliases.owner.get(&k.id).cloned();
+        }
+        Ok(key)
+    })
+    .await?
+    .into_iter()
+    .flatten()
+    .collect();
     out.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(out)
 }
@@ -596,5 +596,105 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].status, Status::Skipped);
         assert!(f[0].summary.contains("symmetric"), "{}", f[0].summary);
+    }
+
+    /// What KMS answers by request, for [`a_key_is_read_before_the_next_page_of_keys`]: the
+    /// second page of ListKeys is answered only once a key of the first page is being read.
+    #[derive(Debug, Clone, Default)]
+    struct PagedKms {
+        rotation_asked: std::sync::Arc<tokio::sync::Notify>,
+        log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpConnector for PagedKms {
+        fn call(
+            &self,
+            request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
+        ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
+            let me = self.clone();
+            let op = request
+                .headers()
+                .get("x-amz-target")
+                .unwrap_or_default()
+                .trim_start_matches("TrentService.")
+                .to_string();
+            let body = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+                .unwrap_or_default()
+                .to_string();
+            aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
+                let second_page = op == "ListKeys" && body.contains("\"Marker\"");
+                if second_page {
+                    me.rotation_asked.notified().await;
+                }
+                me.log.lock().unwrap().push(if second_page {
+                    "ListKeys page 2".to_string()
+                } else {
+                    op.clone()
+                });
+                let answer = match op.as_str() {
+                    "ListKeys" if second_page => {
+                        r#"{"Keys":[{"KeyId":"k2"}],"Truncated":false}"#.to_string()
+                    }
+                    "ListKeys" => r#"{"Keys":[{"KeyId":"k1"}],"Truncated":true,"NextMarker":"m1"}"#
+                        .to_string(),
+                    "ListAliases" => r#"{"Aliases":[],"Truncated":false}"#.to_string(),
+                    "GetKeyRotationStatus" => {
+                        me.rotation_asked.notify_one();
+                        r#"{"KeyRotationEnabled":true}"#.to_string()
+                    }
+                    other => panic!("unexpected {other}"),
+                };
+                Ok(HttpResponse::new(
+                    200.try_into().unwrap(),
+                    SdkBody::from(answer),
+                ))
+            })
+        }
+    }
+
+    impl aws_smithy_runtime_api::client::http::HttpClient for PagedKms {
+        fn http_connector(
+            &self,
+            _: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+            aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// ListKeys is streamed: a key of the first page is read while the second page is still
+    /// to come (moto 5.2.5 answers ListKeys in one page whatever Limit says, so this is KMS's
+    /// paginated answer served by request; the second page waits for a rotation read, and a
+    /// listing read to its end first would never finish).
+    #[tokio::test]
+    async fn a_key_is_read_before_the_next_page_of_keys() {
+        let kms_http = PagedKms::default();
+        let conf = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
+            .http_client(kms_http.clone())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        let kms = aws_sdk_kms::Client::from_conf(conf);
+        let keys = tokio::time::timeout(std::time::Duration::from_secs(20), read_keys(&kms, None))
+            .await
+            .expect("a key of the first page must be read before the second page is in")
+            .unwrap();
+        let ids: Vec<&str> = keys.iter().map(|k| k.id.as_str()).collect();
+        assert_eq!(ids, ["k1", "k2"]);
+        assert!(keys.iter().all(|k| k.rotation == Some(true)));
+        let log = kms_http.log.lock().unwrap().clone();
+        assert_eq!(
+            log,
+            [
+                "ListKeys",
+                "ListAliases",
+                "GetKeyRotationStatus",
+                "ListKeys page 2",
+                "GetKeyRotationStatus"
+            ],
+            "one aliases read, one rotation read per key"
+        );
     }
 }
