@@ -241,9 +241,15 @@ impl Selection {
         if self.org {
             found.extend(organization::all_accounts(caller).await?);
         }
-        for ou in &self.ous {
-            found.extend(organization::accounts_under(caller, ou).await?);
-        }
+        // Each OU's accounts are read together. The list is whole before any account is
+        // run: a shard is a slice of the sorted list.
+        let under = futures::future::try_join_all(
+            self.ous
+                .iter()
+                .map(|ou| organization::accounts_under(caller, ou)),
+        )
+        .await?;
+        found.extend(under.into_iter().flatten());
         for id in &self.accounts {
             if !found.iter().any(|a| &a.id == id) {
                 found.push(OrgAccount {

@@ -6,11 +6,33 @@
 //! [`read_each`] asks for the next page as soon as one arrives and starts each item's read as
 //! soon as its page is in; the budgets pace both.
 
+use std::error::Error as StdError;
+use std::fmt::Debug;
 use std::future::Future;
 
+use aws_smithy_async::future::pagination_stream::PaginationStream;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::{channel::mpsc, Stream, StreamExt, TryStreamExt};
 
 use super::AwsError;
+
+/// A paginator's pages (`into_paginator().send()`) as a stream, each page turned into its
+/// items by `items`, an error named as `action` (`kms:ListKeys`).
+pub fn pages<P, E, R, I>(
+    action: &'static str,
+    mut pager: PaginationStream<Result<P, SdkError<E, R>>>,
+    mut items: impl FnMut(P) -> Vec<I>,
+) -> impl Stream<Item = Result<Vec<I>, AwsError>>
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    futures::stream::poll_fn(move |c| pager.poll_next(c)).map(move |page| match page {
+        Ok(p) => Ok(items(p)),
+        Err(e) => Err(AwsError::from_sdk(action, e)),
+    })
+}
 
 /// `read` of every item of a paginated listing (`pages`: each page's items, or the error that
 /// ended the listing), at most `at_once` reads in flight, while the next pages are asked for.

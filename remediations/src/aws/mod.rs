@@ -17,5 +17,5 @@ pub use budget::{
 pub use call_log::{charged_to, Call, CallLog};
 pub use context::{Account, AssumeRequest, AwsContext, AwsOptions, CredentialSource, RegionsError};
 pub use error::{aws_err, AwsError, ErrorKind, OrgPolicyDenial};
-pub use listing::read_each;
+pub use listing::{pages, read_each};
 pub use regions::{is_region_name, RegionSpec};

@@ -86,36 +86,43 @@ pub async fn all_accounts(aws: &AwsContext) -> Result<Vec<OrgAccount>, AwsError>
     Ok(all.iter().filter_map(member).collect())
 }
 
-/// Every ACTIVE account under `parent` (an OU or the root), OUs within it included.
+/// Every ACTIVE account under `parent` (an OU or the root), OUs within it included. One level
+/// of the tree at a time: each OU's accounts and child OUs are asked together, and so are the
+/// OUs of one level (the Organizations budget paces them).
 pub async fn accounts_under(aws: &AwsContext, parent: &str) -> Result<Vec<OrgAccount>, AwsError> {
-    let org = aws.organizations();
+    let org = &aws.organizations();
     let mut out = Vec::new();
-    let mut todo = vec![parent.to_string()];
-    while let Some(p) = todo.pop() {
-        let accounts = listed(
-            "organizations:ListAccountsForParent",
-            org.list_accounts_for_parent()
-                .parent_id(&p)
-                .into_paginator()
-                .send()
-                .try_collect(),
-            |p| p.accounts.unwrap_or_default(),
-        )
+    let mut level = vec![parent.to_string()];
+    while !level.is_empty() {
+        let found = futures::future::try_join_all(level.iter().map(|p| async move {
+            futures::try_join!(
+                listed(
+                    "organizations:ListAccountsForParent",
+                    org.list_accounts_for_parent()
+                        .parent_id(p)
+                        .into_paginator()
+                        .send()
+                        .try_collect(),
+                    |p| p.accounts.unwrap_or_default(),
+                ),
+                listed(
+                    "organizations:ListOrganizationalUnitsForParent",
+                    org.list_organizational_units_for_parent()
+                        .parent_id(p)
+                        .into_paginator()
+                        .send()
+                        .try_collect(),
+                    |p| p.organizational_units.unwrap_or_default(),
+                )
+            )
+        }))
         .await
         .map_err(explained)?;
-        out.extend(accounts.iter().filter_map(member));
-        let ous = listed(
-            "organizations:ListOrganizationalUnitsForParent",
-            org.list_organizational_units_for_parent()
-                .parent_id(&p)
-                .into_paginator()
-                .send()
-                .try_collect(),
-            |p| p.organizational_units.unwrap_or_default(),
-        )
-        .await
-        .map_err(explained)?;
-        todo.extend(ous.into_iter().filter_map(|u| u.id));
+        level = Vec::new();
+        for (accounts, ous) in found {
+            out.extend(accounts.iter().filter_map(member));
+            level.extend(ous.into_iter().filter_map(|u| u.id));
+        }
     }
     Ok(out)
 }

@@ -17,7 +17,7 @@ use aws_sdk_iam::types::ServerCertificateMetadata;
 use aws_smithy_types::date_time::Format;
 use serde_json::json;
 
-use crate::aws::{aws_err, AwsError};
+use crate::aws::{aws_err, pages, read_each, AwsError};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Risk};
 
@@ -168,47 +168,95 @@ fn findings(certs: &[Cert], users: &BTreeMap<String, Vec<String>>, note: &str) -
 }
 
 /// Who uses each of `certs` (by name): ELBv2 listeners in the run's regions (default
-/// certificate, by ARN) and CloudFront distributions (by IAM certificate id).
+/// certificate, by ARN) and CloudFront distributions (by IAM certificate id). Every region and
+/// CloudFront are read together; each load balancer's listeners as soon as its page of load
+/// balancers is in.
 async fn users(
     cx: &Cx<'_>,
     certs: &[&Cert],
     regions: &[String],
 ) -> Result<BTreeMap<String, Vec<String>>, AwsError> {
+    let (listeners, distributions) = futures::try_join!(
+        futures::future::try_join_all(regions.iter().map(|r| listener_users(cx, certs, r))),
+        distribution_users(cx, certs),
+    )?;
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for region in regions {
-        let elb = cx.aws.elbv2(region);
-        let mut lbs = elb.describe_load_balancers().into_paginator().send();
-        while let Some(page) = lbs.next().await {
-            let page = page.map_err(aws_err("elasticloadbalancing:DescribeLoadBalancers"))?;
-            for lb in page.load_balancers() {
-                let Some(lb_arn) = lb.load_balancer_arn() else {
-                    continue;
-                };
-                let lb_name = lb.load_balancer_name().unwrap_or(lb_arn);
-                let mut listeners = elb
-                    .describe_listeners()
-                    .load_balancer_arn(lb_arn)
-                    .into_paginator()
-                    .send();
-                while let Some(page) = listeners.next().await {
-                    let page = page.map_err(aws_err("elasticloadbalancing:DescribeListeners"))?;
-                    for l in page.listeners() {
-                        for c in certs {
-                            if l.certificates()
-                                .iter()
-                                .any(|x| x.certificate_arn() == Some(c.arn.as_str()))
-                            {
-                                out.entry(c.name.clone()).or_default().push(format!(
+    for (cert, user) in listeners.into_iter().flatten().chain(distributions) {
+        out.entry(cert).or_default().push(user);
+    }
+    Ok(out)
+}
+
+/// Load balancers whose listeners are read at once within a region.
+const LISTENER_READS_AT_ONCE: usize = 8;
+
+/// (certificate name, listener) for each listener of the region's load balancers that serves
+/// one of `certs`, in listing order.
+async fn listener_users(
+    cx: &Cx<'_>,
+    certs: &[&Cert],
+    region: &str,
+) -> Result<Vec<(String, String)>, AwsError> {
+    let elb = &cx.aws.elbv2(region);
+    let pages = pages(
+        "elasticloadbalancing:DescribeLoadBalancers",
+        elb.describe_load_balancers().into_paginator().send(),
+        |page| {
+            page.load_balancers()
+                .iter()
+                .filter_map(|lb| {
+                    let arn = lb.load_balancer_arn()?;
+                    Some((
+                        arn.to_string(),
+                        lb.load_balancer_name().unwrap_or(arn).to_string(),
+                    ))
+                })
+                .collect()
+        },
+    );
+    let found = read_each(
+        pages,
+        LISTENER_READS_AT_ONCE,
+        |(lb_arn, lb_name)| async move {
+            let mut found = Vec::new();
+            let mut listeners = elb
+                .describe_listeners()
+                .load_balancer_arn(&lb_arn)
+                .into_paginator()
+                .send();
+            while let Some(page) = listeners.next().await {
+                let page = page.map_err(aws_err("elasticloadbalancing:DescribeListeners"))?;
+                for l in page.listeners() {
+                    for c in certs {
+                        if l.certificates()
+                            .iter()
+                            .any(|x| x.certificate_arn() == Some(c.arn.as_str()))
+                        {
+                            found.push((
+                                c.name.clone(),
+                                format!(
                                     "load balancer {lb_name} listener port {} ({region})",
                                     l.port().map_or("?".to_string(), |p| p.to_string())
-                                ));
-                            }
+                                ),
+                            ));
                         }
                     }
                 }
             }
-        }
-    }
+            Ok(found)
+        },
+    )
+    .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// (certificate name, distribution) for each CloudFront distribution that serves one of
+/// `certs`.
+async fn distribution_users(
+    cx: &Cx<'_>,
+    certs: &[&Cert],
+) -> Result<Vec<(String, String)>, AwsError> {
+    let mut out = Vec::new();
     let mut dists = cx
         .aws
         .cloudfront()
@@ -221,10 +269,9 @@ async fn users(
         let id = d.viewer_certificate().and_then(|v| v.iam_certificate_id());
         for c in certs {
             if id == Some(c.id.as_str()) {
-                out.entry(c.name.clone()).or_default().push(format!(
-                    "CloudFront distribution {} ({})",
-                    d.id(),
-                    d.domain_name()
+                out.push((
+                    c.name.clone(),
+                    format!("CloudFront distribution {} ({})", d.id(), d.domain_name()),
                 ));
             }
         }

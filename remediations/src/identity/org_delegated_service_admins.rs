@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 
-use crate::aws::AwsError;
+use crate::aws::{pages, read_each, AwsError};
 use crate::control::{Control, Cx, Description, Kind, Scope};
 use crate::plan::Finding;
 use crate::resources::organization::{listed, org_scope};
@@ -34,6 +34,9 @@ const TARGET: &str = "organization delegated administrators";
 
 /// (account id, services it administers), sorted.
 pub(crate) type Admins = Vec<(String, Vec<String>)>;
+
+/// Administrators whose services are read at once.
+const SERVICE_READS_AT_ONCE: usize = 4;
 
 /// The finding (pure).
 pub(crate) fn judge(org: &str, admins: &Admins) -> Finding {
@@ -77,18 +80,21 @@ impl Control for OrgDelegatedServiceAdmins {
     }
     async fn plan(&self, cx: &Cx<'_>, _region: Option<&str>) -> Result<Vec<Finding>, AwsError> {
         org_scope(cx, TARGET, |org| async move {
-            let api = cx.aws.organizations();
-            let listed_admins = listed(
+            let api = &cx.aws.organizations();
+            // Each administrator's services are asked as soon as its page of administrators
+            // is in.
+            let admins = pages(
                 "organizations:ListDelegatedAdministrators",
-                api.list_delegated_administrators()
-                    .into_paginator()
-                    .send()
-                    .try_collect(),
-                |p| p.delegated_administrators.unwrap_or_default(),
-            )
-            .await?;
-            let mut admins: Admins = Vec::new();
-            for id in listed_admins.into_iter().filter_map(|a| a.id) {
+                api.list_delegated_administrators().into_paginator().send(),
+                |p| {
+                    p.delegated_administrators
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|a| a.id)
+                        .collect()
+                },
+            );
+            let mut admins: Admins = read_each(admins, SERVICE_READS_AT_ONCE, |id| async move {
                 let mut services = listed(
                     "organizations:ListDelegatedServicesForAccount",
                     api.list_delegated_services_for_account()
@@ -103,8 +109,9 @@ impl Control for OrgDelegatedServiceAdmins {
                 .filter_map(|d| d.service_principal)
                 .collect::<Vec<_>>();
                 services.sort();
-                admins.push((id, services));
-            }
+                Ok((id, services))
+            })
+            .await?;
             admins.sort();
             Ok(judge(&org.id, &admins))
         })

@@ -10,6 +10,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_organizations::types::PolicyType;
+use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
 use crate::aws::AwsError;
@@ -123,6 +124,9 @@ pub(crate) fn judge(
     Finding::manual(TARGET, summary, before, steps)
 }
 
+/// Policies whose targets are read at once.
+const TARGET_READS_AT_ONCE: usize = 4;
+
 /// The organization's own policies of `kind` (the AWS-managed ones left out) and where each
 /// is attached.
 async fn customer_policies(cx: &Cx<'_>, kind: PolicyType) -> Result<Vec<Guardrail>, AwsError> {
@@ -131,35 +135,47 @@ async fn customer_policies(cx: &Cx<'_>, kind: PolicyType) -> Result<Vec<Guardrai
     } else {
         "RCP"
     };
-    let mut out = Vec::new();
-    for s in policies(cx, kind).await? {
-        if s.aws_managed() {
-            continue;
-        }
-        let Some(id) = s.id() else { continue };
-        let mut targets = listed(
-            "organizations:ListTargetsForPolicy",
-            cx.aws
-                .organizations()
-                .list_targets_for_policy()
-                .policy_id(id)
-                .into_paginator()
-                .send()
-                .try_collect(),
-            |p| p.targets.unwrap_or_default(),
-        )
+    // Each policy's targets depend on no other policy's: asked together (the Organizations
+    // budget paces them), in listing order.
+    let own: Vec<_> = policies(cx, kind)
         .await?
         .into_iter()
-        .filter_map(|t| t.target_id)
-        .collect::<Vec<_>>();
-        targets.sort();
-        out.push(Guardrail {
-            id: id.to_string(),
-            name: s.name().unwrap_or_default().to_string(),
-            kind: label,
-            targets,
-        });
-    }
+        .filter(|s| !s.aws_managed())
+        .filter_map(|s| {
+            Some((
+                s.id()?.to_string(),
+                s.name().unwrap_or_default().to_string(),
+            ))
+        })
+        .collect();
+    let out = stream::iter(own)
+        .map(|(id, name)| async move {
+            let mut targets = listed(
+                "organizations:ListTargetsForPolicy",
+                cx.aws
+                    .organizations()
+                    .list_targets_for_policy()
+                    .policy_id(&id)
+                    .into_paginator()
+                    .send()
+                    .try_collect(),
+                |p| p.targets.unwrap_or_default(),
+            )
+            .await?
+            .into_iter()
+            .filter_map(|t| t.target_id)
+            .collect::<Vec<_>>();
+            targets.sort();
+            Ok::<_, AwsError>(Guardrail {
+                id,
+                name,
+                kind: label,
+                targets,
+            })
+        })
+        .buffered(TARGET_READS_AT_ONCE)
+        .try_collect()
+        .await?;
     Ok(out)
 }
 
@@ -173,10 +189,12 @@ impl Control for OrgGuardrailPolicies {
             if !org.all_features {
                 return Ok(judge(&org.id, false, "", &[], &[]));
             }
-            let root = root(cx).await?;
-            let mut rails = customer_policies(cx, PolicyType::ServiceControlPolicy).await?;
-            // RCPs are listed only where the policy type exists on the root: an organization
-            // without it has none to attach.
+            // The SCPs and the root are asked together; RCPs are listed only where the
+            // policy type exists on the root: an organization without it has none to attach.
+            let (root, mut rails) = futures::try_join!(
+                root(cx),
+                customer_policies(cx, PolicyType::ServiceControlPolicy)
+            )?;
             if root.enabled(RCP) {
                 rails.extend(customer_policies(cx, PolicyType::ResourceControlPolicy).await?);
             }

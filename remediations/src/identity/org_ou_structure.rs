@@ -89,34 +89,38 @@ impl Control for OrgOuStructure {
         org_scope(cx, TARGET, |org| async move {
             let root = root(cx).await?;
             let api = cx.aws.organizations();
-            let mut ous = listed(
-                "organizations:ListOrganizationalUnitsForParent",
-                api.list_organizational_units_for_parent()
-                    .parent_id(&root.id)
-                    .into_paginator()
-                    .send()
-                    .try_collect(),
-                |p| p.organizational_units.unwrap_or_default(),
-            )
-            .await?
-            .into_iter()
-            .map(|o| o.name.or(o.id).unwrap_or_default())
-            .collect::<Vec<_>>();
+            // The root's OUs and its accounts depend on each other's answer in nothing:
+            // asked together.
+            let (ous, at_root) = futures::try_join!(
+                listed(
+                    "organizations:ListOrganizationalUnitsForParent",
+                    api.list_organizational_units_for_parent()
+                        .parent_id(&root.id)
+                        .into_paginator()
+                        .send()
+                        .try_collect(),
+                    |p| p.organizational_units.unwrap_or_default(),
+                ),
+                listed(
+                    "organizations:ListAccountsForParent",
+                    api.list_accounts_for_parent()
+                        .parent_id(&root.id)
+                        .into_paginator()
+                        .send()
+                        .try_collect(),
+                    |p| p.accounts.unwrap_or_default(),
+                )
+            )?;
+            let mut ous = ous
+                .into_iter()
+                .map(|o| o.name.or(o.id).unwrap_or_default())
+                .collect::<Vec<_>>();
             ous.sort();
-            let mut at_root = listed(
-                "organizations:ListAccountsForParent",
-                api.list_accounts_for_parent()
-                    .parent_id(&root.id)
-                    .into_paginator()
-                    .send()
-                    .try_collect(),
-                |p| p.accounts.unwrap_or_default(),
-            )
-            .await?
-            .into_iter()
-            .filter_map(|a| a.id)
-            .filter(|id| *id != org.management_account)
-            .collect::<Vec<_>>();
+            let mut at_root = at_root
+                .into_iter()
+                .filter_map(|a| a.id)
+                .filter(|id| *id != org.management_account)
+                .collect::<Vec<_>>();
             at_root.sort();
             Ok(judge(&org.id, &root.id, &ous, &at_root))
         })

@@ -5,10 +5,9 @@ use async_trait::async_trait;
 use aws_sdk_kms::types::{KeyManagerType, KeyMetadata, KeySpec, KeyState, MultiRegionKeyType};
 use std::collections::{HashMap, HashSet};
 
-use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 
-use crate::aws::{aws_err, read_each, AwsError, ErrorKind};
+use crate::aws::{aws_err, pages, read_each, AwsError, ErrorKind};
 use crate::control::{region_of, Control, Cx, Description, Kind, Scope};
 use crate::plan::{Action, ApiCall, Finding, Status};
 use crate::resources::landing_zone;
@@ -139,17 +138,18 @@ pub(crate) async fn read_keys(
     kms: &aws_sdk_kms::Client,
     focus: Option<&str>,
 ) -> Result<Vec<KeyInfo>, AwsError> {
-    let mut pager = kms.list_keys().limit(1000).into_paginator().send();
-    let pages = stream::poll_fn(move |c| pager.poll_next(c)).map(|page| {
-        let page = page.map_err(aws_err("kms:ListKeys"))?;
-        Ok(page
-            .keys()
-            .iter()
-            .filter_map(|k| k.key_id())
-            .filter(|id| focus.is_none_or(|f| f == *id))
-            .map(str::to_string)
-            .collect::<Vec<_>>())
-    });
+    let pages = pages(
+        "kms:ListKeys",
+        kms.list_keys().limit(1000).into_paginator().send(),
+        |page| {
+            page.keys()
+                .iter()
+                .filter_map(|k| k.key_id())
+                .filter(|id| focus.is_none_or(|f| f == *id))
+                .map(str::to_string)
+                .collect()
+        },
+    );
     let aliases = tokio::sync::OnceCell::new();
     let aliases = &aliases;
     // Each key's reads depend on no other key's: a few keys at once, in listing order.
