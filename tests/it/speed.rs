@@ -611,3 +611,76 @@ async fn a_keys_change_rereads_that_user_alone() {
         assert_eq!(active(format!("two-keys-{i}")).await, 2, "user {i}");
     }
 }
+
+/// A bucket's tags are read once, for the exceptions of every control that judges it, and are
+/// charged to "exception tags" (`CIS_FIX_STATS`' calls per control): `s3-deny-http` then
+/// costs one call per bucket it judges, plus the listings, and `s3-block-public-access` two
+/// (its setting, and who would lose public access). The tags were charged to whichever
+/// control asked first, which showed two calls per bucket for `s3-deny-http`.
+#[tokio::test]
+async fn a_buckets_tags_are_read_once_for_every_controls_exceptions() {
+    let acct = TestAccount::new().await;
+    let mut names = Vec::new();
+    for (i, region) in ["eu-west-1", "eu-west-1", "us-east-1", "us-east-1"]
+        .iter()
+        .enumerate()
+    {
+        names.push(acct.create_bucket(region, &format!("xt{i}")).await);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let mut cmd = acct.command(&endpoint());
+    cmd.env("CIS_FIX_STATS", &stats);
+    let out = crate::harness::run(
+        cmd,
+        &[
+            "plan",
+            "--format",
+            "json",
+            "-c",
+            "s3-deny-http",
+            "-c",
+            "s3-block-public-access",
+            // A regional control, so that the buckets' regions come from a listing per
+            // region of the run (S3 on AWS names them in ListBuckets; the emulator does not).
+            "-c",
+            "ebs-default-encryption",
+            "--regions",
+            "eu-west-1,us-east-1",
+        ],
+    );
+    assert!(out.code == 0 || out.code == 2, "{}", out.stderr);
+    let plan = crate::harness::plan_json(&out);
+    // The buckets each control would change (block public access also changes the
+    // account's setting, which is not a bucket).
+    let failing = |slug: &str| {
+        plan["plan"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| {
+                i["control"] == slug
+                    && i["status"] == "change"
+                    && i["target"].as_str().unwrap().starts_with("bucket ")
+            })
+            .count()
+    };
+    assert_eq!(failing("s3-deny-http"), 4, "{plan}");
+    assert_eq!(failing("s3-block-public-access"), 4, "{plan}");
+    let doc: Value = serde_json::from_str(&std::fs::read_to_string(&stats).unwrap()).unwrap();
+    let calls = |k: &str| doc["per_control"][k].as_u64().unwrap_or(0);
+    assert_eq!(calls("exception tags"), 4, "once per bucket: {doc}");
+    // The listings: ListBuckets, and one per region of the run for the buckets' regions.
+    let listings = 3;
+    assert!(
+        calls("s3-deny-http") <= 4 + listings,
+        "{} calls for 4 buckets: {doc}",
+        calls("s3-deny-http")
+    );
+    // GetPublicAccessBlock and GetBucketAcl per bucket, and the account's setting once.
+    assert!(
+        calls("s3-block-public-access") <= 2 * 4 + 1 + listings,
+        "{} calls for 4 buckets: {doc}",
+        calls("s3-block-public-access")
+    );
+}

@@ -200,36 +200,43 @@ pub async fn policy(cx: &Cx<'_>, b: &Bucket) -> Result<Option<String>, AwsError>
 }
 
 /// The bucket's tags as (key, value), GetBucketTagging at most once per bucket and phase; a
-/// bucket without tags answers NoSuchTagSet, which is no tags.
+/// bucket without tags answers NoSuchTagSet, which is no tags. Read for the exceptions of
+/// every control that judges the bucket, so charged to [`EXCEPTION_TAGS`], not to the
+/// control that happened to ask first.
 pub async fn tags(cx: &Cx<'_>, b: &Bucket) -> Result<Vec<(String, String)>, AwsError> {
     let aws = cx.aws;
     cx.reads
-        .shared(&format!("s3:bucket-tagging:{}", b.name), || async move {
-            match aws
-                .s3(&b.region)
-                .get_bucket_tagging()
-                .bucket(&b.name)
-                .expected_bucket_owner(&aws.account.id)
-                .send()
-                .await
-            {
-                Ok(out) => Ok(out
-                    .tag_set()
-                    .iter()
-                    .map(|t| (t.key().to_string(), t.value().to_string()))
-                    .collect()),
-                Err(e) => {
-                    let err = AwsError::from_sdk(GET_TAGGING, e);
-                    if err.is_code("NoSuchTagSet") {
-                        Ok(Vec::new())
-                    } else {
-                        Err(err)
+        .shared(&format!("s3:bucket-tagging:{}", b.name), || {
+            crate::aws::charged_to(EXCEPTION_TAGS, async move {
+                match aws
+                    .s3(&b.region)
+                    .get_bucket_tagging()
+                    .bucket(&b.name)
+                    .expected_bucket_owner(&aws.account.id)
+                    .send()
+                    .await
+                {
+                    Ok(out) => Ok(out
+                        .tag_set()
+                        .iter()
+                        .map(|t| (t.key().to_string(), t.value().to_string()))
+                        .collect()),
+                    Err(e) => {
+                        let err = AwsError::from_sdk(GET_TAGGING, e);
+                        if err.is_code("NoSuchTagSet") {
+                            Ok(Vec::new())
+                        } else {
+                            Err(err)
+                        }
                     }
                 }
-            }
+            })
         })
         .await
 }
+
+/// What the calls and figures per control name the bucket tag reads by.
+pub const EXCEPTION_TAGS: &str = "exception tags";
 
 /// The IAM action of [`tags`], for the controls' `read_actions`.
 pub const GET_TAGGING: &str = "s3:GetBucketTagging";
