@@ -478,12 +478,14 @@ mod tests {
         ReplayEvent::new(req, resp)
     }
 
-    fn client(http: &StaticReplayClient) -> aws_sdk_kms::Client {
+    fn client(
+        http: impl aws_smithy_runtime_api::client::http::HttpClient + 'static,
+    ) -> aws_sdk_kms::Client {
         let conf = aws_sdk_kms::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("eu-west-1"))
             .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .http_client(http.clone())
+            .http_client(http)
             .retry_config(RetryConfig::disabled())
             .build();
         aws_sdk_kms::Client::from_conf(conf)
@@ -500,7 +502,7 @@ mod tests {
                 r#"{"__type":"AccessDeniedException","message":"not allowed by the key policy"}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http), None).await.unwrap();
+        let keys = read_keys(&client(http.clone()), None).await.unwrap();
         let f = findings(&keys);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].target, "KMS key locked");
@@ -533,7 +535,7 @@ mod tests {
                 r#"{"Aliases":[{"AliasName":"alias/aws/ebs","TargetKeyId":"aws-1"}],"Truncated":false}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http), None).await.unwrap();
+        let keys = read_keys(&client(http.clone()), None).await.unwrap();
         assert!(keys.is_empty(), "{keys:?}");
         assert_eq!(
             targets(&http),
@@ -557,7 +559,7 @@ mod tests {
                 r#"{"KeyMetadata":{"KeyId":"off","KeyManager":"CUSTOMER","KeySpec":"SYMMETRIC_DEFAULT","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http), None).await.unwrap();
+        let keys = read_keys(&client(http.clone()), None).await.unwrap();
         assert_eq!(
             targets(&http),
             [
@@ -591,7 +593,7 @@ mod tests {
                 r#"{"KeyMetadata":{"KeyId":"rsa","KeyManager":"CUSTOMER","KeySpec":"RSA_2048","KeyState":"Enabled","Origin":"AWS_KMS","Enabled":true}}"#,
             ),
         ]);
-        let keys = read_keys(&client(&http), None).await.unwrap();
+        let keys = read_keys(&client(http.clone()), None).await.unwrap();
         let f = findings(&keys);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].status, Status::Skipped);
@@ -669,14 +671,7 @@ mod tests {
     #[tokio::test]
     async fn a_key_is_read_before_the_next_page_of_keys() {
         let kms_http = PagedKms::default();
-        let conf = aws_sdk_kms::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("eu-west-1"))
-            .credentials_provider(Credentials::new("AKID", "SECRET", None, None, "test"))
-            .http_client(kms_http.clone())
-            .retry_config(RetryConfig::disabled())
-            .build();
-        let kms = aws_sdk_kms::Client::from_conf(conf);
+        let kms = client(kms_http.clone());
         let keys = tokio::time::timeout(std::time::Duration::from_secs(20), read_keys(&kms, None))
             .await
             .expect("a key of the first page must be read before the second page is in")
